@@ -22,12 +22,6 @@ from .exceptions import (
 
 __version__ = "0.1.0"
 
-# Importing the selectors here makes HAS_SPEEDUPS describe every compiled module, not only the
-# ones some earlier import happened to touch.
-from . import eio_parser, msgpack_parser, parser, wsframe  # noqa: E402
-
-HAS_SPEEDUPS: bool = _speedups.has_speedups()
-
 _LAZY = {
     "Server": "hypersio.server",
     "Namespace": "hypersio.namespace",
@@ -37,7 +31,14 @@ _LAZY = {
     "AsyncClient": "hypersio.client",
     "connect": "hypersio.client",
     "engine": "hypersio.engine",
+    "parser": "hypersio.parser",
+    "msgpack_parser": "hypersio.msgpack_parser",
+    "eio_parser": "hypersio.eio_parser",
+    "wsframe": "hypersio.wsframe",
 }
+_CODECS = ("parser", "msgpack_parser", "eio_parser", "wsframe")
+
+HAS_SPEEDUPS: bool
 
 __all__ = [
     "HAS_SPEEDUPS",
@@ -63,6 +64,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "HAS_SPEEDUPS":
+        # Import every codec selector first, so the answer covers all compiled modules rather
+        # than only those some earlier import happened to touch.
+        for codec in _CODECS:
+            importlib.import_module(f"hypersio.{codec}")
+        return _speedups.has_speedups()
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'hypersio' has no attribute {name!r}")
@@ -73,7 +80,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import engine
+    from . import engine, eio_parser, msgpack_parser, parser, wsframe
     from .broadcast import BroadcastOperator
     from .client import AsyncClient, connect
     from .namespace import Namespace
