@@ -1,7 +1,12 @@
-"""Public selector: the compiled ``hypersio._msgpack_parser_c`` or its pure-Python twin ``_msgpack_parser_py``."""
+"""Public selector: the compiled ``hypersio._msgpack_parser_c`` or its pure-Python twin ``_msgpack_parser_py``.
+
+Both twins define the same ``__all__``; whichever is loaded is re-exported here, so callers
+write ``from hypersio import msgpack_parser`` and never name a twin.
+"""
 
 from ._speedups import load as _load
 
 _impl = _load("_msgpack_parser")
-globals().update({k: v for k, v in vars(_impl).items() if not k.startswith("__")})
+__all__ = list(_impl.__all__)
+globals().update({_name: getattr(_impl, _name) for _name in __all__})
 IMPLEMENTATION: str = _impl.__name__
