@@ -1,0 +1,370 @@
+"""Socket.IO v5 packets in the socket.io-msgpack-parser 3.0.2 format, pure Python.
+
+This is the twin of the compiled ``_msgpack_parser_c``; both have the same API and produce
+identical bytes. Applications import ``hypersio.msgpack_parser``, which picks one of them.
+
+Wire form: the whole packet is ONE msgpack map ``{type, data, nsp, id?}`` sent as one binary
+Engine.IO message. There are no attachments: binary values travel inline as msgpack ``bin``, so
+BINARY_EVENT/BINARY_ACK never appear on the wire. The JavaScript side encodes with notepack.io,
+whose quirks the decoder understands: ``undefined`` is fixext1 type 0, ArrayBuffer and typed
+arrays are ext 8/16/32 type 0, Date is fixext8 type 0 holding int64 milliseconds.
+
+Value model, both ways: None/bool/int/float/str/bytes/list/dict as msgpack's own types
+(bytearray and memoryview are sent as ``bin``, tuples as arrays, floats always as float64),
+``datetime.datetime`` as a JavaScript Date (naive datetimes are taken as UTC; decoded ones are
+aware, in UTC), a JavaScript ``undefined`` arrives as None, ArrayBuffer/typed arrays as bytes,
+msgpack timestamps (ext -1) as datetimes and any other extension type as ``[code, bytes]``,
+as notepack.io hands it to JavaScript code.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import msgpack
+
+from .exceptions import ParseError
+from .parser import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    CONNECT_ERROR,
+    DISCONNECT,
+    EVENT,
+    MAX_ACK_ID,
+    RESERVED_EVENTS,
+    Packet,
+)
+
+__all__ = [
+    "ACK",
+    "BINARY_ACK",
+    "BINARY_EVENT",
+    "CONNECT",
+    "CONNECT_ERROR",
+    "DISCONNECT",
+    "EVENT",
+    "MAX_ACK_ID",
+    "RESERVED_EVENTS",
+    "Decoder",
+    "Encoder",
+    "Packet",
+    "encode_packet",
+]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MILLISECOND = _dt.timedelta(milliseconds=1)
+_ExtType = msgpack.ExtType
+_StackError = msgpack.StackError
+_unpackb = msgpack.unpackb
+
+# Encoded map keys and the one-byte type values (types are positive fixints): the packet frame is
+# glued from these constants so only the payload goes through the msgpack packer.
+_TYPE_ITEMS = tuple(b"\xa4type" + bytes((t,)) for t in range(5))
+_KEY_DATA = b"\xa4data"
+_KEY_NSP = b"\xa3nsp"
+_ROOT_NSP = b"\xa3nsp\xa1/"
+_KEY_ID = b"\xa2id"
+_MAP_HEADERS = (b"", b"\x81", b"\x82", b"\x83", b"\x84")
+
+# fixext header byte for each fixed payload size: those sizes are also reachable with ext 8, and
+# notepack.io gives the two forms different meanings when the type is 0.
+_FIXEXT_BY_SIZE = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+
+
+class _Undefined:
+    """The JavaScript ``undefined`` while a packet is decoded (becomes None or "absent")."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+
+_UNDEFINED = _Undefined()
+
+
+def _default(obj: Any) -> Any:
+    """Packer fallback: a datetime becomes notepack's Date (fixext8 type 0, int64 ms)."""
+    if isinstance(obj, _dt.datetime):
+        if obj.tzinfo is None:
+            obj = obj.replace(tzinfo=_dt.timezone.utc)
+        ms = (obj - _EPOCH) // _MILLISECOND
+        return _ExtType(0, ms.to_bytes(8, "big", signed=True))
+    raise TypeError(f"cannot encode a {type(obj).__name__} as msgpack")
+
+
+# The emit path runs on the event loop thread; one Packer (its internal buffer reused) serves it.
+_packer = msgpack.Packer(default=_default, use_bin_type=True, autoreset=True)
+_pack = _packer.pack
+
+
+def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> list:
+    """Encode one packet straight from its fields: ``[bytes]``, the msgpack map the JS parser sends.
+
+    The server's emit path calls this to skip building a Packet. Keys come in the order
+    type, data, nsp, id; ``data`` None leaves the key out (JavaScript's ``undefined``), as does
+    ``id`` None. BINARY_EVENT/BINARY_ACK are sent as EVENT/ACK: binary travels inline.
+    Raises TypeError/ValueError for something that cannot be encoded.
+    """
+    ptype = type
+    if ptype.__class__ is not int:
+        if not isinstance(ptype, int) or isinstance(ptype, bool):
+            raise ValueError(f"unknown packet type {ptype!r}")
+        ptype = int(ptype)
+    if ptype >= BINARY_EVENT:
+        ptype -= 3
+        if ptype < EVENT or ptype > ACK:
+            raise ValueError(f"unknown packet type {type!r}")
+    elif ptype < 0:
+        raise ValueError(f"unknown packet type {type!r}")
+    parts = [b"", _TYPE_ITEMS[ptype]]
+    count = 2  # type and nsp are always there
+    if data is not None:
+        count = 3
+        parts.append(_KEY_DATA)
+        parts.append(_pack(data))
+    if nsp == "/":
+        parts.append(_ROOT_NSP)
+    elif isinstance(nsp, str):
+        parts.append(_KEY_NSP)
+        parts.append(_pack(nsp))
+    else:
+        raise TypeError(f"namespace must be a str, not {nsp.__class__.__name__}")
+    if id is not None:
+        if id.__class__ is not int and (not isinstance(id, int) or isinstance(id, bool)):
+            raise TypeError(f"ack id must be an int, not {id.__class__.__name__}")
+        if id < 0:
+            raise ValueError(f"ack id must not be negative: {id}")
+        parts.append(_KEY_ID)
+        parts.append(_pack(id))
+        count += 1
+    parts[0] = _MAP_HEADERS[count]
+    return [b"".join(parts)]
+
+
+class Encoder:
+    """Turns Packets into wire chunks (one ``bytes`` each); stateless, one serves every connection."""
+
+    __slots__ = ()
+
+    def encode(self, packet: Packet) -> list:
+        """Return ``[bytes]``: the packet as one msgpack map (see :func:`encode_packet`)."""
+        return encode_packet(packet.type, packet.nsp, packet.data, packet.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------------------------
+
+
+def _ext0_forms(buf: bytes) -> list:
+    """For each type-0 extension in ``buf``, in document order: True if written as fixext.
+
+    msgpack's ext_hook is not told which header an extension had; notepack.io's decoder decides
+    by it. Only called when a quick search could not tell, on input msgpack already accepted.
+    """
+    forms = []
+    i = 0
+    n = len(buf)
+    while i < n:
+        b = buf[i]
+        i += 1
+        if b < 0xA0 or b >= 0xE0:  # fixint, fixmap/fixarray headers, negative fixint
+            continue
+        if b < 0xC0:  # fixstr
+            i += b & 0x1F
+        elif b <= 0xC3:  # nil, (never used), false, true
+            continue
+        elif b == 0xC4 or b == 0xD9:  # bin 8, str 8
+            i += 1 + buf[i]
+        elif b == 0xC5 or b == 0xDA:
+            i += 2 + int.from_bytes(buf[i : i + 2], "big")
+        elif b == 0xC6 or b == 0xDB:
+            i += 4 + int.from_bytes(buf[i : i + 4], "big")
+        elif b <= 0xC9:  # ext 8/16/32: length, type, payload
+            width = 1 << (b - 0xC7)
+            size = int.from_bytes(buf[i : i + width], "big")
+            if buf[i + width] == 0:
+                forms.append(False)
+            i += width + 1 + size
+        elif b <= 0xD3:  # float 32/64, uint 8..64, int 8..64
+            i += (4, 8, 1, 2, 4, 8, 1, 2, 4, 8)[b - 0xCA]
+        elif b <= 0xD8:  # fixext 1..16: type, payload
+            if buf[i] == 0:
+                forms.append(True)
+            i += 1 + (1 << (b - 0xD4))
+        elif b == 0xDC or b == 0xDE:  # array 16, map 16 headers
+            i += 2
+        else:  # array 32, map 32 headers
+            i += 4
+    return forms
+
+
+def _replace_undefined(data: Any) -> Any:
+    """``data`` with every nested JavaScript ``undefined`` made None (iterative: depth is hostile)."""
+    if data is _UNDEFINED:
+        return None
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if node.__class__ is list:
+            for index, item in enumerate(node):
+                if item is _UNDEFINED:
+                    node[index] = None
+                elif item.__class__ is list or item.__class__ is dict:
+                    stack.append(item)
+        elif node.__class__ is dict:
+            for key, item in node.items():
+                if item is _UNDEFINED:
+                    node[key] = None
+                elif item.__class__ is list or item.__class__ is dict:
+                    stack.append(item)
+    return data
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an int if it is a JavaScript integer (an int, or a float with no fraction)."""
+    cls = value.__class__
+    if cls is int:
+        return value
+    if cls is float and value.is_integer():
+        return int(value)
+    return None
+
+
+def _payload_error(ptype: int, data: Any, has_payload: bool) -> str | None:
+    """Why ``data`` is not a valid payload for ``ptype`` (socket.io-parser's rules), or None."""
+    if ptype == EVENT:
+        if data.__class__ is not list or not data:
+            return "EVENT payload must be a non-empty array"
+        first = data[0]
+        cls = first.__class__
+        if cls is str:
+            if first in RESERVED_EVENTS:
+                return f"event name {first!r} is reserved"
+        elif cls is not int and cls is not float:
+            return "event name must be a string or a number"
+    elif ptype == ACK:
+        if data.__class__ is not list:
+            return "ACK payload must be an array"
+    elif ptype == CONNECT:
+        if has_payload and data.__class__ is not dict:
+            return "CONNECT payload must be an object"
+    elif ptype == DISCONNECT:
+        if has_payload:
+            return "DISCONNECT must not have a payload"
+    elif not has_payload or (data.__class__ is not str and data.__class__ is not dict):
+        return "CONNECT_ERROR payload must be a string or an object"
+    return None
+
+
+class Decoder:
+    """Turns one binary message into a Packet; keep one per connection (it is not thread-safe).
+
+    ``add(bytes)`` returns the Packet (never None: a msgpack packet is always complete) or raises
+    ParseError for anything that is not a valid socket.io-msgpack-parser packet.
+    ``max_attachments`` is accepted for symmetry with the JSON Decoder; msgpack has no attachments.
+    """
+
+    __slots__ = ("max_attachments", "_buf", "_ext0_seen", "_forms", "_undefined", "_hook")
+
+    def __init__(self, max_attachments: int = 10) -> None:
+        self.max_attachments = max_attachments
+        self._buf = b""
+        self._ext0_seen = 0
+        self._forms: list | None = None
+        self._undefined = 0
+        self._hook = self._ext_hook
+
+    def reset(self) -> None:
+        """Forget per-message state; present for symmetry with the JSON Decoder."""
+        self._buf = b""
+        self._forms = None
+
+    def _is_fixext(self, size: int) -> bool:
+        """Whether the current type-0 extension of ``size`` bytes had a fixext header."""
+        buf = self._buf
+        fixed = bytes((_FIXEXT_BY_SIZE[size], 0)) in buf
+        if fixed != (bytes((0xC7, size, 0)) in buf):
+            return fixed  # only one of the two headers occurs anywhere: it is this one
+        if self._forms is None:
+            self._forms = _ext0_forms(buf)
+        return self._forms[self._ext0_seen - 1]
+
+    def _ext_hook(self, code: int, payload: bytes) -> Any:
+        if code != 0:
+            return [code, payload]  # what notepack.io hands JavaScript for a foreign extension
+        self._ext0_seen += 1
+        size = len(payload)
+        if size not in _FIXEXT_BY_SIZE or not self._is_fixext(size):
+            return payload  # ArrayBuffer / typed array
+        if size == 1:
+            self._undefined += 1
+            return _UNDEFINED
+        if size == 8:
+            ms = int.from_bytes(payload, "big", signed=True)
+            try:
+                return _EPOCH + ms * _MILLISECOND
+            except OverflowError:
+                raise ParseError(f"date {ms} ms from the epoch is out of range") from None
+        return [0, payload]
+
+    def add(self, chunk: bytes | bytearray | memoryview) -> Packet:
+        """Decode one binary message into a Packet. Raises ParseError if it is not one."""
+        cls = chunk.__class__
+        if cls is not bytes:
+            if cls is bytearray or cls is memoryview or isinstance(chunk, (bytes, bytearray, memoryview)):
+                chunk = bytes(chunk)
+            elif isinstance(chunk, str):
+                raise ParseError("the msgpack parser takes binary messages, got a text one")
+            else:
+                raise ParseError(f"cannot decode a {cls.__name__}: expected bytes")
+        self._buf = chunk
+        self._ext0_seen = 0
+        self._undefined = 0
+        self._forms = None
+        try:
+            obj = _unpackb(chunk, ext_hook=self._hook, timestamp=3)
+        except ParseError:
+            raise
+        except _StackError:
+            raise ParseError("msgpack packet nested too deeply") from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ParseError(f"invalid msgpack: {exc or exc.__class__.__name__}") from None
+        finally:
+            self._buf = b""
+        return self._packet(obj)
+
+    def _packet(self, obj: Any) -> Packet:
+        """Check one decoded map against the socket.io-msgpack-parser rules and build the Packet."""
+        if obj.__class__ is not dict:
+            raise ParseError(f"a msgpack packet must be a map, not {obj.__class__.__name__}")
+        undefined = self._undefined
+        ptype = obj.get("type", _UNDEFINED)
+        itype = _as_int(ptype)
+        if itype is None or not CONNECT <= itype <= CONNECT_ERROR:
+            raise ParseError(f"invalid packet type {ptype!r}")
+        nsp = obj.get("nsp", _UNDEFINED)
+        if nsp.__class__ is not str:
+            raise ParseError(f"invalid namespace {nsp!r}")
+        pid = obj.get("id", _UNDEFINED)
+        if pid is _UNDEFINED:
+            pid = None
+        else:
+            iid = _as_int(pid)
+            if iid is None or not 0 <= iid <= MAX_ACK_ID:
+                raise ParseError(f"invalid ack id {pid!r}")
+            pid = iid
+        data = obj.get("data", _UNDEFINED)
+        has_payload = data is not _UNDEFINED
+        if not has_payload:
+            data = None
+        elif undefined and undefined > sum(1 for value in obj.values() if value is _UNDEFINED):
+            data = _replace_undefined(data)  # some undefined sits inside the payload
+        problem = _payload_error(itype, data, has_payload)
+        if problem is not None:
+            raise ParseError(f"invalid payload: {problem}")
+        return Packet(itype, nsp, data, pid)
