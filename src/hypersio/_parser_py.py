@@ -127,8 +127,14 @@ def _loads(text: str) -> Any:
     try:
         return _orjson_loads(text)
     except _JSONDecodeError as exc:
-        if _SURROGATE_ESCAPE.search(text) is None:
-            raise ParseError(f"invalid JSON payload: {exc}") from None
+        return _loads_after_error(text, exc)
+
+
+def _loads_after_error(text: str, exc: Exception) -> Any:
+    """Second chance for a text orjson refused: JSON.stringify escapes lone surrogates, orjson
+    rejects them, the stdlib accepts them. Anything else orjson refused is a ParseError."""
+    if _SURROGATE_ESCAPE.search(text) is None:
+        raise ParseError(f"invalid JSON payload: {exc}") from None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

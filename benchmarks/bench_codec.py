@@ -1,0 +1,197 @@
+"""Socket.IO JSON packet codec throughput: hypersio (compiled and pure) vs python-socketio vs Node.
+
+Run from the repository root:  python benchmarks/bench_codec.py [--seconds 0.4] [--repeats 3]
+
+Four packets (a small event, a chat message on /chat, a 20-player game state, an event with
+1 KiB of binary) are encoded and decoded in a loop; the best of ``repeats`` runs of ``seconds``
+each is reported in operations per second. python-socketio's ``socketio.packet`` module runs in
+this process; the official socket.io-parser runs in Node (benchmarks/js/bench_parser.js) as a
+subprocess of the same run. What each "op" is:
+
+* hypersio encode: ``Encoder().encode(packet)`` on a prebuilt Packet; decode: ``Decoder.add``
+  of each wire chunk until the Packet comes back.
+* python-socketio encode: ``Packet(EVENT, data, namespace).encode()`` (its constructor is where
+  it scans for binary, so it is part of encoding); decode: ``Packet(encoded_packet=text)`` plus
+  ``add_attachment`` for each binary chunk.
+* socket.io-parser encode: ``encoder.encode({type, nsp, data})``; decode: ``decoder.add`` of
+  each chunk until "decoded" fires.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+EVENT = 2
+
+
+def game_state() -> dict[str, Any]:
+    """The 20-player state object shared with bench_parser.js."""
+    players = [
+        {"id": i, "x": 12.5 + i, "y": 40.25 - i, "hp": 100 - i, "name": f"player{i}"} for i in range(20)
+    ]
+    return {"tick": 1234, "players": players}
+
+
+BLOB = bytes(i & 0xFF for i in range(1024))
+CASES: dict[str, tuple[str, list[Any]]] = {
+    "small": ("/", ["m", 123]),
+    "chat": (
+        "/chat",
+        ["message", {"user": "alice", "text": "Hello, how are you doing today?", "room": "general", "ts": 1700000000123}],
+    ),
+    "game_state": ("/", ["state", game_state()]),
+    "binary_1k": ("/", ["upload", {"name": "blob.bin"}, BLOB]),
+}
+
+
+def rate(fn: Callable[[], Any], seconds: float, repeats: int) -> float:
+    """Best-of-``repeats`` calls per second of ``fn``, each run lasting about ``seconds``."""
+    best = 0.0
+    for _ in range(repeats):
+        n = 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        now = start
+        while now < deadline:
+            for _ in range(200):
+                fn()
+            n += 200
+            now = time.perf_counter()
+        best = max(best, n / (now - start))
+    return best
+
+
+def bench_hypersio(module_name: str, seconds: float, repeats: int) -> dict[str, dict[str, float]]:
+    """Encode/decode rates of one hypersio parser twin."""
+    mod = importlib.import_module(module_name)
+    encoder = mod.Encoder()
+    out: dict[str, dict[str, float]] = {}
+    for name, (nsp, data) in CASES.items():
+        packet = mod.Packet(mod.EVENT, nsp, data)
+        wire = encoder.encode(packet)
+        decoder = mod.Decoder()
+        check = None
+        for chunk in wire:
+            check = decoder.add(chunk)
+        assert check == packet, (module_name, name, check)
+        add = decoder.add
+        encode = encoder.encode
+        if len(wire) == 1:
+            text = wire[0]
+
+            def decode(add: Callable[[Any], Any] = add, text: str = text) -> Any:
+                return add(text)
+        else:
+
+            def decode(add: Callable[[Any], Any] = add, wire: list[Any] = wire) -> Any:
+                for chunk in wire:
+                    result = add(chunk)
+                return result
+
+        out[name] = {
+            "encode": rate(lambda: encode(packet), seconds, repeats),
+            "decode": rate(decode, seconds, repeats),
+        }
+    return out
+
+
+def bench_python_socketio(seconds: float, repeats: int) -> dict[str, dict[str, float]] | None:
+    """Encode/decode rates of python-socketio's packet module (None when it is not installed)."""
+    try:
+        from socketio import packet as sp
+    except ImportError:
+        return None
+    out: dict[str, dict[str, float]] = {}
+    for name, (nsp, data) in CASES.items():
+        wire = sp.Packet(sp.EVENT, data=data, namespace=nsp).encode()
+        chunks = wire if isinstance(wire, list) else [wire]
+
+        def encode(nsp: str = nsp, data: Any = data) -> Any:
+            return sp.Packet(sp.EVENT, data=data, namespace=nsp).encode()
+
+        def decode(chunks: list[Any] = chunks) -> Any:
+            pkt = sp.Packet(encoded_packet=chunks[0])
+            for attachment in chunks[1:]:
+                pkt.add_attachment(attachment)
+            return pkt
+
+        assert decode().data == data or name == "binary_1k"
+        out[name] = {"encode": rate(encode, seconds, repeats), "decode": rate(decode, seconds, repeats)}
+    return out
+
+
+def bench_node(seconds: float, repeats: int) -> dict[str, dict[str, float]] | None:
+    """Encode/decode rates of socket.io-parser in Node (None when node or the package is missing)."""
+    node_modules = ROOT / "tests" / "js" / "node_modules"
+    if shutil.which("node") is None or not (node_modules / "socket.io-parser").is_dir():
+        return None
+    env = dict(os.environ, NODE_PATH=str(node_modules))
+    script = ROOT / "benchmarks" / "js" / "bench_parser.js"
+    proc = subprocess.run(
+        ["node", str(script), str(seconds), str(repeats)], env=env, capture_output=True, text=True, timeout=300
+    )
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        return None
+    return json.loads(proc.stdout)["results"]
+
+
+def geomean(values: list[float]) -> float:
+    """Geometric mean (the summary the targets are stated in)."""
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def main() -> None:
+    """Run every implementation and print the table with ratios and geometric means."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.4, help="length of one timed run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per case (best is kept)")
+    args = parser.parse_args()
+
+    results: dict[str, dict[str, dict[str, float]] | None] = {}
+    try:
+        results["hypersio (compiled)"] = bench_hypersio("hypersio._parser_c", args.seconds, args.repeats)
+    except ImportError as exc:
+        print(f"compiled parser not built ({exc}); build it with: "
+              "cythonize -i -3 src/hypersio/_parser_c.pyx", file=sys.stderr)
+        results["hypersio (compiled)"] = None
+    results["hypersio (pure)"] = bench_hypersio("hypersio._parser_py", args.seconds, args.repeats)
+    results["python-socketio"] = bench_python_socketio(args.seconds, args.repeats)
+    results["socket.io-parser (node)"] = bench_node(args.seconds, args.repeats)
+
+    impls = [k for k, v in results.items() if v is not None]
+    rows = [(name, op) for name in CASES for op in ("encode", "decode")]
+    header = f"{'packet':<12} {'op':<7}" + "".join(f"{k:>26}" for k in impls)
+    fast = "hypersio (compiled)" if results.get("hypersio (compiled)") else "hypersio (pure)"
+    ratio_cols = [k for k in ("python-socketio", "socket.io-parser (node)") if results.get(k)]
+    header += "".join(f"{'hs/' + ('pysio' if k == 'python-socketio' else 'node'):>12}" for k in ratio_cols)
+    print(f"ops/s, best of {args.repeats} x {args.seconds}s; ratios use {fast}")
+    print(header)
+    print("-" * len(header))
+    for name, op in rows:
+        line = f"{name:<12} {op:<7}" + "".join(f"{results[k][name][op]:>26,.0f}" for k in impls)
+        for k in ratio_cols:
+            line += f"{results[fast][name][op] / results[k][name][op]:>12.2f}"
+        print(line)
+    gm = {k: geomean([results[k][n][o] for n, o in rows]) for k in impls}
+    line = f"{'geomean':<20}" + "".join(f"{gm[k]:>26,.0f}" for k in impls)
+    for k in ratio_cols:
+        line += f"{gm[fast] / gm[k]:>12.2f}"
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
