@@ -153,7 +153,8 @@ def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key
     cdef Py_ssize_t n, header
     cdef unsigned char key[4]
     cdef uint32_t k32
-    cdef bytes holder
+    cdef bytes holder  # keeps the payload bytes alive while src points into them
+    cdef bytes key_bytes
     if isinstance(payload, str):
         src = PyUnicode_AsUTF8AndSize(payload, &n)
     else:
@@ -168,10 +169,10 @@ def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key
         if not fin:
             raise ValueError("a WebSocket control frame cannot be fragmented")
     if mask_key is not None:
-        holder = _as_bytes(mask_key)
-        if PyBytes_GET_SIZE(holder) != 4:
+        key_bytes = _as_bytes(mask_key)
+        if PyBytes_GET_SIZE(key_bytes) != 4:
             raise ValueError("a WebSocket masking key is exactly 4 bytes")
-        memcpy(key, PyBytes_AS_STRING(holder), 4)
+        memcpy(key, PyBytes_AS_STRING(key_bytes), 4)
         mask = True
     elif mask:
         k32 = _next_key()
