@@ -1,0 +1,226 @@
+"""A WebSocket client connection (RFC 6455) for the Engine.IO client's websocket transport.
+
+The opening handshake is an HTTP/1.1 GET parsed with httptools; once the server answers 101
+with the right ``Sec-WebSocket-Accept``, the rest of the stream is fed to our frame parser.
+Client frames are masked (the RFC requires it). Outgoing frames written during one event-loop
+turn are joined and written once at the end of the turn, so a burst of emits costs one syscall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import ssl as _ssl
+from collections.abc import Callable
+from typing import Any
+
+import httptools
+
+from .. import wsframe
+from ..exceptions import WebSocketError
+from .client_http import build_request
+
+__all__ = ["WebSocketConnection", "open_websocket"]
+
+logger = logging.getLogger("hypersio.client")
+
+
+class WebSocketConnection(asyncio.Protocol):
+    """One client WebSocket. Set ``on_message(opcode, data)`` and ``on_close(reason)`` to listen.
+
+    ``on_message`` receives ``(wsframe.OP_TEXT, str)`` or ``(wsframe.OP_BINARY, bytes)``;
+    ``on_close`` runs once with "transport close" (orderly or EOF) or "transport error".
+    """
+
+    def __init__(self, key: str, max_message_size: int) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.on_message: Callable[[int, Any], None] = lambda op, data: None
+        self.on_close: Callable[[str, str], None] = lambda reason, description: None
+        self.closed = False
+        self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._key = key
+        self._http = httptools.HttpResponseParser(self)
+        self._status = 0
+        self._accept = ""
+        self._frames = wsframe.FrameParser(max_message_size=max_message_size, expect_masked=False)
+        self._out: list[bytes] = []
+        self._close_sent = False
+
+    # --- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if not self.handshake_done.done():
+            try:
+                self._http.feed_data(data)
+            except httptools.HttpParserUpgrade as exc:
+                offset = exc.args[0] if exc.args else len(data)
+                self._finish_handshake()
+                rest = data[offset:]
+                if rest and not self.closed:
+                    self._feed(rest)
+                return
+            except httptools.HttpParserError as exc:
+                self._handshake_failed(f"malformed HTTP response to the WebSocket handshake: {exc}")
+                return
+            return
+        self._feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.handshake_done.done():
+            self.handshake_done.set_exception(ConnectionError("connection closed during the WebSocket handshake"))
+        self._closed("transport close" if exc is None else "transport error", str(exc or "connection closed"))
+
+    # --- httptools callbacks (handshake only) -----------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"sec-websocket-accept":
+            self._accept = value.decode("latin-1").strip()
+
+    def on_headers_complete(self) -> None:
+        self._status = self._http.get_status_code()
+
+    def on_message_complete(self) -> None:
+        if self._status != 101:
+            self._handshake_failed(f"WebSocket handshake refused with HTTP {self._status}")
+
+    def _finish_handshake(self) -> None:
+        if self._status != 101:
+            self._handshake_failed(f"WebSocket handshake refused with HTTP {self._status}")
+        elif self._accept != wsframe.accept_key(self._key):
+            self._handshake_failed("WebSocket handshake: wrong Sec-WebSocket-Accept")
+        elif not self.handshake_done.done():
+            self.handshake_done.set_result(None)
+
+    def _handshake_failed(self, message: str) -> None:
+        if not self.handshake_done.done():
+            self.handshake_done.set_exception(ConnectionError(message))
+        self.abort()
+
+    # --- frames -----------------------------------------------------------------------------
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            messages = self._frames.feed(data)
+        except WebSocketError as exc:
+            logger.error("WebSocket protocol error from the server: %s", exc)
+            self._send_close(exc.code, "")
+            self._closed("transport error", str(exc))
+            self.abort()
+            return
+        for opcode, payload in messages:
+            if self.closed:
+                return
+            if opcode == wsframe.OP_TEXT or opcode == wsframe.OP_BINARY:
+                self.on_message(opcode, payload)
+            elif opcode == wsframe.OP_PING:
+                self._write(wsframe.build_frame(wsframe.OP_PONG, payload, mask=True))  # type: ignore[arg-type]
+            elif opcode == wsframe.OP_CLOSE:
+                code, reason = payload  # type: ignore[misc]
+                self._send_close(code if code not in (wsframe.CLOSE_NO_STATUS,) else wsframe.CLOSE_NORMAL, "")
+                self._closed("transport close", f"WebSocket closed by the server ({code} {reason})".strip())
+                if self.transport is not None:
+                    self.transport.close()
+                return
+
+    def send(self, data: str | bytes) -> None:
+        """Queue one message (text for str, binary for bytes); written at the end of this loop turn."""
+        if self.closed:
+            return
+        opcode = wsframe.OP_TEXT if isinstance(data, str) else wsframe.OP_BINARY
+        self._write(wsframe.build_frame(opcode, data, mask=True))
+
+    def _write(self, frame: bytes) -> None:
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(frame)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
+
+    def _send_close(self, code: int, reason: str) -> None:
+        if self._close_sent or self.transport is None or self.transport.is_closing():
+            return
+        self._close_sent = True
+        self._flush()
+        try:
+            payload = wsframe.build_close_payload(code, reason)
+        except Exception:
+            payload = wsframe.build_close_payload(wsframe.CLOSE_NORMAL, "")
+        self.transport.write(wsframe.build_frame(wsframe.OP_CLOSE, payload, mask=True))
+
+    def close(self) -> None:
+        """Send a close frame (after anything queued) and close the TCP connection; no callback."""
+        if self.closed:
+            return
+        self.closed = True
+        self._send_close(wsframe.CLOSE_NORMAL, "")
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection at once, without a closing handshake; no callback."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _closed(self, reason: str, description: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.on_close(reason, description)
+
+
+async def open_websocket(
+    host: str,
+    port: int,
+    target: str,
+    headers: list[tuple[str, str]],
+    ssl: bool | _ssl.SSLContext | None = None,
+    timeout: float = 20.0,
+    max_message_size: int = 100_000_000,
+) -> WebSocketConnection:
+    """Connect to ``ws(s)://host:port`` + ``target`` and complete the opening handshake.
+
+    Raises ConnectionError (or asyncio.TimeoutError) when the server refuses or is unreachable.
+    """
+    loop = asyncio.get_running_loop()
+    key = base64.b64encode(os.urandom(16)).decode()
+    kwargs: dict[str, Any] = {}
+    if ssl:
+        kwargs["ssl"] = ssl if isinstance(ssl, _ssl.SSLContext) else _ssl.create_default_context()
+        kwargs["server_hostname"] = host
+    host_header = host if port in (80, 443) else f"{host}:{port}"
+
+    async def connect() -> WebSocketConnection:
+        _, conn = await loop.create_connection(
+            lambda: WebSocketConnection(key, max_message_size), host, port, **kwargs
+        )
+        request = build_request(
+            "GET",
+            host_header,
+            target,
+            [
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Key", key),
+                ("Sec-WebSocket-Version", "13"),
+                *headers,
+            ],
+        )
+        try:
+            assert conn.transport is not None
+            conn.transport.write(request)
+            await conn.handshake_done
+        except BaseException:
+            conn.abort()  # cancelled by the timeout or refused: never leak the socket
+            raise
+        return conn
+
+    return await asyncio.wait_for(connect(), timeout)
