@@ -194,8 +194,8 @@ cdef object _assemble(int ptype, Py_ssize_t attachments, object nsp, object pid,
     if pid is not None:
         if type(pid) is not int and (not isinstance(pid, int) or isinstance(pid, bool)):
             raise TypeError(f"ack id must be an int, not {type(pid).__name__}")
-        if pid < 0:
-            raise ValueError("ack id must not be negative")
+        if not 0 <= pid <= C_MAX_ACK_ID:
+            raise ValueError(f"ack id {pid} out of range (0..2**53-1)")
         id_value = pid
         tail_len = _write_uint(tail, id_value)
     if body_len and ascii:

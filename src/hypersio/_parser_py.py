@@ -170,12 +170,16 @@ def _deconstruct(obj: Any, buffers: list[bytes]) -> Any:
 
 def _header(ptype: int, nsp: str, pid: Any, attachments: int) -> str:
     head = str(ptype) if attachments == 0 else f"{ptype}{attachments}-"
+    if nsp is not None and type(nsp) is not str:
+        raise TypeError(f"namespace must be a str, not {type(nsp).__name__}")
     if nsp and nsp != "/":
         head = f"{head}{nsp},"
     if pid is not None:
-        if type(pid) is not int and not (isinstance(pid, int) and not isinstance(pid, bool)):
+        if type(pid) is not int and (not isinstance(pid, int) or isinstance(pid, bool)):
             raise TypeError(f"ack id must be an int, not {type(pid).__name__}")
-        head = f"{head}{pid}"
+        if not 0 <= pid <= MAX_ACK_ID:
+            raise ValueError(f"ack id {pid} out of range (0..2**53-1)")
+        head = f"{head}{int(pid)}"
     return head
 
 
@@ -305,7 +309,7 @@ def _reconstruct(data: Any, buffers: list[bytes]) -> Any:
     return data
 
 
-def decode_text(text: str, max_attachments: int = 10) -> Packet:
+def _decode_text(text: str, max_attachments: int = 10) -> Packet:
     """Decode one packet text (no attachments joined yet); raise ParseError if it is invalid."""
     n = len(text)
     if n == 0:
@@ -392,7 +396,7 @@ class Decoder:
                 missing = self._pending.attachments - len(self._buffers)
                 self.reset()
                 raise ParseError(f"got a text packet while {missing} binary attachment(s) were due")
-            packet = decode_text(chunk, self.max_attachments)
+            packet = _decode_text(chunk, self.max_attachments)
             if packet.type < BINARY_EVENT:
                 return packet
             packet.type -= 3  # delivered as EVENT/ACK, as socket.io-parser does
