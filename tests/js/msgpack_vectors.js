@@ -7,7 +7,7 @@
 //   {"$o": [[key, value], ...]} object (entries keep their order), arrays and strings as is.
 //
 // Requests:
-//   {"op": "decode", "b64": ...}  -> {"ok": true, "packet": tagged} | {"ok": false, "error": msg}
+//   {"op": "decode", "b64": ...}  -> {"ok": true, "packet": tagged} | {"ok": false, "reason": msg}
 //   {"op": "encode", "packet": tagged} -> {"b64": ...}   (the object is built in the given key order)
 //   {"op": "samples"} -> {"samples": [{"name", "b64", "packet": tagged}]}: packets built by JS code,
 //                        including real socket.io-client Socket output (emit with ack, CONNECT, ack).
@@ -60,7 +60,7 @@ function decode(b64) {
   try {
     decoder.add(Buffer.from(b64, "base64"));
   } catch (err) {
-    return { ok: false, error: String(err && err.message) };
+    return { ok: false, reason: String(err && err.message) };
   }
   return { ok: true, packet: describe(out) };
 }
