@@ -1,0 +1,382 @@
+"""HTTP/1.1 connections: an ``asyncio.Protocol`` parsing requests with httptools.
+
+One :class:`HttpConnection` per TCP connection. It parses requests (keep-alive, pipelining,
+Content-Length and chunked bodies), enforces the header and body limits, hands each complete
+request to the server in order, and writes responses through the corked output buffer. A
+WebSocket upgrade turns the same connection into a frame stream (``self.ws`` takes the bytes).
+
+Responses to pipelined requests must leave in request order, and a long-polling GET may stay
+unanswered for a while: so requests are handled one at a time, and the ones behind a pending
+answer wait in a short queue (reading pauses when it is full, so it stays bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import parse_qsl
+
+import httptools
+
+from .output import CorkedWriter, logger
+
+if TYPE_CHECKING:
+    from .server import Server
+
+MAX_HEADER_BYTES = 16 * 1024  # URL plus all header lines: node's default limit
+MAX_HEADERS = 100
+MAX_PIPELINE = 16  # requests parsed ahead of the one being answered; reading pauses past this
+
+_REASONS = {
+    101: "Switching Protocols",
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+}
+
+
+class Request:
+    """One parsed HTTP request, as handlers and ``Session.request`` see it.
+
+    ``headers`` has lowercased names (repeated headers joined with ``", "``), ``query`` the
+    decoded query string (the last value wins), ``address`` the peer's IP, ``url`` the raw
+    request target, ``secure`` whether it came over TLS, ``time`` its arrival (epoch seconds).
+    """
+
+    __slots__ = (
+        "method",
+        "url",
+        "path",
+        "query",
+        "headers",
+        "body",
+        "address",
+        "port",
+        "secure",
+        "time",
+        "keep_alive",
+        "upgrade",
+    )
+
+    def __init__(self, method: str, url: str, headers: dict[str, str], address: str, port: int, secure: bool) -> None:
+        self.method = method
+        self.url = url
+        path, _, query_string = url.partition("?")
+        self.path = path
+        self.query: dict[str, str] = dict(parse_qsl(query_string, keep_blank_values=True)) if query_string else {}
+        self.headers = headers
+        self.body = b""
+        self.address = address
+        self.port = port
+        self.secure = secure
+        self.time = time.time()
+        self.keep_alive = True
+        self.upgrade = False
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.url} from {self.address}:{self.port}>"
+
+
+def build_response(status: int, headers: list[tuple[str, str]], body: bytes = b"", close: bool = False) -> bytes:
+    """Serialize one HTTP/1.1 response (status line, headers, Content-Length, body)."""
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
+    for name, value in headers:
+        lines.append(f"{name}: {value}\r\n")
+    if status != 101:
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    if close:
+        lines.append("Connection: close\r\n")
+    lines.append("\r\n")
+    head = "".join(lines).encode("latin-1")
+    return head + body if body else head
+
+
+class _ParseLimit(Exception):
+    """Raised inside a parser callback to stop parsing with an HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HttpConnection(CorkedWriter, asyncio.Protocol):
+    """One client TCP connection: HTTP/1.1 requests, then possibly a WebSocket.
+
+    Created by the server's ``create_server`` factory; users never build one.
+    """
+
+    def __init__(self, server: Server, secure: bool = False) -> None:
+        self.server = server
+        self._init_writer(server._corker, server.write_buffer_high_water, server.write_buffer_limit)
+        self.secure = secure
+        self.loop = server._loop
+        self.address = ""
+        self.port = 0
+        self.ws: Any = None  # the WebSocket transport once upgraded; it gets every byte
+        self._parser = httptools.HttpRequestParser(self)
+        self._queue: collections.deque[Request] = collections.deque()
+        self._current: Request | None = None  # the request being answered
+        self._held_by: Any = None  # polling transport holding _current (long-poll GET)
+        self._running = False
+        self._reading_paused = False
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._upgrade_buffer: list[bytes] | None = None  # bytes after an upgrade, before the 101
+        self._closed = False
+        # request being parsed
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._req: Request | None = None
+        self._upgrade_req: Request | None = None
+
+    def __repr__(self) -> str:
+        return f"<HttpConnection {self.address}:{self.port}>"
+
+    @property
+    def peer(self) -> str:
+        """``host:port`` of the client, for log lines."""
+        return f"{self.address}:{self.port}"
+
+    # ---- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.address, self.port = str(peer[0]), int(peer[1])
+        # The transport pauses us past high_water; we close past hard_limit ourselves.
+        transport.set_write_buffer_limits(high=self.high_water)  # type: ignore[attr-defined]
+        self.server._connections.add(self)
+        self._arm_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._write_closed = True
+        self._cancel_idle()
+        self.server._connections.discard(self)
+        holder, self._held_by = self._held_by, None
+        if holder is not None:
+            holder.held_connection_lost(self)
+        if self.ws is not None:
+            self.ws.connection_lost()
+
+    def data_received(self, data: bytes) -> None:
+        if self.ws is not None:
+            self.ws.feed(data)
+            return
+        if self._upgrade_buffer is not None:
+            self._upgrade_buffer.append(data)
+            if sum(map(len, self._upgrade_buffer)) > self.server.max_http_buffer_size:
+                self.fail(400, "too much data before the WebSocket handshake completed")
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args else len(data)
+            self._on_upgrade(data[offset:])
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__ or exc.__cause__
+            if isinstance(cause, _ParseLimit):
+                self._on_limit(cause)
+            else:
+                logger.exception("%s: error while handling an HTTP request", self.peer)
+                self.fail(500, "internal error")
+        except httptools.HttpParserError as exc:
+            self.fail(400, f"malformed HTTP request: {exc}")
+
+    def _write_overflow(self, size: int) -> None:
+        if self.ws is not None:
+            self.ws.write_overflow(size)
+        else:
+            logger.warning("%s: closing: %d bytes waiting to be sent (slow consumer)", self.peer, size)
+            self.abort()
+
+    # ---- httptools callbacks ----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._header_bytes = 0
+        self._body = []
+        self._body_size = 0
+        self._req = None
+        self._cancel_idle()
+        self._arm_idle()  # a request must arrive whole within the idle timeout (slowloris)
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._header_bytes += len(url)
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise _ParseLimit(431, "request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > MAX_HEADER_BYTES or len(self._headers) >= MAX_HEADERS:
+            raise _ParseLimit(431, "request headers too large")
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = self._headers.get(key)
+        self._headers[key] = text if previous is None else f"{previous}, {text}"
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        req = Request(
+            parser.get_method().decode("ascii", "replace"),
+            self._url.decode("latin-1"),
+            self._headers,
+            self.address,
+            self.port,
+            self.secure,
+        )
+        req.upgrade = parser.should_upgrade()
+        self._req = req
+        length = req.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.server.max_http_buffer_size:
+            raise _ParseLimit(413, f"body of {length} bytes over max_http_buffer_size")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self.server.max_http_buffer_size:
+            raise _ParseLimit(413, "body over max_http_buffer_size")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        req = self._req
+        if req is None:  # pragma: no cover - httptools always calls on_headers_complete first
+            return
+        self._req = None
+        self._url = b""
+        self._headers = {}
+        req.keep_alive = self._parser.should_keep_alive()
+        if self._body:
+            req.body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+            self._body = []
+        self._cancel_idle()
+        if req.upgrade:
+            self._upgrade_req = req  # answered from the HttpParserUpgrade handler
+            return
+        self._queue.append(req)
+        if len(self._queue) > MAX_PIPELINE and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+        self._run_queue()
+
+    # ---- request dispatch -------------------------------------------------------------------
+    def _run_queue(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        try:
+            while self._current is None and self._queue and not self._write_closed:
+                req = self._current = self._queue.popleft()
+                try:
+                    self.server._handle_request(self, req)
+                except Exception:
+                    logger.exception("%s: error while handling %s %s", self.peer, req.method, req.url)
+                    if self._current is req:
+                        self.respond(500, [], b"internal error", close=True)
+        finally:
+            self._running = False
+        if self._reading_paused and len(self._queue) <= MAX_PIPELINE // 2 and not self._closed:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if self._current is None and not self._queue and self.ws is None:
+            self._arm_idle()
+
+    def hold(self, holder: Any) -> None:
+        """Keep the current request unanswered (a long-poll GET); ``holder`` learns of a disconnect."""
+        self._held_by = holder
+
+    def respond(self, status: int, headers: list[tuple[str, str]], body: bytes = b"", close: bool = False) -> None:
+        """Answer the current request, then go on with the next pipelined one."""
+        req = self._current
+        if req is not None and not req.keep_alive:
+            close = True
+        self._current = None
+        self._held_by = None
+        self.write(build_response(status, headers, body, close))
+        if close:
+            self.close_after_flush()
+            return
+        if not self._running:
+            self._run_queue()
+
+    def fail(self, status: int, reason: str) -> None:
+        """Log a bad request, answer it with ``status`` and close this connection only."""
+        logger.warning("%s: %s", self.peer, reason)
+        self._queue.clear()
+        holder, self._held_by = self._held_by, None
+        if holder is not None:
+            holder.held_connection_lost(self)
+        self._current = None
+        self.write(build_response(status, [("Content-Type", "text/plain")], reason.encode("utf-8", "replace"), close=True))
+        self.close_after_flush()
+
+    def abort(self) -> None:
+        """Drop the connection at once (bad or hopelessly slow peer)."""
+        self._write_closed = True
+        self._out = []
+        self._out_size = 0
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _on_limit(self, exc: _ParseLimit) -> None:
+        req = self._req
+        if exc.status == 413 and req is not None:
+            self.server._on_body_too_large(self, req)
+        self.fail(exc.status, str(exc))
+
+    def _on_upgrade(self, tail: bytes) -> None:
+        req, self._upgrade_req = self._upgrade_req, None
+        if req is None:
+            self.fail(400, "incomplete upgrade request")
+            return
+        if self._current is not None or self._queue:
+            self.fail(400, "upgrade request pipelined behind another request")
+            return
+        self._upgrade_buffer = [tail] if tail else []
+        self._current = req
+        try:
+            self.server._handle_upgrade(self, req)
+        except Exception:
+            logger.exception("%s: error while handling a WebSocket upgrade", self.peer)
+            self.fail(500, "internal error")
+
+    def switch_to(self, ws: Any) -> None:
+        """Hand the connection to the WebSocket ``ws`` (after the 101 was written)."""
+        self._current = None
+        self.ws = ws
+        self._cancel_idle()
+        pending, self._upgrade_buffer = self._upgrade_buffer, None
+        if pending:
+            ws.feed(b"".join(pending))
+
+    # ---- idle timeout -----------------------------------------------------------------------
+    def _arm_idle(self) -> None:
+        if self._idle_handle is None and not self._closed:
+            self._idle_handle = self.loop.call_later(self.server.http_idle_timeout, self._on_idle)
+
+    def _cancel_idle(self) -> None:
+        handle, self._idle_handle = self._idle_handle, None
+        if handle is not None:
+            handle.cancel()
+
+    def _on_idle(self) -> None:
+        self._idle_handle = None
+        if self.ws is not None or self._current is not None:
+            return
+        if self._url or self._headers or self._req is not None:
+            logger.warning("%s: request not completed within %.1fs", self.peer, self.server.http_idle_timeout)
+        if self.transport is not None:
+            self.transport.close()
+
+
+ResponseCallback = Callable[[HttpConnection, Request], None]

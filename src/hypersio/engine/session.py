@@ -1,0 +1,248 @@
+"""Session: one Engine.IO client, whatever transport carries it at the moment.
+
+The session owns what outlives a transport: its id, the handshake request, the event handlers,
+the heartbeat, and the upgrade from long-polling to WebSocket. Sending goes straight to the
+current transport object (``_tx``), which appends to a corked output buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import TYPE_CHECKING, Any, Callable
+
+from .. import eio_parser
+from .message import PreparedMessage
+from .output import logger
+
+if TYPE_CHECKING:
+    from .http import Request
+    from .server import Server
+
+_MESSAGE = eio_parser.MESSAGE
+_PING = eio_parser.PING
+_PONG = eio_parser.PONG
+_CLOSE = eio_parser.CLOSE
+_UPGRADE = eio_parser.UPGRADE
+
+# Reasons for which what is already queued is still delivered before the close; for the others
+# (the peer is gone or misbehaved) it is discarded, as the official server does.
+_GRACEFUL = frozenset(("forced close", "server shutting down"))
+
+Handler = Callable[..., Any]
+
+
+class Session:
+    """One Engine.IO session, handed to the server's ``connection`` handlers.
+
+    ``send``/``send_prepared`` queue a message (they never block); ``on("message", h)`` and
+    ``on("close", h)`` register callbacks receiving ``(data)`` and ``(reason, description)``.
+    ``request`` is the handshake :class:`~hypersio.engine.http.Request`; ``transport`` is
+    ``"polling"`` or ``"websocket"`` and changes when the client upgrades.
+    """
+
+    __slots__ = (
+        "id",
+        "server",
+        "request",
+        "transport",
+        "closed",
+        "close_reason",
+        "_tx",
+        "_upgrading",
+        "_probed",
+        "_message_handlers",
+        "_close_handlers",
+        "_timer",
+        "_awaiting_pong",
+        "_loop",
+        "_tasks",
+        "__weakref__",
+    )
+
+    def __init__(self, server: Server, sid: str, request: Request, tx: Any) -> None:
+        self.id = sid
+        self.server = server
+        self.request = request
+        self.transport: str = tx.name
+        self.closed = False
+        self.close_reason: str | None = None
+        self._tx = tx
+        self._upgrading: Any = None  # the WebSocket being probed, during an upgrade
+        self._probed = False
+        self._message_handlers: list[Handler] = []
+        self._close_handlers: list[Handler] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._awaiting_pong = False
+        self._loop = server._loop
+        self._tasks: set[asyncio.Task[Any]] | None = None
+        tx.session = self
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<Session {self.id} {self.transport} {state}>"
+
+    # ---- public API -------------------------------------------------------------------------
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Register ``handler`` for ``"message"`` (``h(data)``) or ``"close"`` (``h(reason, description)``).
+
+        Works as a decorator when ``handler`` is omitted. Handlers may be coroutine functions; they
+        then run as tasks.
+        """
+        if handler is None:
+            return lambda h: self.on(event, h)
+        if event == "message":
+            self._message_handlers.append(handler)
+        elif event == "close":
+            self._close_handlers.append(handler)
+        else:
+            raise ValueError(f"unknown Engine.IO session event {event!r} (expected 'message' or 'close')")
+        return handler
+
+    def send(self, data: str | bytes, volatile: bool = False) -> None:
+        """Queue one message; text goes as a text message, bytes as a binary one.
+
+        ``volatile=True`` allows dropping it when the client cannot take it now (no pending poll,
+        or a congested WebSocket). Sending on a closed session does nothing.
+        """
+        if not self.closed:
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            self._tx.send_message(data, volatile)
+
+    def send_prepared(self, msg: PreparedMessage, volatile: bool = False) -> None:
+        """Queue a message encoded once for many sessions (broadcasts); see :class:`PreparedMessage`."""
+        if not self.closed:
+            self._tx.send_prepared(msg, volatile)
+
+    def close(self, reason: str = "forced close", description: Any = None) -> None:
+        """Close the session: queued messages are delivered, then the client gets a close packet."""
+        self._close(reason, description)
+
+    # ---- heartbeat --------------------------------------------------------------------------
+    def _start_heartbeat(self) -> None:
+        self._awaiting_pong = False
+        self._timer = self._loop.call_later(self.server.ping_interval, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.closed:
+            return
+        if self._awaiting_pong:
+            self._close("ping timeout", None)
+            return
+        self._awaiting_pong = True
+        self._tx.send_control("2")
+        self._timer = self._loop.call_later(self.server.ping_timeout, self._on_timer)
+
+    def _on_pong(self) -> None:
+        if self._awaiting_pong:
+            self._awaiting_pong = False
+            timer = self._timer
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_later(self.server.ping_interval, self._on_timer)
+
+    # ---- packets from the transports --------------------------------------------------------
+    def _on_packet(self, ptype: int, data: str | bytes | None) -> None:
+        if self.closed:
+            return
+        if ptype == _MESSAGE:
+            for handler in self._message_handlers:
+                self._call(handler, data)
+        elif ptype == _PONG:
+            self._on_pong()
+        elif ptype == _PING:
+            self._protocol_error("transport error", "invalid heartbeat direction: the client sent a ping")
+        elif ptype == _CLOSE:
+            self._close("transport close", "the client sent a close packet")
+        # open, upgrade and noop packets mean nothing on an open session: ignored, as in node
+
+    def _protocol_error(self, reason: str, description: str) -> None:
+        logger.warning("%s: session %s: %s", self._peer(), self.id, description)
+        self._close(reason, description)
+
+    def _peer(self) -> str:
+        return f"{self.request.address}:{self.request.port}"
+
+    def _call(self, handler: Handler, *args: Any) -> None:
+        try:
+            result = handler(*args)
+        except Exception:
+            logger.exception("session %s: error in a handler", self.id)
+            return
+        if result is not None and inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            if self._tasks is None:
+                self._tasks = set()
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if self._tasks is not None:
+            self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("session %s: error in a handler", self.id, exc_info=task.exception())
+
+    # ---- upgrade ----------------------------------------------------------------------------
+    def _begin_upgrade(self, ws: Any) -> None:
+        self._upgrading = ws
+        self._probed = False
+        ws.session = self
+
+    def _on_probe_packet(self, ws: Any, ptype: int, data: str | bytes | None) -> None:
+        if ptype == _PING and data == "probe":
+            ws.send_control("3probe")
+            self._probed = True
+            # The client pauses polling once it has the probe answer; release its pending GET.
+            self._tx.release_for_upgrade()
+        elif ptype == _UPGRADE:
+            self._complete_upgrade(ws)
+        else:
+            logger.warning("%s: session %s: unexpected packet %d during upgrade", self._peer(), self.id, ptype)
+            self._upgrading = None
+            ws.close(False, False)
+
+    def _complete_upgrade(self, ws: Any) -> None:
+        old = self._tx
+        self._upgrading = None
+        ws.upgrade_done()
+        records = old.discard()
+        self._tx = ws
+        self.transport = ws.name
+        # What was queued for polling and not yet polled goes first, in order, on the WebSocket.
+        for record in records:
+            ws.send_record(record)
+
+    def _upgrade_failed(self, ws: Any) -> None:
+        if self._upgrading is ws:
+            self._upgrading = None
+            self._probed = False
+
+    # ---- closing ----------------------------------------------------------------------------
+    def _close(self, reason: str, description: Any = None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        probing, self._upgrading = self._upgrading, None
+        if probing is not None:
+            probing.close(False, False)
+        linger = self._tx.close(reason in _GRACEFUL, reason == "transport close")
+        if linger:
+            # Polling without a pending GET: keep the sid routable so the next GET can still
+            # deliver the queued messages and the close packet, for a bounded time.
+            self._timer = self._loop.call_later(self.server.ping_timeout, self._unregister)
+        else:
+            self._unregister()
+        for handler in self._close_handlers:
+            self._call(handler, reason, description)
+
+    def _unregister(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        self.server._forget(self)
