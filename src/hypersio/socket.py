@@ -1,0 +1,317 @@
+"""Socket: one client's connection to one namespace, on the server side.
+
+A ``Socket`` is created when a client's CONNECT for a namespace passes the middlewares, and is
+handed to the namespace's ``connection`` handlers. It receives the client's events, emits to it,
+joins and leaves rooms, and starts broadcasts that skip itself (``socket.to(room)``,
+``socket.broadcast``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._acks import AckCallback, PendingAcks
+from ._emitter import EventEmitter
+from .adapter import BroadcastOptions
+from .broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
+from .exceptions import DisconnectedError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._connection import Connection
+    from .namespace import Namespace
+    from .server import Server
+
+CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range(7)
+
+
+@dataclass
+class Handshake:
+    """What the client sent when it connected: HTTP details of the first request and its auth.
+
+    ``headers`` (lower-cased names), ``query`` (dict), ``auth`` (the CONNECT payload, ``{}``
+    when none), ``address`` (peer IP), ``time`` (human-readable), ``issued`` (ms since the
+    epoch), ``url``, ``secure`` (TLS), ``xdomain`` (an Origin header was sent). Items can also be
+    read as ``handshake["query"]`` for code ported from python-socketio/JS.
+    """
+
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    auth: dict[str, Any] = field(default_factory=dict)
+    address: str | None = None
+    time: str = ""
+    issued: int = 0
+    url: str = ""
+    secure: bool = False
+    xdomain: bool = False
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+
+def _build_handshake(session: Any, auth: Any) -> Handshake:
+    req = getattr(session, "request", None)
+    headers = dict(getattr(req, "headers", None) or {})
+    issued_s = getattr(req, "time", None)
+    if not isinstance(issued_s, (int, float)):
+        issued_s = time.time()
+    return Handshake(
+        headers=headers,
+        query=dict(getattr(req, "query", None) or {}),
+        auth=auth if isinstance(auth, dict) else {},
+        address=getattr(req, "address", None),
+        time=time.strftime("%a %b %d %Y %H:%M:%S GMT", time.gmtime(issued_s)),
+        issued=int(issued_s * 1000),
+        url=getattr(req, "url", "") or "",
+        secure=bool(getattr(req, "secure", False)),
+        xdomain="origin" in headers,
+    )
+
+
+class Socket(EventEmitter):
+    """A client connected to one namespace (see the module docstring and API.md "Socket")."""
+
+    def __init__(self, nsp: Namespace, conn: Connection, auth: Any, sid: str | None = None) -> None:
+        super().__init__()
+        self.nsp = nsp
+        self.server: Server = nsp.server
+        self.client = conn
+        self._session = conn.session
+        self.id: str = sid if sid is not None else nsp.server._new_sid()
+        self.handshake = _build_handshake(conn.session, auth)
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self.recovered = False
+        self._acks = PendingAcks(nsp._ack_ids)
+        self._encode = nsp.server._parser.encode_packet
+        self._adapter = nsp.adapter
+
+    def __repr__(self) -> str:
+        return f"<Socket id={self.id!r} nsp={self.nsp.name!r} connected={self.connected}>"
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in (a copy; its own id included while connected)."""
+        return set(self._adapter.socket_rooms(self.id) or ())
+
+    @property
+    def conn(self) -> Any:
+        """The underlying Engine.IO session (transport, request details)."""
+        return self._session
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _send_packet(self, ptype: int, data: Any, ack_id: int | None = None, volatile: bool = False) -> None:
+        if self._session.closed:
+            return
+        parts = self._encode(ptype, self.nsp.name, data, ack_id)
+        send = self._session.send
+        for part in parts:
+            send(part, volatile)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` with ``args`` to this client; never blocks.
+
+        A trailing callable asks the client for an ack and is called with the ack's arguments
+        (``socket.emit("q", data, lambda answer: ...)``). Use :meth:`timeout` for a deadline.
+        """
+        self._emit(event, args, None, False)
+
+    def send(self, *args: Any) -> None:
+        """Emit a ``message`` event (socket.io's ``send``)."""
+        self._emit("message", args, None, False)
+
+    def _emit(self, event: str, args: tuple[Any, ...], timeout: float | None, volatile: bool) -> None:
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        ack_id = None
+        if args and callable(args[-1]):
+            if not self.connected:
+                return
+            ack_id = self._acks.register_callback(args[-1], timeout)
+            args = args[:-1]
+        if self._any_outgoing:
+            self._notify_outgoing(event, args)
+        self._send_packet(EVENT, [event, *args], ack_id, volatile)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Send ``event`` and wait for the client's ack.
+
+        Returns the ack's single argument, a tuple when the client answered with several, None
+        with none. Raises ``AckTimeoutError`` after ``timeout()`` seconds without an answer and
+        ``DisconnectedError`` if the socket disconnects first.
+        """
+        return await self._emit_with_ack(event, args, None, False)
+
+    async def _emit_with_ack(self, event: str, args: tuple[Any, ...], timeout: float | None, volatile: bool) -> Any:
+        if event in RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        if not self.connected:
+            raise DisconnectedError(f"socket {self.id} is not connected")
+        ack_id, fut = self._acks.register_future(timeout)
+        if self._any_outgoing:
+            self._notify_outgoing(event, args)
+        self._send_packet(EVENT, [event, *args], ack_id, volatile)
+        return await fut
+
+    def timeout(self, seconds: float) -> _FlaggedSocket:
+        """Emit with a deadline: ``socket.timeout(5).emit(..., cb)`` / ``.emit_with_ack(...)``.
+
+        The callback then receives ``(err, *args)``: ``err`` is None or ``AckTimeoutError``.
+        """
+        return _FlaggedSocket(self, float(seconds), False)
+
+    @property
+    def volatile(self) -> _FlaggedSocket:
+        """Emit that may be dropped when the client cannot take it right now."""
+        return _FlaggedSocket(self, None, True)
+
+    def compress(self, flag: bool) -> _FlaggedSocket:
+        """Emit with the compression flag (kept for API parity; frames are sent uncompressed)."""
+        return _FlaggedSocket(self, None, False)
+
+    # --- rooms and broadcasts -----------------------------------------------------------------
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        """Join one room or several (a list); joining twice is harmless."""
+        self._adapter.add_all(self.id, _room_set(rooms))
+
+    def leave(self, room: str) -> None:
+        """Leave ``room``."""
+        self._adapter.delete(self.id, room)
+
+    def _operator(self, volatile: bool = False, timeout: float | None = None) -> BroadcastOperator:
+        return BroadcastOperator(
+            self._adapter,
+            BroadcastOptions(except_rooms=frozenset((self.id,)), volatile=volatile, timeout=timeout),
+        )
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to ``rooms``, skipping this socket."""
+        return self._operator().to(rooms)
+
+    def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self.to(rooms)
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to everyone but this socket and ``rooms``."""
+        return self._operator().except_(rooms)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Broadcast to every socket of the namespace but this one."""
+        return self._operator()
+
+    # --- disconnecting ------------------------------------------------------------------------
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect from this namespace (reason "server namespace disconnect").
+
+        ``close=True`` closes the whole Engine.IO connection, disconnecting the client from
+        every namespace it joined.
+        """
+        if not self.connected:
+            return
+        if close:
+            self.client.disconnect_all()
+            return
+        self._send_packet(DISCONNECT, None)
+        self._on_close("server namespace disconnect")
+
+    # --- internal: driven by the Connection and the Namespace ---------------------------------
+
+    def _on_packet(self, packet: Any) -> None:
+        ptype = packet.type
+        if ptype == EVENT or ptype == BINARY_EVENT:
+            data = packet.data
+            ack = None
+            if packet.id is not None:
+                ack = AckCallback(self._make_ack_sender(packet.id))
+            self._dispatch_event(data[0], data[1:], ack)
+        elif ptype == ACK or ptype == BINARY_ACK:
+            self._acks.resolve(packet.id, packet.data)
+        elif ptype == DISCONNECT:
+            self._on_close("client namespace disconnect")
+        else:
+            self.server.logger.warning("unexpected packet type %s on socket %s; closing", ptype, self.id)
+            self.client.close("parse error")
+
+    def _make_ack_sender(self, ack_id: int) -> Any:
+        def send(args: list[Any]) -> None:
+            if self.connected:
+                self._send_packet(ACK, args, ack_id)
+
+        return send
+
+    def _on_connect(self, payload: dict[str, Any]) -> None:
+        """Accepted: join the own room, send the CONNECT reply."""
+        self.connected = True
+        self._adapter.add_all(self.id, (self.id,))
+        self.nsp.sockets[self.id] = self
+        self.client.sockets[self.nsp.name] = self
+        self._send_packet(CONNECT, payload)
+
+    def _on_close(self, reason: str, description: Any = None) -> None:
+        """Run the disconnect sequence once: disconnecting, leave rooms, forget, disconnect."""
+        if not self.connected:
+            return
+        self._emit_reserved("disconnecting", reason, description)
+        self.connected = False
+        self._adapter.del_all(self.id)
+        self.nsp._remove(self)
+        self.client._remove(self)
+        self._acks.cancel_all(DisconnectedError(f"socket disconnected: {reason}"))
+        self._emit_reserved("disconnect", reason, description)
+
+
+class _FlaggedSocket:
+    """A socket seen through emit flags (timeout, volatile); returned by ``socket.timeout(t)``."""
+
+    __slots__ = ("_socket", "_timeout", "_volatile")
+
+    def __init__(self, socket: Socket, timeout: float | None, volatile: bool) -> None:
+        self._socket = socket
+        self._timeout = timeout
+        self._volatile = volatile
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Emit with these flags (see :meth:`Socket.emit` and :meth:`Socket.timeout`)."""
+        self._socket._emit(event, args, self._timeout, self._volatile)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Emit with these flags and await the ack (see :meth:`Socket.emit_with_ack`)."""
+        return await self._socket._emit_with_ack(event, args, self._timeout, self._volatile)
+
+    def timeout(self, seconds: float) -> _FlaggedSocket:
+        """These flags plus a deadline for the ack."""
+        return _FlaggedSocket(self._socket, float(seconds), self._volatile)
+
+    @property
+    def volatile(self) -> _FlaggedSocket:
+        """These flags plus volatile."""
+        return _FlaggedSocket(self._socket, self._timeout, True)
+
+    def compress(self, flag: bool) -> _FlaggedSocket:
+        """These flags (compression is not applied)."""
+        return self
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast with these flags to ``rooms``, skipping this socket."""
+        return self._socket._operator(self._volatile, self._timeout).to(rooms)
+
+    def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self.to(rooms)
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast with these flags to all but this socket and ``rooms``."""
+        return self._socket._operator(self._volatile, self._timeout).except_(rooms)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Broadcast with these flags to all but this socket."""
+        return self._socket._operator(self._volatile, self._timeout)
+
