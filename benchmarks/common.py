@@ -1,0 +1,68 @@
+"""Shared set-up of the side-by-side benchmarks: which servers exist and how to start them.
+
+The workloads, the load generator and the tables live in the hypersio package (hypersio._bench,
+hypersio._loadgen) so that ``python -m hypersio bench`` works from an installed wheel; the scripts
+in this folder add the comparison servers and the side-by-side runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS = Path(__file__).resolve().parent / "servers"
+NODE_MODULES = ROOT / "tests" / "js" / "node_modules"
+
+if str(ROOT / "src") not in sys.path:  # a source checkout works without installing hypersio
+    sys.path.insert(0, str(ROOT / "src"))
+
+from hypersio._bench import ServerSpec, hypersio_spec  # noqa: E402
+
+
+def all_specs() -> dict[str, ServerSpec]:
+    """Every server the benchmarks know, by name."""
+    specs = {
+        "hypersio": hypersio_spec(),
+        "python-socketio": ServerSpec("python-socketio", [sys.executable, str(SERVERS / "pysocketio_server.py")]),
+        "node": ServerSpec(
+            "node", [shutil.which("node") or "node", str(SERVERS / "node_server.js")],
+            {"NODE_PATH": str(NODE_MODULES)},
+        ),
+        "floor-cork": ServerSpec(
+            "floor-cork", [sys.executable, str(SERVERS / "floor_server.py"), "--mode", "cork"],
+            supports_msgpack=False,
+        ),
+        "floor-write": ServerSpec(
+            "floor-write", [sys.executable, str(SERVERS / "floor_server.py"), "--mode", "write"],
+            supports_msgpack=False,
+        ),
+    }
+    return specs
+
+
+def available(names: list[str]) -> list[ServerSpec]:
+    """The specs for ``names``, skipping (with a note) servers this machine cannot run."""
+    specs = all_specs()
+    chosen = []
+    for name in names:
+        if name not in specs:
+            raise SystemExit(f"unknown server {name!r}; known: {', '.join(specs)}")
+        if name == "node" and (shutil.which("node") is None or not (NODE_MODULES / "socket.io").is_dir()):
+            print("note: skipping node (needs node on PATH and tests/js/node_modules)", file=sys.stderr)
+            continue
+        if name == "python-socketio":
+            try:
+                import aiohttp  # noqa: F401
+                import socketio  # noqa: F401
+            except ImportError:
+                print("note: skipping python-socketio (pip install python-socketio aiohttp)", file=sys.stderr)
+                continue
+        chosen.append(specs[name])
+    return chosen
+
+
+DEFAULT_SERVERS = ["hypersio", "python-socketio", "node", "floor-cork", "floor-write"]
+os.environ.setdefault("PYTHONUNBUFFERED", "1")
