@@ -63,6 +63,9 @@ _pack_h4 = struct.Struct(">BBH").pack
 _pack_h10 = struct.Struct(">BBQ").pack
 _unpack_u16 = struct.Struct(">H").unpack_from
 _unpack_u64 = struct.Struct(">Q").unpack_from
+# _XOR_TABLES[k] maps every byte b to b ^ k, for bytes.translate.
+_XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
+_TRANSLATE_FROM = 512  # measured crossover between the big-int XOR and the translate passes
 
 
 def mask_payload(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
@@ -73,11 +76,17 @@ def mask_payload(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
     if len(key) != 4:
         raise ValueError("a WebSocket masking key is exactly 4 bytes")
     n = len(data)
-    if n == 0:
-        return b""
-    # One big-integer XOR runs in C over machine words: far faster than a per-byte loop.
-    stream = bytes(key) * ((n >> 2) + 1)
-    return (int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")).to_bytes(n, "little")
+    if n < _TRANSLATE_FROM:
+        if n == 0:
+            return b""
+        # One big-integer XOR runs in C over machine words; cheapest for short messages.
+        stream = bytes(key) * ((n >> 2) + 1)
+        return (int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")).to_bytes(n, "little")
+    # Longer data: every 4th byte shares a key byte, so four C-level translate passes do it all.
+    buf = bytearray(data)
+    for i in range(4):
+        buf[i::4] = buf[i::4].translate(_XOR_TABLES[key[i]])
+    return bytes(buf)
 
 
 def build_frame(
@@ -285,9 +294,10 @@ class FrameParser:
             stop = pos + header + length
             if stop > end:
                 break
-            payload = bytes(buf[pos + header : stop])
             if masked:
-                payload = mask_payload(payload, buf[pos + header - 4 : pos + header])
+                payload = mask_payload(buf[pos + header : stop], buf[pos + header - 4 : pos + header])
+            else:
+                payload = bytes(buf[pos + header : stop])
             pos = stop
             if opcode >= OP_CLOSE:
                 if opcode == OP_CLOSE:
