@@ -93,6 +93,8 @@ def _default(obj: Any) -> Any:
             obj = obj.replace(tzinfo=_dt.timezone.utc)
         ms = (obj - _EPOCH) // _MILLISECOND
         return _ExtType(0, ms.to_bytes(8, "big", signed=True))
+    if isinstance(obj, int):  # the packer hands over the ints it has no 64-bit form for
+        raise OverflowError(f"integer {obj} does not fit in msgpack's 64 bits")
     raise TypeError(f"cannot encode a {type(obj).__name__} as msgpack")
 
 
