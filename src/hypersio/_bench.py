@@ -57,8 +57,9 @@ def build_app(parser: str = "json", ping_interval: float = 25.0, ping_timeout: f
             socket.join(room)
 
         @socket.on("echo")
-        def echo(*args: Any) -> tuple:
-            return args
+        def echo(value: Any) -> Any:
+            # no spare parameter, so hypersio sends the return value as the ack (API.md)
+            return value
 
     @sio.of("/control").on("connection")
     def on_control(socket: Any) -> None:

@@ -1,0 +1,15 @@
+"""Run only the acks scenario(s) of benchmarks/run_all.py (acks); every run_all option applies.
+
+Usage: python benchmarks/bench_acks.py [--quick] [--repeat R] [--servers a,b,...]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run_all  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(run_all.main(["--only", "acks", *sys.argv[1:]]))

@@ -1,0 +1,253 @@
+"""hypersio side by side with the official Node server, python-socketio and the floor server.
+
+One entry point for every benchmark. Servers are run interleaved (A B C D, A B C D, ...), each run
+on a fresh server process and the same load generator, and the tables show medians over the
+repetitions plus ratios to Node and to python-socketio. Scenarios:
+
+  fanout50  broadcast to every client, 50 broadcasts per event-loop turn
+  fanout1   the same, 1 broadcast per turn
+  rooms     many clients spread over rooms, each broadcast to a single room
+  acks      request/response: clients emit with acks in a closed loop
+  idle      many idle connections with heartbeats running: RSS and CPU
+  codec     benchmarks/bench_codec.py, when present
+
+Usage:  python benchmarks/run_all.py [--quick] [--repeat R] [--servers a,b,...] [--only s1,s2]
+        [--markdown] [--json results.json]
+Every server binds 127.0.0.1; every run is bounded in count and time and cleans up its processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (also puts src/ on sys.path)
+
+from hypersio._bench import fmt_rate, run_acks, run_fanout, run_idle  # noqa: E402
+from hypersio._loadgen import LoadGenerator, raise_fd_limit  # noqa: E402
+
+SCENARIOS = ["fanout50", "fanout1", "rooms", "acks", "idle", "codec"]
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float:
+    """Median of ``key`` over the successful runs (NaN when none succeeded)."""
+    values = [r[key] for r in runs if "error" not in r and r.get(key) is not None and r[key] == r[key]]
+    return statistics.median(values) if values else float("nan")
+
+
+def render(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
+    """A plain or a Markdown table."""
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(headers))) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    out = []
+    for j, r in enumerate([headers, *rows]):
+        out.append("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip())
+        if j == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def ratio(value: float, base: float, higher_is_better: bool = True) -> str:
+    """How many times better ``value`` is than ``base`` ("2.5x"); '-' when either is missing."""
+    if value != value or base != base or not base or not value:
+        return "-"
+    return f"{(value / base if higher_is_better else base / value):.2f}x"
+
+
+def status(runs: list[dict[str, Any]]) -> str:
+    """'' when every run completed, else how many failed or came up short."""
+    bad = [r for r in runs if "error" in r or not r.get("complete")]
+    return "" if not bad else f" ({len(bad)}/{len(runs)} failed)"
+
+
+def throughput_table(name: str, results: dict[str, list[dict[str, Any]]], unit: str, markdown: bool,
+                     extra: Callable[[list[dict[str, Any]]], list[str]], extra_headers: list[str]) -> str:
+    """Rows per server: median rate, ratios to node and python-socketio, then scenario columns."""
+    node = median_of(results.get("node", []), "rate")
+    pysio = median_of(results.get("python-socketio", []), "rate")
+    headers = ["server", unit, "vs node", "vs python-socketio", *extra_headers]
+    rows = []
+    for server, runs in results.items():
+        rate = median_of(runs, "rate")
+        rows.append([server, fmt_rate(rate) + status(runs), ratio(rate, node), ratio(rate, pysio), *extra(runs)])
+    return f"{name}\n\n" + render(headers, rows, markdown)
+
+
+def latency_cols(runs: list[dict[str, Any]]) -> list[str]:
+    """CPU per operation, latency percentiles and the generator's busiest worker."""
+    gen = [max(r["gen_cpu_pct"]) for r in runs if "error" not in r and r.get("gen_cpu_pct")]
+    return [f"{median_of(runs, 'cpu_us'):.2f}", f"{median_of(runs, 'p50_ms'):.1f}",
+            f"{median_of(runs, 'p99_ms'):.1f}", f"{median_of(runs, 'server_cpu_pct'):.0f}",
+            f"{max(gen):.0f}" if gen else "-"]
+
+
+def fanout_cols(runs: list[dict[str, Any]]) -> list[str]:
+    """Latency columns plus RSS per connection."""
+    return latency_cols(runs) + [f"{median_of(runs, 'rss_per_conn') / 1024:.1f}"]
+
+
+LAT_HEADERS = ["CPU us/op", "p50 ms", "p99 ms", "server CPU%", "loadgen max CPU%"]
+
+
+def run_codec(quick: bool) -> str:
+    """Run benchmarks/bench_codec.py (owned by another helper) if it exists; return its output."""
+    script = Path(__file__).resolve().parent / "bench_codec.py"
+    if not script.exists():
+        return "bench_codec.py: not present, skipped"
+    argv = [sys.executable, str(script)]
+    try:
+        helptext = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=60).stdout
+        if quick and "--quick" in helptext:
+            argv.append("--quick")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(common.ROOT / "src"), os.environ.get("PYTHONPATH")])))
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
+        return done.stdout + (f"\n(bench_codec.py exited {done.returncode}: {done.stderr[-2000:]})" if done.returncode else "")
+    except subprocess.TimeoutExpired:
+        return "bench_codec.py: timed out after 900 s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen scenarios interleaved over the chosen servers; print the tables."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes, one repetition: a smoke run")
+    ap.add_argument("--repeat", type=int, default=None, help="repetitions per server (default 3; quick 1)")
+    ap.add_argument("--servers", default=",".join(common.DEFAULT_SERVERS))
+    ap.add_argument("--only", default=",".join(SCENARIOS), help="scenarios: " + ",".join(SCENARIOS))
+    ap.add_argument("--clients", type=int, default=None, help="fan-out clients (default 500; quick 200)")
+    ap.add_argument("--broadcasts", type=int, default=None, help="fan-out broadcasts (default 1000; quick 300)")
+    ap.add_argument("--payload-size", type=int, default=16)
+    ap.add_argument("--room-clients", type=int, default=None, help="rooms scenario clients (default 10000; quick 1000)")
+    ap.add_argument("--rooms", type=int, default=None, help="rooms (default 1000; quick 100)")
+    ap.add_argument("--room-broadcasts", type=int, default=None, help="broadcasts to single rooms (default 20000; quick 2000)")
+    ap.add_argument("--ack-clients", type=int, default=None, help="closed-loop ack clients (default 200; quick 50)")
+    ap.add_argument("--ack-seconds", type=float, default=None, help="ack phase length (default 5; quick 2)")
+    ap.add_argument("--idle-clients", type=int, default=None, help="idle connections (default 10000; quick 1000)")
+    ap.add_argument("--idle-seconds", type=float, default=None, help="idle phase (default 10; quick 3)")
+    ap.add_argument("--workers", type=int, default=2, help="load generator processes")
+    ap.add_argument("--duration-limit", type=float, default=60.0, help="per-run cap on the delivery wait")
+    ap.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    ap.add_argument("--json", help="also write every raw result to this file")
+    args = ap.parse_args(argv)
+
+    q = args.quick
+    pick = lambda v, full, quick: v if v is not None else (quick if q else full)  # noqa: E731
+    repeat = pick(args.repeat, 3, 1)
+    clients = pick(args.clients, 500, 200)
+    broadcasts = pick(args.broadcasts, 1000, 300)
+    room_clients = pick(args.room_clients, 10_000, 1000)
+    rooms = pick(args.rooms, 1000, 100)
+    room_broadcasts = pick(args.room_broadcasts, 20_000, 2000)
+    ack_clients = pick(args.ack_clients, 200, 50)
+    ack_seconds = pick(args.ack_seconds, 5.0, 2.0)
+    idle_clients = pick(args.idle_clients, 10_000, 1000)
+    idle_seconds = pick(args.idle_seconds, 10.0, 3.0)
+    only = [s for s in args.only.split(",") if s]
+    for s in only:
+        if s not in SCENARIOS:
+            raise SystemExit(f"unknown scenario {s!r}; known: {', '.join(SCENARIOS)}")
+
+    hard = raise_fd_limit()
+    if max(room_clients, idle_clients) + 100 > hard:
+        print(f"warning: RLIMIT_NOFILE hard limit {hard} is below the client count", file=sys.stderr)
+    specs = common.available([s for s in args.servers.split(",") if s])
+    import hypersio
+
+    print(f"# hypersio benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+          f"hypersio compiled extensions: {hypersio.HAS_SPEEDUPS}; {repeat} interleaved repetition(s); "
+          f"servers: {', '.join(s.name for s in specs)}", flush=True)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    workloads: dict[str, Callable[[Any, LoadGenerator], dict[str, Any]]] = {
+        "fanout50": lambda spec, gen: run_fanout(spec, gen, clients=clients, broadcasts=broadcasts, per_turn=50,
+                                                 payload_size=args.payload_size, duration_limit=args.duration_limit, say=say),
+        "fanout1": lambda spec, gen: run_fanout(spec, gen, clients=clients, broadcasts=broadcasts, per_turn=1,
+                                                payload_size=args.payload_size, duration_limit=args.duration_limit, say=say),
+        "rooms": lambda spec, gen: run_fanout(spec, gen, clients=room_clients, broadcasts=room_broadcasts, per_turn=50,
+                                              rooms=rooms, payload_size=args.payload_size,
+                                              duration_limit=args.duration_limit, say=say),
+        "acks": lambda spec, gen: run_acks(spec, gen, clients=ack_clients, seconds=ack_seconds, say=say),
+        "idle": lambda spec, gen: run_idle(spec, gen, clients=idle_clients, seconds=idle_seconds, say=say),
+    }
+    titles = {
+        "fanout50": f"Fan-out: {clients} clients, {broadcasts} broadcasts, 50 per loop turn, payload {args.payload_size} B",
+        "fanout1": f"Fan-out: {clients} clients, {broadcasts} broadcasts, 1 per loop turn, payload {args.payload_size} B",
+        "rooms": f"Rooms: {room_clients} clients in {rooms} rooms, {room_broadcasts} broadcasts each to one room, 50 per turn",
+        "acks": f"Request/response: {ack_clients} clients emitting with acks in a closed loop for {ack_seconds:g} s",
+        "idle": f"Idle connections: {idle_clients} clients, heartbeat every 1 s, {idle_seconds:g} s measured",
+    }
+    all_results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    tables: list[str] = []
+    gen = LoadGenerator(args.workers)
+    try:
+        for scenario in only:
+            if scenario == "codec":
+                continue
+            say(f"\n== {titles[scenario]}")
+            results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in specs}
+            for rep in range(repeat):
+                for spec in specs:
+                    say(f"-- {scenario} run {rep + 1}/{repeat}: {spec.name}")
+                    r = workloads[scenario](spec, gen)
+                    results[spec.name].append(r)
+                    if "error" in r:
+                        say(f"   FAILED: {r['error'][:400]}")
+                    elif scenario == "idle":
+                        say(f"   {r['ok']} connected, RSS {r['rss_per_conn'] / 1024:.1f} KiB/conn, "
+                            f"CPU {r['server_cpu_pct']:.1f}%, {r['pings']} pings answered, {r['closed']} closed")
+                    else:
+                        say(f"   {fmt_rate(r['rate'])}/s, {r['cpu_us']:.2f} us CPU/op, p99 {r['p99_ms']:.1f} ms"
+                            + ("" if r.get("complete") else "  (INCOMPLETE)"))
+            all_results[scenario] = results
+            if scenario in ("fanout50", "fanout1", "rooms"):
+                tables.append(throughput_table(titles[scenario], results, "deliveries/s", args.markdown,
+                                               fanout_cols, LAT_HEADERS + ["RSS KiB/conn"]))
+            elif scenario == "acks":
+                tables.append(throughput_table(titles[scenario], results, "acks/s", args.markdown,
+                                               latency_cols, LAT_HEADERS))
+            else:
+                node_rss = median_of(results.get("node", []), "rss_per_conn")
+                pysio_rss = median_of(results.get("python-socketio", []), "rss_per_conn")
+                rows = []
+                for server, runs in results.items():
+                    rss = median_of(runs, "rss_per_conn")
+                    gens = [max(r["gen_cpu_pct"]) for r in runs if "error" not in r]
+                    rows.append([server + status(runs), f"{rss / 1024:.1f}", ratio(rss, node_rss, False),
+                                 ratio(rss, pysio_rss, False), f"{median_of(runs, 'server_cpu_pct'):.1f}",
+                                 f"{median_of(runs, 'pings'):.0f}", f"{median_of(runs, 'closed'):.0f}",
+                                 f"{median_of(runs, 'connect_s'):.1f}", f"{max(gens):.0f}" if gens else "-"])
+                tables.append(f"{titles[scenario]}\n\n" + render(
+                    ["server", "RSS KiB/conn", "vs node (less=better)", "vs python-socketio", "server CPU%",
+                     "pings answered", "closed", "connect s", "loadgen max CPU%"], rows, args.markdown))
+    finally:
+        gen.close()
+    if "codec" in only:
+        say("\n== codec (benchmarks/bench_codec.py)")
+        tables.append("Codec (benchmarks/bench_codec.py)\n\n" + run_codec(q))
+
+    print("\n\n# Results (medians over the repetitions; ratios: how many times better than that server)\n")
+    for t in tables:
+        print(t + "\n")
+    print("deliveries/s = events counted by the clients / (last delivery - first send). CPU = server "
+          "utime+stime (/proc) over the phase, per delivered event or ack. Latency: receive - send time "
+          "(~50 sampled clients) or ack round trip. loadgen max CPU% = busiest load-generator process.")
+    if args.json:
+        Path(args.json).write_text(json.dumps(all_results, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
