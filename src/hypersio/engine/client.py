@@ -92,6 +92,7 @@ class EngineClient:
         self._ping_timer: asyncio.TimerHandle | None = None
         self._upgrade_task: asyncio.Task[None] | None = None
         self._opened: asyncio.Future[None] | None = None
+        self._closing_transport: PollingTransport | WebSocketTransport | None = None
 
     # --- public ---------------------------------------------------------------------------
 
@@ -169,19 +170,42 @@ class EngineClient:
         """
         if self.state != "open":
             return False
-        if volatile and (self._upgrading or self._transport is None or not self._transport.writable):
+        if volatile and not self.can_send_now():
             return False
         self._queue(eio_parser.MESSAGE, data)
         return True
 
-    def close(self) -> None:
-        """Close the session ("forced close"): tell the server, close the transport, run on_close."""
+    def can_send_now(self) -> bool:
+        """True when a message sent now leaves at once (no upgrade pause, transport not busy)."""
+        return (
+            self.state == "open"
+            and not self._upgrading
+            and self._transport is not None
+            and self._transport.writable
+        )
+
+    def close(self, reason: str = "forced close", description: str = "the client closed the connection") -> None:
+        """Close the session: tell the server, close the transport, run ``on_close(reason, ...)``.
+
+        Messages sent before the call still leave first. Other reasons than "forced close"
+        (such as "parse error" when the layer above received garbage) are only reported.
+        """
         if self.state == "closed":
             return
         transport = self._transport
         if transport is not None and self._buffer and not self._upgrading:
-            self._flush()  # what was emitted before close() still leaves, in order
-        self._shutdown("forced close", "the client closed the connection", send_close=True)
+            self._flush()  # what was sent before close() still leaves, in order
+        self._closing_transport = transport
+        self._shutdown(reason, description, send_close=True)
+
+    async def wait_closed(self, timeout: float = 2.0) -> None:
+        """Wait until the transport of a closed session has sent its last bytes (bounded)."""
+        transport = self._closing_transport
+        if transport is not None:
+            try:
+                await asyncio.wait_for(transport.wait_closed(), timeout)
+            except (asyncio.TimeoutError, OSError, ConnectionError):
+                pass
 
     # --- internals ------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class PollingTransport:
         self._poll_task: asyncio.Task[None] | None = None
         self._post_task: asyncio.Task[None] | None = None
         self._outbox: list[str] = []
+        self._close_after_drain = False
 
     @property
     def writable(self) -> bool:
@@ -115,7 +116,11 @@ class PollingTransport:
     async def _post_loop(self) -> None:
         max_payload = self.session.max_payload
         try:
-            while self._outbox and not self.closed:
+            # Runs on after close() too: the queued packets leave, then a POST of "1".
+            while self._outbox or self._close_after_drain:
+                if not self._outbox:
+                    self._close_after_drain = False
+                    self._outbox.append(eio_parser.encode_packet(eio_parser.CLOSE))  # type: ignore[arg-type]
                 # Respect the server's maxPayload by splitting the outbox over several POSTs.
                 size = 0
                 count = 0
@@ -127,13 +132,17 @@ class PollingTransport:
                 batch, self._outbox = self._outbox[:count], self._outbox[count:]
                 body = eio_parser.encode_payload(batch).encode("utf-8")
                 try:
-                    await self._request("post", "POST", body)
-                except (ConnectionError, OSError) as exc:
+                    await asyncio.wait_for(self._request("post", "POST", body), self.session.timeout)
+                except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
                     if not self.closed:
                         self.session._on_transport_error("transport error", f"polling POST failed: {exc}")
                     return
         finally:
             self._post_task = None
+            if self.closed:
+                for conn in (self._get_conn, self._post_conn):
+                    if conn is not None:
+                        conn.close()
 
     async def pause(self) -> None:
         """Stop polling for the upgrade: let the pending GET return and the pending POST finish."""
@@ -143,36 +152,39 @@ class PollingTransport:
             await asyncio.wait(waiting)
 
     def close(self, send_close: bool) -> None:
-        """Stop; with ``send_close`` tell the server first (a POST of "1"), as the JS client does."""
+        """Stop; with ``send_close`` the queued packets and a close packet go out in a last POST.
+
+        The JS client also ends a polling session with a POSTed "1", so the server learns at
+        once instead of waiting for a ping timeout.
+        """
         if self.closed:
             return
-        if send_close:
-            s = self.session
-            request = build_request(
-                "POST", s.host_header, s.target("polling"),
-                [*s.extra_headers, ("Content-Type", "text/plain;charset=UTF-8")], b"1",
-            )
-            asyncio.ensure_future(_fire_and_close(s, request))
         self.closed = True
-        for task in (self._poll_task, self._post_task):
-            if task is not None:
-                task.cancel()
-        for conn in (self._get_conn, self._post_conn):
-            if conn is not None:
-                conn.close()
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+        if send_close:
+            # The pending GET stays open until the close POST is answered: the server sees a GET
+            # dropped mid-poll as a transport error, not as the orderly close it is.
+            # The close packet goes in a POST of its own after the queued ones, as the JS client
+            # waits for "drain": the Node server handles a message's effects on the next tick,
+            # so a "1" in the same body would close the session before they happen.
+            self._close_after_drain = True
+            if self._post_task is None:
+                self._post_task = asyncio.ensure_future(self._post_loop())
+            self._final_post = self._post_task
+        else:
+            self._outbox = []
+            if self._post_task is not None:
+                self._post_task.cancel()
+            for conn in (self._get_conn, self._post_conn):
+                if conn is not None:
+                    conn.close()
 
-
-async def _fire_and_close(session: EngineClient, request: bytes) -> None:
-    """Send a last request on a fresh connection and drop the connection, ignoring failures."""
-    conn = None
-    try:
-        conn = await open_connection(session.host, session.port, session.ssl, session.timeout)
-        await asyncio.wait_for(conn.request(request), session.timeout)
-    except Exception as exc:  # the session is going away; nothing to report to
-        logger.debug("close POST failed: %s", exc)
-    finally:
-        if conn is not None:
-            conn.close()
+    async def wait_closed(self) -> None:
+        """Wait for the last POST started by :meth:`close` to finish."""
+        task = getattr(self, "_final_post", None)
+        if task is not None and not task.done():
+            await asyncio.wait([task])
 
 
 class WebSocketTransport:
@@ -229,6 +241,10 @@ class WebSocketTransport:
             return
         self.closed = True
         self.conn.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is gone (the queued frames were written)."""
+        await asyncio.shield(self.conn.lost)
 
 
 # Re-exported for the session's probe, which reads frames before attaching the transport.

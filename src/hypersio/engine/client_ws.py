@@ -39,7 +39,9 @@ class WebSocketConnection(asyncio.Protocol):
         self.on_message: Callable[[int, Any], None] = lambda op, data: None
         self.on_close: Callable[[str, str], None] = lambda reason, description: None
         self.closed = False
-        self.handshake_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.handshake_done: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()  # resolved when TCP is gone
         self._key = key
         self._http = httptools.HttpResponseParser(self)
         self._status = 0
@@ -71,6 +73,8 @@ class WebSocketConnection(asyncio.Protocol):
         self._feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
         if not self.handshake_done.done():
             self.handshake_done.set_exception(ConnectionError("connection closed during the WebSocket handshake"))
         self._closed("transport close" if exc is None else "transport error", str(exc or "connection closed"))

@@ -198,7 +198,9 @@ class Polling:
             self._queue.append("6" if client_closed else "1")
             self._answer_get()
             return False
-        if client_closed:
+        if client_closed or not graceful:
+            # A dead or misbehaving client is forgotten at once: its next request gets 400
+            # (the official suite expects exactly that after a ping timeout).
             return False
         self._queue.append("1")
         self._closing = True

@@ -1,0 +1,72 @@
+"""Server-driven heartbeat: pings every ping_interval, "ping timeout" when no pong comes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from eio_client import Harness, attach_echo
+
+INTERVAL = 0.3
+TIMEOUT = 0.2
+
+
+async def heartbeat_server(make_server) -> Harness:
+    harness = await make_server(ping_interval=INTERVAL, ping_timeout=TIMEOUT)
+    attach_echo(harness)
+    return harness
+
+
+async def test_polling_session_gone_after_interval_plus_timeout(make_server) -> None:
+    harness = await heartbeat_server(make_server)
+    sid = (await harness.handshake())["sid"]
+    started = time.monotonic()
+    await asyncio.sleep(INTERVAL + TIMEOUT + 0.02)
+    res = await harness.get(f"EIO=4&transport=polling&sid={sid}")
+    assert res.status == 400 and res.json()["code"] == 1
+    assert harness.closes == [(sid, "ping timeout")]
+    assert time.monotonic() - started < 2
+
+
+async def test_polling_ping_arrives_after_interval(make_server) -> None:
+    harness = await heartbeat_server(make_server)
+    sid = (await harness.handshake())["sid"]
+    started = time.monotonic()
+    res = await harness.get(f"EIO=4&transport=polling&sid={sid}")
+    elapsed = time.monotonic() - started
+    assert res.text == "2"
+    assert INTERVAL - 0.05 <= elapsed <= INTERVAL + 0.15
+
+
+async def test_polling_session_kept_alive_by_pongs(make_server) -> None:
+    harness = await heartbeat_server(make_server)
+    sid = (await harness.handshake())["sid"]
+    deadline = time.monotonic() + 3 * (INTERVAL + TIMEOUT)
+    pings = 0
+    while time.monotonic() < deadline:
+        res = await harness.get(f"EIO=4&transport=polling&sid={sid}")
+        assert res.status == 200
+        assert res.text == "2"
+        pings += 1
+        assert (await harness.post(f"EIO=4&transport=polling&sid={sid}", "3")).status == 200
+    assert pings >= 3
+    assert not harness.closes
+    assert sid in harness.server.sessions
+
+
+async def test_websocket_heartbeat(make_server) -> None:
+    harness = await heartbeat_server(make_server)
+    alive, alive_fields = await harness.ws_session()
+    silent, silent_fields = await harness.ws_session()
+    deadline = time.monotonic() + 2 * (INTERVAL + TIMEOUT) + 0.1
+    while time.monotonic() < deadline:
+        try:
+            packet = await alive.recv_packet(timeout=deadline - time.monotonic())
+        except TimeoutError:
+            break
+        assert packet == "2"
+        alive.send_text("3")
+    assert harness.closes == [(silent_fields["sid"], "ping timeout")]
+    assert await silent.recv_packet() == "2"
+    assert await silent.closed() == (1000, "")
+    assert alive_fields["sid"] in harness.server.sessions

@@ -1,0 +1,206 @@
+"""HTTP/1.1 layer: keep-alive, pipelining, chunked bodies, limits, malformed input, idle peers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import uvloop
+from eio_client import Harness, attach_echo, split_payload
+
+
+async def test_tests_run_on_uvloop(echo: Harness) -> None:
+    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+
+
+async def test_outside_path_is_404(echo: Harness) -> None:
+    client = await echo.http()
+    res = await client.request("GET", "/other/?EIO=4&transport=polling")
+    assert res.status == 404
+    res = await client.request("GET", "/engine.io?EIO=4&transport=polling")  # no trailing slash is fine
+    assert res.status == 200
+
+
+async def test_pipelined_requests_are_answered_in_order(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    client = await echo.http()
+    base = f"/engine.io/?EIO=4&transport=polling&sid={sid}"
+    body = b"4pipelined"
+    client.send_raw(
+        b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+        + f"POST {base} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+        + f"GET {base} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        + b"GET /engine.io/?EIO=4&transport=polling&sid=unknown HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    first = await client.read_response()
+    second = await client.read_response()
+    third = await client.read_response()
+    fourth = await client.read_response()
+    assert [first.status, second.status, third.status, fourth.status] == [404, 200, 200, 400]
+    assert second.body == b"ok"
+    assert third.text == "4pipelined"
+    assert fourth.json()["code"] == 1
+
+
+async def test_requests_behind_a_pending_poll_wait_their_turn(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    client = await echo.http()
+    client.send_raw(
+        f"GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        + b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    await asyncio.sleep(0.05)
+    echo.server.sessions[sid].send("now")
+    assert (await client.read_response()).text == "4now"
+    assert (await client.read_response()).status == 404
+
+
+async def test_chunked_post(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    client = await echo.http()
+    client.send_raw(
+        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\n4ab\r\n4\r\n\x1e4cd\r\n0\r\n\r\n".encode()
+    )
+    assert (await client.read_response()).body == b"ok"
+    res = await echo.get(f"EIO=4&transport=polling&sid={sid}")
+    assert split_payload(res.text) == ["4ab", "4cd"]
+
+
+async def test_chunked_post_over_limit_is_413(make_server) -> None:
+    harness = await make_server(max_http_buffer_size=100)
+    attach_echo(harness)
+    sid = (await harness.handshake())["sid"]
+    client = await harness.http()
+    chunk = "4" + "x" * 79
+    client.send_raw(
+        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n"
+        f"Transfer-Encoding: chunked\r\n\r\n50\r\n{chunk}\r\n50\r\n{chunk}\r\n0\r\n\r\n".encode()
+    )
+    assert (await client.read_response()).status == 413
+    assert await client.at_eof()
+    assert harness.closes == [(sid, "transport error")]
+
+
+async def test_malformed_http_is_400_and_close(echo: Harness) -> None:
+    client = await echo.http()
+    client.send_raw(b"THIS IS NOT HTTP\r\n\r\n")
+    res = await client.read_response()
+    assert res.status == 400
+    assert await client.at_eof()
+
+
+async def test_huge_headers_are_refused(echo: Harness) -> None:
+    client = await echo.http()
+    client.send_raw(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+    res = await client.read_response()
+    assert res.status == 431
+    assert await client.at_eof()
+
+
+async def test_http10_without_keepalive_closes(echo: Harness) -> None:
+    client = await echo.http()
+    client.send_raw(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.0\r\n\r\n")
+    res = await client.read_response()
+    assert res.status == 200 and res.headers["connection"] == "close"
+    assert await client.at_eof()
+
+
+async def test_connection_close_header(echo: Harness) -> None:
+    res = await echo.get("EIO=4&transport=polling", headers={"Connection": "close"})
+    assert res.status == 200 and res.headers.get("connection") == "close"
+
+
+async def test_silent_client_is_disconnected(make_server) -> None:
+    harness = await make_server(http_idle_timeout=0.2)
+    silent = await harness.http()
+    partial = await harness.http()
+    partial.send_raw(b"GET /engine.io/?EIO=4&trans")  # and never finishes
+    assert await silent.at_eof(timeout=2)
+    assert await partial.at_eof(timeout=2)
+    assert not harness.server._connections
+
+
+async def test_keepalive_connection_idle_timeout(make_server) -> None:
+    harness = await make_server(http_idle_timeout=0.2)
+    client = await harness.http()
+    assert (await client.request("GET", harness.url("EIO=4&transport=polling"))).status == 200
+    assert await client.at_eof(timeout=2)
+
+
+async def test_bad_client_does_not_disturb_another(echo: Harness) -> None:
+    good, fields = await echo.ws_session()
+    good_poll_sid = (await echo.handshake())["sid"]
+    bad = await echo.http()
+    bad.send_raw(b"\x00\x01\x02 garbage \xff\r\n\r\n")
+    assert await bad.at_eof()
+    bad_ws, bad_fields = await echo.ws_session()
+    bad_ws.writer.write(b"\x8f\x80\x00\x00\x00\x00")  # unknown opcode
+    await bad_ws.closed()
+    good.send_text("4still fine")
+    assert await good.recv() == (1, "4still fine")
+    await echo.post(f"EIO=4&transport=polling&sid={good_poll_sid}", "4me too")
+    assert (await echo.get(f"EIO=4&transport=polling&sid={good_poll_sid}")).text == "4me too"
+    assert echo.closes == [(bad_fields["sid"], "transport error")]
+
+
+async def test_server_close_closes_every_session(echo: Harness) -> None:
+    ws_client, ws_fields = await echo.ws_session()
+    poll_sid = (await echo.handshake())["sid"]
+    idle_sid = (await echo.handshake())["sid"]
+    poller = await echo.http()
+    poller.send_raw(f"GET /engine.io/?EIO=4&transport=polling&sid={poll_sid} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(echo.server.close(), 3)
+    assert sorted(echo.closes) == sorted(
+        [(ws_fields["sid"], "server shutting down"), (poll_sid, "server shutting down"), (idle_sid, "server shutting down")]
+    )
+    assert (await poller.read_response()).text == "1"
+    assert await ws_client.closed() == (1000, "")
+    assert not echo.server.sessions
+    try:
+        await asyncio.open_connection("127.0.0.1", echo.port)
+    except OSError:
+        pass
+    else:  # pragma: no cover - only if the port was reused at once
+        raise AssertionError("server still accepting")
+
+
+async def test_slow_reader_is_closed_with_bounded_memory(make_server) -> None:
+    harness = await make_server(write_buffer_high_water=64 * 1024, write_buffer_limit=256 * 1024)
+    attach_echo(harness)
+    reader, writer, _ = await harness.ws_upgrade_request("EIO=4&transport=websocket")
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    # stop reading: pause our side so the kernel buffers fill up
+    writer.transport.pause_reading()
+    session = next(iter(harness.server.sessions.values()))
+    chunk = "x" * 65536
+    dropped_volatile = False
+    for _ in range(2000):  # bounded: at most ~128 MiB offered, the limit must stop it far earlier
+        if session.closed:
+            break
+        conn = session._tx.conn
+        if conn.congested():
+            before = conn._out_size
+            session.send("v", volatile=True)
+            dropped_volatile = dropped_volatile or conn._out_size == before
+        session.send(chunk)
+        await asyncio.sleep(0)
+        assert conn._out_size + conn.transport.get_write_buffer_size() <= 256 * 1024 + 2 * len(chunk) + 64
+    assert session.closed
+    assert dropped_volatile
+    assert harness.closes == [(session.id, "transport error")]
+
+
+async def test_poller_that_never_polls_is_closed_past_the_limit(make_server) -> None:
+    harness = await make_server(write_buffer_high_water=10_000, write_buffer_limit=50_000)
+    attach_echo(harness)
+    sid = (await harness.handshake())["sid"]
+    session = harness.server.sessions[sid]
+    for _ in range(100):
+        session.send("x" * 1000)
+    assert session.closed
+    assert harness.closes == [(sid, "transport error")]
+    assert json.loads((await harness.get(f"EIO=4&transport=polling&sid={sid}")).body)["code"] == 1
