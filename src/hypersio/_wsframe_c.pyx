@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
@@ -287,8 +288,8 @@ cdef class FrameParser:
     cdef Py_ssize_t _cap
     cdef unsigned char* _scratch
     cdef int _frag_opcode
-    cdef list _frag_parts
-    cdef Py_ssize_t _frag_size
+    # One growing buffer, not a list of parts: a flood of 1-byte fragments costs 1 byte each.
+    cdef bytearray _frag
     cdef object _error
 
     def __cinit__(self):
@@ -301,8 +302,7 @@ cdef class FrameParser:
         self.max_message_size = max_message_size
         self.expect_masked = expect_masked
         self._frag_opcode = 0
-        self._frag_parts = []
-        self._frag_size = 0
+        self._frag = bytearray()
         self._error = None
 
     def __dealloc__(self):
@@ -364,7 +364,7 @@ cdef class FrameParser:
         except WebSocketError as exc:
             self._error = (exc.code, str(exc))
             self._drop_buffer()
-            self._frag_parts = []
+            self._frag = bytearray()
             raise
         return out
 
@@ -375,7 +375,8 @@ cdef class FrameParser:
         cdef bint fin, masked
         cdef const unsigned char* body
         cdef bytes payload
-        cdef object text
+        cdef bytearray message
+        cdef const unsigned char* key
         while end - pos >= 2:
             opcode = p[pos] & 0x0F
             fin = (p[pos] & 0x80) != 0
@@ -416,7 +417,7 @@ cdef class FrameParser:
                 header = 10
             # Checked on the declared length, before a single payload byte is kept.
             if opcode == 0:
-                if <uint64_t>self._frag_size + length > <uint64_t>self.max_message_size:
+                if <uint64_t>PyByteArray_GET_SIZE(self._frag) + length > <uint64_t>self.max_message_size:
                     raise WebSocketError(1009, "WebSocket message over the size limit")
             elif length > <uint64_t>self.max_message_size:
                 raise WebSocketError(1009, "WebSocket message over the size limit")
@@ -426,47 +427,56 @@ cdef class FrameParser:
                 break
             stop = pos + header + <Py_ssize_t>length
             body = p + pos + header
+            key = p + pos + header - 4 if masked else NULL
             if opcode == 1 and fin:
                 # Whole text message in one frame: decode without an intermediate bytes object.
-                text = self._decode_text(body, <Py_ssize_t>length, p + pos + header - 4 if masked else NULL)
+                out.append((1, self._decode_text(body, <Py_ssize_t>length, key)))
                 pos = stop
-                out.append((1, text))
                 continue
-            payload = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>length)
-            if masked:
-                _xor_mask(<unsigned char*>PyBytes_AS_STRING(payload), body, <Py_ssize_t>length,
-                          p + pos + header - 4)
-            else:
-                memcpy(PyBytes_AS_STRING(payload), body, <size_t>length)
-            pos = stop
-            if opcode >= 8:
-                if opcode == 8:
-                    out.append((8, _parse_close(<const unsigned char*>PyBytes_AS_STRING(payload),
-                                                <Py_ssize_t>length)))
-                else:
-                    out.append((opcode, payload))
-                continue
-            if opcode == 0:
-                self._frag_parts.append(payload)
-                self._frag_size += <Py_ssize_t>length
+            if opcode == 0 or not fin:
+                if opcode != 0:
+                    self._frag_opcode = opcode
+                self._append_fragment(body, <Py_ssize_t>length, key)
+                pos = stop
                 if not fin:
                     continue
                 opcode = self._frag_opcode
-                payload = b"".join(self._frag_parts)
+                message = self._frag
                 self._frag_opcode = 0
-                self._frag_parts = []
-                self._frag_size = 0
-            elif not fin:
-                self._frag_opcode = opcode
-                self._frag_parts = [payload]
-                self._frag_size = <Py_ssize_t>length
+                self._frag = bytearray()
+                if opcode == 1:
+                    out.append((1, self._decode_text(<const unsigned char*>PyByteArray_AS_STRING(message),
+                                                     PyByteArray_GET_SIZE(message), NULL)))
+                else:
+                    out.append((2, PyBytes_FromStringAndSize(PyByteArray_AS_STRING(message),
+                                                             PyByteArray_GET_SIZE(message))))
                 continue
-            if opcode == 1:
-                out.append((1, self._decode_text(<const unsigned char*>PyBytes_AS_STRING(payload),
-                                                 PyBytes_GET_SIZE(payload), NULL)))
+            payload = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>length)
+            if masked:
+                _xor_mask(<unsigned char*>PyBytes_AS_STRING(payload), body, <Py_ssize_t>length, key)
             else:
-                out.append((2, payload))
+                memcpy(PyBytes_AS_STRING(payload), body, <size_t>length)
+            pos = stop
+            if opcode == 8:
+                out.append((8, _parse_close(<const unsigned char*>PyBytes_AS_STRING(payload),
+                                            <Py_ssize_t>length)))
+            else:
+                out.append((opcode, payload))
         return pos
+
+    cdef int _append_fragment(self, const unsigned char* body, Py_ssize_t n,
+                              const unsigned char* key) except -1:
+        cdef Py_ssize_t old = PyByteArray_GET_SIZE(self._frag)
+        cdef unsigned char* dst
+        if n == 0:
+            return 0
+        PyByteArray_Resize(self._frag, old + n)
+        dst = <unsigned char*>PyByteArray_AS_STRING(self._frag) + old
+        if key != NULL:
+            _xor_mask(dst, body, n, key)
+        else:
+            memcpy(dst, body, n)
+        return 0
 
     cdef object _decode_text(self, const unsigned char* body, Py_ssize_t n, const unsigned char* key):
         cdef bytes tmp

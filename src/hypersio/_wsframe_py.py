@@ -202,8 +202,7 @@ class FrameParser:
         "expect_masked",
         "_buf",
         "_frag_opcode",
-        "_frag_parts",
-        "_frag_size",
+        "_frag",
         "_error",
     )
 
@@ -212,8 +211,8 @@ class FrameParser:
         self.expect_masked = expect_masked
         self._buf = bytearray()
         self._frag_opcode = 0  # opcode of the fragmented message in progress, 0 when none
-        self._frag_parts: list[bytes] = []
-        self._frag_size = 0
+        # One growing buffer, not a list of parts: a flood of 1-byte fragments costs 1 byte each.
+        self._frag = bytearray()
         self._error: tuple[int, str] | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
@@ -229,7 +228,7 @@ class FrameParser:
         except WebSocketError as exc:
             self._error = (exc.code, str(exc))
             self._buf = bytearray()
-            self._frag_parts = []
+            self._frag = bytearray()
             raise
 
     def _feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
@@ -285,7 +284,7 @@ class FrameParser:
                 header = 10
             # Checked on the declared length, before a single payload byte is kept.
             if opcode == OP_CONTINUATION:
-                if self._frag_size + length > self.max_message_size:
+                if len(self._frag) + length > self.max_message_size:
                     raise WebSocketError(CLOSE_TOO_BIG, "WebSocket message over the size limit")
             elif length > self.max_message_size:
                 raise WebSocketError(CLOSE_TOO_BIG, "WebSocket message over the size limit")
@@ -305,28 +304,26 @@ class FrameParser:
                 else:
                     out.append((opcode, payload))
                 continue
+            message: bytes | bytearray = payload
             if opcode == OP_CONTINUATION:
-                self._frag_parts.append(payload)
-                self._frag_size += length
+                self._frag += payload
                 if not fin:
                     continue
                 opcode = self._frag_opcode
-                payload = b"".join(self._frag_parts)
+                message = self._frag
                 self._frag_opcode = 0
-                self._frag_parts = []
-                self._frag_size = 0
+                self._frag = bytearray()
             elif not fin:
                 self._frag_opcode = opcode
-                self._frag_parts = [payload]
-                self._frag_size = length
+                self._frag = bytearray(payload)
                 continue
             if opcode == OP_TEXT:
                 try:
-                    out.append((OP_TEXT, payload.decode("utf-8")))
+                    out.append((OP_TEXT, message.decode("utf-8")))
                 except UnicodeDecodeError:
                     raise WebSocketError(CLOSE_INVALID_DATA, "WebSocket text message is not UTF-8") from None
             else:
-                out.append((OP_BINARY, payload))
+                out.append((OP_BINARY, bytes(message)))
         if buf is self._buf:
             del self._buf[:pos]
         elif pos < end:
