@@ -492,6 +492,10 @@ cdef Packet _decode_text(str text, Py_ssize_t max_attachments):
         pid = pid_value
         i = j
     if i < n:
+        c = PyUnicode_READ(kind, d, i)
+        if c == 32 or c == 9 or c == 10 or c == 13:
+            # socket.io-parser would read this whitespace as an ack id (Number(" ") == 0).
+            raise ParseError("whitespace before the payload")
         payload = text if i == 0 else PyUnicode_Substring(text, i, n)
         try:
             data = _loads(payload)

@@ -173,6 +173,8 @@ def _header(ptype: int, nsp: str, pid: Any, attachments: int) -> str:
     if nsp is not None and type(nsp) is not str:
         raise TypeError(f"namespace must be a str, not {type(nsp).__name__}")
     if nsp and nsp != "/":
+        if not nsp.isascii():
+            nsp.encode("utf-8")  # UnicodeEncodeError for a lone surrogate: not sendable text
         head = f"{head}{nsp},"
     if pid is not None:
         if type(pid) is not int and (not isinstance(pid, int) or isinstance(pid, bool)):
@@ -356,6 +358,9 @@ def _decode_text(text: str, max_attachments: int = 10) -> Packet:
             raise ParseError("ack id too large")
         i = j
     if i < n:
+        if text[i] in " \t\n\r":
+            # socket.io-parser would read this whitespace as an ack id (Number(" ") == 0).
+            raise ParseError("whitespace before the payload")
         data = _loads(text[i:] if i else text)
         has_payload = True
     else:
