@@ -19,7 +19,7 @@ NODE_MODULES = ROOT / "tests" / "js" / "node_modules"
 if str(ROOT / "src") not in sys.path:  # a source checkout works without installing hypersio
     sys.path.insert(0, str(ROOT / "src"))
 
-from hypersio._bench import ServerSpec, hypersio_spec  # noqa: E402
+from hypersio._bench import ServerSpec, floor_spec, hypersio_spec  # noqa: E402
 
 
 def all_specs() -> dict[str, ServerSpec]:
@@ -31,14 +31,8 @@ def all_specs() -> dict[str, ServerSpec]:
             "node", [shutil.which("node") or "node", str(SERVERS / "node_server.js")],
             {"NODE_PATH": str(NODE_MODULES)},
         ),
-        "floor-cork": ServerSpec(
-            "floor-cork", [sys.executable, str(SERVERS / "floor_server.py"), "--mode", "cork"],
-            supports_msgpack=False,
-        ),
-        "floor-write": ServerSpec(
-            "floor-write", [sys.executable, str(SERVERS / "floor_server.py"), "--mode", "write"],
-            supports_msgpack=False,
-        ),
+        "floor-cork": floor_spec("cork"),
+        "floor-write": floor_spec("write"),
     }
     return specs
 

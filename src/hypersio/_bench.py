@@ -119,14 +119,24 @@ class ServerSpec:
 
 
 def hypersio_spec(extra_env: dict[str, str] | None = None) -> ServerSpec:
-    """The hypersio benchmark server (this module run as a script), importing the same hypersio
-    as this process even when it is not installed (a source checkout on sys.path)."""
+    """The hypersio benchmark server (this module run as a script)."""
+    return ServerSpec("hypersio", [sys.executable, "-m", "hypersio._bench"], _package_env(extra_env))
+
+
+def floor_spec(mode: str = "cork") -> ServerSpec:
+    """The bare-uvloop floor server (hypersio._bench_floor), ``mode`` "cork" or "write"."""
+    return ServerSpec(f"floor-{mode}", [sys.executable, "-m", "hypersio._bench_floor", "--mode", mode],
+                      _package_env(None), supports_msgpack=False)
+
+
+def _package_env(extra_env: dict[str, str] | None) -> dict[str, str]:
+    """PYTHONPATH such that a child imports the same hypersio as this process, even from a source
+    checkout that is not installed."""
     import hypersio
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(hypersio.__file__)))
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-    env = {"PYTHONPATH": path, **(extra_env or {})}
-    return ServerSpec("hypersio", [sys.executable, "-m", "hypersio._bench"], env)
+    return {"PYTHONPATH": path, **(extra_env or {})}
 
 
 class ServerProcess:
@@ -428,53 +438,80 @@ def add_bench_arguments(ap: argparse.ArgumentParser) -> None:
                     help="stop waiting for deliveries after S seconds (default 60)")
     ap.add_argument("--workers", type=int, default=2, help="load generator processes (default 2)")
     ap.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh server (default 1)")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip the calibration runs on the bare-uvloop floor server")
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    """Run the fan-out benchmark against hypersio and print its table; 0 when every run completed."""
+    """Run the fan-out benchmark against hypersio (and the floor server as a calibration row,
+    interleaved) and print its table; 0 when every hypersio run completed."""
     import hypersio
 
     raise_fd_limit()
-    speedups = hypersio.HAS_SPEEDUPS
     print(f"hypersio {hypersio.__version__} fan-out benchmark: {args.clients} clients, "
           f"{args.broadcasts} broadcasts, {args.per_turn} per loop turn, payload {args.payload_size} B, "
           f"parser {args.parser}, rooms {args.rooms or 'none (broadcast to all)'}; "
-          f"compiled extensions: {'yes' if speedups else 'NO (pure Python)'}; "
+          f"compiled extensions: {'yes' if hypersio.HAS_SPEEDUPS else 'NO (pure Python)'}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
 
     def say(line: str) -> None:
         print(line, flush=True)
 
+    specs = [hypersio_spec()] + ([] if args.no_floor else [floor_spec("cork")])
     gen = LoadGenerator(max(1, args.workers))
-    results = []
+    results: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in specs}
     try:
-        for _ in range(max(1, args.repeat)):
-            results.append(run_fanout(
-                hypersio_spec(), gen, clients=args.clients, broadcasts=args.broadcasts,
-                per_turn=args.per_turn, payload_size=args.payload_size, rooms=args.rooms,
-                parser=args.parser, duration_limit=args.duration_limit, say=say,
-            ))
+        for rep in range(max(1, args.repeat)):
+            for spec in specs:
+                say(f"-- run {rep + 1}/{max(1, args.repeat)}: {spec.name}")
+                # the floor speaks JSON only; with --parser msgpack it still calibrates the machine
+                parser = args.parser if spec.supports_msgpack else "json"
+                r = run_fanout(spec, gen, clients=args.clients, broadcasts=args.broadcasts,
+                               per_turn=args.per_turn, payload_size=args.payload_size, rooms=args.rooms,
+                               parser=parser, duration_limit=args.duration_limit, say=say)
+                results[spec.name].append(r)
+                if "error" in r:
+                    say(f"   FAILED: {r['error'][:300]}")
+                else:
+                    say(f"   {fmt_rate(r['rate'])} deliveries/s" + ("" if r["complete"] else " (INCOMPLETE)"))
     finally:
         gen.close()
     print()
-    print(table(FANOUT_HEADERS, [fanout_row(r) for r in results]))
-    ok = [r for r in results if "error" not in r]
+    rows = []
+    for name, runs in results.items():
+        for i, r in enumerate(runs):
+            row = fanout_row(r)
+            row[0] = name + (f" #{i + 1}" if len(runs) > 1 else "")
+            rows.append(row)
+    print(table(FANOUT_HEADERS, rows))
     print()
-    for r in results:
+    mine = results["hypersio"]
+    ok = [r for r in mine if "error" not in r]
+    for r in mine:
         if "error" in r:
-            print(f"error: {r['error']}")
+            print(f"hypersio error: {r['error']}")
         elif r.get("failed"):
             print(f"note: {r['failed']} of {r['clients']} clients failed to connect")
-    if ok:
-        peak = max(max(r["gen_cpu_pct"]) for r in ok)
-        print(f"Load generator: {len(ok[0]['gen_cpu_pct'])} worker process(es), busiest at {peak:.0f}% of one "
-              f"core ({'well under' if peak < 70 else 'NEAR'} 100%: "
-              f"{'not' if peak < 70 else 'possibly'} the bottleneck). The bare-uvloop floor server in "
-              f"benchmarks/ reaches far higher rates with the same generator "
-              f"(python benchmarks/run_all.py).")
-        print("Deliveries/s = tick events counted by the clients / (last delivery - first send); CPU = "
-              "server utime+stime over the phase; latency = receive - send time on ~50 sampled clients.")
-    return 0 if ok and all(r.get("complete") for r in ok) and len(ok) == len(results) else 1
+        elif not r.get("complete"):
+            print(f"note: only {r['delivered']:,} of {r['expected']:,} deliveries arrived within "
+                  f"--duration-limit {args.duration_limit:g} s")
+    floor_ok = [r for r in results.get("floor-cork", []) if "error" not in r]
+    every = [r for runs in results.values() for r in runs if "error" not in r]
+    if every:
+        peak = max(max(r["gen_cpu_pct"]) for r in every)
+        line = (f"Load generator: {args.workers} worker process(es), busiest at {peak:.0f}% of one core "
+                f"({'well under 100%: not the bottleneck' if peak < 70 else 'NEAR 100%: it may be the bottleneck'})")
+        if ok and floor_ok:
+            h = sorted(r["rate"] for r in ok)[len(ok) // 2]
+            f = sorted(r["rate"] for r in floor_ok)[len(floor_ok) // 2]
+            line += (f"; with the same generator the bare-uvloop floor server reached {fmt_rate(f)}/s, "
+                     f"so hypersio runs at {100 * h / f:.0f}% of the floor")
+        print(line + ".")
+        print("deliveries/s = tick events counted by the clients / (last delivery - first send); CPU = server "
+              "utime+stime over the phase; latency = receive - send time on ~50 sampled clients; RSS = server "
+              "RSS growth while connecting / clients. Side by side with Node and python-socketio: "
+              "python benchmarks/run_all.py")
+    return 0 if ok and len(ok) == len(mine) and all(r.get("complete") for r in ok) else 1
 
 
 if __name__ == "__main__":
