@@ -11,6 +11,7 @@ import datetime as _dt
 
 import msgpack
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject_Call
 from libc.stdint cimport int64_t, uint64_t
@@ -82,8 +83,11 @@ def _default(obj):
 
 
 # The emit path runs on the event loop thread; one Packer (its internal buffer reused) serves it.
-cdef object _packer = msgpack.Packer(default=_default, use_bin_type=True, autoreset=True)
+# Without autoreset the payload stays in the packer's buffer and is copied once, straight into
+# the finished packet, instead of first into a bytes object of its own.
+cdef object _packer = msgpack.Packer(default=_default, use_bin_type=True, autoreset=False)
 cdef object _pack = _packer.pack
+cdef object _reset = _packer.reset
 
 
 cdef inline char* _put(char* out, const char* src, Py_ssize_t n) noexcept:
@@ -134,11 +138,13 @@ cdef list _encode(object ptype, object nsp, object data, object id):
     cdef long t
     cdef uint64_t pid = 0
     cdef bint has_id = id is not None
-    cdef bytes packed_data = None
-    cdef bytes packed_nsp = None
-    cdef bytes nsp_utf8
-    cdef Py_ssize_t total, n_nsp
+    cdef bint has_data = data is not None
+    cdef bint root = False
+    cdef Py_buffer view
+    cdef Py_ssize_t total, data_len = 0, nsp_len = 0
     cdef int count = 2
+    cdef bytes result
+    cdef char* out
     if type(ptype) is not int:
         if not isinstance(ptype, int) or isinstance(ptype, bool):
             raise ValueError(f"unknown packet type {ptype!r}")
@@ -147,48 +153,58 @@ cdef list _encode(object ptype, object nsp, object data, object id):
     t = ptype
     if t >= 5:  # BINARY_EVENT/BINARY_ACK: binary travels inline
         t -= 3
-    if type(nsp) is not str:
-        if not isinstance(nsp, str):
-            raise TypeError(f"namespace must be a str, not {type(nsp).__name__}")
-        nsp = str(nsp)
+    if type(nsp) is not str and not isinstance(nsp, str):
+        raise TypeError(f"namespace must be a str, not {type(nsp).__name__}")
     if has_id:
         if type(id) is not int and (not isinstance(id, int) or isinstance(id, bool)):
             raise TypeError(f"ack id must be an int, not {type(id).__name__}")
         if id < 0:
             raise ValueError(f"ack id must not be negative: {id}")
         if id >= 2**64:
-            raise OverflowError("Integer value out of range")
+            raise OverflowError(f"integer {id} does not fit in msgpack's 64 bits")
         pid = id
         count += 1
-    total = 1 + 6  # map header, "type" key and the type fixint
-    if data is not None:
-        packed_data = _pack(data)
-        total += 5 + PyBytes_GET_SIZE(packed_data)
-        count += 1
-    if nsp == "/":
-        total += 6
-    else:
-        packed_nsp = _pack(nsp)
-        total += 4 + PyBytes_GET_SIZE(packed_nsp)
-    if has_id:
-        total += 3 + _uint_size(pid)
-    cdef bytes result = PyBytes_FromStringAndSize(NULL, total)
-    cdef char* out = PyBytes_AS_STRING(result)
-    out[0] = <char>(0x80 | count)
-    out = _put(out + 1, b"\xa4type", 5)
-    out[0] = <char>t
-    out += 1
-    if packed_data is not None:
-        out = _put(out, b"\xa4data", 5)
-        out = _put(out, PyBytes_AS_STRING(packed_data), PyBytes_GET_SIZE(packed_data))
-    if packed_nsp is None:
-        out = _put(out, b"\xa3nsp\xa1/", 6)
-    else:
-        out = _put(out, b"\xa3nsp", 4)
-        out = _put(out, PyBytes_AS_STRING(packed_nsp), PyBytes_GET_SIZE(packed_nsp))
-    if has_id:
-        out = _put(out, b"\xa2id", 3)
-        _put_uint(out, pid)
+    # data then nsp go into the packer's buffer back to back; the frame is glued around them.
+    try:
+        if has_data:
+            _pack(data)
+            count += 1
+            PyObject_GetBuffer(_packer, &view, PyBUF_SIMPLE)
+            data_len = view.len
+            PyBuffer_Release(&view)
+        if nsp == "/":
+            root = True
+        else:
+            _pack(nsp)
+        PyObject_GetBuffer(_packer, &view, PyBUF_SIMPLE)
+    except BaseException:
+        _reset()
+        raise
+    try:
+        nsp_len = view.len - data_len
+        total = 1 + 6 + (5 + data_len if has_data else 0) + (6 if root else 4 + nsp_len)
+        if has_id:
+            total += 3 + _uint_size(pid)
+        result = PyBytes_FromStringAndSize(NULL, total)
+        out = PyBytes_AS_STRING(result)
+        out[0] = <char>(0x80 | count)
+        out = _put(out + 1, b"\xa4type", 5)
+        out[0] = <char>t
+        out += 1
+        if has_data:
+            out = _put(out, b"\xa4data", 5)
+            out = _put(out, <const char*>view.buf, data_len)
+        if root:
+            out = _put(out, b"\xa3nsp\xa1/", 6)
+        else:
+            out = _put(out, b"\xa3nsp", 4)
+            out = _put(out, <const char*>view.buf + data_len, nsp_len)
+        if has_id:
+            out = _put(out, b"\xa2id", 3)
+            _put_uint(out, pid)
+    finally:
+        PyBuffer_Release(&view)
+        _reset()
     return [result]
 
 
