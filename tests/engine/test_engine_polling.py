@@ -212,7 +212,7 @@ async def test_bad_post_body_closes_with_parse_error(echo: Harness, body: str) -
     poll = asyncio.ensure_future(echo.get(f"EIO=4&transport=polling&sid={sid}"))
     await asyncio.sleep(0.05)
     res = await echo.post(f"EIO=4&transport=polling&sid={sid}", body)
-    assert res.status == 200
+    assert res.status == 400 and res.json() == {"code": 3, "message": "Bad request"}
     assert (await poll).text == "1"
     assert echo.closes == [(sid, "parse error")]
 
@@ -269,3 +269,18 @@ async def test_poll_connection_dropped_closes_session(echo: Harness) -> None:
             break
         await asyncio.sleep(0.01)
     assert echo.closes == [(sid, "transport error")]
+
+
+async def test_binary_post_body_is_refused(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    res = await echo.post(f"EIO=4&transport=polling&sid={sid}", "4hi", headers={"Content-Type": "application/octet-stream"})
+    assert res.status == 400
+    assert echo.closes == [(sid, "transport error")]
+
+
+async def test_polling_responses_are_not_cacheable(echo: Harness) -> None:
+    res = await echo.get("EIO=4&transport=polling")
+    assert res.headers["cache-control"] == "no-store"
+    sid = json.loads(res.text[1:])["sid"]
+    res = await echo.post(f"EIO=4&transport=polling&sid={sid}", "4x")
+    assert res.headers["cache-control"] == "no-store"

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 _SEPARATOR = eio_parser.SEPARATOR
 _decode_payload = eio_parser.decode_payload
-_GET_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
-_POST_HEADERS = [("Content-Type", "text/html")]
+# no-store: a proxy or browser cache must never answer a poll with an old response
+_GET_HEADERS = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
+# text/html rather than text/plain, as node does: some user agents offer to download text/plain
+_POST_HEADERS = [("Content-Type", "text/html"), ("Cache-Control", "no-store")]
 
 
 class Polling:
@@ -139,15 +141,22 @@ class Polling:
 
     def _on_post(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
         session = self.session
-        headers = _POST_HEADERS + cors if cors else _POST_HEADERS
-        conn.respond(200, headers, b"ok")
         if session.closed:
-            return  # packets for a closed session are ignored, as in node
+            # packets for a closing session are ignored, as in node
+            conn.respond(200, _POST_HEADERS + cors if cors else _POST_HEADERS, b"ok")
+            return
+        if req.headers.get("content-type") == "application/octet-stream":
+            # Engine.IO v4 polling bodies are text; a binary body is a v3 client or garbage.
+            self.server._error(conn, 3, cors)
+            session._protocol_error("transport error", "binary POST body (not Engine.IO v4)")
+            return
         try:
             packets = _decode_payload(req.body)
         except ParseError as exc:
+            self.server._error(conn, 3, cors)
             session._protocol_error("parse error", f"bad POST body: {exc}")
             return
+        conn.respond(200, _POST_HEADERS + cors if cors else _POST_HEADERS, b"ok")
         for ptype, data in packets:
             session._on_packet(ptype, data)
             if session.closed:

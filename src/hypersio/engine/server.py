@@ -28,7 +28,7 @@ ERROR_MESSAGES = {
     5: "Unsupported protocol version",
 }
 TRANSPORTS = ("polling", "websocket")
-_GET_HEADERS = [("Content-Type", "text/plain; charset=UTF-8")]
+_GET_HEADERS = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
 _JSON_HEADERS = [("Content-Type", "application/json")]
 
 AllowRequest = Callable[[Request], Union[bool, Awaitable[bool]]]
