@@ -295,6 +295,15 @@ def test_size_limit_counts_all_fragments(wsframe_twin: ModuleType) -> None:
     assert _error_code(wsframe_twin, too_big, limit=limit) == 1009
 
 
+def test_negative_limit_refused(wsframe_twin: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        wsframe_twin.FrameParser(max_message_size=-1)
+    zero = wsframe_twin.FrameParser(max_message_size=0)
+    assert zero.feed(raw_frame(0x81, b"", KEY) + raw_frame(0x89, b"ping", KEY)) == [(1, ""), (9, b"ping")]
+    with pytest.raises(WebSocketError):
+        zero.feed(raw_frame(0x81, b"x", KEY))
+
+
 def test_top_bit_of_64_bit_length_is_a_protocol_error(wsframe_twin: ModuleType) -> None:
     frame = struct.pack(">BBQ", 0x82, 0xFF, 1 << 63) + KEY
     assert _error_code(wsframe_twin, frame, limit=1 << 62) == 1002

@@ -299,6 +299,8 @@ cdef class FrameParser:
         self._cap = 0
 
     def __init__(self, Py_ssize_t max_message_size=1_000_000, bint expect_masked=True) -> None:
+        if max_message_size < 0:
+            raise ValueError("max_message_size cannot be negative")
         self.max_message_size = max_message_size
         self.expect_masked = expect_masked
         self._frag_opcode = 0
@@ -419,7 +421,7 @@ cdef class FrameParser:
             if opcode == 0:
                 if <uint64_t>PyByteArray_GET_SIZE(self._frag) + length > <uint64_t>self.max_message_size:
                     raise WebSocketError(1009, "WebSocket message over the size limit")
-            elif length > <uint64_t>self.max_message_size:
+            elif opcode < 8 and length > <uint64_t>self.max_message_size:
                 raise WebSocketError(1009, "WebSocket message over the size limit")
             if masked:
                 header += 4

@@ -207,6 +207,8 @@ class FrameParser:
     )
 
     def __init__(self, max_message_size: int = 1_000_000, expect_masked: bool = True) -> None:
+        if max_message_size < 0:
+            raise ValueError("max_message_size cannot be negative")
         self.max_message_size = max_message_size
         self.expect_masked = expect_masked
         self._buf = bytearray()
@@ -286,7 +288,7 @@ class FrameParser:
             if opcode == OP_CONTINUATION:
                 if len(self._frag) + length > self.max_message_size:
                     raise WebSocketError(CLOSE_TOO_BIG, "WebSocket message over the size limit")
-            elif length > self.max_message_size:
+            elif opcode < OP_CLOSE and length > self.max_message_size:
                 raise WebSocketError(CLOSE_TOO_BIG, "WebSocket message over the size limit")
             if masked:
                 header += 4
