@@ -349,8 +349,7 @@ class EngineClient:
                 if not probe.done():
                     probe.set_exception(ConnectionError(description))
 
-            ws.conn.on_message = on_probe_message
-            ws.conn.on_close = on_probe_close
+            ws.conn.set_handlers(on_probe_message, on_probe_close)
             ws.conn.send("2probe")
             await asyncio.wait_for(probe, self.timeout)
             if self.state != "open" or not isinstance(self._transport, PollingTransport):

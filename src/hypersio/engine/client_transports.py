@@ -213,8 +213,7 @@ class WebSocketTransport:
 
     def attach(self) -> None:
         """Route this WebSocket's messages and closure to the session."""
-        self.conn.on_message = self._on_message
-        self.conn.on_close = self._on_close
+        self.conn.set_handlers(self._on_message, self._on_close)
 
     def _on_message(self, opcode: int, data: Any) -> None:
         try:

@@ -36,8 +36,11 @@ class WebSocketConnection(asyncio.Protocol):
 
     def __init__(self, key: str, max_message_size: int) -> None:
         self.transport: asyncio.Transport | None = None
-        self.on_message: Callable[[int, Any], None] = lambda op, data: None
-        self.on_close: Callable[[str, str], None] = lambda reason, description: None
+        self.on_message: Callable[[int, Any], None] = self._hold_message
+        self.on_close: Callable[[str, str], None] = self._hold_close
+        # Frames may follow the 101 in the same read, before the owner has set its handlers.
+        self._held: list[tuple[int, Any]] = []
+        self._held_close: tuple[str, str] | None = None
         self.closed = False
         loop = asyncio.get_running_loop()
         self.handshake_done: asyncio.Future[None] = loop.create_future()
@@ -104,6 +107,24 @@ class WebSocketConnection(asyncio.Protocol):
         if not self.handshake_done.done():
             self.handshake_done.set_exception(ConnectionError(message))
         self.abort()
+
+    def _hold_message(self, opcode: int, data: Any) -> None:
+        self._held.append((opcode, data))
+
+    def _hold_close(self, reason: str, description: str) -> None:
+        self._held_close = (reason, description)
+
+    def set_handlers(self, on_message: Callable[[int, Any], None], on_close: Callable[[str, str], None]) -> None:
+        """Install the message and close handlers, replaying anything that arrived before."""
+        self.on_message = on_message
+        self.on_close = on_close
+        held, self._held = self._held, []
+        for opcode, data in held:
+            on_message(opcode, data)
+        if self._held_close is not None:
+            reason, description = self._held_close
+            self._held_close = None
+            on_close(reason, description)
 
     # --- frames -----------------------------------------------------------------------------
 
