@@ -70,3 +70,19 @@ async def test_websocket_heartbeat(make_server) -> None:
     assert await silent.recv_packet() == "2"
     assert await silent.closed() == (1000, "")
     assert alive_fields["sid"] in harness.server.sessions
+
+
+async def test_traffic_while_a_pong_is_due_extends_the_deadline_once(make_server) -> None:
+    harness = await heartbeat_server(make_server)
+    client, fields = await harness.ws_session()
+    assert await client.recv_packet(timeout=1) == "2"
+    pinged = time.monotonic()
+    await asyncio.sleep(TIMEOUT * 0.75)
+    client.send_text("4busy")  # no pong, but the client is evidently alive
+    assert await client.recv_packet() == "4busy"
+    await asyncio.sleep(TIMEOUT * 0.5)  # past the original deadline
+    assert fields["sid"] in harness.server.sessions
+    client.send_text("4again")  # a second message does not extend it again
+    assert await client.closed() == (1000, "")
+    assert harness.closes == [(fields["sid"], "ping timeout")]
+    assert time.monotonic() - pinged < TIMEOUT * 2.5

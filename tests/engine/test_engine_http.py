@@ -204,3 +204,28 @@ async def test_poller_that_never_polls_is_closed_past_the_limit(make_server) -> 
     assert session.closed
     assert harness.closes == [(sid, "transport error")]
     assert json.loads((await harness.get(f"EIO=4&transport=polling&sid={sid}")).body)["code"] == 1
+
+
+async def test_expect_100_continue(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    client = await echo.http()
+    client.send_raw(
+        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n"
+        "Content-Length: 6\r\nExpect: 100-continue\r\n\r\n".encode()
+    )
+    interim = await asyncio.wait_for(client.reader.readuntil(b"\r\n\r\n"), 3)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    client.send_raw(b"4hello")
+    assert (await client.read_response()).body == b"ok"
+    assert (await echo.get(f"EIO=4&transport=polling&sid={sid}")).text == "4hello"
+
+
+async def test_pipeline_flood_is_refused(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    client = await echo.http()
+    # a pending poll first, so nothing behind it can be answered
+    flood = f"GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n"
+    flood += "GET /x HTTP/1.1\r\nHost: x\r\n\r\n" * 1000
+    client.send_raw(flood.encode())
+    assert await client.at_eof()
+    assert len(echo.server._connections) <= 1

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 MAX_HEADER_BYTES = 16 * 1024  # URL plus all header lines: node's default limit
 MAX_HEADERS = 100
 MAX_PIPELINE = 16  # requests parsed ahead of the one being answered; reading pauses past this
+MAX_QUEUED = 256  # ... and a client that pipelines more than this in one go is refused
 
 _REASONS = {
     101: "Switching Protocols",
@@ -241,6 +242,9 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         length = req.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.server.max_http_buffer_size:
             raise _ParseLimit(413, f"body of {length} bytes over max_http_buffer_size")
+        if req.headers.get("expect", "").lower() == "100-continue" and self._current is None and not self._queue:
+            # curl and some HTTP libraries wait for this before sending a larger body
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -264,6 +268,9 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             self._upgrade_req = req  # answered from the HttpParserUpgrade handler
             return
         self._queue.append(req)
+        if len(self._queue) > MAX_QUEUED:
+            # pausing reading cannot stop what one received chunk already holds
+            raise _ParseLimit(400, "too many pipelined requests")
         if len(self._queue) > MAX_PIPELINE and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()

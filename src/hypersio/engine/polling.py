@@ -107,7 +107,9 @@ class Polling:
         body = queue[0] if len(queue) == 1 else _SEPARATOR.join(queue)
         self._queue = []
         self._queue_size = 0
-        conn.respond(200, self._get_headers, body.encode("utf-8"))
+        # "replace": a str holding lone surrogates cannot become UTF-8; the client gets U+FFFD
+        # rather than the whole poll failing at flush time.
+        conn.respond(200, self._get_headers, body.encode("utf-8", "replace"))
         if self._closing:
             self._closing = False
             self.session._unregister()

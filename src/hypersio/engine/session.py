@@ -55,6 +55,7 @@ class Session:
         "_close_handlers",
         "_timer",
         "_awaiting_pong",
+        "_pong_grace",
         "_loop",
         "_tasks",
         "__weakref__",
@@ -74,6 +75,7 @@ class Session:
         self._close_handlers: list[Handler] = []
         self._timer: asyncio.TimerHandle | None = None
         self._awaiting_pong = False
+        self._pong_grace = False
         self._loop = server._loop
         self._tasks: set[asyncio.Task[Any]] | None = None
         tx.session = self
@@ -132,6 +134,7 @@ class Session:
             self._close("ping timeout", None)
             return
         self._awaiting_pong = True
+        self._pong_grace = False
         self._tx.send_control("2")
         self._timer = self._loop.call_later(self.server.ping_timeout, self._on_timer)
 
@@ -147,6 +150,14 @@ class Session:
     def _on_packet(self, ptype: int, data: str | bytes | None) -> None:
         if self.closed:
             return
+        if self._awaiting_pong and not self._pong_grace and ptype != _PONG:
+            # Traffic while a pong is due proves the client alive: like node 6.6, restart the
+            # pong deadline once per ping (a pong stuck behind a large upload still counts).
+            self._pong_grace = True
+            timer = self._timer
+            if timer is not None:
+                timer.cancel()
+            self._timer = self._loop.call_later(self.server.ping_timeout, self._on_timer)
         if ptype == _MESSAGE:
             for handler in self._message_handlers:
                 self._call(handler, data)
