@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._recovery import RecoveryStore, SavedSession
+
 if TYPE_CHECKING:  # pragma: no cover
     from .namespace import Namespace
     from .socket import Socket
@@ -53,6 +55,10 @@ class InMemoryAdapter:
         # consumer synchronously, and mutating the set under the loop would raise.
         self._delivering = 0
         self._deferred: list[Callable[[], None]] = []
+        recovery = nsp.server.connection_state_recovery
+        self._recovery: RecoveryStore | None = (
+            RecoveryStore(recovery.max_disconnection_duration) if recovery is not None else None
+        )
 
     # --- rooms --------------------------------------------------------------------------------
 
@@ -163,6 +169,8 @@ class InMemoryAdapter:
 
     def broadcast(self, data: list[Any], opts: BroadcastOptions) -> None:
         """Send the EVENT ``data`` (``[event, *args]``) to every socket ``opts`` selects."""
+        if self._recovery is not None and not opts.volatile:
+            data = self._recovery.record(data, opts)
         _, prepared = self._prepare(data, None)
         self._deliver(prepared, self._target_sids(opts), opts.volatile, data, None)
 
@@ -230,6 +238,26 @@ class InMemoryAdapter:
                 for fn in deferred:
                     fn()
         return count
+
+    # --- connection state recovery ---------------------------------------------------------------
+
+    def record_packet(self, data: list[Any], opts: BroadcastOptions) -> list[Any]:
+        """With recovery on, store an event sent outside :meth:`broadcast`; returns the data to
+        send (the offset appended). Without recovery the data is returned unchanged."""
+        if self._recovery is None:
+            return data
+        return self._recovery.record(data, opts)
+
+    def persist_session(self, session: dict[str, Any]) -> None:
+        """Keep a disconnected socket's session for a later recovery (no-op when disabled)."""
+        if self._recovery is not None:
+            self._recovery.persist(session)
+
+    def restore_session(self, pid: str, offset: str) -> SavedSession | None:
+        """The saved session ``pid`` plus the events missed since ``offset``, or None."""
+        if self._recovery is None:
+            return None
+        return self._recovery.restore(pid, offset)
 
     # --- operations on matching sockets -------------------------------------------------------
 

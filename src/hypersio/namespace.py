@@ -145,8 +145,14 @@ class Namespace(EventEmitter):
         """A client asked to join: build its Socket, run middlewares, accept or refuse."""
         from .socket import Socket
 
-        socket = Socket(self, conn, auth)
-        if not self._middlewares:
+        recovery = self.server.connection_state_recovery
+        saved = None
+        if recovery is not None and isinstance(auth, dict):
+            pid, offset = auth.get("pid"), auth.get("offset")
+            if isinstance(pid, str) and isinstance(offset, str):
+                saved = self.adapter.restore_session(pid, offset)
+        socket = Socket(self, conn, auth, saved)
+        if not self._middlewares or (saved is not None and recovery.skip_middlewares):
             self._accept(socket)
             return
         conn._connecting.add(self.name)
@@ -175,7 +181,7 @@ class Namespace(EventEmitter):
             self._accept(socket)
 
     def _accept(self, socket: Socket) -> None:
-        socket._on_connect({"sid": socket.id})
+        socket._on_connect()
         socket.client._joined()
         self._emit_reserved("connection", socket)
 

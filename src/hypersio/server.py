@@ -74,7 +74,7 @@ class Server:
         connect_timeout: float = 45.0,
         cors_allowed_origins: str | Iterable[str] | None = None,
         parser: str | ModuleType = "json",
-        connection_state_recovery: Recovery | None = None,
+        connection_state_recovery: Recovery | bool | None = None,
         adapter: Callable[[Namespace], Any] | None = None,
         *,
         max_attachments: int = 10,
@@ -86,7 +86,9 @@ class Server:
         self.max_http_buffer_size = max_http_buffer_size
         self.connect_timeout = connect_timeout
         self.cors_allowed_origins = cors_allowed_origins
-        self.connection_state_recovery = connection_state_recovery
+        if connection_state_recovery is True:
+            connection_state_recovery = Recovery()
+        self.connection_state_recovery: Recovery | None = connection_state_recovery or None
         self.max_attachments = max_attachments
         self.logger = logger
         self._parser = _load_parser(parser)

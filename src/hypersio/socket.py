@@ -17,10 +17,12 @@ from ._acks import AckCallback, PendingAcks
 from ._emitter import EventEmitter
 from .adapter import BroadcastOptions
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
+from ._recovery import RECOVERABLE_REASONS
 from .exceptions import DisconnectedError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._connection import Connection
+    from ._recovery import SavedSession
     from .namespace import Namespace
     from .server import Server
 
@@ -73,20 +75,29 @@ def _build_handshake(session: Any, auth: Any) -> Handshake:
 class Socket(EventEmitter):
     """A client connected to one namespace (see the module docstring and API.md "Socket")."""
 
-    def __init__(self, nsp: Namespace, conn: Connection, auth: Any, sid: str | None = None) -> None:
+    def __init__(self, nsp: Namespace, conn: Connection, auth: Any, saved: SavedSession | None = None) -> None:
         super().__init__()
         self.nsp = nsp
         self.server: Server = nsp.server
         self.client = conn
         self._session = conn.session
-        self.id: str = sid if sid is not None else nsp.server._new_sid()
         self.handshake = _build_handshake(conn.session, auth)
-        self.data: dict[str, Any] = {}
+        self.data: Any = {}
         self.connected = False
         self.recovered = False
         self._acks = PendingAcks(nsp._ack_ids)
         self._encode = nsp.server._parser.encode_packet
         self._adapter = nsp.adapter
+        self._recovering = nsp.server.connection_state_recovery is not None
+        self._saved = saved
+        if saved is not None:
+            self.id: str = saved.sid
+            self.pid: str | None = saved.pid
+            self.data = saved.data
+            self.recovered = True
+        else:
+            self.id = nsp.server._new_sid()
+            self.pid = nsp.server._new_sid() if self._recovering else None
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp.name!r} connected={self.connected}>"
@@ -134,7 +145,11 @@ class Socket(EventEmitter):
             args = args[:-1]
         if self._any_outgoing:
             self._notify_outgoing(event, args)
-        self._send_packet(EVENT, [event, *args], ack_id, volatile)
+        data = [event, *args]
+        if self._recovering and ack_id is None and not volatile:
+            # Stored with an offset so a reconnecting client can get it replayed.
+            data = self._adapter.record_packet(data, BroadcastOptions(rooms=frozenset((self.id,))))
+        self._send_packet(EVENT, data, ack_id, volatile)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` and wait for the client's ack.
@@ -246,12 +261,21 @@ class Socket(EventEmitter):
 
         return send
 
-    def _on_connect(self, payload: dict[str, Any]) -> None:
-        """Accepted: join the own room, send the CONNECT reply."""
+    def _on_connect(self) -> None:
+        """Accepted: join the own room (and recovered rooms), replay missed events, reply CONNECT."""
         self.connected = True
         self._adapter.add_all(self.id, (self.id,))
         self.nsp.sockets[self.id] = self
         self.client.sockets[self.nsp.name] = self
+        payload: dict[str, Any] = {"sid": self.id}
+        saved, self._saved = self._saved, None
+        if saved is not None:
+            self._adapter.add_all(self.id, saved.rooms)
+            # socket.io replays missed events before the CONNECT reply.
+            for data in saved.missed:
+                self._send_packet(EVENT, data)
+        if self.pid is not None:
+            payload["pid"] = self.pid
         self._send_packet(CONNECT, payload)
 
     def _on_close(self, reason: str, description: Any = None) -> None:
@@ -259,6 +283,10 @@ class Socket(EventEmitter):
         if not self.connected:
             return
         self._emit_reserved("disconnecting", reason, description)
+        if self._recovering and reason in RECOVERABLE_REASONS:
+            self._adapter.persist_session(
+                {"sid": self.id, "pid": self.pid, "rooms": sorted(self.rooms), "data": self.data}
+            )
         self.connected = False
         self._adapter.del_all(self.id)
         self.nsp._remove(self)

@@ -282,8 +282,37 @@ const scenarios = {
   },
 };
 
+// Scenarios that need a server started with connection_state_recovery; run only when named.
+const recoveryScenarios = {
+  // the transport drops, the server emits to the socket's room meanwhile, the client comes back
+  async recovery() {
+    const s = client("recovery", "", { reconnection: true, reconnectionDelay: 250, reconnectionDelayMax: 300 });
+    await connected(s);
+    const id = s.id;
+    eq(s.recovered, false, "first connection is not a recovery");
+    await s.timeout(2000).emitWithAck("join", "rec-room");
+    const pong = once(s, "pong-me");
+    s.emit("ping-me");
+    const [arg, offset] = await pong;
+    eq(arg, "pong", "event payload");
+    assert(typeof offset === "string", "recovery appends an offset to each event");
+    await s.timeout(2000).emitWithAck("emit-later", "rec-room", 0.1);
+    const later = once(s, "later", 4000);
+    s.io.engine.close();
+    const [payload] = await later;
+    eq(payload, "missed while away", "missed event replayed");
+    await connected(s);
+    eq(s.recovered, true, "socket.recovered");
+    eq(s.id, id, "same sid after recovery");
+    const rooms = await s.timeout(2000).emitWithAck("my-rooms");
+    assert(rooms.includes("rec-room"), "rooms restored: " + JSON.stringify(rooms));
+    return {};
+  },
+};
+Object.assign(scenarios, recoveryScenarios);
+
 async function main() {
-  const names = wanted.length ? wanted : Object.keys(scenarios);
+  const names = wanted.length ? wanted : Object.keys(scenarios).filter((n) => !(n in recoveryScenarios));
   for (const name of names) {
     const fn = scenarios[name];
     const t0 = Date.now();

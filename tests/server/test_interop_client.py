@@ -43,9 +43,14 @@ MODES = ["websocket", "polling", "upgrade"]
 PARSERS = ["json", "msgpack"]
 
 
-def build_app(parser: str, record: dict[str, list[Any]]) -> hypersio.Server:
+def build_app(parser: str, record: dict[str, list[Any]], recovery: bool = False) -> hypersio.Server:
     """The server half of the scenarios (the client half is the node script)."""
-    sio = hypersio.Server(parser=parser, ping_interval=5.0, ping_timeout=5.0)
+    sio = hypersio.Server(
+        parser=parser,
+        ping_interval=5.0,
+        ping_timeout=5.0,
+        connection_state_recovery=hypersio.Recovery(max_disconnection_duration=10) if recovery else None,
+    )
 
     @sio.on("connection")
     async def on_connection(socket: hypersio.Socket) -> None:
@@ -90,6 +95,14 @@ def build_app(parser: str, record: dict[str, list[Any]]) -> hypersio.Server:
         socket.on("socket-to", lambda room, msg: socket.to(room).emit("peer-msg", msg) or True)
         socket.on("socket-broadcast", lambda msg: socket.broadcast.emit("peer-msg", msg) or True)
         socket.on("kick", lambda: socket.disconnect())
+        socket.on("ping-me", lambda: socket.emit("pong-me", "pong"))
+        socket.on("my-rooms", lambda: sorted(socket.rooms))
+
+        @socket.on("emit-later")
+        def emit_later(room: str, delay: float) -> bool:
+            loop = asyncio.get_running_loop()
+            loop.call_later(delay, lambda: sio.to(room).emit("later", "missed while away"))
+            return True
 
         if scenario == "hello":
             socket.emit("hello", "world")
@@ -137,9 +150,9 @@ def build_app(parser: str, record: dict[str, list[Any]]) -> hypersio.Server:
 class ServerThread:
     """A hypersio server on its own event loop in a daemon thread, for blocking node runs."""
 
-    def __init__(self, parser: str) -> None:
+    def __init__(self, parser: str, recovery: bool = False) -> None:
         self.record: dict[str, list[Any]] = {"disconnect": []}
-        self.sio = build_app(parser, self.record)
+        self.sio = build_app(parser, self.record, recovery)
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -170,6 +183,21 @@ def servers() -> Any:
         yield {"json": json_srv, "msgpack": msgpack_srv}
 
 
+def run_node(node_env: dict[str, str], port: int, mode: str, parser: str, *names: str) -> dict[str, Any]:
+    """One node process running the named scenarios (all default ones when none)."""
+    proc = subprocess.run(
+        ["node", str(SCRIPT), f"http://127.0.0.1:{port}", mode, parser, *names],
+        env=node_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    out: dict[str, Any] = {line["name"]: line for line in lines}
+    out["_stderr"] = proc.stderr
+    return out
+
+
 @pytest.fixture(scope="module")
 def results(servers: dict[str, ServerThread], node_env: dict[str, str]) -> Any:
     """Runs node once per (mode, parser) on first use; maps the pair to {scenario: line}."""
@@ -178,17 +206,7 @@ def results(servers: dict[str, ServerThread], node_env: dict[str, str]) -> Any:
     def get(mode: str, parser: str) -> dict[str, Any]:
         key = (mode, parser)
         if key not in cache:
-            url = f"http://127.0.0.1:{servers[parser].port}"
-            proc = subprocess.run(
-                ["node", str(SCRIPT), url, mode, parser],
-                env=node_env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
-            cache[key] = {line["name"]: line for line in lines}
-            cache[key]["_stderr"] = proc.stderr
+            cache[key] = run_node(node_env, servers[parser].port, mode, parser)
         return cache[key]
 
     return get
@@ -212,3 +230,14 @@ def test_server_saw_disconnect_reasons(results: Any, servers: dict[str, ServerTh
     reasons = servers["json"].record["disconnect"]
     assert ("disconnect", "server namespace disconnect") in reasons
     assert ("hello", "client namespace disconnect") in reasons or ("hello", "transport close") in reasons
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("mode", "parser"), [("websocket", "json"), ("polling", "json"), ("upgrade", "msgpack")])
+def test_connection_state_recovery(node_env: dict[str, str], mode: str, parser: str) -> None:
+    """socket.io-client recovers its sid, rooms and a missed room event after a transport drop."""
+    with ServerThread(parser, recovery=True) as srv:
+        lines = run_node(node_env, srv.port, mode, parser, "recovery")
+    line = lines.get("recovery")
+    assert line is not None, lines["_stderr"]
+    assert line["ok"], line.get("error")
