@@ -389,6 +389,16 @@ def test_accept_key_rfc_example(wsframe_twin: ModuleType) -> None:
     assert wsframe_twin.accept_key(key) == expected
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["", "abc", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZQ===", "dGhlIHNhbXBsZSBub25jZQ==\n",
+     "dGhlIHNhbXBsZSBub25jZ!==", "dGhlIHNhbXBsZSBub25jZé==", "dGhlIHNhbXBsZSBub25jZQ", 42],
+)
+def test_accept_key_refuses_malformed_keys(wsframe_twin: ModuleType, key: object) -> None:
+    with pytest.raises(ParseError):
+        wsframe_twin.accept_key(key)
+
+
 def test_public_names_match_between_twins() -> None:
     compiled, pure = both_twins()
     assert sorted(compiled.__all__) == sorted(pure.__all__)

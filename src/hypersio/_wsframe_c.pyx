@@ -9,6 +9,7 @@ from the received bytes without copying them into Python integers first.
 import base64
 import hashlib
 import os
+import re
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -17,7 +18,7 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
 
-from .exceptions import WebSocketError
+from .exceptions import ParseError, WebSocketError
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
@@ -263,8 +264,17 @@ cdef tuple _parse_close(const unsigned char* p, Py_ssize_t n):
     return (code, reason)
 
 
-def accept_key(str key) -> str:
-    """The ``Sec-WebSocket-Accept`` value answering a client's ``Sec-WebSocket-Key``."""
+_KEY_SHAPE = re.compile(r"[+/0-9A-Za-z]{22}==")
+
+
+def accept_key(key) -> str:
+    """The ``Sec-WebSocket-Accept`` value answering a client's ``Sec-WebSocket-Key``.
+
+    Raises ParseError when the key is not the base64 of 16 bytes (RFC 6455 4.2.1): the server
+    should answer such a handshake with 400, as the ``ws`` package does.
+    """
+    if not isinstance(key, str) or _KEY_SHAPE.fullmatch(key) is None:
+        raise ParseError(f"invalid Sec-WebSocket-Key {key!r}")
     digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
     return base64.b64encode(digest).decode("ascii")
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import struct
 
-from .exceptions import WebSocketError
+from .exceptions import ParseError, WebSocketError
 
 __all__ = [
     "OP_CONTINUATION",
@@ -65,6 +66,7 @@ _unpack_u16 = struct.Struct(">H").unpack_from
 _unpack_u64 = struct.Struct(">Q").unpack_from
 # _XOR_TABLES[k] maps every byte b to b ^ k, for bytes.translate.
 _XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
+_KEY_SHAPE = re.compile(r"[+/0-9A-Za-z]{22}==")
 _TRANSLATE_FROM = 512  # measured crossover between the big-int XOR and the translate passes
 
 
@@ -115,23 +117,23 @@ def build_frame(
             raise ValueError("a WebSocket control frame carries at most 125 bytes")
         if not fin:
             raise ValueError("a WebSocket control frame cannot be fragmented")
-    b0 = opcode | 0x80 if fin else opcode
+    b0 = (opcode | 0x80) if fin else opcode
+    key: bytes | None = None
     if mask_key is not None:
         if len(mask_key) != 4:
             raise ValueError("a WebSocket masking key is exactly 4 bytes")
-        mask = True
+        key = bytes(mask_key)
     elif mask:
-        mask_key = os.urandom(4)
-    mbit = 0x80 if mask else 0
+        key = os.urandom(4)
+    mbit = 0x80 if key is not None else 0
     if n < 126:
         header = _pack_h2(b0, mbit | n)
     elif n < 65536:
         header = _pack_h4(b0, mbit | 126, n)
     else:
         header = _pack_h10(b0, mbit | 127, n)
-    if mask:
-        assert mask_key is not None
-        return header + bytes(mask_key) + mask_payload(payload, mask_key)
+    if key is not None:
+        return header + key + mask_payload(payload, key)
     return header + bytes(payload)
 
 
@@ -180,7 +182,13 @@ def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, s
 
 
 def accept_key(key: str) -> str:
-    """The ``Sec-WebSocket-Accept`` value answering a client's ``Sec-WebSocket-Key``."""
+    """The ``Sec-WebSocket-Accept`` value answering a client's ``Sec-WebSocket-Key``.
+
+    Raises ParseError when the key is not the base64 of 16 bytes (RFC 6455 4.2.1): the server
+    should answer such a handshake with 400, as the ``ws`` package does.
+    """
+    if not isinstance(key, str) or _KEY_SHAPE.fullmatch(key) is None:
+        raise ParseError(f"invalid Sec-WebSocket-Key {key!r}")
     digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
     return base64.b64encode(digest).decode("ascii")
 
