@@ -178,7 +178,19 @@ class WebSocketTransport:
         conn = self.conn
         if volatile and conn.congested():
             return
-        conn.write(msg.ws_frame)
+        frame = msg._ws_frame
+        if frame is None:
+            frame = msg.ws_frame
+        # conn.write() inlined: this runs once per recipient of every broadcast
+        if conn._write_closed:
+            return
+        conn._out.append(frame)
+        conn._out_size += len(frame)
+        if not conn._corked:
+            conn._corked = True
+            conn._corker.mark(conn)
+        if conn._out_size > conn.hard_limit:
+            conn._write_overflow(conn._out_size)
 
     def send_control(self, packet: str) -> None:
         """Queue an already-encoded text packet (``"2"``, ``"3probe"``, the open packet...)."""
