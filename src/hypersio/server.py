@@ -20,6 +20,7 @@ import asyncio
 import logging
 import re
 import secrets
+import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -276,17 +277,28 @@ class Server:
     # --- running --------------------------------------------------------------------------------
 
     async def listen(self, host: str = "127.0.0.1", port: int = 3000) -> Any:
-        """Start serving on ``host:port`` inside the running loop; returns the engine's listener."""
-        return await self.engine.listen(host, port)
+        """Start serving on ``host:port`` inside the running loop and return the engine server.
+
+        ``port=0`` picks a free port; read it from ``sio.engine.port``. Stop with :meth:`close`.
+        """
+        await self.engine.listen(host, port)
+        return self.engine
 
     def run(self, host: str = "127.0.0.1", port: int = 3000) -> None:
-        """Serve on ``host:port`` until interrupted (Ctrl+C), on uvloop when available."""
+        """Serve on ``host:port`` on uvloop until SIGINT/SIGTERM, then close gracefully."""
 
         async def main() -> None:
             await self.listen(host, port)
-            logger.info("hypersio serving on http://%s:%s%s", host, port, self.path)
+            logger.info("hypersio serving on http://%s:%s%s", host, self.engine.port, self.path)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, stop.set)
+                except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+                    pass
             try:
-                await asyncio.Event().wait()
+                await stop.wait()
             finally:
                 await self.close()
 
@@ -298,7 +310,7 @@ class Server:
             runner = uvloop.run
         try:
             runner(main())
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # pragma: no cover - only without signal handlers
             pass
 
     async def close(self) -> None:
