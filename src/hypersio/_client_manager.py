@@ -249,8 +249,11 @@ class Manager(EventEmitter):
 
     def _notify_close(self, reason: str, description: str) -> None:
         self._emit_reserved("close", reason, description)
-        for sock in list(self.nsps.values()):
-            sock._on_close(reason, description)
+        # Sockets that left on purpose already reported their own reason.
+        for nsp in list(self._active):
+            sock = self.nsps.get(nsp)
+            if sock is not None:
+                sock._on_close(reason, description)
 
     # --- reconnection ---------------------------------------------------------------------
 
