@@ -1,0 +1,156 @@
+"""Reconnection: the official Node server is stopped and started again on the same port."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from client_node import NodeServer
+
+import hypersio
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(15)]
+
+TRANSPORTS = {"websocket": ("websocket",), "polling": ("polling",), "upgrade": ("polling", "websocket")}
+
+
+@pytest.fixture
+def restartable(node_env: dict[str, str]) -> Iterator[NodeServer]:
+    server = NodeServer(node_env, "json")
+    server.start()
+    yield server
+    server.stop()
+
+
+async def wait_for_event(client: hypersio.AsyncClient, event: str, timeout: float = 5.0) -> tuple[Any, ...]:
+    fut = asyncio.get_running_loop().create_future()
+
+    def handler(*args: Any) -> None:
+        if not fut.done():
+            fut.set_result(args)
+
+    client.once(event, handler)
+    return await asyncio.wait_for(fut, timeout)
+
+
+@pytest.mark.parametrize("kind", list(TRANSPORTS))
+async def test_reconnects_rejoins_and_flushes_buffer(restartable: NodeServer, kind: str) -> None:
+    auth_calls: list[int] = []
+
+    def auth() -> dict[str, Any]:
+        auth_calls.append(1)
+        return {"token": "secret", "n": len(auth_calls)}
+
+    client = hypersio.AsyncClient(
+        restartable.url,
+        transports=TRANSPORTS[kind],
+        auth=auth,
+        reconnection_delay=0.1,
+        reconnection_delay_max=0.3,
+    )
+    attempts: list[Any] = []
+    client.manager.on("reconnect_attempt", attempts.append)
+    await asyncio.wait_for(client.connect(), 5)
+    admin = client.manager.socket("/admin")
+    await asyncio.wait_for(admin.connect(), 5)
+    first_id = client.id
+    try:
+        echo: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        client.on("echo-back", lambda *args: echo.put_nowait(args))
+        lost = asyncio.ensure_future(wait_for_event(client, "disconnect"))
+        await asyncio.sleep(0)
+        restartable.stop()
+        reason = (await lost)[0]
+        assert reason in ("transport close", "transport error")
+        assert not client.connected and client.active
+
+        # Emitted while the server is down: buffered, delivered after the reconnection.
+        client.emit("echo", "sent while down", b"\x09")
+        answer = asyncio.ensure_future(client.timeout(8).emit_with_ack("ack", "ack while down"))
+        await asyncio.sleep(0.4)  # let a few reconnection attempts fail
+        back = asyncio.ensure_future(wait_for_event(client, "connect", 8))
+        admin_back = asyncio.ensure_future(wait_for_event(admin, "connect", 8))
+        restartable.restart()
+        await back
+        await admin_back
+        assert client.connected and admin.connected
+        assert client.id != first_id
+        assert attempts, "the manager reported no reconnection attempt"
+        assert await asyncio.wait_for(echo.get(), 3) == ("sent while down", b"\x09")
+        assert await answer == "ack while down"
+        # auth ran again for the new connection
+        info = await client.timeout(3).emit_with_ack("whoami")
+        assert info["auth"]["n"] == len(auth_calls) and len(auth_calls) >= 2
+        assert (await admin.timeout(3).emit_with_ack("whoami"))["nsp"] == "/admin"
+    finally:
+        await admin.disconnect()
+        await client.disconnect()
+
+
+async def test_server_closing_transport_triggers_reconnect(restartable: NodeServer) -> None:
+    client = hypersio.AsyncClient(
+        restartable.url, transports=("websocket",), reconnection_delay=0.05, reconnection_delay_max=0.1
+    )
+    await asyncio.wait_for(client.connect(), 5)
+    try:
+        reasons: list[str] = []
+        client.on("disconnect", lambda reason, description: reasons.append(reason))
+        back = asyncio.ensure_future(wait_for_event(client, "connect"))
+        await asyncio.sleep(0)
+        client.emit("close-transport")
+        await back
+        assert reasons == ["transport close"]
+        assert client.connected
+    finally:
+        await client.disconnect()
+
+
+async def test_reconnection_disabled(restartable: NodeServer) -> None:
+    client = hypersio.AsyncClient(restartable.url, transports=("websocket",), reconnection=False)
+    await asyncio.wait_for(client.connect(), 5)
+    lost = asyncio.ensure_future(wait_for_event(client, "disconnect"))
+    await asyncio.sleep(0)
+    client.emit("close-transport")
+    await lost
+    await asyncio.sleep(0.3)
+    assert not client.connected
+    assert client.manager.engine is None
+    await client.disconnect()
+
+
+async def test_reconnection_attempts_exhausted(restartable: NodeServer) -> None:
+    client = hypersio.AsyncClient(
+        restartable.url,
+        transports=("websocket",),
+        reconnection_attempts=2,
+        reconnection_delay=0.05,
+        reconnection_delay_max=0.05,
+    )
+    await asyncio.wait_for(client.connect(), 5)
+    errors: list[Any] = []
+    client.on("connect_error", errors.append)
+    failed = asyncio.get_running_loop().create_future()
+    client.manager.on("reconnect_failed", lambda: failed.set_result(None))
+    restartable.stop()
+    await asyncio.wait_for(failed, 5)
+    # one connect_error per failed attempt, and a final one when giving up
+    assert len(errors) == 3 and all(isinstance(e, hypersio.ConnectError) for e in errors)
+    assert not client.active
+    await client.disconnect()
+
+
+async def test_connect_to_nothing_raises() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("websocket",))
+    with pytest.raises(hypersio.ConnectError):
+        await asyncio.wait_for(client.connect(), 5)
+    assert not client.active and client.manager.engine is None
+    client2 = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("polling",))
+    with pytest.raises(hypersio.ConnectError):
+        await asyncio.wait_for(client2.connect(), 5)
