@@ -483,3 +483,46 @@ def test_twins_decode_alike_and_only_raise_parse_error(raw: bytes) -> None:
     mutated = raw[:-1] + bytes([raw[-1] ^ 0x5A]) if raw else raw
     for blob in (raw, mutated, b"\x84\xa4type\x02" + raw):
         assert decode_outcome(c, blob) == decode_outcome(pure, blob)
+
+
+# Type-0 extensions as notepack.io writes them, with what they must decode to.
+EXT0_FORMS = [
+    (UNDEF, None),
+    (b"\xd4\x00\x09", None),
+    (b"\xc7\x01\x00\x00", b"\x00"),
+    (b"\xc7\x01\x00\xd4", b"\xd4"),
+    (b"\xd7\x00" + struct.pack(">q", -5), EPOCH + dt.timedelta(milliseconds=-5)),
+    (b"\xc7\x08\x00" + b"\xd4\x00" * 4, b"\xd4\x00" * 4),
+    (b"\xc7\x02\x00\xd7\x00", b"\xd7\x00"),
+    (b"\xd5\x00\xc7\x01", [0, b"\xc7\x01"]),
+]
+# Plain values whose bytes look like extension headers, to mislead a careless search.
+DECOYS = [b"\xd4\x00\x00", b"\xc7\x01\x00", b"\xc7\x08\x00\xd7\x00", b"\x00\xd4", bytes(8)]
+
+
+def as_js_date(value: dt.datetime) -> msgpack.ExtType:
+    return msgpack.ExtType(0, struct.pack(">q", (value - EPOCH) // dt.timedelta(milliseconds=1)))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(st.sampled_from(range(len(EXT0_FORMS))) | values | st.sampled_from(DECOYS), max_size=40))
+def test_ext0_headers_among_any_values(msgpack_twin: ModuleType, items: list) -> None:
+    raw_items, expected = [], []
+    for item in items:
+        if type(item) is int and 0 <= item < len(EXT0_FORMS) and not isinstance(item, bool):
+            raw, value = EXT0_FORMS[item]
+        else:
+            raw, value = msgpack.packb(item, default=as_js_date), plain(item)
+        raw_items.append(raw)
+        expected.append(value)
+    data = b"\xdc" + struct.pack(">H", len(raw_items) + 1) + b"\xa1x" + b"".join(raw_items)
+    raw = frame((b"\xa4type", b"\x02"), (b"\xa4data", data), (b"\xa3nsp", b"\xa1/"))
+    assert msgpack_twin.Decoder().add(raw).data == ["x", *expected]
+
+
+def test_ext0_walk_over_a_large_message(msgpack_twin: ModuleType) -> None:
+    filler = b"\xc4\x00\xd9\x01a\xcc\x01\xa3abc\xc7\x00\x05" * 20_000  # 5 tokens each, none type 0
+    data = b"\xdd" + struct.pack(">I", 100_003) + b"\xa1x" + UNDEF + filler + b"\xc7\x01\x00\x07"
+    raw = frame((b"\xa4type", b"\x02"), (b"\xa4data", data), (b"\xa3nsp", b"\xa1/"))
+    out = msgpack_twin.Decoder().add(raw).data
+    assert len(out) == 100_003 and out[1] is None and out[-1] == b"\x07" and out[-2] == [5, b""]
