@@ -7,13 +7,14 @@ namespace per concrete name a client asks for (socket.io's dynamic namespaces).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import itertools
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._acks import spawn
+from ._acks import spawn, takes_extra_arg
 from ._emitter import EventEmitter
 from .adapter import InMemoryAdapter
 from .broadcast import BroadcastOperator
@@ -67,7 +68,8 @@ class Namespace(EventEmitter):
 
         Middlewares run in order; raising ``ConnectError(message, data)`` refuses the client
         with CONNECT_ERROR ``{"message", "data"}``; any other exception refuses it with its text
-        as the message. Usable as a decorator.
+        as the message. Usable as a decorator. Code ported from JS may instead take
+        ``fn(socket, next)`` and call ``next()`` or ``next(ConnectError(...))``.
         """
         self._middlewares.append(middleware)
         return middleware
@@ -162,9 +164,12 @@ class Namespace(EventEmitter):
         conn = socket.client
         try:
             for middleware in list(self._middlewares):
-                result = middleware(socket)
-                if inspect.isawaitable(result):
-                    await result
+                if takes_extra_arg(middleware, 1):
+                    await _call_next_style(middleware, socket)
+                else:
+                    result = middleware(socket)
+                    if inspect.isawaitable(result):
+                        await result
                 if conn.closed:
                     return
         except ConnectError as exc:
@@ -188,6 +193,24 @@ class Namespace(EventEmitter):
     def _remove(self, socket: Socket) -> None:
         if self.sockets.get(socket.id) is socket:
             del self.sockets[socket.id]
+
+
+async def _call_next_style(middleware: Middleware, socket: Socket) -> None:
+    """Run a JS-style ``fn(socket, next)`` middleware; ``next(err)`` with an error refuses."""
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def next_(err: BaseException | None = None) -> None:
+        if fut.done():
+            return
+        if err is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(err if isinstance(err, BaseException) else ConnectError(str(err)))
+
+    result = middleware(socket, next_)
+    if inspect.isawaitable(result):
+        await result
+    await fut
 
 
 class ParentNamespace(Namespace):

@@ -149,6 +149,8 @@ class Socket(EventEmitter):
         if self._recovering and ack_id is None and not volatile:
             # Stored with an offset so a reconnecting client can get it replayed.
             data = self._adapter.record_packet(data, BroadcastOptions(rooms=frozenset((self.id,))))
+        if not self.connected:
+            return  # the client left this namespace; with recovery the event waits in the store
         self._send_packet(EVENT, data, ack_id, volatile)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:

@@ -464,3 +464,28 @@ async def test_custom_adapter_factory(codec) -> None:
     sio.of("/x")
     assert made == ["/", "/x"]
     assert isinstance(sio.of("/x").adapter, MyAdapter)
+
+
+async def test_js_style_next_middleware(sio, connect) -> None:
+    def mw(socket, next):
+        if socket.handshake.auth.get("ok"):
+            next()
+        else:
+            next(hypersio.ConnectError("nope", [1]))
+
+    sio.use(mw)
+    good, bad = connect(auth={"ok": True}), connect()
+    await settle()
+    assert good.packets()[0].type == P.CONNECT
+    (pkt,) = bad.packets()
+    assert pkt.type == P.CONNECT_ERROR and pkt.data == {"message": "nope", "data": [1]}
+
+
+async def test_emit_after_namespace_disconnect_is_dropped(sio, connect) -> None:
+    socks: list[Any] = []
+    sio.on("connection", socks.append)
+    s = connect()
+    socks[0].disconnect()
+    s.packets()
+    socks[0].emit("late")
+    assert s.packets() == []
