@@ -70,3 +70,30 @@ async def test_engine_io_client(make_server, node_env: dict[str, str], mode: str
         await asyncio.sleep(0.01)
     assert harness.closes == [(session.id, "transport close")]
     assert session.transport == ("polling" if mode == "polling" else "websocket")
+
+
+PROTOCOL_CHECKS = Path(__file__).parent / "eio_protocol_checks.js"
+
+
+async def test_protocol_scenarios_with_node_http_and_ws_clients(make_server, node_env: dict[str, str]) -> None:
+    """The official v4 protocol suite's scenarios, driven by node's fetch (undici) and `ws`."""
+    harness = await make_server(ping_interval=0.3, ping_timeout=0.2)
+    attach_echo(harness)
+    proc = await asyncio.create_subprocess_exec(
+        "node",
+        str(PROTOCOL_CHECKS),
+        str(harness.port),
+        env=node_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    results = [json.loads(line) for line in stdout.decode().splitlines() if line]
+    assert len(results) == 16, stderr.decode()
+    failed = [r for r in results if not r["ok"]]
+    assert not failed, "\n".join(f"{r['name']}: {r['error']}" for r in failed)
