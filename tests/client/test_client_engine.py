@@ -1,0 +1,256 @@
+"""The Engine.IO client session against a scripted fake server (heartbeat, bad input) and Node."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from client_node import NodeServer
+
+import hypersio
+from hypersio import wsframe
+from hypersio._client_manager import Backoff
+from hypersio.engine.client import EngineClient, EngineConnectError
+
+pytestmark = pytest.mark.timeout(10)
+
+Script = Callable[["FakeWebSocket"], Awaitable[None]]
+
+
+class FakeWebSocket:
+    """The server end of one WebSocket, driven by a test script."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.parser = wsframe.FrameParser(expect_masked=True)
+        self.pending: list[tuple[int, Any]] = []
+        self.query = ""
+
+    async def handshake(self) -> None:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        self.query = lines[0].split(" ")[1]
+        key = next(l.split(":", 1)[1].strip() for l in lines if l.lower().startswith("sec-websocket-key"))
+        self.writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + wsframe.accept_key(key).encode() + b"\r\n\r\n"
+        )
+
+    def send(self, text: str) -> None:
+        self.writer.write(wsframe.build_frame(wsframe.OP_TEXT, text))
+
+    def open(self, ping_interval: int = 25000, ping_timeout: int = 20000, sid: str = "fake") -> None:
+        info = {"sid": sid, "upgrades": [], "pingInterval": ping_interval, "pingTimeout": ping_timeout, "maxPayload": 1000000}
+        self.send("0" + json.dumps(info))
+
+    async def receive(self, timeout: float = 3.0) -> tuple[int, Any]:
+        while not self.pending:
+            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            if not data:
+                raise ConnectionError("client closed")
+            self.pending.extend(self.parser.feed(data))
+        return self.pending.pop(0)
+
+
+@pytest.fixture
+async def fake_server() -> AsyncIterator[Callable[[Script], Awaitable[str]]]:
+    """``url = await fake_server(script)``: each connection runs ``script(ws)`` after the 101."""
+    servers: list[asyncio.base_events.Server] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def start(script: Script) -> str:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            ws = FakeWebSocket(reader, writer)
+            try:
+                await ws.handshake()
+                await script(ws)
+            except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+                pass
+            finally:
+                writer.close()
+
+        def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.ensure_future(handle(reader, writer))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        server = await asyncio.start_server(on_connection, "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for task in list(tasks):
+        task.cancel()
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_answers_pings_and_sends_messages(fake_server: Any) -> None:
+    got: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+
+    async def script(ws: FakeWebSocket) -> None:
+        assert "EIO=4" in ws.query and "transport=websocket" in ws.query
+        ws.open()
+        ws.send("2")
+        await got.put(await ws.receive())
+        ws.send("4hello")
+        await got.put(await ws.receive())
+        await got.put(await ws.receive())
+        await asyncio.sleep(5)
+
+    url = await fake_server(script)
+    client = EngineClient(url, transports=("websocket",))
+    messages: list[Any] = []
+    client.on_message = messages.append
+    await client.open()
+    assert client.sid == "fake" and client.transport == "websocket"
+    assert await got.get() == (wsframe.OP_TEXT, "3")
+    client.send("text")
+    client.send(b"\x00\x01")
+    assert await got.get() == (wsframe.OP_TEXT, "4text")
+    assert await got.get() == (wsframe.OP_BINARY, b"\x00\x01")
+    assert messages == ["hello"]
+    client.close()
+    assert not client.connected
+
+
+async def test_ping_timeout_closes(fake_server: Any) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        ws.open(ping_interval=100, ping_timeout=100)
+        await asyncio.sleep(5)  # never pings
+
+    url = await fake_server(script)
+    client = EngineClient(url, transports=("websocket",))
+    closed = asyncio.get_running_loop().create_future()
+    client.on_close = lambda reason, description: closed.set_result(reason)
+    await client.open()
+    start = asyncio.get_running_loop().time()
+    assert await asyncio.wait_for(closed, 2) == "ping timeout"
+    assert 0.15 <= asyncio.get_running_loop().time() - start < 1.0
+
+
+async def test_bad_engine_packet_closes_with_parse_error(fake_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        ws.open()
+        await asyncio.sleep(0.05)
+        ws.send("9garbage")
+        await asyncio.sleep(5)
+
+    url = await fake_server(script)
+    client = EngineClient(url, transports=("websocket",))
+    closed = asyncio.get_running_loop().create_future()
+    client.on_close = lambda reason, description: closed.set_result(reason)
+    await client.open()
+    assert await asyncio.wait_for(closed, 2) == "parse error"
+    assert any("9" in r.getMessage() or "packet" in r.getMessage() for r in caplog.records)
+
+
+async def test_bad_handshake_refused(fake_server: Any) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        ws.send('0{"no sid": true}')
+        await asyncio.sleep(5)
+
+    url = await fake_server(script)
+    client = EngineClient(url, transports=("websocket",), timeout=2)
+    with pytest.raises(EngineConnectError):
+        await client.open()
+    assert not client.connected
+
+
+async def test_bad_socketio_packet_closes_and_reconnects(fake_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    connections: list[int] = []
+
+    async def script(ws: FakeWebSocket) -> None:
+        connections.append(1)
+        ws.open(sid=f"s{len(connections)}")
+        kind, text = await ws.receive()
+        assert text == "40"
+        ws.send('40{"sid":"sock%d"}' % len(connections))
+        if len(connections) == 1:
+            ws.send("42{}")  # an EVENT whose payload is not an array: invalid
+        await asyncio.sleep(5)
+
+    url = await fake_server(script)
+    client = hypersio.AsyncClient(url, transports=("websocket",), reconnection_delay=0.05, reconnection_delay_max=0.1)
+    reasons: list[str] = []
+    client.on("disconnect", lambda reason, description: reasons.append(reason))
+    ids: list[str | None] = []
+    client.on("connect", lambda: ids.append(client.id))
+    await asyncio.wait_for(client.connect(), 3)
+    for _ in range(100):
+        if client.id == "sock2":
+            break
+        await asyncio.sleep(0.02)
+    assert reasons == ["parse error"]
+    assert ids == ["sock1", "sock2"]
+    assert client.connected and client.id == "sock2"
+    assert any("invalid Socket.IO packet" in r.getMessage() for r in caplog.records)
+    await client.disconnect()
+
+
+async def test_v2_style_connect_reply_refused(fake_server: Any) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        ws.open()
+        await ws.receive()
+        ws.send("40")  # no sid: a Socket.IO v2 server
+        await asyncio.sleep(5)
+
+    url = await fake_server(script)
+    client = hypersio.AsyncClient(url, transports=("websocket",))
+    with pytest.raises(hypersio.ConnectError, match="v2"):
+        await asyncio.wait_for(client.connect(), 3)
+
+
+@pytest.mark.interop
+async def test_heartbeat_with_node(node_env: dict[str, str]) -> None:
+    server = NodeServer(node_env, extra_env={"HYPERSIO_PING_INTERVAL": "100", "HYPERSIO_PING_TIMEOUT": "100"})
+    server.start()
+    try:
+        for transports in (("websocket",), ("polling",)):
+            client = EngineClient(server.url, path="/socket.io/", transports=transports)
+            closed: list[str] = []
+            client.on_close = lambda reason, description: closed.append(reason)
+            await client.open()
+            assert client.ping_interval == 0.1 and client.ping_timeout == 0.1
+            await asyncio.sleep(0.8)  # several ping rounds: each answered in time
+            assert closed == [] and client.connected
+            client.close()
+            assert closed == ["forced close"]
+    finally:
+        server.stop()
+
+
+def test_backoff_schedule() -> None:
+    backoff = Backoff(min=1.0, max=5.0, jitter=0.0)
+    assert [backoff.duration() for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    backoff.reset()
+    assert backoff.duration() == 1.0
+    jittered = Backoff(min=1.0, max=100.0, jitter=0.5)
+    for expected in (1.0, 2.0, 4.0):
+        value = jittered.duration()
+        assert expected * 0.5 <= value <= expected * 1.5
+
+
+def test_engine_client_url_and_options() -> None:
+    client = EngineClient("https://example.com/ignored", path="socket.io", query={"a": 1}, headers={"X": "y"})
+    assert client.host == "example.com" and client.port == 443 and client.ssl is True
+    assert client.host_header == "example.com"
+    target = client.target("websocket")
+    assert target.startswith("/socket.io/?") and "a=1" in target and "EIO=4" in target
+    assert "transport=websocket" in target
+    assert "t=" in client.target("polling")
+    assert EngineClient("ws://h:81").host_header == "h:81"
+    with pytest.raises(ValueError):
+        EngineClient("ftp://h")
+    with pytest.raises(ValueError):
+        EngineClient("http://h", transports=("carrier-pigeon",))
+
+
+def test_unknown_parser_refused() -> None:
+    with pytest.raises(ValueError):
+        hypersio.AsyncClient("http://localhost", parser="yaml")
