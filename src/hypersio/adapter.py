@@ -64,6 +64,10 @@ class InMemoryAdapter:
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         """Put socket ``sid`` in every room of ``rooms`` (creating rooms as needed)."""
+        if self._delivering:
+            rooms = list(rooms)
+            self._deferred.append(lambda: self.add_all(sid, rooms))
+            return
         mine = self.sids.get(sid)
         if mine is None:
             mine = self.sids[sid] = set()

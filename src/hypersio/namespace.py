@@ -250,33 +250,42 @@ class ParentNamespace(Namespace):
         self.server._nsps[name] = child
         return child
 
-    def _for_children(self, fn: Callable[[Namespace], Any]) -> None:
-        for child in list(self.children):
-            fn(child)
+    def _operator(self) -> BroadcastOperator:
+        # Broadcasts from the parent reach the sockets of every child namespace.
+        return BroadcastOperator(_ChildrenAdapter(self))  # type: ignore[arg-type]
 
-    def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to the sockets of every child namespace."""
-        self._for_children(lambda nsp: nsp.emit(event, *args))
 
-    def send(self, *args: Any) -> None:
-        """Emit ``message`` to the sockets of every child namespace."""
-        self.emit("message", *args)
+class _ChildrenAdapter:
+    """Adapter face of a ParentNamespace: each operation is applied to every child's adapter."""
 
-    async def fetch_sockets(self) -> list[Socket]:
-        """The sockets of every child namespace."""
-        result: list[Socket] = []
-        for child in list(self.children):
-            result.extend(await child.fetch_sockets())
+    def __init__(self, parent: ParentNamespace) -> None:
+        self.nsp = parent
+        self._parent = parent
+
+    def _adapters(self) -> list[Any]:
+        return [child.adapter for child in list(self._parent.children)]
+
+    def broadcast(self, data: list[Any], opts: Any) -> None:
+        for adapter in self._adapters():
+            adapter.broadcast(data, opts)
+
+    def broadcast_with_ack(self, data: list[Any], opts: Any, on_client: Callable[..., None]) -> int:
+        return sum(adapter.broadcast_with_ack(data, opts, on_client) for adapter in self._adapters())
+
+    async def fetch_sockets(self, opts: Any) -> list[Any]:
+        result: list[Any] = []
+        for adapter in self._adapters():
+            result.extend(await adapter.fetch_sockets(opts))
         return result
 
-    def sockets_join(self, rooms: str | Iterable[str]) -> None:
-        """Make the sockets of every child join ``rooms``."""
-        self._for_children(lambda nsp: nsp.sockets_join(rooms))
+    def add_sockets(self, opts: Any, rooms: list[str]) -> None:
+        for adapter in self._adapters():
+            adapter.add_sockets(opts, rooms)
 
-    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
-        """Make the sockets of every child leave ``rooms``."""
-        self._for_children(lambda nsp: nsp.sockets_leave(rooms))
+    def del_sockets(self, opts: Any, rooms: list[str]) -> None:
+        for adapter in self._adapters():
+            adapter.del_sockets(opts, rooms)
 
-    def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect the sockets of every child."""
-        self._for_children(lambda nsp: nsp.disconnect_sockets(close))
+    def disconnect_sockets(self, opts: Any, close: bool) -> None:
+        for adapter in self._adapters():
+            adapter.disconnect_sockets(opts, close)

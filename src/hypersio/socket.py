@@ -50,6 +50,7 @@ class Handshake:
     xdomain: bool = False
 
     def __getitem__(self, key: str) -> Any:
+        """``handshake["query"]`` is ``handshake.query`` (for code written against dicts)."""
         return getattr(self, key)
 
 
@@ -247,7 +248,10 @@ class Socket(EventEmitter):
             ack = None
             if packet.id is not None:
                 ack = AckCallback(self._make_ack_sender(packet.id))
-            self._dispatch_event(data[0], data[1:], ack)
+            event = data[0]
+            if not isinstance(event, str):
+                event = str(event)  # the protocol allows numeric names; JS handlers key them as strings
+            self._dispatch_event(event, data[1:], ack)
         elif ptype == ACK or ptype == BINARY_ACK:
             self._acks.resolve(packet.id, packet.data)
         elif ptype == DISCONNECT:

@@ -489,3 +489,46 @@ async def test_emit_after_namespace_disconnect_is_dropped(sio, connect) -> None:
     s.packets()
     socks[0].emit("late")
     assert s.packets() == []
+
+
+async def test_dynamic_parent_broadcasts_to_children(sio, connect) -> None:
+    parent = sio.of(re.compile(r"^/game-\d+$"))
+    socks: list[Any] = []
+    parent.on("connection", socks.append)
+    s = connect()
+    connect("/game-1", session=s)
+    connect("/game-2", session=s)
+    await settle()
+    s.packets()
+    socks[0].join("red")
+    parent.to("red").emit("red-team")
+    parent.emit("all-games")
+    got = [(p.nsp, p.data[0]) for p in s.packets()]
+    assert sorted(got) == [("/game-1", "all-games"), ("/game-1", "red-team"), ("/game-2", "all-games")]
+    assert {x.nsp.name for x in await parent.fetch_sockets()} == {"/game-1", "/game-2"}
+    parent.disconnect_sockets()
+    assert not any(x.connected for x in socks)
+
+
+async def test_join_inside_outgoing_listener_during_broadcast(sio, connect) -> None:
+    socks: list[Any] = []
+
+    @sio.on("connection")
+    def on_conn(socket):
+        socks.append(socket)
+        socket.on_any_outgoing(lambda ev, *a: socket.join(f"got-{ev}"))
+
+    sessions = [connect() for _ in range(3)]
+    for sock in socks:
+        sock.join("r")
+    sio.to("r").emit("x")
+    assert all("got-x" in sock.rooms for sock in socks)
+    assert all(s.events()[-1] == ["x"] for s in sessions)
+
+
+async def test_numeric_event_name(sio, connect) -> None:
+    got = []
+    sio.on("connection", lambda s: s.on("42", lambda *a: got.append(a)))
+    s = connect()
+    s.receive_packet(P.EVENT, "/", [42, "x"])
+    assert got == [("x",)]
