@@ -201,6 +201,8 @@ async def test_poller_that_never_polls_is_closed_past_the_limit(make_server) -> 
     session = harness.server.sessions[sid]
     for _ in range(100):
         session.send("x" * 1000)
+    assert not session.closed  # never inside send(): the caller may be iterating over sessions
+    await asyncio.sleep(0)
     assert session.closed
     assert harness.closes == [(sid, "transport error")]
     assert json.loads((await harness.get(f"EIO=4&transport=polling&sid={sid}")).body)["code"] == 1
@@ -229,3 +231,19 @@ async def test_pipeline_flood_is_refused(echo: Harness) -> None:
     client.send_raw(flood.encode())
     assert await client.at_eof()
     assert len(echo.server._connections) <= 1
+
+
+async def test_websocket_burst_over_the_limit_closes_at_end_of_turn(make_server) -> None:
+    harness = await make_server(write_buffer_high_water=16 * 1024, write_buffer_limit=64 * 1024)
+    attach_echo(harness)
+    client, fields = await harness.ws_session()
+    session = harness.server.sessions[fields["sid"]]
+    for _ in range(20):
+        session.send("y" * 10_000)  # 200 kB in one turn
+    assert not session.closed
+    conn = session._tx.conn
+    assert conn._out_size <= 64 * 1024 + 10_010  # data past the limit is not even buffered
+    await asyncio.sleep(0.01)
+    assert session.closed
+    assert harness.closes == [(fields["sid"], "transport error")]
+    assert await client.closed() is None  # aborted: no close frame behind 64 kB of backlog

@@ -121,7 +121,11 @@ class CorkedWriter:
         self.hard_limit = hard_limit
 
     def write(self, data: bytes) -> None:
-        """Append ``data`` to the output buffer; it goes out at the end of this loop turn."""
+        """Append ``data`` to the output buffer; it goes out at the end of this loop turn.
+
+        Past the hard limit the data is dropped and the connection is closed when the turn ends,
+        not here: the caller may be in the middle of a broadcast loop.
+        """
         if self._write_closed:
             return
         self._out.append(data)
@@ -130,7 +134,7 @@ class CorkedWriter:
             self._corked = True
             self._corker.mark(self)
         if self._out_size > self.hard_limit:
-            self._write_overflow(self._out_size)
+            self._write_closed = True  # the corker calls _write_overflow at the end of the turn
 
     def close_after_flush(self) -> None:
         """Close the transport once what is buffered has been handed to it; later writes are dropped."""
@@ -156,6 +160,12 @@ class CorkedWriter:
         self._corked = False
         transport = self.transport
         out = self._out
+        if self._out_size > self.hard_limit and not self._close_after_flush:
+            size = self._out_size
+            self._out = []
+            self._out_size = 0
+            self._write_overflow(size)
+            return
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
             self._out = []

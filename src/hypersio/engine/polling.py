@@ -44,6 +44,7 @@ class Polling:
         "_release_asap",
         "_closing",
         "_discarded",
+        "_overflowed",
     )
 
     def __init__(self, server: Server) -> None:
@@ -57,6 +58,7 @@ class Polling:
         self._release_asap = False  # during an upgrade: answer GETs at once, with a noop if need be
         self._closing = False  # session closed; the next GET receives the close packet
         self._discarded = False  # upgraded away: this object no longer carries the session
+        self._overflowed = False  # the client does not poll and the queue hit the limit
 
     # ---- sending ----------------------------------------------------------------------------
     def send_message(self, data: str | bytes, volatile: bool) -> None:
@@ -72,6 +74,8 @@ class Polling:
         self._push(record, False)
 
     def _push(self, record: str, volatile: bool) -> None:
+        if self._overflowed:
+            return
         if volatile and (self._get is None or self._queue_size > self.server.write_buffer_high_water):
             return  # nobody is polling right now: a volatile message is dropped, as in node
         self._queue.append(record)
@@ -87,7 +91,10 @@ class Polling:
                 session.id,
                 size,
             )
-            session._close("transport error", "write buffer limit exceeded")
+            # Not closed here: the caller may be iterating over sessions (a broadcast), and the
+            # close handlers would run in the middle of it. Nothing more is queued meanwhile.
+            self._overflowed = True
+            self.server._loop.call_soon(session._close, "transport error", "write buffer limit exceeded")
             return
         if self._get is not None and not self._corked:
             self._corked = True

@@ -190,7 +190,7 @@ class WebSocketTransport:
             conn._corked = True
             conn._corker.mark(conn)
         if conn._out_size > conn.hard_limit:
-            conn._write_overflow(conn._out_size)
+            conn._write_closed = True  # closed by the corker at the end of the turn
 
     def send_control(self, packet: str) -> None:
         """Queue an already-encoded text packet (``"2"``, ``"3probe"``, the open packet...)."""
