@@ -9,6 +9,7 @@ decoded Packets are filled in C without argument parsing. The rare slow paths (n
 keys, huge ints, lone surrogates) reuse the pure twin's helpers.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_CheckExact
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -30,6 +31,10 @@ cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object o, Py_ssize_t* size) except NULL
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
     object PyUnicode_Substring(object o, Py_ssize_t start, Py_ssize_t end)
+    # Declared without error checks: callers test the value and clear the error themselves.
+    long PyLong_AsLong(object o)
+    long long PyLong_AsLongLong(object o)
+    void PyErr_Clear()
 
 __all__ = [
     "ACK",
@@ -74,6 +79,8 @@ cdef object _JSONDecodeError = orjson.JSONDecodeError
 cdef frozenset _RESERVED = RESERVED_EVENTS
 
 
+@cython.freelist(64)
+@cython.final
 cdef class Packet:
     """One Socket.IO packet: what an Encoder turns into wire chunks and a Decoder returns.
 
@@ -178,6 +185,7 @@ cdef object _assemble(int ptype, Py_ssize_t attachments, object nsp, object pid,
     cdef const char* nsp_utf8 = NULL
     cdef bint ascii = True
     cdef unsigned long long id_value
+    cdef long long signed_id
     cdef char* buf
     head[0] = <char>(48 + ptype)
     if attachments:
@@ -194,9 +202,11 @@ cdef object _assemble(int ptype, Py_ssize_t attachments, object nsp, object pid,
     if pid is not None:
         if type(pid) is not int and (not isinstance(pid, int) or isinstance(pid, bool)):
             raise TypeError(f"ack id must be an int, not {type(pid).__name__}")
-        if not 0 <= pid <= C_MAX_ACK_ID:
+        signed_id = PyLong_AsLongLong(pid)  # -1 with OverflowError set when out of range
+        if not 0 <= signed_id <= C_MAX_ACK_ID:
+            PyErr_Clear()
             raise ValueError(f"ack id {pid} out of range (0..2**53-1)")
-        id_value = pid
+        id_value = <unsigned long long>signed_id
         tail_len = _write_uint(tail, id_value)
     if body_len and ascii:
         ascii = _is_ascii(body, body_len)
@@ -298,11 +308,12 @@ def encode_packet(type, nsp="/", data=None, id=None) -> list:
 
 
 cdef int _packet_type(object value) except -1:
-    if PyLong_CheckExact(value):
-        if 0 <= value <= 6:
-            return value
-    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
-        return int(value)
+    cdef long v
+    if PyLong_CheckExact(value) or (isinstance(value, int) and not isinstance(value, bool)):
+        v = PyLong_AsLong(value)  # -1 with OverflowError set for a huge int
+        if 0 <= v <= 6:
+            return v
+        PyErr_Clear()
     raise ValueError(f"unknown packet type {value!r}")
 
 
@@ -346,6 +357,7 @@ cdef list _encode(int ptype, object nsp, object data, object pid):
     return [_assemble(ptype, 0, nsp, pid, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))]
 
 
+@cython.final
 cdef class Encoder:
     """Turns Packets into wire chunks; stateless, one can serve every connection."""
 
@@ -517,6 +529,7 @@ cdef Packet _decode_text(str text, Py_ssize_t max_attachments):
     return packet
 
 
+@cython.final
 cdef class Decoder:
     """Reassembles packets from wire chunks, one Decoder per connection (it keeps state).
 
