@@ -369,55 +369,50 @@ cdef str _payload_error(long ptype, object data, bint has_payload):
     return None
 
 
-cdef class Decoder:
-    """Turns one binary message into a Packet; keep one per connection (it is not thread-safe).
+cdef class _ExtReader:
+    """msgpack's ext_hook for one Decoder: notepack.io's meaning of each extension.
 
-    ``add(bytes)`` returns the Packet (never None: a msgpack packet is always complete) or raises
-    ParseError for anything that is not a valid socket.io-msgpack-parser packet.
-    ``max_attachments`` is accepted for symmetry with the JSON Decoder; msgpack has no attachments.
+    It keeps the per-message state the hook needs apart from the Decoder, so that the two do not
+    form a reference cycle and a closed connection's Decoder is freed at once.
     """
 
-    cdef public object max_attachments
-    cdef bytes _buf
-    cdef Py_ssize_t _ext0_seen
-    cdef list _forms
-    cdef Py_ssize_t _undefined
-    cdef dict _kwargs
+    cdef bytes buf
+    cdef Py_ssize_t ext0_seen
+    cdef list forms
+    cdef Py_ssize_t undefined
 
-    def __init__(self, max_attachments: int = 10) -> None:
-        self.max_attachments = max_attachments
-        self._buf = b""
-        self._forms = None
-        self._kwargs = {"ext_hook": self._ext_hook, "timestamp": 3}
+    def __cinit__(self):
+        self.start(b"")
 
-    def reset(self) -> None:
-        """Forget per-message state; present for symmetry with the JSON Decoder."""
-        self._buf = b""
-        self._forms = None
+    cdef inline void start(self, bytes buf) noexcept:
+        self.buf = buf
+        self.ext0_seen = 0
+        self.forms = None
+        self.undefined = 0
 
     cdef bint _is_fixext(self, int size) except -1:
         """Whether the current type-0 extension of ``size`` bytes had a fixext header."""
         cdef unsigned char fixext = 0xD4 + (0 if size == 1 else 1 if size == 2 else 2 if size == 4
                                             else 3 if size == 8 else 4)
-        cdef bint fixed = _contains3(self._buf, fixext, 0, -1)
-        if fixed != _contains3(self._buf, 0xC7, <unsigned char>size, 0):
+        cdef bint fixed = _contains3(self.buf, fixext, 0, -1)
+        if fixed != _contains3(self.buf, 0xC7, <unsigned char>size, 0):
             return fixed  # only one of the two headers occurs anywhere: it is this one
-        if self._forms is None:
-            self._forms = _ext0_forms(self._buf)
-        return self._forms[self._ext0_seen - 1]
+        if self.forms is None:
+            self.forms = _ext0_forms(self.buf)
+        return self.forms[self.ext0_seen - 1]
 
-    def _ext_hook(self, int code, bytes payload):
+    def __call__(self, int code, bytes payload):
         cdef Py_ssize_t size
         cdef int64_t ms
         if code != 0:
             return [code, payload]  # what notepack.io hands JavaScript for a foreign extension
-        self._ext0_seen += 1
+        self.ext0_seen += 1
         size = PyBytes_GET_SIZE(payload)
         if (size != 1 and size != 2 and size != 4 and size != 8 and size != 16) \
                 or not self._is_fixext(<int>size):
             return payload  # ArrayBuffer / typed array
         if size == 1:
-            self._undefined += 1
+            self.undefined += 1
             return _UNDEFINED
         if size == 8:
             ms = <int64_t>_be(<const unsigned char*>PyBytes_AS_STRING(payload), 8)
@@ -427,8 +422,31 @@ cdef class Decoder:
                 raise _ParseError(f"date {ms} ms from the epoch is out of range") from None
         return [0, payload]
 
+
+cdef class Decoder:
+    """Turns one binary message into a Packet; keep one per connection (it is not thread-safe).
+
+    ``add(bytes)`` returns the Packet (never None: a msgpack packet is always complete) or raises
+    ParseError for anything that is not a valid socket.io-msgpack-parser packet.
+    ``max_attachments`` is accepted for symmetry with the JSON Decoder; msgpack has no attachments.
+    """
+
+    cdef public object max_attachments
+    cdef _ExtReader _ext
+    cdef dict _kwargs
+
+    def __init__(self, max_attachments: int = 10) -> None:
+        self.max_attachments = max_attachments
+        self._ext = _ExtReader()
+        self._kwargs = {"ext_hook": self._ext, "timestamp": 3}
+
+    def reset(self) -> None:
+        """Forget per-message state; present for symmetry with the JSON Decoder."""
+        self._ext.start(b"")
+
     def add(self, chunk) -> Packet:
         """Decode one binary message into a Packet. Raises ParseError if it is not one."""
+        cdef _ExtReader ext = self._ext
         if type(chunk) is not bytes:
             if isinstance(chunk, (bytes, bytearray, memoryview)):
                 chunk = bytes(chunk)
@@ -436,10 +454,7 @@ cdef class Decoder:
                 raise _ParseError("the msgpack parser takes binary messages, got a text one")
             else:
                 raise _ParseError(f"cannot decode a {type(chunk).__name__}: expected bytes")
-        self._buf = chunk
-        self._ext0_seen = 0
-        self._undefined = 0
-        self._forms = None
+        ext.start(chunk)
         try:
             obj = PyObject_Call(_unpackb, (chunk,), self._kwargs)
         except _ParseError:
@@ -449,11 +464,14 @@ cdef class Decoder:
         except (ValueError, TypeError, OverflowError) as exc:
             raise _ParseError(f"invalid msgpack: {exc or exc.__class__.__name__}") from None
         finally:
-            self._buf = b""
-        return self._packet(obj)
+            ext.buf = b""
+        return self._packet(obj, ext.undefined)
 
-    cdef object _packet(self, object obj):
-        """Check one decoded map against the socket.io-msgpack-parser rules and build the Packet."""
+    cdef object _packet(self, object obj, Py_ssize_t undefined):
+        """Check one decoded map against the socket.io-msgpack-parser rules and build the Packet.
+
+        ``undefined`` is how many JavaScript undefined values the message held.
+        """
         cdef long itype
         cdef bint has_payload
         cdef Py_ssize_t top
@@ -479,12 +497,12 @@ cdef class Decoder:
         has_payload = data is not _UNDEFINED
         if not has_payload:
             data = None
-        elif self._undefined:
+        elif undefined:
             top = 0
             for value in (<dict>obj).values():
                 if value is _UNDEFINED:
                     top += 1
-            if self._undefined > top:
+            if undefined > top:
                 data = _replace_undefined(data)  # some undefined sits inside the payload
         problem = _payload_error(itype, data, has_payload)
         if problem is not None:

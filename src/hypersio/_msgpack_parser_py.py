@@ -266,48 +266,45 @@ def _payload_error(ptype: int, data: Any, has_payload: bool) -> str | None:
     return None
 
 
-class Decoder:
-    """Turns one binary message into a Packet; keep one per connection (it is not thread-safe).
+class _ExtReader:
+    """msgpack's ext_hook for one Decoder: notepack.io's meaning of each extension.
 
-    ``add(bytes)`` returns the Packet (never None: a msgpack packet is always complete) or raises
-    ParseError for anything that is not a valid socket.io-msgpack-parser packet.
-    ``max_attachments`` is accepted for symmetry with the JSON Decoder; msgpack has no attachments.
+    It keeps the per-message state the hook needs (the message, how many type-0 extensions it
+    has seen, how many undefined it made) apart from the Decoder, so that the two do not form a
+    reference cycle and a closed connection's Decoder is freed at once.
     """
 
-    __slots__ = ("max_attachments", "_buf", "_ext0_seen", "_forms", "_undefined", "_hook")
+    __slots__ = ("buf", "ext0_seen", "forms", "undefined")
 
-    def __init__(self, max_attachments: int = 10) -> None:
-        self.max_attachments = max_attachments
-        self._buf = b""
-        self._ext0_seen = 0
-        self._forms: list | None = None
-        self._undefined = 0
-        self._hook = self._ext_hook
+    def __init__(self) -> None:
+        self.start(b"")
 
-    def reset(self) -> None:
-        """Forget per-message state; present for symmetry with the JSON Decoder."""
-        self._buf = b""
-        self._forms = None
+    def start(self, buf: bytes) -> None:
+        """Get ready for the message ``buf``."""
+        self.buf = buf
+        self.ext0_seen = 0
+        self.forms: list | None = None
+        self.undefined = 0
 
     def _is_fixext(self, size: int) -> bool:
         """Whether the current type-0 extension of ``size`` bytes had a fixext header."""
-        buf = self._buf
+        buf = self.buf
         fixed = bytes((_FIXEXT_BY_SIZE[size], 0)) in buf
         if fixed != (bytes((0xC7, size, 0)) in buf):
             return fixed  # only one of the two headers occurs anywhere: it is this one
-        if self._forms is None:
-            self._forms = _ext0_forms(buf)
-        return self._forms[self._ext0_seen - 1]
+        if self.forms is None:
+            self.forms = _ext0_forms(buf)
+        return self.forms[self.ext0_seen - 1]
 
-    def _ext_hook(self, code: int, payload: bytes) -> Any:
+    def __call__(self, code: int, payload: bytes) -> Any:
         if code != 0:
             return [code, payload]  # what notepack.io hands JavaScript for a foreign extension
-        self._ext0_seen += 1
+        self.ext0_seen += 1
         size = len(payload)
         if size not in _FIXEXT_BY_SIZE or not self._is_fixext(size):
             return payload  # ArrayBuffer / typed array
         if size == 1:
-            self._undefined += 1
+            self.undefined += 1
             return _UNDEFINED
         if size == 8:
             ms = int.from_bytes(payload, "big", signed=True)
@@ -316,6 +313,25 @@ class Decoder:
             except OverflowError:
                 raise ParseError(f"date {ms} ms from the epoch is out of range") from None
         return [0, payload]
+
+
+class Decoder:
+    """Turns one binary message into a Packet; keep one per connection (it is not thread-safe).
+
+    ``add(bytes)`` returns the Packet (never None: a msgpack packet is always complete) or raises
+    ParseError for anything that is not a valid socket.io-msgpack-parser packet.
+    ``max_attachments`` is accepted for symmetry with the JSON Decoder; msgpack has no attachments.
+    """
+
+    __slots__ = ("max_attachments", "_ext")
+
+    def __init__(self, max_attachments: int = 10) -> None:
+        self.max_attachments = max_attachments
+        self._ext = _ExtReader()
+
+    def reset(self) -> None:
+        """Forget per-message state; present for symmetry with the JSON Decoder."""
+        self._ext.start(b"")
 
     def add(self, chunk: bytes | bytearray | memoryview) -> Packet:
         """Decode one binary message into a Packet. Raises ParseError if it is not one."""
@@ -327,12 +343,10 @@ class Decoder:
                 raise ParseError("the msgpack parser takes binary messages, got a text one")
             else:
                 raise ParseError(f"cannot decode a {cls.__name__}: expected bytes")
-        self._buf = chunk
-        self._ext0_seen = 0
-        self._undefined = 0
-        self._forms = None
+        ext = self._ext
+        ext.start(chunk)
         try:
-            obj = _unpackb(chunk, ext_hook=self._hook, timestamp=3)
+            obj = _unpackb(chunk, ext_hook=ext, timestamp=3)
         except ParseError:
             raise
         except _StackError:
@@ -340,14 +354,17 @@ class Decoder:
         except (ValueError, TypeError, OverflowError) as exc:
             raise ParseError(f"invalid msgpack: {exc or exc.__class__.__name__}") from None
         finally:
-            self._buf = b""
-        return self._packet(obj)
+            ext.buf = b""
+        return self._packet(obj, ext.undefined)
 
-    def _packet(self, obj: Any) -> Packet:
-        """Check one decoded map against the socket.io-msgpack-parser rules and build the Packet."""
+    @staticmethod
+    def _packet(obj: Any, undefined: int) -> Packet:
+        """Check one decoded map against the socket.io-msgpack-parser rules and build the Packet.
+
+        ``undefined`` is how many JavaScript undefined values the message held.
+        """
         if obj.__class__ is not dict:
             raise ParseError(f"a msgpack packet must be a map, not {obj.__class__.__name__}")
-        undefined = self._undefined
         ptype = obj.get("type", _UNDEFINED)
         itype = _as_int(ptype)
         if itype is None or not CONNECT <= itype <= CONNECT_ERROR:
