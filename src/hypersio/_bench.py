@@ -225,21 +225,22 @@ def _gen_cpu(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[
 
 
 def connect_clients(server: ServerProcess, gen: LoadGenerator, rooms: list[int | None], parser: str,
-                    say: Say, sample_clients: int = 50) -> dict[str, Any]:
-    """Connect one client per entry of ``rooms``; returns ok/failed counts and the RSS growth."""
+                    say: Say, sample_clients: int = 50, limit: float = 120.0) -> dict[str, Any]:
+    """Connect one client per entry of ``rooms`` within ``limit`` seconds; returns ok/failed
+    counts and the server's RSS growth per connected client."""
     time.sleep(0.2)
     rss0 = server.rss()
     sample_every = max(1, len(rooms) // max(1, sample_clients))
     t0 = time.time()
 
     def tick(elapsed: float) -> None:
-        say(f"  [{server.spec.name}] connecting... {elapsed:4.0f}s")
+        say(f"  [{server.spec.name}] connecting... {elapsed:4.0f}s, {gen.connected():,} connected")
 
     replies = gen.call("connect", [
         {"host": "127.0.0.1", "port": server.port, "rooms": part, "sample_every": sample_every,
-         "parser": parser}
+         "parser": parser, "deadline": t0 + limit, "timeout": min(60.0, limit)}
         for part in gen.split(rooms)
-    ], tick=tick)
+    ], tick=tick, timeout=limit + 90)
     ok = sum(r["ok"] for r in replies)
     failed = sum(r["failed"] for r in replies)
     time.sleep(0.3)  # let the server finish its side of the last handshakes before measuring
@@ -349,7 +350,7 @@ def run_acks(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 200, second
 
 
 def run_idle(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 10_000, seconds: float = 10.0,
-             ping_interval: float = 1.0, ping_timeout: float = 5.0, say: Say = print) -> dict[str, Any]:
+             ping_interval: float = 5.0, ping_timeout: float = 10.0, say: Say = print) -> dict[str, Any]:
     """Idle connections: RSS per connection, and server CPU while heartbeats run every
     ``ping_interval`` seconds for ``seconds``."""
     result: dict[str, Any] = {"server": spec.name, "clients": clients}
@@ -367,6 +368,7 @@ def run_idle(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 10_000, sec
         cpu1 = server.cpu()
         still_open = sum(r["clients"] - r["closed"] for r in after)
         result.update(pings=sum(r["pings"] for r in after), closed=sum(r["closed"] for r in after),
+                      open=still_open,
                       server_cpu_pct=100.0 * (cpu1 - cpu0) / seconds, rss_total=server.rss(),
                       gen_cpu_pct=_gen_cpu(before, after), complete=still_open > 0)
     except Exception as exc:

@@ -93,6 +93,7 @@ class Counters:
         self.acks = 0
         self.latencies = array("d")  # seconds, sampled clients only
         self.closed = 0
+        self.connected = 0
 
 
 class BenchClient(asyncio.Protocol):
@@ -273,16 +274,17 @@ class Worker:
     ``progress`` value mirrors ``Counters.delivered + Counters.acks`` every 100 ms.
     """
 
-    def __init__(self, conn: Any, progress: Any) -> None:
+    def __init__(self, conn: Any, progress: Any, connected: Any) -> None:
         self.conn = conn
         self.progress = progress
+        self.connected = connected
         self.c = Counters()
         self.clients: list[BenchClient] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stop = False
 
     @classmethod
-    def main(cls, conn: Any, progress: Any) -> None:
+    def main(cls, conn: Any, progress: Any, connected: Any) -> None:
         """Process entry point: run the worker on uvloop until told to quit."""
         raise_fd_limit()
         try:
@@ -291,7 +293,7 @@ class Worker:
             uvloop.install()
         except ImportError:  # pragma: no cover
             pass
-        asyncio.run(cls(conn, progress).serve())
+        asyncio.run(cls(conn, progress, connected).serve())
 
     async def serve(self) -> None:
         """Read commands from the pipe (without blocking the loop) until ``quit``."""
@@ -316,6 +318,7 @@ class Worker:
     async def _publish(self) -> None:
         while True:
             self.progress.value = self.c.delivered + self.c.acks
+            self.connected.value = self.c.connected
             await asyncio.sleep(0.1)
 
     async def cmd_connect(
@@ -328,9 +331,11 @@ class Worker:
         path: str = "/socket.io/",
         concurrency: int = 64,
         timeout: float = 60.0,
+        deadline: float = 0.0,
     ) -> dict[str, Any]:
         """Open one client per entry of ``rooms``: room k is asked for as ``{"room": "r<k>"}`` in the
-        CONNECT auth; None joins no room."""
+        CONNECT auth; None joins no room. Clients not started by ``deadline`` (epoch seconds, 0 = none)
+        count as failed, so a server that accepts slowly cannot stall the whole suite."""
         msgpack_mode = parser == "msgpack"
         sem = asyncio.Semaphore(concurrency)
         ok = 0
@@ -348,6 +353,9 @@ class Worker:
             else:
                 connect_packet = b"40" + (json.dumps(auth).encode() if auth else b"")
             async with sem:
+                if deadline and time.time() > deadline:
+                    failed += 1
+                    return
                 client = BenchClient(
                     self.c, upgrade_request(host, port, path), connect_packet,
                     sample_every > 0 and index % sample_every == 0, msgpack_mode,
@@ -361,6 +369,7 @@ class Worker:
             self.clients.append(client)
             if good:
                 ok += 1
+                self.c.connected += 1
             else:
                 failed += 1
                 if client.transport is not None:
@@ -372,7 +381,7 @@ class Worker:
 
     async def cmd_reset(self) -> dict[str, Any]:
         """Zero the counters before a measured phase; report the worker's own CPU so far."""
-        self.c.delivered = self.c.acks = self.c.pings = 0
+        self.c.delivered = self.c.acks = self.c.pings = self.c.closed = 0
         self.c.first_recv = self.c.last_recv = 0.0
         self.c.latencies = array("d")
         return {"cpu": cpu_seconds(), "t": time.time()}
@@ -449,11 +458,14 @@ class LoadGenerator:
         ctx = mp.get_context("fork" if "fork" in methods else "spawn")
         self.conns: list[Any] = []
         self.progress_values: list[Any] = []
+        self.connected_values: list[Any] = []
         self.procs: list[Any] = []
         for _ in range(workers):
             parent, child = ctx.Pipe()
             value = ctx.Value("q", 0, lock=False)
-            proc = ctx.Process(target=Worker.main, args=(child, value), daemon=True)
+            connected = ctx.Value("q", 0, lock=False)
+            proc = ctx.Process(target=Worker.main, args=(child, value, connected), daemon=True)
+            self.connected_values.append(connected)
             proc.start()
             self.conns.append(parent)
             self.progress_values.append(value)
@@ -467,6 +479,10 @@ class LoadGenerator:
     def progress(self) -> int:
         """Deliveries plus acks counted by all workers since the last reset (100 ms stale at most)."""
         return sum(v.value for v in self.progress_values)
+
+    def connected(self) -> int:
+        """Clients connected by all workers (100 ms stale at most)."""
+        return sum(v.value for v in self.connected_values)
 
     def call(
         self,
