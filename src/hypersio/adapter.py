@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .socket import Socket
 
 EVENT = 2
+_EMPTY: set[str] = set()  # shared, never mutated
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ class InMemoryAdapter:
     # --- selecting sockets --------------------------------------------------------------------
 
     def _except_sids(self, except_rooms: frozenset[str]) -> set[str]:
+        if len(except_rooms) == 1:
+            for room in except_rooms:
+                return self.rooms.get(room, _EMPTY)  # live set, read only
         excluded: set[str] = set()
         for room in except_rooms:
             members = self.rooms.get(room)
@@ -124,37 +128,34 @@ class InMemoryAdapter:
                 excluded |= members
         return excluded
 
-    def _target_sids(self, opts: BroadcastOptions) -> Iterable[str]:
-        """The ids a broadcast reaches, without duplicates; no copy in the single-room case."""
+    def _targets(self, opts: BroadcastOptions) -> tuple[Iterable[str], set[str]]:
+        """(candidate ids, ids to skip) for a broadcast.
+
+        The candidates are a live set (one room) or the id table (no room) whenever possible,
+        so the common ``socket.to(room)`` / ``sio.to(room)`` / ``sio.emit`` cases copy nothing;
+        only a multi-room target builds a union to drop duplicates. The skip set holds the
+        members of the excluded rooms (usually just the sender's id).
+        """
+        excluded = self._except_sids(opts.except_rooms) if opts.except_rooms else _EMPTY
         rooms = opts.rooms
-        if opts.except_rooms:
-            excluded = self._except_sids(opts.except_rooms)
-            if not rooms:
-                return [sid for sid in self.sids if sid not in excluded]
-            if len(rooms) == 1:
-                (room,) = rooms
-                return self.rooms.get(room, set()) - excluded
-            targets: set[str] = set()
-            for room in rooms:
-                members = self.rooms.get(room)
-                if members:
-                    targets |= members
-            return targets - excluded
         if not rooms:
-            return self.sids.keys()
+            return self.sids.keys(), excluded
         if len(rooms) == 1:
-            (room,) = rooms
-            return self.rooms.get(room, ())
-        targets = set()
+            for room in rooms:
+                return self.rooms.get(room, _EMPTY), excluded
+        targets: set[str] = set()
         for room in rooms:
             members = self.rooms.get(room)
             if members:
                 targets |= members
-        return targets
+        return targets, excluded
 
     def _iter_sockets(self, opts: BroadcastOptions) -> Iterator[Socket]:
         sockets = self.nsp.sockets
-        for sid in list(self._target_sids(opts)):
+        sids, excluded = self._targets(opts)
+        for sid in list(sids):
+            if sid in excluded:
+                continue
             sock = sockets.get(sid)
             if sock is not None:
                 yield sock
@@ -176,7 +177,8 @@ class InMemoryAdapter:
         if self._recovery is not None and not opts.volatile:
             data = self._recovery.record(data, opts)
         _, prepared = self._prepare(data, None)
-        self._deliver(prepared, self._target_sids(opts), opts.volatile, data, None)
+        sids, excluded = self._targets(opts)
+        self._deliver(prepared, sids, excluded, opts.volatile, data, None)
 
     def broadcast_with_ack(
         self,
@@ -192,12 +194,14 @@ class InMemoryAdapter:
         """
         ack_id = self.nsp._next_ack_id()
         _, prepared = self._prepare(data, ack_id)
-        return self._deliver(prepared, self._target_sids(opts), opts.volatile, data, (on_client, ack_id))
+        sids, excluded = self._targets(opts)
+        return self._deliver(prepared, sids, excluded, opts.volatile, data, (on_client, ack_id))
 
     def _deliver(
         self,
         prepared: list[Any],
         sids: Iterable[str],
+        excluded: set[str],
         volatile: bool,
         data: list[Any],
         ack: tuple[Callable[[Socket, int], None], int] | None,
@@ -215,6 +219,8 @@ class InMemoryAdapter:
             if len(prepared) == 1 and ack is None:
                 msg = prepared[0]
                 for sid in sids:
+                    if excluded and sid in excluded:
+                        continue
                     sock = sockets.get(sid)
                     if sock is None or not sock.connected:
                         continue
@@ -224,6 +230,8 @@ class InMemoryAdapter:
                     count += 1
             else:
                 for sid in sids:
+                    if excluded and sid in excluded:
+                        continue
                     sock = sockets.get(sid)
                     if sock is None or not sock.connected:
                         continue
