@@ -37,7 +37,7 @@ UPGRADE = 5
 NOOP = 6
 
 SEPARATOR = "\x1e"
-DEFAULT_MAX_PACKETS = 10_000
+DEFAULT_MAX_PACKETS = 100_000  # why this value: see _eio_parser_py
 
 cdef tuple _DIGITS = ("0", "1", "2", "3", "4", "5", "6")
 # Decoded packets without data are shared tuples: "2", "3" and "6" are most of a quiet session.

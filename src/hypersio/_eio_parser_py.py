@@ -44,8 +44,11 @@ NOOP = 6
 
 SEPARATOR = "\x1e"
 # A polling body is already capped in bytes by maxHttpBufferSize; this caps the number of
-# decoded packets too, so a body of one million one-byte records cannot become a million tuples.
-DEFAULT_MAX_PACKETS = 10_000
+# decoded packets too, so a body of one-byte records cannot become half a million tuples. It is
+# set high on purpose: engine.io-client batches a whole burst of emits into one POST of up to
+# maxPayload (1 MB), which at 8 bytes per minimal event is ~125,000 packets, and the official
+# server has no such limit at all. Servers with a larger maxHttpBufferSize pass their own value.
+DEFAULT_MAX_PACKETS = 100_000
 
 Data = Union[str, bytes, None]
 
