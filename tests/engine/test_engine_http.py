@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 import uvloop
 from eio_client import Harness, attach_echo, split_payload
 
@@ -247,3 +248,20 @@ async def test_websocket_burst_over_the_limit_closes_at_end_of_turn(make_server)
     assert session.closed
     assert harness.closes == [(fields["sid"], "transport error")]
     assert await client.closed() is None  # aborted: no close frame behind 64 kB of backlog
+
+
+async def test_endless_header_line_is_refused(echo: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    client = await echo.http()
+    client.send_raw(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nX-Endless: ")
+    for _ in range(10):  # 80 kB of one header value, never terminated
+        try:
+            client.send_raw(b"b" * 8192)
+        except (ConnectionError, RuntimeError):  # the server already hung up: fine
+            break
+        await asyncio.sleep(0.005)
+    for _ in range(100):
+        if not echo.server._connections:
+            break
+        await asyncio.sleep(0.01)
+    assert not echo.server._connections  # dropped long before the 80 kB were buffered
+    assert "request head too large" in caplog.text

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import httptools
@@ -135,6 +135,8 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._url = b""
         self._headers: dict[str, str] = {}
         self._header_bytes = 0
+        self._in_head = True  # between requests or inside a request's head
+        self._head_bytes = 0  # bytes received since the last request ended
         self._body: list[bytes] = []
         self._body_size = 0
         self._req: Request | None = None
@@ -179,8 +181,15 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             if sum(map(len, self._upgrade_buffer)) > self.server.max_http_buffer_size:
                 self.fail(400, "too much data before the WebSocket handshake completed")
             return
+        if self._in_head:
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
+            if self._in_head and self._head_bytes > 2 * MAX_HEADER_BYTES:
+                # httptools buffers a header line until its end: bound that buffer ourselves
+                raise _ParseLimit(431, "request head too large")
+        except _ParseLimit as exc:
+            self._on_limit(exc)
         except httptools.HttpParserUpgrade as exc:
             offset = exc.args[0] if exc.args else len(data)
             self._on_upgrade(data[offset:])
@@ -239,6 +248,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         )
         req.upgrade = parser.should_upgrade()
         self._req = req
+        self._in_head = False
         length = req.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.server.max_http_buffer_size:
             raise _ParseLimit(413, f"body of {length} bytes over max_http_buffer_size")
@@ -259,6 +269,8 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._req = None
         self._url = b""
         self._headers = {}
+        self._in_head = True
+        self._head_bytes = 0
         req.keep_alive = self._parser.should_keep_alive()
         if self._body:
             req.body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
@@ -385,5 +397,3 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-
-ResponseCallback = Callable[[HttpConnection, Request], None]
