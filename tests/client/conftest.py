@@ -30,7 +30,7 @@ TRANSPORTS = {
 
 
 @pytest.fixture(scope="module", params=["json", "msgpack"])
-def node_server(request: pytest.FixtureRequest, node_env: dict[str, str]) -> Iterator[NodeServer]:
+def server(request: pytest.FixtureRequest, node_env: dict[str, str]) -> Iterator[NodeServer]:
     """One official Node Socket.IO server per parser and test module (tests/js/node_server.js)."""
     server = NodeServer(node_env, request.param)
     server.start()

@@ -34,8 +34,8 @@ class Inbox:
         return await asyncio.wait_for(self.queue.get(), timeout)
 
 
-async def test_connect_and_transport(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_connect_and_transport(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     try:
         assert client.connected
         info = await client.timeout(3).emit_with_ack("whoami")
@@ -55,8 +55,8 @@ async def test_connect_and_transport(node_server: NodeServer, transports: tuple[
     assert not client.connected
 
 
-async def test_emit_several_args_with_binary(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_emit_several_args_with_binary(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     try:
         echo = Inbox(client, "echo-back")
         client.emit("echo", "world")
@@ -67,8 +67,8 @@ async def test_emit_several_args_with_binary(node_server: NodeServer, transports
         await client.disconnect()
 
 
-async def test_ack_with_callback_and_timeout(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_ack_with_callback_and_timeout(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     try:
         loop = asyncio.get_running_loop()
         plain: asyncio.Future[tuple[Any, ...]] = loop.create_future()
@@ -87,8 +87,8 @@ async def test_ack_with_callback_and_timeout(node_server: NodeServer, transports
         await client.disconnect()
 
 
-async def test_emit_with_ack(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_emit_with_ack(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     try:
         assert await client.timeout(3).emit_with_ack("ack", {"foo": "bar"}) == {"foo": "bar"}
         assert await client.timeout(3).emit_with_ack("ack", "a", 2) == ("a", 2)
@@ -99,8 +99,8 @@ async def test_emit_with_ack(node_server: NodeServer, transports: tuple[str, ...
         await client.disconnect()
 
 
-async def test_ack_timeout_option(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports, ack_timeout=0.2)
+async def test_ack_timeout_option(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports, ack_timeout=0.2)
     try:
         with pytest.raises(hypersio.AckTimeoutError):
             await client.emit_with_ack("no-ack")
@@ -109,8 +109,8 @@ async def test_ack_timeout_option(node_server: NodeServer, transports: tuple[str
         await client.disconnect()
 
 
-async def test_server_to_client_acks(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_server_to_client_acks(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     try:
         @client.on("by-callback")
         def by_callback(a: Any, b: Any, callback: Any) -> None:
@@ -137,8 +137,8 @@ async def test_server_to_client_acks(node_server: NodeServer, transports: tuple[
         await client.disconnect()
 
 
-async def test_on_any_and_outgoing(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_on_any_and_outgoing(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     try:
         incoming: list[tuple[Any, ...]] = []
         outgoing: list[tuple[Any, ...]] = []
@@ -158,8 +158,8 @@ async def test_on_any_and_outgoing(node_server: NodeServer, transports: tuple[st
         await client.disconnect()
 
 
-async def test_once_and_off(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_once_and_off(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     try:
         once: list[Any] = []
         always: list[Any] = []
@@ -176,9 +176,9 @@ async def test_once_and_off(node_server: NodeServer, transports: tuple[str, ...]
         await client.disconnect()
 
 
-async def test_rooms_and_broadcast_seen_by_two_clients(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    a = await make_client(node_server, transports)
-    b = await make_client(node_server, transports)
+async def test_rooms_and_broadcast_seen_by_two_clients(server: NodeServer, transports: tuple[str, ...]) -> None:
+    a = await make_client(server, transports)
+    b = await make_client(server, transports)
     try:
         room = f"room-{a.id}"
         assert room in await a.timeout(3).emit_with_ack("join", room)
@@ -196,8 +196,8 @@ async def test_rooms_and_broadcast_seen_by_two_clients(node_server: NodeServer, 
         await b.disconnect()
 
 
-async def test_second_namespace_multiplexed(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_second_namespace_multiplexed(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     admin = client.manager.socket("/admin")
     try:
         await asyncio.wait_for(admin.connect(), 5)
@@ -219,8 +219,8 @@ async def test_second_namespace_multiplexed(node_server: NodeServer, transports:
         await client.disconnect()
 
 
-async def test_namespace_in_url(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports, nsp="/admin")
+async def test_namespace_in_url(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports, nsp="/admin")
     try:
         assert client.nsp == "/admin"
         assert (await client.timeout(3).emit_with_ack("whoami"))["nsp"] == "/admin"
@@ -228,9 +228,9 @@ async def test_namespace_in_url(node_server: NodeServer, transports: tuple[str, 
         await client.disconnect()
 
 
-async def test_unknown_namespace_raises(node_server: NodeServer, transports: tuple[str, ...]) -> None:
+async def test_unknown_namespace_raises(server: NodeServer, transports: tuple[str, ...]) -> None:
     errors: list[Any] = []
-    client = hypersio.AsyncClient(node_server.url + "/nope", transports=transports, parser=node_server.parser)
+    client = hypersio.AsyncClient(server.url + "/nope", transports=transports, parser=server.parser)
     client.on("connect_error", errors.append)
     with pytest.raises(hypersio.ConnectError) as info:
         await asyncio.wait_for(client.connect(), 5)
@@ -240,9 +240,9 @@ async def test_unknown_namespace_raises(node_server: NodeServer, transports: tup
     assert client.manager.engine is None  # nothing else used the connection: it was closed
 
 
-async def test_auth_refused_and_accepted(node_server: NodeServer, transports: tuple[str, ...]) -> None:
+async def test_auth_refused_and_accepted(server: NodeServer, transports: tuple[str, ...]) -> None:
     with pytest.raises(hypersio.ConnectError) as info:
-        await make_client(node_server, transports, nsp="/auth")
+        await make_client(server, transports, nsp="/auth")
     assert info.value.message == "not authorized"
     assert info.value.data == {"code": 42}
 
@@ -252,7 +252,7 @@ async def test_auth_refused_and_accepted(node_server: NodeServer, transports: tu
         calls.append(1)
         return {"token": "secret"}
 
-    client = await make_client(node_server, transports, nsp="/auth", auth=auth)
+    client = await make_client(server, transports, nsp="/auth", auth=auth)
     try:
         assert calls == [1]
         info2 = await client.timeout(3).emit_with_ack("whoami")
@@ -261,9 +261,9 @@ async def test_auth_refused_and_accepted(node_server: NodeServer, transports: tu
         await client.disconnect()
 
 
-async def test_headers_and_query(node_server: NodeServer, transports: tuple[str, ...]) -> None:
+async def test_headers_and_query(server: NodeServer, transports: tuple[str, ...]) -> None:
     client = await make_client(
-        node_server, transports, nsp="?from=url", headers={"X-Custom": "yes"}, query={"token": "abc"}
+        server, transports, nsp="?from=url", headers={"X-Custom": "yes"}, query={"token": "abc"}
     )
     try:
         info = await client.timeout(3).emit_with_ack("whoami")
@@ -275,15 +275,15 @@ async def test_headers_and_query(node_server: NodeServer, transports: tuple[str,
         await client.disconnect()
 
 
-async def test_disconnect_reasons(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports)
+async def test_disconnect_reasons(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
     sid = client.id
     reasons: list[tuple[Any, ...]] = []
     client.on("disconnect", lambda *args: reasons.append(args))
     await client.disconnect()
     assert reasons and reasons[0][0] == "io client disconnect"
     assert client.manager.engine is None
-    async with hypersio.AsyncClient(node_server.url, transports=transports, parser=node_server.parser) as other:
+    async with hypersio.AsyncClient(server.url, transports=transports, parser=server.parser) as other:
         assert await other.timeout(3).emit_with_ack("reason-of", sid) == "client namespace disconnect"
 
         # The server ends the namespace: "io server disconnect", and no reconnection.
@@ -295,8 +295,8 @@ async def test_disconnect_reasons(node_server: NodeServer, transports: tuple[str
         assert not other.connected and not other.active
 
 
-async def test_buffered_emits_before_connect_and_volatile(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = hypersio.AsyncClient(node_server.url, transports=transports, parser=node_server.parser)
+async def test_buffered_emits_before_connect_and_volatile(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = hypersio.AsyncClient(server.url, transports=transports, parser=server.parser)
     echo = Inbox(client, "echo-back")
     client.emit("echo", "buffered", b"\x01")
     client.volatile.emit("echo", "volatile, dropped")
@@ -311,20 +311,20 @@ async def test_buffered_emits_before_connect_and_volatile(node_server: NodeServe
         await client.disconnect()
 
 
-async def test_connect_shortcut_and_context_manager(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await hypersio.connect(node_server.url, transports=transports, parser=node_server.parser)
+async def test_connect_shortcut_and_context_manager(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await hypersio.connect(server.url, transports=transports, parser=server.parser)
     try:
         assert client.connected
     finally:
         await client.disconnect()
-    async with hypersio.AsyncClient(node_server.url, transports=transports, parser=node_server.parser) as c:
+    async with hypersio.AsyncClient(server.url, transports=transports, parser=server.parser) as c:
         assert c.connected
         assert await c.timeout(3).emit_with_ack("ack", "ctx") == "ctx"
     assert not c.connected
 
 
-async def test_retries_deliver_at_least_once(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(node_server, transports, ack_timeout=0.2, retries=2)
+async def test_retries_deliver_at_least_once(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports, ack_timeout=0.2, retries=2)
     try:
         outgoing: list[Any] = []
         client.on_any_outgoing(lambda event, *args: outgoing.append(event))
@@ -349,8 +349,8 @@ async def test_retries_deliver_at_least_once(node_server: NodeServer, transports
         await client.disconnect()
 
 
-async def test_reserved_event_names_refused(node_server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = hypersio.AsyncClient(node_server.url, transports=transports, parser=node_server.parser)
+async def test_reserved_event_names_refused(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = hypersio.AsyncClient(server.url, transports=transports, parser=server.parser)
     for name in ("connect", "connect_error", "disconnect", "disconnecting"):
         with pytest.raises(ValueError):
             client.emit(name)
