@@ -229,6 +229,9 @@ class InMemoryAdapter:
                     sock._session.send_prepared(msg, volatile)
                     count += 1
             else:
+                # A packet with attachments must arrive whole: dropping one part would desync
+                # the client's decoder, so such packets are never volatile.
+                volatile = volatile and len(prepared) == 1
                 for sid in sids:
                     if excluded and sid in excluded:
                         continue

@@ -120,8 +120,12 @@ class Socket(EventEmitter):
             return
         parts = self._encode(ptype, self.nsp.name, data, ack_id)
         send = self._session.send
+        if len(parts) == 1:
+            send(parts[0], volatile)
+            return
+        # Attachments must arrive with their packet: never drop part of one (not volatile).
         for part in parts:
-            send(part, volatile)
+            send(part, False)
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with ``args`` to this client; never blocks.

@@ -532,3 +532,17 @@ async def test_numeric_event_name(sio, connect) -> None:
     s = connect()
     s.receive_packet(P.EVENT, "/", [42, "x"])
     assert got == [("x",)]
+
+
+async def test_volatile_packets_with_attachments_are_sent_whole(sio, connect, codec) -> None:
+    socks: list[Any] = []
+    sio.on("connection", socks.append)
+    s = connect()
+    before = len(s.sent)
+    socks[0].volatile.emit("bin", b"\x01")
+    sio.volatile.emit("bin", b"\x02")
+    flags = [v for _, v in s.sent[before:]]
+    if codec is P:  # text packet + attachment: both must go, so neither is volatile
+        assert flags == [False, False, False, False]
+    else:  # msgpack carries binary inline: one message, volatile is safe
+        assert flags == [True, True]
