@@ -154,3 +154,37 @@ async def test_connect_to_nothing_raises() -> None:
     client2 = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("polling",))
     with pytest.raises(hypersio.ConnectError):
         await asyncio.wait_for(client2.connect(), 5)
+
+
+async def test_connection_state_recovery(node_env: dict[str, str]) -> None:
+    server = NodeServer(node_env, extra_env={"HYPERSIO_RECOVERY": "1"})
+    server.start()
+    options: dict[str, Any] = {"transports": ("websocket",), "reconnection_delay": 0.3, "reconnection_delay_max": 0.3, "randomization_factor": 0}
+    client = hypersio.AsyncClient(server.url, **options)
+    other = hypersio.AsyncClient(server.url, **options)
+    try:
+        await asyncio.wait_for(client.connect(), 5)
+        await asyncio.wait_for(other.connect(), 5)
+        assert not client.recovered
+        first_id = client.id
+        news: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        client.on("news", lambda *args: news.put_nowait(args))
+        other.emit("broadcast", "news", "before")
+        got = await asyncio.wait_for(news.get(), 3)
+        assert got[0] == "before" and isinstance(got[-1], str)  # the offset rides last
+
+        lost = asyncio.ensure_future(wait_for_event(client, "disconnect"))
+        back = asyncio.ensure_future(wait_for_event(client, "connect"))
+        await asyncio.sleep(0)
+        client.emit("close-transport")
+        await lost
+        other.emit("broadcast", "news", "missed")  # while the client is away
+        await back
+        assert client.recovered and client.id == first_id
+        assert await client.timeout(3).emit_with_ack("recovered") is True
+        got = await asyncio.wait_for(news.get(), 3)
+        assert got[0] == "missed"
+    finally:
+        await client.disconnect()
+        await other.disconnect()
+        server.stop()

@@ -19,6 +19,8 @@
 //   "disconnect-me"                -> socket.disconnect()
 //   "close-transport"              -> socket.conn.close() (the client should reconnect)
 //   "reason-of" id, cb             -> cb(disconnect reason recorded for that socket id, or null)
+//   "recovered" cb                 -> cb(socket.recovered)
+// HYPERSIO_RECOVERY=1 turns on connection state recovery.
 // "/auth": a middleware refuses unless auth.token === "secret", with err.data = {code: 42}.
 // Any other namespace is unknown (the server answers "Invalid namespace").
 "use strict";
@@ -35,6 +37,10 @@ const options = {
   pingTimeout: parseInt(process.env.HYPERSIO_PING_TIMEOUT || "20000", 10),
   maxHttpBufferSize: 1e6,
 };
+if (process.env.HYPERSIO_RECOVERY) {
+  // Connection state recovery: sessions survive a transport loss of up to 2 s.
+  options.connectionStateRecovery = { maxDisconnectionDuration: 2000, skipMiddlewares: true };
+}
 if (parserName === "msgpack") {
   options.parser = require("socket.io-msgpack-parser");
 }
@@ -91,6 +97,7 @@ function setup(nsp) {
     socket.on("disconnect-me", () => socket.disconnect());
     socket.on("close-transport", () => socket.conn.close());
     socket.on("reason-of", (id, cb) => cb(reasons.has(id) ? reasons.get(id) : null));
+    socket.on("recovered", (cb) => cb(socket.recovered));
   });
 }
 
