@@ -327,6 +327,17 @@ def test_invalid_utf8_text(wsframe_twin: ModuleType, chunks: list[bytes], masked
     assert _error_code(wsframe_twin, b"".join(frames), expect_masked=masked) == 1007
 
 
+@pytest.mark.parametrize("masked", [True, False])
+def test_invalid_utf8_fails_fast_in_a_fragment(wsframe_twin: ModuleType, masked: bool) -> None:
+    key = KEY if masked else None
+    parser = wsframe_twin.FrameParser(expect_masked=masked)
+    assert parser.feed(raw_frame(0x01, "héllo".encode()[:2], key)) == []  # "h" + half of "é"
+    assert parser.feed(raw_frame(0x00, b"\xa9llo", key)) == []
+    with pytest.raises(WebSocketError) as info:
+        parser.feed(raw_frame(0x00, b"ok \xff", key))  # the message has not ended yet
+    assert info.value.code == 1007
+
+
 def test_valid_utf8_split_everywhere_across_fragments(wsframe_twin: ModuleType) -> None:
     raw = "a€𝄞é".encode()
     for cut in range(len(raw) + 1):

@@ -7,6 +7,7 @@ from the received bytes without copying them into Python integers first.
 """
 
 import base64
+import codecs
 import hashlib
 import os
 import re
@@ -264,6 +265,7 @@ cdef tuple _parse_close(const unsigned char* p, Py_ssize_t n):
     return (code, reason)
 
 
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 _KEY_SHAPE = re.compile(r"[+/0-9A-Za-z]{22}==")
 
 
@@ -300,6 +302,8 @@ cdef class FrameParser:
     cdef int _frag_opcode
     # One growing buffer, not a list of parts: a flood of 1-byte fragments costs 1 byte each.
     cdef bytearray _frag
+    # Validates a fragmented text message as it arrives, so bad UTF-8 fails fast (RFC 6455 8.1).
+    cdef object _utf8
     cdef object _error
 
     def __cinit__(self):
@@ -315,6 +319,7 @@ cdef class FrameParser:
         self.expect_masked = expect_masked
         self._frag_opcode = 0
         self._frag = bytearray()
+        self._utf8 = None
         self._error = None
 
     def __dealloc__(self):
@@ -377,11 +382,12 @@ cdef class FrameParser:
             self._error = (exc.code, str(exc))
             self._drop_buffer()
             self._frag = bytearray()
+            self._utf8 = None
             raise
         return out
 
     cdef Py_ssize_t _parse(self, const unsigned char* p, Py_ssize_t end, list out) except -1:
-        cdef Py_ssize_t pos = 0, header, stop
+        cdef Py_ssize_t pos = 0, header, stop, start
         cdef uint64_t length
         cdef int opcode, i
         cdef bint fin, masked
@@ -448,14 +454,24 @@ cdef class FrameParser:
             if opcode == 0 or not fin:
                 if opcode != 0:
                     self._frag_opcode = opcode
+                    if opcode == 1:
+                        self._utf8 = _Utf8Decoder()
+                start = PyByteArray_GET_SIZE(self._frag)
                 self._append_fragment(body, <Py_ssize_t>length, key)
                 pos = stop
                 if not fin:
+                    if self._utf8 is not None and length:
+                        # Only non-final fragments: the complete message is decoded once it ends.
+                        try:
+                            self._utf8.decode(self._frag[start:])
+                        except UnicodeDecodeError:
+                            raise WebSocketError(1007, "WebSocket text message is not UTF-8") from None
                     continue
                 opcode = self._frag_opcode
                 message = self._frag
                 self._frag_opcode = 0
                 self._frag = bytearray()
+                self._utf8 = None
                 if opcode == 1:
                     out.append((1, self._decode_text(<const unsigned char*>PyByteArray_AS_STRING(message),
                                                      PyByteArray_GET_SIZE(message), NULL)))

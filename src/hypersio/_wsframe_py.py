@@ -11,6 +11,7 @@ the close code to answer with: 1002 protocol error, 1007 invalid UTF-8, 1009 mes
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import os
 import re
@@ -66,6 +67,7 @@ _unpack_u16 = struct.Struct(">H").unpack_from
 _unpack_u64 = struct.Struct(">Q").unpack_from
 # _XOR_TABLES[k] maps every byte b to b ^ k, for bytes.translate.
 _XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 _KEY_SHAPE = re.compile(r"[+/0-9A-Za-z]{22}==")
 _TRANSLATE_FROM = 512  # measured crossover between the big-int XOR and the translate passes
 
@@ -211,6 +213,7 @@ class FrameParser:
         "_buf",
         "_frag_opcode",
         "_frag",
+        "_utf8",
         "_error",
     )
 
@@ -223,6 +226,8 @@ class FrameParser:
         self._frag_opcode = 0  # opcode of the fragmented message in progress, 0 when none
         # One growing buffer, not a list of parts: a flood of 1-byte fragments costs 1 byte each.
         self._frag = bytearray()
+        # Validates a fragmented text message as it arrives, so bad UTF-8 fails fast (RFC 6455 8.1).
+        self._utf8: codecs.IncrementalDecoder | None = None
         self._error: tuple[int, str] | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
@@ -239,6 +244,7 @@ class FrameParser:
             self._error = (exc.code, str(exc))
             self._buf = bytearray()
             self._frag = bytearray()
+            self._utf8 = None
             raise
 
     def _feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
@@ -318,14 +324,19 @@ class FrameParser:
             if opcode == OP_CONTINUATION:
                 self._frag += payload
                 if not fin:
+                    self._check_utf8(payload)
                     continue
                 opcode = self._frag_opcode
                 message = self._frag
                 self._frag_opcode = 0
                 self._frag = bytearray()
+                self._utf8 = None
             elif not fin:
                 self._frag_opcode = opcode
                 self._frag = bytearray(payload)
+                if opcode == OP_TEXT:
+                    self._utf8 = _Utf8Decoder()
+                    self._check_utf8(payload)
                 continue
             if opcode == OP_TEXT:
                 try:
@@ -339,3 +350,11 @@ class FrameParser:
         elif pos < end:
             self._buf = bytearray(buf[pos:])
         return out
+
+    def _check_utf8(self, fragment: bytes) -> None:
+        # Only non-final fragments come here; the complete message is decoded once it ends.
+        if self._utf8 is not None:
+            try:
+                self._utf8.decode(fragment)
+            except UnicodeDecodeError:
+                raise WebSocketError(CLOSE_INVALID_DATA, "WebSocket text message is not UTF-8") from None
