@@ -232,9 +232,11 @@ async def test_probe_websocket_closed_keeps_polling_session(echo: Harness) -> No
     await asyncio.sleep(0.05)
     session = echo.server.sessions[sid]
     assert session.transport == "polling" and not session.closed
+    poll = asyncio.ensure_future(echo.get(f"EIO=4&transport=polling&sid={sid}"))
+    await asyncio.sleep(0.05)
+    assert not poll.done()  # no more fast noop answers once the probe is gone
     session.send("still polling")
-    res = await echo.get(f"EIO=4&transport=polling&sid={sid}")
-    assert res.text == "4still polling"
+    assert (await poll).text == "4still polling"
 
 
 async def test_upgrade_timeout(make_server) -> None:

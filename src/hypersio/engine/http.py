@@ -173,6 +173,8 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             self.ws.connection_lost()
 
     def data_received(self, data: bytes) -> None:
+        if self._write_closed:
+            return  # closing: whatever else the peer sends is moot (and must not log again)
         if self.ws is not None:
             self.ws.feed(data)
             return

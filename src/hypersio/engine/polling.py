@@ -193,6 +193,10 @@ class Polling:
                 self._queue.append("6")
             self._answer_get()
 
+    def upgrade_aborted(self) -> None:
+        """The WebSocket probe went away: polls wait for data again."""
+        self._release_asap = False
+
     def discard(self) -> list[str]:
         """The session moved to WebSocket: release any GET and return the records not yet polled."""
         self._discarded = True

@@ -211,7 +211,7 @@ class Session:
             self._complete_upgrade(ws)
         else:
             logger.warning("%s: session %s: unexpected packet %d during upgrade", self._peer(), self.id, ptype)
-            self._upgrading = None
+            self._upgrade_failed(ws)
             ws.close(False, False)
 
     def _complete_upgrade(self, ws: Any) -> None:
@@ -229,6 +229,7 @@ class Session:
         if self._upgrading is ws:
             self._upgrading = None
             self._probed = False
+            self._tx.upgrade_aborted()
 
     # ---- closing ----------------------------------------------------------------------------
     def _close(self, reason: str, description: Any = None) -> None:
