@@ -246,3 +246,28 @@ async def test_upgrade_timeout(make_server) -> None:
     client = await upgrade(harness, sid)
     assert await client.closed() == (1000, "")
     assert harness.server.sessions[sid].transport == "polling"
+
+
+async def test_allow_request_applies_to_websocket(make_server) -> None:
+    async def allow(request) -> bool:
+        await asyncio.sleep(0.01)
+        return request.query.get("token") == "yes"
+
+    harness = await make_server(allow_request=allow)
+    reader, _, _ = await harness.ws_upgrade_request("EIO=4&transport=websocket&token=no")
+    res = await read_response(reader)
+    assert res.status == 403 and res.json() == {"code": 4, "message": "Forbidden"}
+    # frames sent while the verdict is pending are kept for the session
+    reader, writer, _ = await harness.ws_upgrade_request("EIO=4&transport=websocket&token=yes")
+    writer.write(wsframe.build_frame(wsframe.OP_TEXT, "4early", mask=True))
+    received = []
+    harness.server.on("connection", lambda session: session.on("message", received.append))
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    client = WsClient(reader, writer, b"")
+    assert (await client.recv_packet())[0] == "0"
+    for _ in range(50):
+        if received:
+            break
+        await asyncio.sleep(0.01)
+    assert received == ["early"]

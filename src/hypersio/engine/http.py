@@ -91,7 +91,7 @@ def build_response(status: int, headers: list[tuple[str, str]], body: bytes = b"
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
     for name, value in headers:
         lines.append(f"{name}: {value}\r\n")
-    if status != 101:
+    if status != 101 and status != 204:  # RFC 9110: neither may carry a Content-Length
         lines.append(f"Content-Length: {len(body)}\r\n")
     if close:
         lines.append("Connection: close\r\n")

@@ -78,7 +78,8 @@ class Server:
         elif isinstance(cors_allowed_origins, str):
             self.cors_allowed_origins = frozenset((cors_allowed_origins,))
         else:
-            self.cors_allowed_origins = frozenset(cors_allowed_origins)
+            origins = frozenset(cors_allowed_origins)
+            self.cors_allowed_origins = "*" if "*" in origins else origins
         self.allow_request = allow_request
         self.upgrade_timeout = float(upgrade_timeout)
         self.http_idle_timeout = float(http_idle_timeout)
