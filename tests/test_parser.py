@@ -54,6 +54,51 @@ def test_packet_attributes_eq_repr(parser_twin: ModuleType) -> None:
     assert "ACK" in text and "'/x'" in text and "[1]" in text and "4" in text
 
 
+def test_selector_exports_the_twin_api() -> None:
+    from hypersio import parser
+
+    assert parser.IMPLEMENTATION in ("hypersio._parser_c", "hypersio._parser_py")
+    for name in ("Packet", "Encoder", "Decoder", "encode_packet", "CONNECT", "BINARY_ACK"):
+        assert hasattr(parser, name), name
+    assert parser.Decoder().add('2["x"]') == parser.Packet(parser.EVENT, "/", ["x"])
+
+
+def test_packet_pickles(parser_twin: ModuleType) -> None:
+    import pickle
+
+    m = parser_twin
+    packet = m.Packet(m.ACK, "/a", [b"x", {"k": 1}], 5)
+    packet.attachments = 1
+    copy = pickle.loads(pickle.dumps(packet))
+    assert copy == packet and copy.attachments == 1 and type(copy) is m.Packet
+
+
+def test_int_like_types_and_str_subclass_chunks(parser_twin: ModuleType) -> None:
+    import enum
+
+    class Kind(enum.IntEnum):
+        EVENT = 2
+
+    class Text(str):
+        pass
+
+    m = parser_twin
+    assert m.encode_packet(Kind.EVENT, "/", ["x"], None) == ['2["x"]']
+    assert m.Encoder().encode(m.Packet(Kind.EVENT, "/", ["x"])) == ['2["x"]']
+    assert m.Decoder().add(Text('2/a,["x"]')) == m.Packet(m.EVENT, "/a", ["x"])
+
+
+def test_decoder_reset_drops_a_half_received_packet(parser_twin: ModuleType) -> None:
+    m = parser_twin
+    decoder = m.Decoder()
+    assert decoder.add('52-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]') is None
+    assert decoder.add(b"a") is None
+    decoder.reset()
+    with pytest.raises(ParseError):
+        decoder.add(b"b")  # nothing pending any more
+    assert decoder.max_attachments == 10
+
+
 # --------------------------------------------------------------------------------------------
 # Encoder
 # --------------------------------------------------------------------------------------------
