@@ -271,3 +271,16 @@ async def test_allow_request_applies_to_websocket(make_server) -> None:
             break
         await asyncio.sleep(0.01)
     assert received == ["early"]
+
+
+async def test_bytes_like_messages(echo: Harness) -> None:
+    client, fields = await echo.ws_session()
+    poll_sid = (await echo.handshake())["sid"]
+    for sid in (fields["sid"], poll_sid):
+        session = echo.server.sessions[sid]
+        session.send(bytearray(b"\x01\x02"))
+        session.send(memoryview(b"\x03"))
+    assert await client.recv() == (2, b"\x01\x02")
+    assert await client.recv() == (2, b"\x03")
+    res = await echo.get(f"EIO=4&transport=polling&sid={poll_sid}")
+    assert res.text == "bAQI=\x1ebAw=="

@@ -306,8 +306,10 @@ class EngineClient:
             return
         if reason == "parse error":
             logger.error("Engine.IO: %s; closing the connection", description)
+        elif reason == "transport error":
+            logger.warning("Engine.IO transport error: %s", description)
         else:
-            logger.debug("Engine.IO transport closed: %s (%s)", reason, description)
+            logger.info("Engine.IO connection closed by the server: %s", description)
         self._shutdown(reason, description, send_close=False)
 
     def _shutdown(self, reason: str, description: str, send_close: bool) -> None:

@@ -58,6 +58,8 @@ class HttpConnection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._keep_alive = True
+        self.completed = 0  # responses received on this connection
+        self.answering = False  # bytes of the current response have arrived
 
     # --- asyncio.Protocol -----------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        self.answering = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -94,6 +97,8 @@ class HttpConnection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         response = HttpResponse(self._status, self._headers, b"".join(self._body))
+        self.completed += 1
+        self.answering = False
         waiter, self._waiter = self._waiter, None
         if not self._keep_alive:
             self.close()

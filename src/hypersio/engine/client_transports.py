@@ -70,7 +70,17 @@ class PollingTransport:
             headers.append(("Content-Type", "text/plain;charset=UTF-8"))
         request = build_request(method, s.host_header, s.target("polling"), headers, body)
         conn = await self._conn(which)
-        response = await conn.request(request)
+        try:
+            response = await conn.request(request)
+        except ConnectionError:
+            # A kept-alive connection the server closed while idle (node drops them after
+            # 5 s) fails before any answer; the request never reached the application, so
+            # one retry on a fresh connection is safe.
+            if not conn.completed or conn.answering:
+                raise
+            conn.close()
+            conn = await self._conn(which)
+            response = await conn.request(request)
         if response.status != 200:
             detail = response.body[:200].decode("utf-8", "replace")
             raise ConnectionError(f"{method} answered HTTP {response.status}: {detail}")

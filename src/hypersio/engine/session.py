@@ -108,9 +108,7 @@ class Session:
         or a congested WebSocket). Sending on a closed session does nothing.
         """
         if not self.closed:
-            if isinstance(data, (bytearray, memoryview)):
-                data = bytes(data)
-            self._tx.send_message(data, volatile)
+            self._tx.send_message(data, volatile)  # bytearray/memoryview are framed as bytes
 
     def send_prepared(self, msg: PreparedMessage, volatile: bool = False) -> None:
         """Queue a message encoded once for many sessions (broadcasts); see :class:`PreparedMessage`."""
