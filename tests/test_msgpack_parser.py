@@ -537,3 +537,22 @@ def test_ext0_walk_over_a_large_message(msgpack_twin: ModuleType) -> None:
     raw = frame((b"\xa4type", b"\x02"), (b"\xa4data", data), (b"\xa3nsp", b"\xa1/"))
     out = msgpack_twin.Decoder().add(raw).data
     assert len(out) == 100_003 and out[1] is None and out[-1] == b"\x07" and out[-2] == [5, b""]
+
+
+def test_encode_while_an_encode_is_packing(msgpack_twin: ModuleType) -> None:
+    """The datetime hook runs Python code mid-pack; another encode there (another thread, or as
+    here the same one) must not disturb the shared packer."""
+    inner: list = []
+
+    class Reentrant(dt.datetime):
+        def __sub__(self, other: Any) -> Any:
+            inner.append(msgpack_twin.encode_packet(2, "/in", ["inner", b"\x01" * 40], 7))
+            return super().__sub__(other)
+
+    when = Reentrant(2020, 1, 1, tzinfo=UTC)
+    (outer,) = msgpack_twin.encode_packet(2, "/out", ["outer", "s" * 40, when, b"\x02" * 40], 8)
+    pure = importlib.import_module("hypersio._msgpack_parser_py")
+    assert inner == [pure.encode_packet(2, "/in", ["inner", b"\x01" * 40], 7)]
+    plain_when = dt.datetime(2020, 1, 1, tzinfo=UTC)
+    assert outer == pure.encode_packet(2, "/out", ["outer", "s" * 40, plain_when, b"\x02" * 40], 8)[0]
+    assert msgpack_twin.Decoder().add(outer).data == ["outer", "s" * 40, plain_when, b"\x02" * 40]

@@ -82,12 +82,13 @@ def _default(obj):
     raise TypeError(f"cannot encode a {type(obj).__name__} as msgpack")
 
 
-# The emit path runs on the event loop thread; one Packer (its internal buffer reused) serves it.
-# Without autoreset the payload stays in the packer's buffer and is copied once, straight into
-# the finished packet, instead of first into a bytes object of its own.
+# One Packer (its internal buffer reused) serves the emit path. Without autoreset the payload
+# stays in the packer's buffer and is copied once, straight into the finished packet, instead of
+# first into a bytes object of its own. Packing can run Python code (the datetime hook) where
+# another thread may take over and encode too: whoever finds the shared packer busy packs with a
+# fresh one instead.
 cdef object _packer = msgpack.Packer(default=_default, use_bin_type=True, autoreset=False)
-cdef object _pack = _packer.pack
-cdef object _reset = _packer.reset
+cdef bint _packer_busy = False
 
 
 cdef inline char* _put(char* out, const char* src, Py_ssize_t n) noexcept:
@@ -145,6 +146,8 @@ cdef list _encode(object ptype, object nsp, object data, object id):
     cdef int count = 2
     cdef bytes result
     cdef char* out
+    cdef object packer
+    global _packer_busy
     if type(ptype) is not int:
         if not isinstance(ptype, int) or isinstance(ptype, bool):
             raise ValueError(f"unknown packet type {ptype!r}")
@@ -165,46 +168,55 @@ cdef list _encode(object ptype, object nsp, object data, object id):
         pid = id
         count += 1
     # data then nsp go into the packer's buffer back to back; the frame is glued around them.
+    if _packer_busy:
+        packer = msgpack.Packer(default=_default, use_bin_type=True, autoreset=False)
+    else:
+        packer = _packer
+        _packer_busy = True
     try:
-        if has_data:
-            _pack(data)
-            count += 1
-            PyObject_GetBuffer(_packer, &view, PyBUF_SIMPLE)
-            data_len = view.len
+        try:
+            if has_data:
+                packer.pack(data)
+                count += 1
+                PyObject_GetBuffer(packer, &view, PyBUF_SIMPLE)
+                data_len = view.len
+                PyBuffer_Release(&view)
+            if nsp == "/":
+                root = True
+            else:
+                packer.pack(nsp)
+            PyObject_GetBuffer(packer, &view, PyBUF_SIMPLE)
+        except BaseException:
+            packer.reset()
+            raise
+        try:
+            nsp_len = view.len - data_len
+            total = 1 + 6 + (5 + data_len if has_data else 0) + (6 if root else 4 + nsp_len)
+            if has_id:
+                total += 3 + _uint_size(pid)
+            result = PyBytes_FromStringAndSize(NULL, total)
+            out = PyBytes_AS_STRING(result)
+            out[0] = <char>(0x80 | count)
+            out = _put(out + 1, b"\xa4type", 5)
+            out[0] = <char>t
+            out += 1
+            if has_data:
+                out = _put(out, b"\xa4data", 5)
+                out = _put(out, <const char*>view.buf, data_len)
+            if root:
+                out = _put(out, b"\xa3nsp\xa1/", 6)
+            else:
+                out = _put(out, b"\xa3nsp", 4)
+                out = _put(out, <const char*>view.buf + data_len, nsp_len)
+            if has_id:
+                out = _put(out, b"\xa2id", 3)
+                _put_uint(out, pid)
+        finally:
             PyBuffer_Release(&view)
-        if nsp == "/":
-            root = True
-        else:
-            _pack(nsp)
-        PyObject_GetBuffer(_packer, &view, PyBUF_SIMPLE)
-    except BaseException:
-        _reset()
-        raise
-    try:
-        nsp_len = view.len - data_len
-        total = 1 + 6 + (5 + data_len if has_data else 0) + (6 if root else 4 + nsp_len)
-        if has_id:
-            total += 3 + _uint_size(pid)
-        result = PyBytes_FromStringAndSize(NULL, total)
-        out = PyBytes_AS_STRING(result)
-        out[0] = <char>(0x80 | count)
-        out = _put(out + 1, b"\xa4type", 5)
-        out[0] = <char>t
-        out += 1
-        if has_data:
-            out = _put(out, b"\xa4data", 5)
-            out = _put(out, <const char*>view.buf, data_len)
-        if root:
-            out = _put(out, b"\xa3nsp\xa1/", 6)
-        else:
-            out = _put(out, b"\xa3nsp", 4)
-            out = _put(out, <const char*>view.buf + data_len, nsp_len)
-        if has_id:
-            out = _put(out, b"\xa2id", 3)
-            _put_uint(out, pid)
+            packer.reset()
     finally:
-        PyBuffer_Release(&view)
-        _reset()
+        if packer is _packer:
+            _packer_busy = False
     return [result]
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import threading
 from typing import Any
 
 import msgpack
@@ -110,9 +111,47 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"cannot encode a {type(obj).__name__} as msgpack")
 
 
-# The emit path runs on the event loop thread; one Packer (its internal buffer reused) serves it.
+# One Packer (its internal buffer reused) serves the emit path. Packing can run Python code (the
+# datetime hook) where another thread may take over and pack too: whoever finds the shared packer
+# taken packs with a fresh one instead.
 _packer = msgpack.Packer(default=_default, use_bin_type=True, autoreset=True)
 _pack = _packer.pack
+_packer_lock = threading.Lock()
+
+
+def _pack_data(data: Any) -> bytes:
+    if _packer_lock.acquire(False):
+        try:
+            return _pack(data)
+        finally:
+            _packer_lock.release()
+    return msgpack.Packer(default=_default, use_bin_type=True).pack(data)
+
+
+def _pack_str(text: str) -> bytes:
+    """``text`` as a msgpack str (written here, not by the shared packer, which may be busy)."""
+    raw = text.encode("utf-8")
+    n = len(raw)
+    if n < 32:
+        return bytes((0xA0 | n,)) + raw
+    if n < 0x100:
+        return bytes((0xD9, n)) + raw
+    if n < 0x10000:
+        return b"\xda" + n.to_bytes(2, "big") + raw
+    return b"\xdb" + n.to_bytes(4, "big") + raw
+
+
+def _pack_uint(value: int) -> bytes:
+    """A non-negative int below 2**64 in msgpack's smallest form, as notepack.io writes it."""
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x100:
+        return bytes((0xCC, value))
+    if value < 0x10000:
+        return b"\xcd" + value.to_bytes(2, "big")
+    if value < 0x100000000:
+        return b"\xce" + value.to_bytes(4, "big")
+    return b"\xcf" + value.to_bytes(8, "big")
 
 
 def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> list:
@@ -139,12 +178,12 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
     if data is not None:
         count = 3
         parts.append(_KEY_DATA)
-        parts.append(_pack(data))
+        parts.append(_pack_data(data))
     if nsp == "/":
         parts.append(_ROOT_NSP)
     elif isinstance(nsp, str):
         parts.append(_KEY_NSP)
-        parts.append(_pack(nsp))
+        parts.append(_pack_str(nsp))
     else:
         raise TypeError(f"namespace must be a str, not {nsp.__class__.__name__}")
     if id is not None:
@@ -152,8 +191,10 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
             raise TypeError(f"ack id must be an int, not {id.__class__.__name__}")
         if id < 0:
             raise ValueError(f"ack id must not be negative: {id}")
+        if id >= 1 << 64:
+            raise OverflowError(f"integer {id} does not fit in msgpack's 64 bits")
         parts.append(_KEY_ID)
-        parts.append(_pack(id))
+        parts.append(_pack_uint(id))
         count += 1
     parts[0] = _MAP_HEADERS[count]
     return [b"".join(parts)]
