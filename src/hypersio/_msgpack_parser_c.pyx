@@ -150,9 +150,9 @@ cdef list _encode(object ptype, object nsp, object data, object id):
     global _packer_busy
     if type(ptype) is not int:
         if not isinstance(ptype, int) or isinstance(ptype, bool):
-            raise ValueError(f"unknown packet type {ptype!r}")
+            raise ValueError(f"unknown packet type {_short(ptype)}")
     if not 0 <= ptype <= 6:
-        raise ValueError(f"unknown packet type {ptype!r}")
+        raise ValueError(f"unknown packet type {_short(ptype)}")
     t = ptype
     if t >= 5:  # BINARY_EVENT/BINARY_ACK: binary travels inline
         t -= 3
@@ -343,6 +343,12 @@ cdef object _replace_undefined(object data):
     return data
 
 
+cdef str _short(object value):
+    """repr() of a peer's value for an error message, cut short: the value may be huge."""
+    cdef str text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 cdef object _as_int(object value):
     """``value`` as an int if it is a JavaScript integer (an int, or a float with no fraction)."""
     if type(value) is int:
@@ -492,18 +498,18 @@ cdef class Decoder:
         ptype = (<dict>obj).get("type", _UNDEFINED)
         vtype = _as_int(ptype)
         if vtype is None or not 0 <= vtype <= 4:
-            raise _ParseError(f"invalid packet type {ptype!r}")
+            raise _ParseError(f"invalid packet type {_short(ptype)}")
         itype = vtype
         nsp = (<dict>obj).get("nsp", _UNDEFINED)
         if type(nsp) is not str:
-            raise _ParseError(f"invalid namespace {nsp!r}")
+            raise _ParseError(f"invalid namespace {_short(nsp)}")
         pid = (<dict>obj).get("id", _UNDEFINED)
         if pid is _UNDEFINED:
             pid = None
         else:
             iid = _as_int(pid)
             if iid is None or not 0 <= iid <= _MAX_ACK_ID:
-                raise _ParseError(f"invalid ack id {pid!r}")
+                raise _ParseError(f"invalid ack id {_short(pid)}")
             pid = iid
         data = (<dict>obj).get("data", _UNDEFINED)
         has_payload = data is not _UNDEFINED

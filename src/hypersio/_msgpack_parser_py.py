@@ -165,7 +165,7 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
     ptype = type
     if ptype.__class__ is not int:
         if not isinstance(ptype, int) or isinstance(ptype, bool):
-            raise ValueError(f"unknown packet type {ptype!r}")
+            raise ValueError(f"unknown packet type {_short(ptype)}")
         ptype = int(ptype)
     if ptype >= BINARY_EVENT:
         ptype -= 3
@@ -269,6 +269,12 @@ def _replace_undefined(data: Any) -> Any:
                 elif item.__class__ is list or item.__class__ is dict:
                     stack.append(item)
     return data
+
+
+def _short(value: Any) -> str:
+    """repr() of a peer's value for an error message, cut short: the value may be huge."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _as_int(value: Any) -> int | None:
@@ -409,17 +415,17 @@ class Decoder:
         ptype = obj.get("type", _UNDEFINED)
         itype = _as_int(ptype)
         if itype is None or not CONNECT <= itype <= CONNECT_ERROR:
-            raise ParseError(f"invalid packet type {ptype!r}")
+            raise ParseError(f"invalid packet type {_short(ptype)}")
         nsp = obj.get("nsp", _UNDEFINED)
         if nsp.__class__ is not str:
-            raise ParseError(f"invalid namespace {nsp!r}")
+            raise ParseError(f"invalid namespace {_short(nsp)}")
         pid = obj.get("id", _UNDEFINED)
         if pid is _UNDEFINED:
             pid = None
         else:
             iid = _as_int(pid)
             if iid is None or not 0 <= iid <= MAX_ACK_ID:
-                raise ParseError(f"invalid ack id {pid!r}")
+                raise ParseError(f"invalid ack id {_short(pid)}")
             pid = iid
         data = obj.get("data", _UNDEFINED)
         has_payload = data is not _UNDEFINED
