@@ -143,7 +143,13 @@ class BroadcastOperator:
                 timeout,
                 lambda: finish(AckTimeoutError(f"not every client acknowledged within {timeout}s")),
             )
-        state["expected"] = self._adapter.broadcast_with_ack(data, self._opts, on_client)
+        try:
+            state["expected"] = self._adapter.broadcast_with_ack(data, self._opts, on_client)
+        except Exception:
+            state["finished"] = True  # unencodable arguments: report to the caller, not later
+            if timer is not None:
+                timer.cancel()
+            raise
         check()
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:

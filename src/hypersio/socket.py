@@ -156,7 +156,12 @@ class Socket(EventEmitter):
             data = self._adapter.record_packet(data, BroadcastOptions(rooms=frozenset((self.id,))))
         if not self.connected:
             return  # the client left this namespace; with recovery the event waits in the store
-        self._send_packet(EVENT, data, ack_id, volatile)
+        try:
+            self._send_packet(EVENT, data, ack_id, volatile)
+        except Exception:
+            if ack_id is not None:
+                self._acks.discard(ack_id)  # unencodable arguments: nobody will ever answer
+            raise
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` and wait for the client's ack.
@@ -175,7 +180,11 @@ class Socket(EventEmitter):
         ack_id, fut = self._acks.register_future(timeout)
         if self._any_outgoing:
             self._notify_outgoing(event, args)
-        self._send_packet(EVENT, [event, *args], ack_id, volatile)
+        try:
+            self._send_packet(EVENT, [event, *args], ack_id, volatile)
+        except Exception:
+            self._acks.discard(ack_id)
+            raise
         return await fut
 
     def timeout(self, seconds: float) -> _FlaggedSocket:

@@ -546,3 +546,20 @@ async def test_volatile_packets_with_attachments_are_sent_whole(sio, connect, co
         assert flags == [False, False, False, False]
     else:  # msgpack carries binary inline: one message, volatile is safe
         assert flags == [True, True]
+
+
+async def test_unencodable_arguments_raise_and_leave_no_pending_ack(sio, connect) -> None:
+    socks: list[Any] = []
+    sio.on("connection", socks.append)
+    connect()
+    sock = socks[0]
+    with pytest.raises(TypeError):
+        sock.timeout(0.01).emit("x", object(), lambda err, *a: pytest.fail("callback must not run"))
+    with pytest.raises(TypeError):
+        await sock.emit_with_ack("x", object())
+    assert len(sock._acks) == 0
+    called = []
+    with pytest.raises(TypeError):
+        sio.timeout(0.01).emit("x", object(), lambda err, res: called.append(err))
+    await asyncio.sleep(0.05)
+    assert called == []
