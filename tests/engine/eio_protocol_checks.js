@@ -1,7 +1,7 @@
 // The Engine.IO v4 protocol scenarios (as checked by the official protocol test suite), run with
 // node's own HTTP client (fetch/undici) and the `ws` WebSocket client against our server.
 // The server must echo messages and use pingInterval 300 ms, pingTimeout 200 ms.
-// Usage: node eio_protocol_checks.js <port>; prints one JSON line per check.
+// Usage: node eio_protocol_checks.js <port> [name-regex]; prints one JSON line per check run.
 "use strict";
 const assert = require("node:assert/strict");
 const WebSocket = require("ws");
@@ -203,7 +203,9 @@ const checks = {
 };
 
 (async () => {
+  const only = new RegExp(process.argv[3] || "");
   for (const [name, check] of Object.entries(checks)) {
+    if (!only.test(name)) continue;
     try {
       await Promise.race([check(), sleep(3000).then(() => Promise.reject(new Error("timed out")))]);
       process.stdout.write(JSON.stringify({ name, ok: true }) + "\n");

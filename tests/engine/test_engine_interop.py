@@ -75,7 +75,20 @@ async def test_engine_io_client(make_server, node_env: dict[str, str], mode: str
 PROTOCOL_CHECKS = Path(__file__).parent / "eio_protocol_checks.js"
 
 
-async def test_protocol_scenarios_with_node_http_and_ws_clients(make_server, node_env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("group", "count"),
+    [
+        ("^(polling handshake|bad EIO|websocket handshake|websocket refused)", 4),
+        ("^(polling messages|polling invalid|duplicate poll|cancelled poll|websocket text)", 5),
+        ("^polling heartbeat", 1),
+        ("^websocket heartbeat", 1),
+        ("^(polling close|websocket close|upgrade|polling refused|second websocket)", 5),
+    ],
+    ids=["handshake", "messages", "polling-heartbeat", "websocket-heartbeat", "close-upgrade"],
+)
+async def test_protocol_scenarios_with_node_http_and_ws_clients(
+    make_server, node_env: dict[str, str], group: str, count: int
+) -> None:
     """The official v4 protocol suite's scenarios, driven by node's fetch (undici) and `ws`."""
     harness = await make_server(ping_interval=0.3, ping_timeout=0.2)
     attach_echo(harness)
@@ -83,17 +96,50 @@ async def test_protocol_scenarios_with_node_http_and_ws_clients(make_server, nod
         "node",
         str(PROTOCOL_CHECKS),
         str(harness.port),
+        group,
         env=node_env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 10)
     except TimeoutError:
         proc.kill()
         await proc.wait()
         raise
     results = [json.loads(line) for line in stdout.decode().splitlines() if line]
-    assert len(results) == 16, stderr.decode()
+    assert len(results) == count, (results, stderr.decode())
     failed = [r for r in results if not r["ok"]]
     assert not failed, "\n".join(f"{r['name']}: {r['error']}" for r in failed)
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"], None])
+async def test_python_engineio_client(make_server, transports: list[str] | None) -> None:
+    """A second, independent client implementation: python-engineio's AsyncClient (aiohttp)."""
+    engineio = pytest.importorskip("engineio")
+    harness = await make_server()
+    attach_echo(harness)
+    client = engineio.AsyncClient()
+    echoed: asyncio.Queue[str | bytes] = asyncio.Queue()
+    client.on("message", echoed.put_nowait)
+    await asyncio.wait_for(client.connect(f"http://127.0.0.1:{harness.port}", transports=transports), 5)
+    try:
+        if transports is None:
+            for _ in range(100):  # python-engineio upgrades in the background
+                if client.transport() == "websocket":
+                    break
+                await asyncio.sleep(0.02)
+        expected = "websocket" if transports != ["polling"] else "polling"
+        assert client.transport() == expected
+        await client.send("text é")
+        await client.send(b"\x00bin")
+        assert await asyncio.wait_for(echoed.get(), 3) == "text é"
+        assert await asyncio.wait_for(echoed.get(), 3) == b"\x00bin"
+        assert harness.sessions[0].transport == expected
+    finally:
+        await asyncio.wait_for(client.disconnect(), 5)
+    for _ in range(100):
+        if harness.closes:
+            break
+        await asyncio.sleep(0.01)
+    assert harness.closes == [(harness.sessions[0].id, "transport close")]

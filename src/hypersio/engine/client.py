@@ -193,8 +193,11 @@ class EngineClient:
         if self.state == "closed":
             return
         transport = self._transport
-        if transport is not None and self._buffer and not self._upgrading:
-            self._flush()  # what was sent before close() still leaves, in order
+        if transport is not None and self._buffer:
+            # What was sent before close() still leaves, in order. Mid-upgrade this is still the
+            # polling transport, which the server keeps serving until it receives "5".
+            packets, self._buffer = self._buffer, []
+            transport.write(packets)
         self._closing_transport = transport
         self._shutdown(reason, description, send_close=True)
 

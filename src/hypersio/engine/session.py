@@ -54,6 +54,7 @@ class Session:
         "_message_handlers",
         "_close_handlers",
         "_timer",
+        "_timer_at",
         "_awaiting_pong",
         "_pong_grace",
         "_loop",
@@ -74,6 +75,7 @@ class Session:
         self._message_handlers: list[Handler] = []
         self._close_handlers: list[Handler] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # loop time the timer is scheduled for
         self._awaiting_pong = False
         self._pong_grace = False
         self._loop = server._loop
@@ -120,9 +122,13 @@ class Session:
         self._close(reason, description)
 
     # ---- heartbeat --------------------------------------------------------------------------
+    # One TimerHandle per session, always scheduled with call_at on absolute times derived from
+    # the previous *scheduled* time, so a late-running loop does not push the deadlines back:
+    # the session is gone at handshake + ping_interval + ping_timeout when no pong comes.
     def _start_heartbeat(self) -> None:
         self._awaiting_pong = False
-        self._timer = self._loop.call_later(self.server.ping_interval, self._on_timer)
+        self._timer_at = self._loop.time() + self.server.ping_interval
+        self._timer = self._loop.call_at(self._timer_at, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -134,7 +140,8 @@ class Session:
         self._awaiting_pong = True
         self._pong_grace = False
         self._tx.send_control("2")
-        self._timer = self._loop.call_later(self.server.ping_timeout, self._on_timer)
+        self._timer_at += self.server.ping_timeout
+        self._timer = self._loop.call_at(self._timer_at, self._on_timer)
 
     def _on_pong(self) -> None:
         if self._awaiting_pong:
@@ -142,7 +149,8 @@ class Session:
             timer = self._timer
             if timer is not None:
                 timer.cancel()
-            self._timer = self._loop.call_later(self.server.ping_interval, self._on_timer)
+            self._timer_at = self._loop.time() + self.server.ping_interval
+            self._timer = self._loop.call_at(self._timer_at, self._on_timer)
 
     # ---- packets from the transports --------------------------------------------------------
     def _on_packet(self, ptype: int, data: str | bytes | None) -> None:
@@ -155,7 +163,8 @@ class Session:
             timer = self._timer
             if timer is not None:
                 timer.cancel()
-            self._timer = self._loop.call_later(self.server.ping_timeout, self._on_timer)
+            self._timer_at = self._loop.time() + self.server.ping_timeout
+            self._timer = self._loop.call_at(self._timer_at, self._on_timer)
         if ptype == _MESSAGE:
             for handler in self._message_handlers:
                 self._call(handler, data)
