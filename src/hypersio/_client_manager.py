@@ -191,6 +191,10 @@ class Manager(EventEmitter):
             ssl=self.ssl,
         )
         self.engine = engine
+        # Handlers go in before opening: frames may ride right behind the handshake.
+        self._decoder = self.parser.Decoder()
+        engine.on_message = lambda data: self._on_data(engine, data)
+        engine.on_close = lambda reason, description: self._on_close(engine, reason, description)
         try:
             await engine.open()
         except BaseException:
@@ -201,9 +205,6 @@ class Manager(EventEmitter):
         if self.engine is not engine or self._skip_reconnect:
             engine.close()  # closed meanwhile by disconnect()
             raise EngineConnectError("the client was closed while connecting")
-        self._decoder = self.parser.Decoder()
-        engine.on_message = self._on_data
-        engine.on_close = lambda reason, description: self._on_close(engine, reason, description)
         self.state = "open"
         self._emit_reserved("open")
         for nsp in list(self._active):
@@ -296,9 +297,9 @@ class Manager(EventEmitter):
 
     # --- packets --------------------------------------------------------------------------
 
-    def _on_data(self, data: str | bytes) -> None:
+    def _on_data(self, engine: EngineClient, data: str | bytes) -> None:
         decoder = self._decoder
-        if decoder is None:
+        if decoder is None or engine is not self.engine:
             return
         try:
             packet = decoder.add(data)

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import parser as _json_parser
-from ._acks import AckCallback, PendingAcks, run_callback
+from ._acks import AckCallback, PendingAcks, run_callback, unpack_ack_args
 from ._client_manager import Manager
 from ._client_queue import RetryQueue
 from ._emitter import EventEmitter
@@ -175,7 +175,7 @@ class AsyncClient(EventEmitter):
         self._pid: str | None = None
         self._last_offset: str | None = None
         self._acks = PendingAcks()
-        self._send_buffer: list[tuple[Any, int | None, bool]] = []  # (data, ack id, volatile)
+        self._send_buffer: list[tuple[list[Any], int | None]] = []  # (event + args, ack id)
         self._receive_buffer: list[tuple[list[Any], AckCallback | None]] = []
         self._connect_waiter: asyncio.Future[None] | None = None
         self._connect_task: asyncio.Task[None] | None = None
@@ -374,10 +374,10 @@ class AsyncClient(EventEmitter):
         for args, ack in received:
             self._deliver(args, ack)
         buffered, self._send_buffer = self._send_buffer, []
-        for data, ack_id, volatile in buffered:
+        for data, ack_id in buffered:
             if self._any_outgoing:
                 self._notify_outgoing(data[0], data[1:])
-            self.manager.send_packet(EVENT, self.nsp, data, ack_id, volatile)
+            self.manager.send_packet(EVENT, self.nsp, data, ack_id)
         self._emit_reserved("connect")
         waiter = self._connect_waiter
         if waiter is not None and not waiter.done():
@@ -489,8 +489,6 @@ class AsyncClient(EventEmitter):
 
         def on_ack(args: list[Any]) -> None:
             if not fut.done():
-                from ._acks import unpack_ack_args
-
                 fut.set_result(unpack_ack_args(args))
 
         def on_error(exc: BaseException) -> None:
@@ -523,7 +521,7 @@ class AsyncClient(EventEmitter):
         elif volatile:
             logger.debug("volatile %r dropped: not connected", event)
         else:
-            self._send_buffer.append((data, ack_id, False))
+            self._send_buffer.append((data, ack_id))
 
 
 async def connect(url: str, **options: Any) -> AsyncClient:
