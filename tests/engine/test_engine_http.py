@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 import uvloop
@@ -265,3 +266,47 @@ async def test_endless_header_line_is_refused(echo: Harness, caplog: pytest.LogC
         await asyncio.sleep(0.01)
     assert not echo.server._connections  # dropped long before the 80 kB were buffered
     assert "request head too large" in caplog.text
+
+
+async def test_run_serves_until_sigterm(tmp_path) -> None:
+    import os
+    import signal
+    import socket
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = (
+        "import logging, sys\n"
+        "from hypersio.engine import Server\n"
+        "server = Server()\n"
+        "server.on('connection', lambda s: s.on('close', lambda r, d: print('closed', r, flush=True)))\n"
+        f"server.run('127.0.0.1', {port})\n"
+        "print('stopped', flush=True)\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH")]))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        for _ in range(200):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("server did not start")
+        writer.write(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+        assert head.startswith(b"HTTP/1.1 200")
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 4)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr.decode()
+    assert stdout.decode().splitlines() == ["closed server shutting down", "stopped"]
