@@ -269,6 +269,39 @@ const scenarios = {
     return {};
   },
 
+  // a dynamic namespace (regex on the server) and its per-name child
+  async dynamicNamespace() {
+    const s = client("dynamicNamespace", "/dyn-42");
+    const [greeting] = await once(s, "hello-dyn");
+    eq(greeting, "/dyn-42", "child namespace name");
+    const bad = client("dynamicNamespace", "/dyn-x");
+    const [err] = await once(bad, "connect_error");
+    eq(err.message, "Invalid namespace", "non-matching dynamic name refused");
+    return {};
+  },
+
+  // broadcast acks (one answer per client), fetch_sockets, sockets_join, disconnect_sockets
+  async operators() {
+    const room = "ops-" + Math.random().toString(36).slice(2);
+    const [a, b, c] = await Promise.all([client("operators"), client("operators"), client("operators")].map(connected));
+    for (const s of [a, b, c]) s.on("poll", (q, cb) => cb(s.id));
+    await a.emitWithAck("join", room);
+    await b.emitWithAck("join", room);
+    const answers = await c.timeout(3000).emitWithAck("poll-room", room);
+    eq([...answers].sort(), [a.id, b.id].sort(), "emit_with_ack collects one answer per client");
+    const fetched = await c.timeout(3000).emitWithAck("fetch-room", room);
+    eq([...fetched].sort(), [a.id, b.id].sort(), "fetch_sockets");
+    await c.timeout(3000).emitWithAck("room-joins", room, room + "-2");
+    const fetched2 = await c.timeout(3000).emitWithAck("fetch-room", room + "-2");
+    eq([...fetched2].sort(), [a.id, b.id].sort(), "sockets_join");
+    const gone = Promise.all([once(a, "disconnect"), once(b, "disconnect")]);
+    await c.timeout(3000).emitWithAck("room-disconnect", room);
+    const reasons = (await gone).map((args) => args[0]);
+    eq(reasons, ["io server disconnect", "io server disconnect"], "disconnect_sockets");
+    eq(c.connected, true, "others stay connected");
+    return {};
+  },
+
   // the transport actually used (upgrade mode must end on websocket)
   async transport() {
     const s = await connected(client("transport"));
