@@ -152,6 +152,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
 
     # ---- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """asyncio: a client connected; note its address and start the idle timer."""
         self.transport = transport
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
@@ -162,6 +163,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """asyncio: the connection is gone; tell the long-poll or WebSocket that used it."""
         self._closed = True
         self._write_closed = True
         self._cancel_idle()
@@ -173,6 +175,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             self.ws.connection_lost()
 
     def data_received(self, data: bytes) -> None:
+        """asyncio: bytes arrived; parse HTTP, or hand them to the WebSocket after an upgrade."""
         if self._write_closed:
             return  # closing: whatever else the peer sends is moot (and must not log again)
         if self.ws is not None:
@@ -214,6 +217,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
 
     # ---- httptools callbacks ----------------------------------------------------------------
     def on_message_begin(self) -> None:
+        """httptools: a new request starts."""
         self._url = b""
         self._headers = {}
         self._header_bytes = 0
@@ -224,12 +228,14 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._arm_idle()  # a request must arrive whole within the idle timeout (slowloris)
 
     def on_url(self, url: bytes) -> None:
+        """httptools: (a piece of) the request target."""
         self._url += url
         self._header_bytes += len(url)
         if self._header_bytes > MAX_HEADER_BYTES:
             raise _ParseLimit(431, "request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """httptools: one complete header line; names are stored lowercased."""
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > MAX_HEADER_BYTES or len(self._headers) >= MAX_HEADERS:
             raise _ParseLimit(431, "request headers too large")
@@ -239,6 +245,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._headers[key] = text if previous is None else f"{previous}, {text}"
 
     def on_headers_complete(self) -> None:
+        """httptools: the head is complete; build the Request and check the announced body size."""
         parser = self._parser
         req = Request(
             parser.get_method().decode("ascii", "replace"),
@@ -259,12 +266,14 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
+        """httptools: a piece of the body (de-chunked); refused past max_http_buffer_size."""
         self._body_size += len(body)
         if self._body_size > self.server.max_http_buffer_size:
             raise _ParseLimit(413, "body over max_http_buffer_size")
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        """httptools: the request is complete; queue it (or keep it for the upgrade handler)."""
         req = self._req
         if req is None:  # pragma: no cover - httptools always calls on_headers_complete first
             return

@@ -131,6 +131,7 @@ class Server:
         """Serve on uvloop until SIGINT/SIGTERM, then close gracefully (blocking)."""
 
         async def main() -> None:
+            """Listen, wait for a stop signal, close gracefully."""
             await self.listen(host, port)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
