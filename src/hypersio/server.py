@@ -63,7 +63,16 @@ def _load_parser(parser: str | ModuleType) -> ModuleType:
 
 
 class Server:
-    """A Socket.IO v4 server: namespaces, sockets, rooms, acks, middlewares, broadcasts."""
+    """A Socket.IO v4 server: namespaces, sockets, rooms, acks, middlewares, broadcasts.
+
+    Arguments are those of API.md "Server". ``parser`` is ``"json"`` or ``"msgpack"`` (or a
+    module with ``encode_packet`` and ``Decoder``); ``connection_state_recovery`` takes a
+    :class:`Recovery` (``True`` means the defaults); ``adapter`` is a callable receiving each
+    :class:`~hypersio.namespace.Namespace` and returning its adapter (an
+    :class:`~hypersio.adapter.InMemoryAdapter` subclass, or a cluster adapter's factory);
+    ``max_attachments`` bounds binary attachments per packet (a larger count closes the
+    connection).
+    """
 
     def __init__(
         self,
@@ -93,6 +102,9 @@ class Server:
         self.max_attachments = max_attachments
         self.logger = logger
         self._parser = _load_parser(parser)
+        if adapter is not None and not callable(adapter):
+            raise TypeError("adapter must be a callable taking a Namespace (e.g. an InMemoryAdapter subclass)")
+        # Called once per namespace, like socket.io's adapter constructor option.
         self._adapter_factory = adapter
         self._engine: Any = None
         self._prepared_cls: Any = None
