@@ -8,10 +8,36 @@ const options = {
   polling: { transports: ["polling"], upgrade: false },
   websocket: { transports: ["websocket"] },
   upgrade: { transports: ["polling", "websocket"], upgrade: true },
+  stream: { transports: ["polling", "websocket"], upgrade: true },
 }[mode];
 
 const report = (event) => process.stdout.write(JSON.stringify(event) + "\n");
 const socket = new Socket(url, options);
+
+if (mode === "stream") {
+  // The server streams numbered messages across the upgrade; report them all at the end.
+  const numbers = [];
+  const transports = new Set();
+  socket.on("upgrade", (transport) => report({ event: "upgrade", transport: transport.name }));
+  socket.on("message", (data) => {
+    if (data === "end") {
+      report({ event: "stream", numbers, transports: [...transports] });
+      socket.close();
+      return;
+    }
+    transports.add(socket.transport.name);
+    numbers.push(Number(data));
+  });
+  socket.on("close", (reason) => {
+    report({ event: "close", reason });
+    setTimeout(() => process.exit(0), 200);
+  });
+  setTimeout(() => {
+    report({ event: "timeout", numbers });
+    process.exit(1);
+  }, 4000);
+  return;
+}
 const received = [];
 let sent = false;
 

@@ -143,3 +143,34 @@ async def test_python_engineio_client(make_server, transports: list[str] | None)
             break
         await asyncio.sleep(0.01)
     assert harness.closes == [(harness.sessions[0].id, "transport close")]
+
+
+async def test_messages_streamed_across_the_upgrade_arrive_once_in_order(make_server, node_env: dict[str, str]) -> None:
+    harness = await make_server()
+    count = 300
+    loop = asyncio.get_running_loop()
+
+    def on_connection(session: Any) -> None:
+        sent = 0
+
+        def tick() -> None:
+            nonlocal sent
+            if session.closed:
+                return
+            for _ in range(3):  # several per loop turn, so batching and corking are exercised
+                if sent < count:
+                    session.send(str(sent))
+                    sent += 1
+            if sent < count:
+                loop.call_later(0.002, tick)
+            else:
+                session.send("end")
+
+        tick()
+
+    harness.server.on("connection", on_connection)
+    events = await run_node_client(harness, "stream", node_env)
+    stream = next(event for event in events if event["event"] == "stream")
+    assert stream["numbers"] == list(range(count))
+    assert {"event": "upgrade", "transport": "websocket"} in events
+    assert set(stream["transports"]) == {"polling", "websocket"}, "the upgrade happened mid-stream"
