@@ -374,6 +374,18 @@ cdef class Encoder:
 # ---------------------------------------------------------------------------------------------
 
 
+cdef inline bint _maybe_reserved(str name) noexcept:
+    """Cheap pre-check before the set lookup: hashing a fresh event name costs more than this.
+    Reserved names: connect(7) connect_error(13) disconnect(10) disconnecting(13)
+    newListener(11) removeListener(14)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(name)
+    cdef Py_UCS4 c
+    if n < 7 or n > 14:
+        return False
+    c = PyUnicode_READ(PyUnicode_KIND(name), PyUnicode_DATA(name), 0)
+    return c == 99 or c == 100 or c == 110 or c == 114  # c d n r
+
+
 cdef str _payload_error(int ptype, object data, bint has_payload):
     """Why data is not a valid payload for ptype (the socket.io-parser rules), or None."""
     cdef type t = type(data)
@@ -392,7 +404,7 @@ cdef str _payload_error(int ptype, object data, bint has_payload):
         first = (<list>data)[0]
         t = type(first)
         if t is str:
-            if first in _RESERVED:
+            if _maybe_reserved(<str>first) and first in _RESERVED:
                 return f"event name {first!r} is reserved"
         elif t is not int and t is not float:
             return "event name must be a string or a number"
