@@ -432,6 +432,10 @@ class AsyncClient(EventEmitter):
         """
         self._emit(event, args, False, _UNSET)
 
+    def send(self, *args: Any) -> None:
+        """Emit a ``"message"`` event with ``args`` (socket.io's ``send``), like :meth:`emit`."""
+        self.emit("message", *args)
+
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` and return the server's ack: one value, a tuple for several, or None.
 

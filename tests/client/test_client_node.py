@@ -354,3 +354,32 @@ async def test_reserved_event_names_refused(server: NodeServer, transports: tupl
     for name in ("connect", "connect_error", "disconnect", "disconnecting"):
         with pytest.raises(ValueError):
             client.emit(name)
+
+
+async def test_buffered_emit_that_timed_out_is_never_sent(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = hypersio.AsyncClient(server.url, transports=transports, parser=server.parser)
+    outgoing: list[Any] = []
+    client.on_any_outgoing(lambda event, *args: outgoing.append((event, *args)))
+    results: list[Any] = []
+    client.timeout(0.1).emit("echo", "too late", lambda err, *args: results.append(err))
+    client.emit("echo", "in time")
+    await asyncio.sleep(0.25)
+    assert len(results) == 1 and isinstance(results[0], hypersio.AckTimeoutError)
+    echo = Inbox(client, "echo-back")
+    await asyncio.wait_for(client.connect(), 5)
+    try:
+        assert await echo.get() == ("in time",)
+        assert outgoing == [("echo", "in time")]
+    finally:
+        await client.disconnect()
+
+
+async def test_send_is_emit_message(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
+    try:
+        outgoing: list[Any] = []
+        client.on_any_outgoing(lambda event, *args: outgoing.append((event, *args)))
+        client.send("hi", 1)
+        assert outgoing == [("message", "hi", 1)]
+    finally:
+        await client.disconnect()

@@ -15,6 +15,7 @@ from test_client_node import (  # noqa: F401
     test_ack_timeout_option,
     test_ack_with_callback_and_timeout,
     test_auth_refused_and_accepted,
+    test_buffered_emit_that_timed_out_is_never_sent,
     test_buffered_emits_before_connect_and_volatile,
     test_connect_and_transport,
     test_connect_shortcut_and_context_manager,
@@ -29,6 +30,7 @@ from test_client_node import (  # noqa: F401
     test_retries_deliver_at_least_once,
     test_rooms_and_broadcast_seen_by_two_clients,
     test_second_namespace_multiplexed,
+    test_send_is_emit_message,
     test_server_to_client_acks,
     test_unknown_namespace_raises,
 )

@@ -188,3 +188,39 @@ async def test_connection_state_recovery(node_env: dict[str, str]) -> None:
         await client.disconnect()
         await other.disconnect()
         server.stop()
+
+
+async def test_pending_acks_fail_on_disconnect_and_retries_resend(restartable: NodeServer) -> None:
+    client = hypersio.AsyncClient(
+        restartable.url, transports=("websocket",), reconnection_delay=0.1, reconnection_delay_max=0.1
+    )
+    await asyncio.wait_for(client.connect(), 5)
+    try:
+        waiting = asyncio.ensure_future(client.emit_with_ack("no-ack"))
+        timed = asyncio.ensure_future(client.timeout(5).emit_with_ack("no-ack"))
+        await asyncio.sleep(0.1)
+        client.emit("close-transport")
+        with pytest.raises(hypersio.DisconnectedError):
+            await asyncio.wait_for(waiting, 3)
+        with pytest.raises(hypersio.DisconnectedError):
+            await asyncio.wait_for(timed, 3)
+        await wait_for_event(client, "connect")
+    finally:
+        await client.disconnect()
+
+    # With retries, a packet lost with the connection is sent again after the reconnection.
+    retrying = hypersio.AsyncClient(
+        restartable.url, transports=("websocket",), reconnection_delay=0.1, reconnection_delay_max=0.1,
+        ack_timeout=3, retries=3,
+    )
+    await asyncio.wait_for(retrying.connect(), 5)
+    try:
+        sent: list[Any] = []
+        retrying.on_any_outgoing(lambda event, *args: sent.append(event))
+        retrying.emit("close-transport")  # queued first: its ack never comes, the link drops
+        answer = asyncio.ensure_future(retrying.emit_with_ack("ack", "after"))
+        await wait_for_event(retrying, "disconnect")
+        assert await asyncio.wait_for(answer, 8) == "after"
+        assert sent.count("close-transport") >= 1 and sent[-1] == "ack"
+    finally:
+        await retrying.disconnect()
