@@ -109,6 +109,16 @@ async def test_http10_without_keepalive_closes(echo: Harness) -> None:
     assert await client.at_eof()
 
 
+async def test_http10_keepalive_is_confirmed(echo: Harness) -> None:
+    client = await echo.http()
+    request = b"GET /engine.io/?EIO=4&transport=polling HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    client.send_raw(request)
+    res = await client.read_response()
+    assert res.status == 200 and res.headers["connection"] == "keep-alive"
+    client.send_raw(request)
+    assert (await client.read_response()).status == 200
+
+
 async def test_connection_close_header(echo: Harness) -> None:
     res = await echo.get("EIO=4&transport=polling", headers={"Connection": "close"})
     assert res.status == 200 and res.headers.get("connection") == "close"

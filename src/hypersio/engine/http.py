@@ -65,6 +65,7 @@ class Request:
         "time",
         "keep_alive",
         "upgrade",
+        "http_version",
     )
 
     def __init__(self, method: str, url: str, headers: dict[str, str], address: str, port: int, secure: bool) -> None:
@@ -81,13 +82,20 @@ class Request:
         self.time = time.time()
         self.keep_alive = True
         self.upgrade = False
+        self.http_version = "1.1"
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url} from {self.address}:{self.port}>"
 
 
-def build_response(status: int, headers: list[tuple[str, str]], body: bytes = b"", close: bool = False) -> bytes:
-    """Serialize one HTTP/1.1 response (status line, headers, Content-Length, body)."""
+def build_response(
+    status: int, headers: list[tuple[str, str]], body: bytes = b"", close: bool = False, keep_alive_10: bool = False
+) -> bytes:
+    """Serialize one HTTP/1.1 response (status line, headers, Content-Length, body).
+
+    ``keep_alive_10``: the request was HTTP/1.0 with ``Connection: keep-alive``; it must be
+    confirmed, or the client waits for the connection to close.
+    """
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
     for name, value in headers:
         lines.append(f"{name}: {value}\r\n")
@@ -95,6 +103,8 @@ def build_response(status: int, headers: list[tuple[str, str]], body: bytes = b"
         lines.append(f"Content-Length: {len(body)}\r\n")
     if close:
         lines.append("Connection: close\r\n")
+    elif keep_alive_10:
+        lines.append("Connection: keep-alive\r\n")
     lines.append("\r\n")
     head = "".join(lines).encode("latin-1")
     return head + body if body else head
@@ -256,6 +266,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             self.secure,
         )
         req.upgrade = parser.should_upgrade()
+        req.http_version = parser.get_http_version()
         self._req = req
         self._in_head = False
         length = req.headers.get("content-length")
@@ -328,11 +339,14 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes = b"", close: bool = False) -> None:
         """Answer the current request, then go on with the next pipelined one."""
         req = self._current
-        if req is not None and not req.keep_alive:
-            close = True
+        keep_alive_10 = False
+        if req is not None:
+            if not req.keep_alive:
+                close = True
+            keep_alive_10 = req.http_version == "1.0"
         self._current = None
         self._held_by = None
-        self.write(build_response(status, headers, body, close))
+        self.write(build_response(status, headers, body, close, keep_alive_10))
         if close:
             self.close_after_flush()
             return
