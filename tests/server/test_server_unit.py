@@ -563,3 +563,24 @@ async def test_unencodable_arguments_raise_and_leave_no_pending_ack(sio, connect
         sio.timeout(0.01).emit("x", object(), lambda err, res: called.append(err))
     await asyncio.sleep(0.05)
     assert called == []
+
+
+async def test_no_state_left_after_clients_go(sio, connect) -> None:
+    admin = sio.of("/admin")
+    socks: list[Any] = []
+    for nsp in (sio.sockets, admin):
+        nsp.on("connection", lambda s: (socks.append(s), s.join(["a", "b"])))
+    sessions = []
+    for i in range(20):
+        s = connect()
+        connect("/admin", session=s)
+        sessions.append(s)
+    assert len(sio._connections) == 20 and len(admin.sockets) == 20
+    for i, s in enumerate(sessions):
+        if i % 3 == 0:
+            s.receive_packet(P.DISCONNECT, "/admin")
+        s.close("transport close" if i % 2 else "ping timeout")
+    assert sio._connections == {}
+    for nsp in (sio.sockets, admin):
+        assert nsp.sockets == {} and nsp.adapter.rooms == {} and nsp.adapter.sids == {}
+    assert not any(s.connected for s in socks) and all(len(s._acks) == 0 for s in socks)
