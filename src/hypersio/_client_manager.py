@@ -125,6 +125,7 @@ class Manager(EventEmitter):
         self._reconnect_task: asyncio.Task[None] | None = None
         self._skip_reconnect = False
         self._client_options: dict[str, Any] = {}
+        self._closing_engine: EngineClient | None = None  # the engine _close() closed last
 
     # --- namespaces -------------------------------------------------------------------------
 
@@ -234,7 +235,7 @@ class Manager(EventEmitter):
 
     async def wait_closed(self) -> None:
         """Wait (briefly) until the last close's final bytes have left."""
-        engine = getattr(self, "_closing_engine", None)
+        engine = self._closing_engine
         if engine is not None:
             await engine.wait_closed()
 

@@ -180,6 +180,7 @@ class AsyncClient(EventEmitter):
         self._connect_waiter: asyncio.Future[None] | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._queue = RetryQueue(self)
+        self._stopped: asyncio.Event | None = None  # set when the client stops for good
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -212,6 +213,8 @@ class AsyncClient(EventEmitter):
         if waiter is None or waiter.done():
             waiter = self._connect_waiter = loop.create_future()
         self._active = True
+        if self._stopped is not None:
+            self._stopped.clear()
         self.manager._activate(self)
         if self.manager.state == "open":
             self._on_open()
@@ -257,6 +260,8 @@ class AsyncClient(EventEmitter):
             self._connect_task = None
         if self._active:
             self._active = False
+            if self._stopped is not None:
+                self._stopped.set()
             self.manager._deactivate(self)
 
     async def __aenter__(self) -> AsyncClient:
@@ -267,20 +272,13 @@ class AsyncClient(EventEmitter):
         await self.disconnect()
 
     async def wait(self) -> None:
-        """Wait until the client is disconnected for good (disconnect() or reconnection gave up)."""
-        while self._active:
-            done = asyncio.get_running_loop().create_future()
-
-            def on_disconnect(*args: Any) -> None:
-                if not done.done():
-                    done.set_result(None)
-
-            self.once("disconnect", on_disconnect)
-            try:
-                await done
-            finally:
-                self.off("disconnect", on_disconnect)
-            await asyncio.sleep(0)
+        """Wait until the client stops for good: disconnect(), a server-side disconnect, a
+        refused connection, or reconnection giving up. Handy as a client's main loop."""
+        if not self._active:
+            return
+        if self._stopped is None:
+            self._stopped = asyncio.Event()
+        await self._stopped.wait()
 
     # --- called by the manager ------------------------------------------------------------
 

@@ -224,3 +224,23 @@ async def test_pending_acks_fail_on_disconnect_and_retries_resend(restartable: N
         assert sent.count("close-transport") >= 1 and sent[-1] == "ack"
     finally:
         await retrying.disconnect()
+
+
+async def test_wait_returns_when_the_client_stops(restartable: NodeServer) -> None:
+    client = hypersio.AsyncClient(restartable.url, transports=("websocket",))
+    await asyncio.wait_for(client.connect(), 5)
+    waiter = asyncio.ensure_future(client.wait())
+    await asyncio.sleep(0.1)
+    assert not waiter.done()
+    client.emit("disconnect-me")  # "io server disconnect": no reconnection
+    await asyncio.wait_for(waiter, 3)
+
+    giving_up = hypersio.AsyncClient(
+        restartable.url, transports=("websocket",), reconnection_attempts=1,
+        reconnection_delay=0.05, reconnection_delay_max=0.05,
+    )
+    await asyncio.wait_for(giving_up.connect(), 5)
+    waiter = asyncio.ensure_future(giving_up.wait())
+    restartable.stop()
+    await asyncio.wait_for(waiter, 5)
+    assert not giving_up.active
