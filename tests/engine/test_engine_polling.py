@@ -284,3 +284,37 @@ async def test_polling_responses_are_not_cacheable(echo: Harness) -> None:
     sid = json.loads(res.text[1:])["sid"]
     res = await echo.post(f"EIO=4&transport=polling&sid={sid}", "4x")
     assert res.headers["cache-control"] == "no-store"
+
+
+async def test_overlapping_post_gets_400_and_closes_the_session(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    slow = await echo.http()
+    slow.send_raw(f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4he".encode())
+    await asyncio.sleep(0.05)
+    res = await echo.post(f"EIO=4&transport=polling&sid={sid}", "4other")
+    assert res.status == 400 and res.json()["code"] == 3
+    assert echo.closes == [(sid, "transport error")]
+
+
+async def test_post_cut_off_mid_body_closes_the_session(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    client = await echo.http()
+    client.send_raw(f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4he".encode())
+    await asyncio.sleep(0.05)
+    client.close()
+    for _ in range(100):
+        if echo.closes:
+            break
+        await asyncio.sleep(0.01)
+    assert echo.closes == [(sid, "transport error")]
+
+
+async def test_sequential_posts_on_several_connections_are_fine(echo: Harness) -> None:
+    sid = (await echo.handshake())["sid"]
+    keep = await echo.http()
+    for i in range(3):
+        assert (await keep.request("POST", echo.url(f"EIO=4&transport=polling&sid={sid}"), f"4a{i}")).body == b"ok"
+        assert (await echo.post(f"EIO=4&transport=polling&sid={sid}", f"4b{i}")).body == b"ok"
+    res = await echo.get(f"EIO=4&transport=polling&sid={sid}")
+    assert split_payload(res.text) == ["4a0", "4b0", "4a1", "4b1", "4a2", "4b2"]
+    assert not echo.closes

@@ -66,6 +66,7 @@ class Request:
         "keep_alive",
         "upgrade",
         "http_version",
+        "overlap",
     )
 
     def __init__(self, method: str, url: str, headers: dict[str, str], address: str, port: int, secure: bool) -> None:
@@ -83,6 +84,7 @@ class Request:
         self.keep_alive = True
         self.upgrade = False
         self.http_version = "1.1"
+        self.overlap = False  # a POST whose body arrived while another POST of its session did
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url} from {self.address}:{self.port}>"
@@ -178,6 +180,9 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._write_closed = True
         self._cancel_idle()
         self.server._connections.discard(self)
+        req, self._req = self._req, None
+        if req is not None and req.method == "POST":
+            self.server._on_post_aborted(self, req)
         holder, self._held_by = self._held_by, None
         if holder is not None:
             holder.held_connection_lost(self)
@@ -272,6 +277,8 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         length = req.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.server.max_http_buffer_size:
             raise _ParseLimit(413, f"body of {length} bytes over max_http_buffer_size")
+        if req.method == "POST" and not req.upgrade:
+            self.server._on_post_head(self, req)
         if req.headers.get("expect", "").lower() == "100-continue" and self._current is None and not self._queue:
             # curl and some HTTP libraries wait for this before sending a larger body
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")

@@ -45,6 +45,7 @@ class Polling:
         "_closing",
         "_discarded",
         "_overflowed",
+        "_post_conn",
     )
 
     def __init__(self, server: Server) -> None:
@@ -59,6 +60,7 @@ class Polling:
         self._closing = False  # session closed; the next GET receives the close packet
         self._discarded = False  # upgraded away: this object no longer carries the session
         self._overflowed = False  # the client does not poll and the queue hit the limit
+        self._post_conn: HttpConnection | None = None  # connection whose POST body is arriving
 
     # ---- sending ----------------------------------------------------------------------------
     def send_message(self, data: str | bytes, volatile: bool) -> None:
@@ -148,8 +150,28 @@ class Polling:
             self._queue.append("6")
             self._answer_get()
 
+    def post_started(self, conn: HttpConnection, req: Request) -> None:
+        """A POST's head arrived; its body follows. Two bodies at once is an overlap."""
+        current = self._post_conn
+        if current is not None and current is not conn and not current._closed:
+            req.overlap = True
+        else:
+            self._post_conn = conn
+
+    def post_aborted(self, conn: HttpConnection) -> None:
+        """The connection went away in the middle of a POST body."""
+        if self._post_conn is conn:
+            self._post_conn = None
+            self.session._protocol_error("transport error", "data request connection closed prematurely")
+
     def _on_post(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
         session = self.session
+        if self._post_conn is conn:
+            self._post_conn = None
+        if req.overlap and not session.closed:
+            self.server._error(conn, 3, cors)
+            session._protocol_error("transport error", "data request overlap from client")
+            return
         if session.closed:
             # packets for a closing session are ignored, as in node
             conn.respond(200, _POST_HEADERS + cors if cors else _POST_HEADERS, b"ok")

@@ -252,6 +252,26 @@ class Server:
         body = json.dumps({"code": code, "message": message}, separators=(",", ":")).encode()
         conn.respond(403 if code == 4 else 400, _JSON_HEADERS + cors, body, close=close)
 
+    def _polling_of(self, req: Request) -> Polling | None:
+        """The polling transport a request with a sid is for, if that session polls."""
+        if not self._path_matches(req) or req.query.get("transport") != "polling":
+            return None
+        session = self._sessions.get(req.query.get("sid", ""))
+        if session is None or session.closed or session.transport != "polling":
+            return None
+        return session._tx  # type: ignore[no-any-return]
+
+    def _on_post_head(self, conn: HttpConnection, req: Request) -> None:
+        # Called when a POST's head is parsed, before its body: the moment it starts to overlap.
+        tx = self._polling_of(req)
+        if tx is not None:
+            tx.post_started(conn, req)
+
+    def _on_post_aborted(self, conn: HttpConnection, req: Request) -> None:
+        tx = self._polling_of(req)
+        if tx is not None:
+            tx.post_aborted(conn)
+
     def _on_body_too_large(self, conn: HttpConnection, req: Request) -> None:
         if not self._path_matches(req):
             return
