@@ -60,8 +60,9 @@ CONNECT_ERROR = 4
 BINARY_EVENT = 5
 BINARY_ACK = 6
 
-DEF C_EVENT = 2
-DEF C_BINARY_EVENT = 5
+cdef enum:
+    C_EVENT = 2
+    C_BINARY_EVENT = 5
 
 RESERVED_EVENTS = frozenset(
     ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
