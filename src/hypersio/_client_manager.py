@@ -281,14 +281,19 @@ class Manager(EventEmitter):
                     return
                 attempt = self.backoff.attempts
                 self._emit_reserved("reconnect_attempt", attempt)
+                # Through _open_task, so that a connect() meanwhile joins this attempt.
+                task = self._open_task = asyncio.ensure_future(self._open_engine())
                 try:
-                    await self._open_engine()
+                    await asyncio.shield(task)
                 except EngineConnectError as exc:
                     logger.debug("reconnection attempt %d failed: %s", attempt, exc)
                     self._emit_reserved("reconnect_error", exc)
                     for sock in list(self.nsps.values()):
                         sock._on_connect_failed(str(exc))
                     continue
+                finally:
+                    if self._open_task is task and task.done():
+                        self._open_task = None
                 self.backoff.reset()
                 self._emit_reserved("reconnect", attempt)
                 return
