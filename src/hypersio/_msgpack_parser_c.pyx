@@ -306,16 +306,12 @@ cdef list _ext0_forms(bytes buf):
     return forms
 
 
-cdef bint _contains3(bytes buf, unsigned char a, unsigned char b, int c) noexcept:
-    """Whether ``buf`` holds the byte ``a`` followed by ``b`` (and by ``c`` unless it is -1)."""
-    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(buf)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(buf)
-    cdef Py_ssize_t i
-    cdef Py_ssize_t need = 2 if c < 0 else 3
-    for i in range(n - need + 1):
-        if p[i] == a and p[i + 1] == b and (c < 0 or p[i + 2] == c):
-            return True
-    return False
+# For each size a fixext can have: the fixext header with type 0 and the ext 8/16/32 ones of that
+# size (notepack.io writes only ext 8 for these sizes; other encoders may use ext 16/32).
+cdef dict _EXT0_HEADERS = {
+    size: (bytes((fixext, 0)), (bytes((0xC7, size, 0)), bytes((0xC8, 0, size, 0)), bytes((0xC9, 0, 0, 0, size, 0))))
+    for size, fixext in ((1, 0xD4), (2, 0xD5), (4, 0xD6), (8, 0xD7), (16, 0xD8))
+}
 
 
 cdef object _replace_undefined(object data):
@@ -410,11 +406,11 @@ cdef class _ExtReader:
 
     cdef bint _is_fixext(self, int size) except -1:
         """Whether the current type-0 extension of ``size`` bytes had a fixext header."""
-        cdef unsigned char fixext = 0xD4 + (0 if size == 1 else 1 if size == 2 else 2 if size == 4
-                                            else 3 if size == 8 else 4)
-        cdef bint fixed = _contains3(self.buf, fixext, 0, -1)
-        if fixed != _contains3(self.buf, 0xC7, <unsigned char>size, 0):
-            return fixed  # only one of the two headers occurs anywhere: it is this one
+        cdef tuple headers = _EXT0_HEADERS[size]
+        cdef tuple others = headers[1]
+        cdef bint fixed = headers[0] in self.buf
+        if fixed != (others[0] in self.buf or others[1] in self.buf or others[2] in self.buf):
+            return fixed  # only one kind of header occurs anywhere: it is this one
         if self.forms is None:
             self.forms = _ext0_forms(self.buf)
         return self.forms[self.ext0_seen - 1]

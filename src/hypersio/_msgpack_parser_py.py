@@ -71,9 +71,19 @@ _ROOT_NSP = b"\xa3nsp\xa1/"
 _KEY_ID = b"\xa2id"
 _MAP_HEADERS = (b"", b"\x81", b"\x82", b"\x83", b"\x84")
 
-# fixext header byte for each fixed payload size: those sizes are also reachable with ext 8, and
-# notepack.io gives the two forms different meanings when the type is 0.
+# fixext header byte for each fixed payload size: those sizes are also reachable with ext 8/16/32,
+# and notepack.io gives the two forms different meanings when the type is 0.
 _FIXEXT_BY_SIZE = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+# For each such size: the fixext header with type 0, the ext 8 one, and the ext 16/32 ones
+# (notepack.io never writes the last two for these sizes, other encoders may).
+_EXT0_HEADERS = {
+    size: (
+        bytes((fixext, 0)),
+        bytes((0xC7, size, 0)),
+        (bytes((0xC8, 0, size, 0)), bytes((0xC9, 0, 0, 0, size, 0))),
+    )
+    for size, fixext in _FIXEXT_BY_SIZE.items()
+}
 
 
 # Runs of tokens that cannot be (or hold) an extension and whose size the first byte tells: the
@@ -313,15 +323,46 @@ def _payload_error(ptype: int, data: Any, has_payload: bool) -> str | None:
     return None
 
 
+# Below this size the header-marking pass (see _marked_ext_codes) is sound; above it a 32-bit
+# length could hold the bytes it rewrites, and the token walk is used instead.
+_MARKING_LIMIT = 0xC70000
+
+
+def _marked_ext_codes(buf: bytes) -> list | None:
+    """Every extension's type code, in document order, once each ext 8 header of a size that
+    fixext also has (``c7 n 00``) was rewritten to type 1; None when this cannot tell.
+
+    An extension whose type is 0 in ``buf`` and 1 here had an ext 8 header; one still 0 had a
+    fixext header. The rewrite never changes the token structure: a ``c7 n 00`` that is not a
+    header puts its 00 in a payload or a fixint 0 (where 01 keeps the same shape, and UTF-8 stays
+    valid), never in a length below _MARKING_LIMIT; a fixext type byte follows its d4..d8 header
+    byte, never a size n. So the second decode, all in C, replaces a Python walk over the tokens.
+    """
+    if len(buf) >= _MARKING_LIMIT:
+        return None
+    marked = buf
+    for _, ext8, wide in _EXT0_HEADERS.values():
+        if wide[0] in buf or wide[1] in buf:
+            return None  # the argument above covers ext 8 headers only
+        marked = marked.replace(ext8, ext8[:2] + b"\x01")
+    codes: list = []
+    append = codes.append
+    try:
+        _unpackb(marked, ext_hook=lambda code, payload: append(code), timestamp=0)
+    except (ValueError, TypeError, OverflowError):  # e.g. a timestamp's bytes were rewritten
+        return None
+    return codes
+
+
 class _ExtReader:
     """msgpack's ext_hook for one Decoder: notepack.io's meaning of each extension.
 
-    It keeps the per-message state the hook needs (the message, how many type-0 extensions it
-    has seen, how many undefined it made) apart from the Decoder, so that the two do not form a
-    reference cycle and a closed connection's Decoder is freed at once.
+    It keeps the per-message state the hook needs (the message, how many extensions it has seen,
+    how many undefined it made) apart from the Decoder, so that the two do not form a reference
+    cycle and a closed connection's Decoder is freed at once.
     """
 
-    __slots__ = ("buf", "ext0_seen", "forms", "undefined")
+    __slots__ = ("buf", "seen", "ext0_seen", "codes", "forms", "undefined")
 
     def __init__(self) -> None:
         self.start(b"")
@@ -329,21 +370,29 @@ class _ExtReader:
     def start(self, buf: bytes) -> None:
         """Get ready for the message ``buf``."""
         self.buf = buf
+        self.seen = 0
         self.ext0_seen = 0
+        self.codes: list | None = None
         self.forms: list | None = None
         self.undefined = 0
 
     def _is_fixext(self, size: int) -> bool:
         """Whether the current type-0 extension of ``size`` bytes had a fixext header."""
         buf = self.buf
-        fixed = bytes((_FIXEXT_BY_SIZE[size], 0)) in buf
-        if fixed != (bytes((0xC7, size, 0)) in buf):
-            return fixed  # only one of the two headers occurs anywhere: it is this one
-        if self.forms is None:
-            self.forms = _ext0_forms(buf)
-        return self.forms[self.ext0_seen - 1]
+        fixext, ext8, wide = _EXT0_HEADERS[size]
+        fixed = fixext in buf
+        if fixed != (ext8 in buf or wide[0] in buf or wide[1] in buf):
+            return fixed  # only one kind of header occurs anywhere: it is this one
+        if self.codes is None and self.forms is None:
+            self.codes = _marked_ext_codes(buf)
+            if self.codes is None:
+                self.forms = _ext0_forms(buf)
+        if self.codes is not None:
+            return self.codes[self.seen - 1] == 0
+        return self.forms[self.ext0_seen - 1]  # type: ignore[index]
 
     def __call__(self, code: int, payload: bytes) -> Any:
+        self.seen += 1
         if code != 0:
             return [code, payload]  # what notepack.io hands JavaScript for a foreign extension
         self.ext0_seen += 1
