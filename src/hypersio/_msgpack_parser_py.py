@@ -229,7 +229,8 @@ def _ext0_forms(buf: bytes) -> list:
     """For each type-0 extension in ``buf``, in document order: True if written as fixext.
 
     msgpack's ext_hook is not told which header an extension had; notepack.io's decoder decides
-    by it. Only called when a quick search could not tell, on input msgpack already accepted.
+    by it. Only called when neither a quick search nor _marked_ext_codes could tell, on input
+    msgpack already accepted.
     """
     forms = []
     i = 0
