@@ -383,3 +383,23 @@ async def test_send_is_emit_message(server: NodeServer, transports: tuple[str, .
         assert outgoing == [("message", "hi", 1)]
     finally:
         await client.disconnect()
+
+
+async def test_volatile_dropped_while_polling_post_in_flight(server: NodeServer, transports: tuple[str, ...]) -> None:
+    if transports != ("polling",):
+        pytest.skip("a busy transport is observable on long-polling (one POST at a time)")
+    client = await make_client(server, transports)
+    try:
+        echo = Inbox(client, "echo-back")
+        client.emit("echo", "x" * 100_000)
+        await asyncio.sleep(0)  # the POST is now in flight
+        client.volatile.emit("echo", "dropped")
+        assert (await echo.get())[0] == "x" * 100_000
+        for _ in range(100):  # the POST's "ok" may trail the echo by a moment
+            if client.manager.can_send_now():
+                break
+            await asyncio.sleep(0.01)
+        client.volatile.emit("echo", "sent")  # the transport is idle again
+        assert await echo.get() == ("sent",)
+    finally:
+        await client.disconnect()

@@ -33,6 +33,7 @@ from test_client_node import (  # noqa: F401
     test_send_is_emit_message,
     test_server_to_client_acks,
     test_unknown_namespace_raises,
+    test_volatile_dropped_while_polling_post_in_flight,
 )
 
 pytestmark = pytest.mark.timeout(10)
