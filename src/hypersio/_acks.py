@@ -73,6 +73,31 @@ def _task_done(task: asyncio.Task[Any]) -> None:
         logger.error("error in %s %r", what, fn, exc_info=exc)
 
 
+async def call_next_style(fn: Callable[..., Any], arg: Any) -> None:
+    """Run a JS-style middleware ``fn(arg, next)`` and wait until it calls ``next()``.
+
+    ``next(err)`` with an exception (or any non-None value, wrapped in ``ConnectError``) makes
+    this raise it; an exception raised by ``fn`` itself propagates too. Used for namespace and
+    socket middlewares ported from JavaScript.
+    """
+    from .exceptions import ConnectError
+
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def next_(err: Any = None) -> None:
+        if fut.done():
+            return
+        if err is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(err if isinstance(err, BaseException) else ConnectError(str(err)))
+
+    result = fn(arg, next_)
+    if inspect.isawaitable(result):
+        await result
+    await fut
+
+
 def unpack_ack_args(args: list[Any] | tuple[Any, ...]) -> Any:
     """Turn the argument list of an ACK into one Python value.
 

@@ -177,8 +177,16 @@ class EventEmitter:
     def _dispatch_event(self, event: Any, args: list[Any], ack: AckCallback | None = None) -> None:
         """Deliver one incoming event: any-listeners, then handlers (see the module docstring)."""
         if self._any:
-            for listener in self._any:
-                self._invoke(listener, (event, *args), None, "any listener")
+            self._dispatch_any(event, args)
+        self._dispatch_handlers(event, args, ack)
+
+    def _dispatch_any(self, event: Any, args: list[Any]) -> None:
+        """The any-listener half of :meth:`_dispatch_event` (for owners that run middlewares between)."""
+        for listener in self._any:
+            self._invoke(listener, (event, *args), None, "any listener")
+
+    def _dispatch_handlers(self, event: Any, args: list[Any], ack: AckCallback | None = None) -> None:
+        """The handler half of :meth:`_dispatch_event`."""
         for entry in self._take_handlers(event):
             fn = entry.fn if isinstance(entry, _Once) else entry
             self._invoke(fn, args, ack, event)

@@ -7,14 +7,13 @@ namespace per concrete name a client asks for (socket.io's dynamic namespaces).
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import itertools
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._acks import spawn, takes_extra_arg
+from ._acks import call_next_style, spawn, takes_extra_arg
 from ._emitter import EventEmitter
 from .adapter import InMemoryAdapter
 from .broadcast import BroadcastOperator
@@ -165,7 +164,7 @@ class Namespace(EventEmitter):
         try:
             for middleware in list(self._middlewares):
                 if takes_extra_arg(middleware, 1):
-                    await _call_next_style(middleware, socket)
+                    await call_next_style(middleware, socket)
                 else:
                     result = middleware(socket)
                     if inspect.isawaitable(result):
@@ -193,24 +192,6 @@ class Namespace(EventEmitter):
     def _remove(self, socket: Socket) -> None:
         if self.sockets.get(socket.id) is socket:
             del self.sockets[socket.id]
-
-
-async def _call_next_style(middleware: Middleware, socket: Socket) -> None:
-    """Run a JS-style ``fn(socket, next)`` middleware; ``next(err)`` with an error refuses."""
-    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    def next_(err: BaseException | None = None) -> None:
-        if fut.done():
-            return
-        if err is None:
-            fut.set_result(None)
-        else:
-            fut.set_exception(err if isinstance(err, BaseException) else ConnectError(str(err)))
-
-    result = middleware(socket, next_)
-    if inspect.isawaitable(result):
-        await result
-    await fut
 
 
 class ParentNamespace(Namespace):

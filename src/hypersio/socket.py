@@ -9,11 +9,12 @@ joins and leaves rooms, and starts broadcasts that skip itself (``socket.to(room
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._acks import AckCallback, PendingAcks
+from ._acks import AckCallback, PendingAcks, call_next_style, spawn, takes_extra_arg
 from ._emitter import EventEmitter
 from .adapter import BroadcastOptions
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
@@ -90,6 +91,7 @@ class Socket(EventEmitter):
         self._encode = nsp.server._parser.encode_packet
         self._adapter = nsp.adapter
         self._recovering = nsp.server.connection_state_recovery is not None
+        self._packet_middlewares: list[Callable[..., Any]] = []
         self._saved = saved
         if saved is not None:
             self.id: str = saved.sid
@@ -236,6 +238,61 @@ class Socket(EventEmitter):
         """Broadcast to every socket of the namespace but this one."""
         return self._operator()
 
+    # --- per-packet middlewares ---------------------------------------------------------------
+
+    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        """Run ``middleware(event)`` on every incoming event before its handlers (socket.io's
+        ``socket.use``); ``event`` is the list ``[name, *args]`` and may be changed in place.
+
+        Sync or async; raising (or, JS style with a second parameter, calling ``next(err)``)
+        stops the event and emits ``"error"`` on this socket with the exception (logged when
+        nobody listens). Any-listeners run before middlewares, as in socket.io.
+        """
+        self._packet_middlewares.append(middleware)
+        return middleware
+
+    def _run_packet_middlewares(self, event: list[Any], ack: AckCallback | None) -> None:
+        # Fast path: sync middlewares finish here; the first awaitable moves the rest to a task.
+        for i, middleware in enumerate(self._packet_middlewares):
+            try:
+                if takes_extra_arg(middleware, 1):
+                    spawn(self._finish_packet_middlewares(event, ack, i), "socket middleware")
+                    return
+                result = middleware(event)
+            except Exception as exc:
+                self._packet_refused(exc)
+                return
+            if inspect.isawaitable(result):
+                spawn(self._finish_packet_middlewares(event, ack, i, result), "socket middleware")
+                return
+        self._dispatch_handlers(event[0], event[1:], ack)
+
+    async def _finish_packet_middlewares(
+        self, event: list[Any], ack: AckCallback | None, start: int, pending: Any = None
+    ) -> None:
+        try:
+            if pending is not None:
+                await pending
+                start += 1
+            for middleware in self._packet_middlewares[start:]:
+                if takes_extra_arg(middleware, 1):
+                    await call_next_style(middleware, event)
+                else:
+                    result = middleware(event)
+                    if inspect.isawaitable(result):
+                        await result
+        except Exception as exc:
+            self._packet_refused(exc)
+            return
+        if self.connected:
+            self._dispatch_handlers(event[0], event[1:], ack)
+
+    def _packet_refused(self, exc: BaseException) -> None:
+        if self.has_listeners("error"):
+            self._emit_reserved("error", exc)
+        else:
+            self.server.logger.warning("socket %s: middleware refused an event: %r (no 'error' handler)", self.id, exc)
+
     # --- disconnecting ------------------------------------------------------------------------
 
     def disconnect(self, close: bool = False) -> None:
@@ -264,7 +321,12 @@ class Socket(EventEmitter):
             event = data[0]
             if not isinstance(event, str):
                 event = str(event)  # the protocol allows numeric names; JS handlers key them as strings
-            self._dispatch_event(event, data[1:], ack)
+            if self._packet_middlewares:
+                if self._any:
+                    self._dispatch_any(event, data[1:])
+                self._run_packet_middlewares([event, *data[1:]], ack)
+            else:
+                self._dispatch_event(event, data[1:], ack)
         elif ptype == ACK or ptype == BINARY_ACK:
             self._acks.resolve(packet.id, packet.data)
         elif ptype == DISCONNECT:

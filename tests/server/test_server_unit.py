@@ -584,3 +584,44 @@ async def test_no_state_left_after_clients_go(sio, connect) -> None:
     for nsp in (sio.sockets, admin):
         assert nsp.sockets == {} and nsp.adapter.rooms == {} and nsp.adapter.sids == {}
     assert not any(s.connected for s in socks) and all(len(s._acks) == 0 for s in socks)
+
+
+async def test_socket_use_packet_middlewares(sio, connect) -> None:
+    got, errors, seen_any = [], [], []
+
+    @sio.on("connection")
+    def on_conn(socket):
+        socket.on_any(lambda ev, *a: seen_any.append(ev))
+
+        @socket.use
+        def upper(event):
+            if event[0] == "forbidden":
+                raise ValueError("not allowed")
+            event[1:] = [str(a).upper() for a in event[1:]]
+
+        @socket.use
+        async def slow(event):
+            await asyncio.sleep(0)
+            if event[0] == "late-refusal":
+                raise hypersio.ConnectError("refused late")
+
+        def js_style(event, next):
+            next(RuntimeError("js says no") if event[0] == "js-refusal" else None)
+
+        socket.use(js_style)
+        socket.on("shout", lambda text: got.append(text) or "ok")
+        socket.on("forbidden", lambda *a: got.append("must not run"))
+        socket.on("error", lambda exc: errors.append(str(exc)))
+
+    s = connect()
+    s.packets()
+    s.receive_packet(P.EVENT, "/", ["shout", "hi"], 5)
+    s.receive_packet(P.EVENT, "/", ["forbidden", "x"])
+    s.receive_packet(P.EVENT, "/", ["late-refusal"])
+    s.receive_packet(P.EVENT, "/", ["js-refusal"])
+    await settle(10)
+    assert got == ["HI"]
+    assert errors == ["not allowed", "refused late", "js says no"]
+    assert seen_any == ["shout", "forbidden", "late-refusal", "js-refusal"]
+    (ack,) = s.packets()
+    assert ack.type == P.ACK and ack.id == 5 and ack.data == ["ok"]
