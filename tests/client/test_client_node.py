@@ -403,3 +403,22 @@ async def test_volatile_dropped_while_polling_post_in_flight(server: NodeServer,
         assert await echo.get() == ("sent",)
     finally:
         await client.disconnect()
+
+
+async def test_order_kept_across_the_upgrade(server: NodeServer, transports: tuple[str, ...]) -> None:
+    if transports != ("polling", "websocket"):
+        pytest.skip("only the upgrade moves messages between transports")
+    client = await make_client(server, transports)
+    try:
+        echo = Inbox(client, "echo-back")
+        count = 0
+        for _ in range(40):  # emit in bursts across the whole upgrade window
+            for _ in range(5):
+                client.emit("echo", count, b"%d" % count)
+                count += 1
+            await asyncio.sleep(0.005)
+        assert client.transport == "websocket"
+        received = [await echo.get() for _ in range(count)]
+        assert received == [(i, b"%d" % i) for i in range(count)]
+    finally:
+        await client.disconnect()

@@ -26,6 +26,7 @@ from test_client_node import (  # noqa: F401
     test_namespace_in_url,
     test_on_any_and_outgoing,
     test_once_and_off,
+    test_order_kept_across_the_upgrade,
     test_reserved_event_names_refused,
     test_retries_deliver_at_least_once,
     test_rooms_and_broadcast_seen_by_two_clients,
