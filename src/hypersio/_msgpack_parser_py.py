@@ -229,8 +229,7 @@ def _ext0_forms(buf: bytes) -> list:
     """For each type-0 extension in ``buf``, in document order: True if written as fixext.
 
     msgpack's ext_hook is not told which header an extension had; notepack.io's decoder decides
-    by it. Only called when neither a quick search nor _marked_ext_codes could tell, on input
-    msgpack already accepted.
+    by it. Only called when a quick search could not tell, on input msgpack already accepted.
     """
     forms = []
     i = 0
@@ -324,37 +323,6 @@ def _payload_error(ptype: int, data: Any, has_payload: bool) -> str | None:
     return None
 
 
-# Below this size the header-marking pass (see _marked_ext_codes) is sound; above it a 32-bit
-# length could hold the bytes it rewrites, and the token walk is used instead.
-_MARKING_LIMIT = 0xC70000
-
-
-def _marked_ext_codes(buf: bytes) -> list | None:
-    """Every extension's type code, in document order, once each ext 8 header of a size that
-    fixext also has (``c7 n 00``) was rewritten to type 1; None when this cannot tell.
-
-    An extension whose type is 0 in ``buf`` and 1 here had an ext 8 header; one still 0 had a
-    fixext header. The rewrite never changes the token structure: a ``c7 n 00`` that is not a
-    header puts its 00 in a payload or a fixint 0 (where 01 keeps the same shape, and UTF-8 stays
-    valid), never in a length below _MARKING_LIMIT; a fixext type byte follows its d4..d8 header
-    byte, never a size n. So the second decode, all in C, replaces a Python walk over the tokens.
-    """
-    if len(buf) >= _MARKING_LIMIT:
-        return None
-    marked = buf
-    for _, ext8, wide in _EXT0_HEADERS.values():
-        if wide[0] in buf or wide[1] in buf:
-            return None  # the argument above covers ext 8 headers only
-        marked = marked.replace(ext8, ext8[:2] + b"\x01")
-    codes: list = []
-    append = codes.append
-    try:
-        _unpackb(marked, ext_hook=lambda code, payload: append(code), timestamp=0)
-    except (ValueError, TypeError, OverflowError):  # e.g. a timestamp's bytes were rewritten
-        return None
-    return codes
-
-
 class _ExtReader:
     """msgpack's ext_hook for one Decoder: notepack.io's meaning of each extension.
 
@@ -363,7 +331,7 @@ class _ExtReader:
     cycle and a closed connection's Decoder is freed at once.
     """
 
-    __slots__ = ("buf", "seen", "ext0_seen", "codes", "forms", "undefined")
+    __slots__ = ("buf", "ext0_seen", "forms", "undefined")
 
     def __init__(self) -> None:
         self.start(b"")
@@ -371,9 +339,7 @@ class _ExtReader:
     def start(self, buf: bytes) -> None:
         """Get ready for the message ``buf``."""
         self.buf = buf
-        self.seen = 0
         self.ext0_seen = 0
-        self.codes: list | None = None
         self.forms: list | None = None
         self.undefined = 0
 
@@ -384,16 +350,11 @@ class _ExtReader:
         fixed = fixext in buf
         if fixed != (ext8 in buf or wide[0] in buf or wide[1] in buf):
             return fixed  # only one kind of header occurs anywhere: it is this one
-        if self.codes is None and self.forms is None:
-            self.codes = _marked_ext_codes(buf)
-            if self.codes is None:
-                self.forms = _ext0_forms(buf)
-        if self.codes is not None:
-            return self.codes[self.seen - 1] == 0
-        return self.forms[self.ext0_seen - 1]  # type: ignore[index]
+        if self.forms is None:
+            self.forms = _ext0_forms(buf)
+        return self.forms[self.ext0_seen - 1]
 
     def __call__(self, code: int, payload: bytes) -> Any:
-        self.seen += 1
         if code != 0:
             return [code, payload]  # what notepack.io hands JavaScript for a foreign extension
         self.ext0_seen += 1
