@@ -34,34 +34,31 @@ logger = logging.getLogger("hypersio.client")
 class Backoff:
     """Exponential backoff with jitter, the schedule of the JS client's reconnection.
 
-    The n-th delay is ``min * 2**n``, moved up or down by a random share of at most
-    ``jitter`` of itself, and capped at ``max``. Jitter spreads the reconnections of many
+    The n-th delay is ``min_delay * 2**n``, moved up or down by a random share of at most
+    ``jitter`` of itself, and capped at ``max_delay``. Jitter spreads the reconnections of many
     clients after a server restart so they do not all arrive in the same instant.
     """
 
-    def __init__(self, min: float = 1.0, max: float = 5.0, jitter: float = 0.5, factor: float = 2.0) -> None:
-        self.min = min
-        self.max = max
-        self.jitter = min_(max_(jitter, 0.0), 1.0)
+    def __init__(self, min_delay: float = 1.0, max_delay: float = 5.0, jitter: float = 0.5, factor: float = 2.0) -> None:
+        self.min_delay = min_delay
+        self.max_delay = max_delay
+        self.jitter = min(max(jitter, 0.0), 1.0)
         self.factor = factor
         self.attempts = 0
 
     def duration(self) -> float:
         """The next delay in seconds (and count one more attempt)."""
-        delay = self.min * self.factor ** min_(self.attempts, 64)
+        delay = self.min_delay * self.factor ** min(self.attempts, 64)
         self.attempts += 1
         if self.jitter:
             deviation = random.random() * self.jitter * delay
             delay = delay - deviation if random.random() < 0.5 else delay + deviation
-        return min_(delay, self.max)
+        return min(delay, self.max_delay)
 
     def reset(self) -> None:
         """Start over from the shortest delay (after a successful reconnection)."""
         self.attempts = 0
 
-
-min_ = min
-max_ = max
 
 
 def _parser_module(parser: str | ModuleType) -> ModuleType:

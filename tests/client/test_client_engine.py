@@ -226,11 +226,11 @@ async def test_heartbeat_with_node(node_env: dict[str, str]) -> None:
 
 
 def test_backoff_schedule() -> None:
-    backoff = Backoff(min=1.0, max=5.0, jitter=0.0)
+    backoff = Backoff(min_delay=1.0, max_delay=5.0, jitter=0.0)
     assert [backoff.duration() for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
     backoff.reset()
     assert backoff.duration() == 1.0
-    jittered = Backoff(min=1.0, max=100.0, jitter=0.5)
+    jittered = Backoff(min_delay=1.0, max_delay=100.0, jitter=0.5)
     for expected in (1.0, 2.0, 4.0):
         value = jittered.duration()
         assert expected * 0.5 <= value <= expected * 1.5

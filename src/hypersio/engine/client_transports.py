@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .. import eio_parser, wsframe
+from .. import eio_parser
 from ..exceptions import ParseError
 from .client_http import HttpConnection, build_request, open_connection
 from .client_ws import WebSocketConnection, open_websocket
@@ -254,7 +254,3 @@ class WebSocketTransport:
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is gone (the queued frames were written)."""
         await asyncio.shield(self.conn.lost)
-
-
-# Re-exported for the session's probe, which reads frames before attaching the transport.
-OP_TEXT = wsframe.OP_TEXT
