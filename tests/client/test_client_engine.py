@@ -58,15 +58,17 @@ class FakeWebSocket:
 
 @pytest.fixture
 async def fake_server() -> AsyncIterator[Callable[[Script], Awaitable[str]]]:
-    """``url = await fake_server(script)``: each connection runs ``script(ws)`` after the 101."""
+    """``url = await fake_server(script)``: each connection runs ``script(ws)`` after the 101
+    (``handshake=False``: before anything, to script the HTTP answer itself)."""
     servers: list[asyncio.base_events.Server] = []
     tasks: set[asyncio.Task[None]] = set()
 
-    async def start(script: Script) -> str:
+    async def start(script: Script, handshake: bool = True) -> str:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             ws = FakeWebSocket(reader, writer)
             try:
-                await ws.handshake()
+                if handshake:
+                    await ws.handshake()
                 await script(ws)
             except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
                 pass
@@ -254,3 +256,59 @@ def test_engine_client_url_and_options() -> None:
 def test_unknown_parser_refused() -> None:
     with pytest.raises(ValueError):
         hypersio.AsyncClient("http://localhost", parser="yaml")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nnope!",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: d3Jvbmc=\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\n" + b"X-Pad: " + b"a" * 70000 + b"\r\n\r\n",
+        b"NOT HTTP AT ALL\r\n\r\n",
+    ],
+    ids=["refused", "wrong-accept", "huge-head", "garbage"],
+)
+async def test_bad_websocket_handshakes_refused(fake_server: Any, answer: bytes) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        await ws.reader.readuntil(b"\r\n\r\n")
+        ws.writer.write(answer)
+        await asyncio.sleep(5)
+
+    url = await fake_server(script, handshake=False)
+    client = EngineClient(url, transports=("websocket",), timeout=3)
+    start = asyncio.get_running_loop().time()
+    with pytest.raises(EngineConnectError):
+        await client.open()
+    assert asyncio.get_running_loop().time() - start < 2  # refused at once, not by the timeout
+
+
+async def test_websocket_close_frame_from_server(fake_server: Any) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        ws.open()
+        await asyncio.sleep(0.05)
+        ws.writer.write(wsframe.build_frame(wsframe.OP_CLOSE, wsframe.build_close_payload(1001, "bye")))
+        kind, payload = await ws.receive()
+        assert kind == wsframe.OP_CLOSE  # the client answers the closing handshake
+        await asyncio.sleep(5)
+
+    url = await fake_server(script)
+    client = EngineClient(url, transports=("websocket",))
+    closed = asyncio.get_running_loop().create_future()
+    client.on_close = lambda reason, description: closed.set_result((reason, description))
+    await client.open()
+    reason, description = await asyncio.wait_for(closed, 2)
+    assert reason == "transport close" and "1001" in description
+
+
+async def test_polling_error_status_refused(fake_server: Any) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        await ws.reader.readuntil(b"\r\n\r\n")
+        body = b'{"code":0,"message":"Transport unknown"}'
+        ws.writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await asyncio.sleep(5)
+
+    url = await fake_server(script, handshake=False)
+    client = EngineClient(url, transports=("polling",), timeout=3)
+    with pytest.raises(EngineConnectError, match="Transport unknown"):
+        await client.open()

@@ -46,10 +46,16 @@ def build_request(
     return head + body if body else head
 
 
+# A server answer bigger than this is refused: memory must not grow at a hostile server's will.
+MAX_RESPONSE_SIZE = 100_000_000
+
+
 class HttpConnection(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection; :meth:`request` sends a request and awaits the reply."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_response_size: int = MAX_RESPONSE_SIZE) -> None:
+        self.max_response_size = max_response_size
+        self._size = 0
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._parser = httptools.HttpResponseParser(self)
@@ -81,6 +87,7 @@ class HttpConnection(asyncio.Protocol):
     # --- httptools callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._size = 0
         self._status = 0
         self._headers = {}
         self._body = []
@@ -93,6 +100,11 @@ class HttpConnection(asyncio.Protocol):
         self._keep_alive = self._parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size > self.max_response_size:
+            self._fail(ConnectionError(f"HTTP response larger than {self.max_response_size} bytes"))
+            self.close()
+            return
         self._body.append(body)
 
     def on_message_complete(self) -> None:

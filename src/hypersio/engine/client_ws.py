@@ -26,6 +26,9 @@ __all__ = ["WebSocketConnection", "open_websocket"]
 
 logger = logging.getLogger("hypersio.client")
 
+# Bytes allowed before the handshake completes (headers of a 101 are a few hundred bytes).
+MAX_HANDSHAKE_SIZE = 65536
+
 
 class WebSocketConnection(asyncio.Protocol):
     """One client WebSocket. Set ``on_message(opcode, data)`` and ``on_close(reason)`` to listen.
@@ -52,6 +55,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._frames = wsframe.FrameParser(max_message_size=max_message_size, expect_masked=False)
         self._out: list[bytes] = []
         self._close_sent = False
+        self._head_size = 0
 
     # --- asyncio.Protocol -----------------------------------------------------------------
 
@@ -72,6 +76,9 @@ class WebSocketConnection(asyncio.Protocol):
             except httptools.HttpParserError as exc:
                 self._handshake_failed(f"malformed HTTP response to the WebSocket handshake: {exc}")
                 return
+            self._head_size += len(data)
+            if self._head_size > MAX_HANDSHAKE_SIZE and not self.handshake_done.done():
+                self._handshake_failed("the WebSocket handshake response is too large")
             return
         self._feed(data)
 
