@@ -13,7 +13,6 @@ answer wait in a short queue (reading pauses when it is full, so it stays bounde
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -126,6 +125,34 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
     Created by the server's ``create_server`` factory; users never build one.
     """
 
+    # slots: an idle server holds one of these per client, so every byte counts
+    __slots__ = (
+        "server",
+        "secure",
+        "loop",
+        "address",
+        "port",
+        "ws",
+        "_parser",
+        "_queue",
+        "_current",
+        "_held_by",
+        "_running",
+        "_reading_paused",
+        "_idle_handle",
+        "_upgrade_buffer",
+        "_closed",
+        "_url",
+        "_headers",
+        "_header_bytes",
+        "_in_head",
+        "_head_bytes",
+        "_body",
+        "_body_size",
+        "_req",
+        "_upgrade_req",
+    )
+
     def __init__(self, server: Server, secure: bool = False) -> None:
         self.server = server
         self._init_writer(server._corker, server.write_buffer_high_water, server.write_buffer_limit)
@@ -135,7 +162,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self.port = 0
         self.ws: Any = None  # the WebSocket transport once upgraded; it gets every byte
         self._parser = httptools.HttpRequestParser(self)
-        self._queue: collections.deque[Request] = collections.deque()
+        self._queue: list[Request] = []  # short (MAX_QUEUED): a list is smaller than a deque
         self._current: Request | None = None  # the request being answered
         self._held_by: Any = None  # polling transport holding _current (long-poll GET)
         self._running = False
@@ -324,7 +351,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._running = True
         try:
             while self._current is None and self._queue and not self._write_closed:
-                req = self._current = self._queue.popleft()
+                req = self._current = self._queue.pop(0)
                 try:
                     self.server._handle_request(self, req)
                 except Exception:
@@ -405,6 +432,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         """Hand the connection to the WebSocket ``ws`` (after the 101 was written)."""
         self._current = None
         self.ws = ws
+        self._parser = None  # the HTTP parser is done for good: free it
         self._cancel_idle()
         pending, self._upgrade_buffer = self._upgrade_buffer, None
         if pending:

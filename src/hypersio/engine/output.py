@@ -97,6 +97,19 @@ class CorkedWriter:
     that the hard limit is passed; normally: log and close).
     """
 
+    __slots__ = (
+        "transport",
+        "_corker",
+        "_out",
+        "_out_size",
+        "_corked",
+        "_paused_writing",
+        "_close_after_flush",
+        "_write_closed",
+        "high_water",
+        "hard_limit",
+    )
+
     transport: Any
     _corker: Corker
     _out: list[bytes]
