@@ -480,6 +480,26 @@ def test_decode_garbage_is_always_parse_error_or_packet(parser_twin: ModuleType)
             decoder.reset()
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2" + "1" * 1_000_000 + '["x"]',  # endless ack id
+        "5" + "1" * 1_000_000 + '-["x"]',  # endless attachment count
+        "5" + "1" * 1_000_000,  # ... without its '-'
+        "2/" + "a" * 1_000_000,  # namespace without a comma, then no payload
+        '2["' + "a" * 1_000_000,  # unterminated string
+        "2[" + "1," * 500_000,  # unterminated array
+    ],
+    ids=["ack-id", "attachments", "attachments-no-dash", "nsp", "string", "array"],
+)
+def test_decode_megabyte_hostile_input_fails_fast(parser_twin: ModuleType, text: str) -> None:
+    m = parser_twin
+    decoder = m.Decoder()
+    with pytest.raises(ParseError):
+        decoder.add(text)
+    assert decoder.add('2["ok"]').data == ["ok"]
+
+
 def test_decode_invalid_utf8_bytes_only_as_attachment(parser_twin: ModuleType) -> None:
     m = parser_twin
     # Text is str: invalid UTF-8 bytes are never taken for a packet text...

@@ -350,9 +350,9 @@ def _decode_text(text: str, max_attachments: int = 10) -> Packet:
     j = i
     while j < n and "0" <= text[j] <= "9":
         j += 1
-    if j > i:
         if j - i > _MAX_ACK_ID_DIGITS:
             raise ParseError("ack id too long")
+    if j > i:
         pid = int(text[i:j])
         if pid > MAX_ACK_ID:
             raise ParseError("ack id too large")
