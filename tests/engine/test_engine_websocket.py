@@ -284,3 +284,12 @@ async def test_bytes_like_messages(echo: Harness) -> None:
     assert await client.recv() == (2, b"\x03")
     res = await echo.get(f"EIO=4&transport=polling&sid={poll_sid}")
     assert res.text == "bAQI=\x1ebAw=="
+
+
+async def test_websocket_only_server(make_server) -> None:
+    harness = await make_server(transports=("websocket",))
+    res = await harness.get("EIO=4&transport=polling")
+    assert res.status == 400 and res.json()["code"] == 0
+    client, fields = await harness.ws_session()
+    assert fields["upgrades"] == []
+    client.close()
