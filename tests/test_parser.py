@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hypersio import ParseError
 
@@ -513,11 +516,6 @@ def test_decode_invalid_utf8_bytes_only_as_attachment(parser_twin: ModuleType) -
 # --------------------------------------------------------------------------------------------
 # Properties (hypothesis): encode -> decode is the identity; the twins agree byte for byte
 # --------------------------------------------------------------------------------------------
-
-import importlib  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 # Every code point, lone surrogates included (JSON.stringify escapes them; we do too).
 any_text = st.text(alphabet=st.characters(blacklist_categories=()), max_size=12)
