@@ -249,6 +249,10 @@ class AsyncClient(EventEmitter):
         if was_connected:
             self.manager.send_packet(DISCONNECT, self.nsp)
         self._deactivate()
+        waiter = self._connect_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectError("disconnect() was called before the connection completed"))
+            waiter.exception()  # the connect() awaiting it, if any, re-raises it
         if was_connected:
             self._on_close("io client disconnect", "the client called disconnect()")
         self._queue.clear()

@@ -312,3 +312,51 @@ async def test_polling_error_status_refused(fake_server: Any) -> None:
     client = EngineClient(url, transports=("polling",), timeout=3)
     with pytest.raises(EngineConnectError, match="Transport unknown"):
         await client.open()
+
+
+async def test_garbage_polling_payload_closes_with_parse_error(fake_server: Any) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        while True:
+            head = (await ws.reader.readuntil(b"\r\n\r\n")).decode()
+            request_line = head.split("\r\n")[0]
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                if line.lower().startswith("content-length:"):
+                    length = int(line.split(":")[1])
+            if length:
+                await ws.reader.readexactly(length)
+            if request_line.startswith("POST"):
+                body = b"ok"
+            elif "sid=" not in request_line:
+                body = b'0{"sid":"p","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'
+            else:
+                await asyncio.sleep(0.05)
+                body = b"4fine\x1e\x1e9nonsense"  # an empty record and an unknown type
+            ws.writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    url = await fake_server(script, handshake=False)
+    client = EngineClient(url, transports=("polling",))
+    closed = asyncio.get_running_loop().create_future()
+    client.on_close = lambda reason, description: closed.set_result(reason)
+    messages: list[Any] = []
+    client.on_message = messages.append
+    await client.open()
+    assert await asyncio.wait_for(closed, 2) == "parse error"
+    assert messages == []  # a bad payload is rejected whole
+
+
+async def test_disconnect_during_connect_fails_connect(fake_server: Any) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        ws.open()
+        await ws.receive()  # the CONNECT, never answered
+        await asyncio.sleep(5)
+
+    url = await fake_server(script)
+    client = hypersio.AsyncClient(url, transports=("websocket",))
+    connecting = asyncio.ensure_future(client.connect())
+    await asyncio.sleep(0.2)
+    assert not connecting.done()
+    await client.disconnect()
+    with pytest.raises(hypersio.ConnectError, match="disconnect"):
+        await asyncio.wait_for(connecting, 2)
+    assert not client.active and client.manager.engine is None
