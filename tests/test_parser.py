@@ -91,6 +91,21 @@ def test_int_like_types_and_str_subclass_chunks(parser_twin: ModuleType) -> None
     assert m.Decoder().add(Text('2/a,["x"]')) == m.Packet(m.EVENT, "/a", ["x"])
 
 
+def test_encoder_takes_any_packet_like_object(parser_twin: ModuleType) -> None:
+    m = parser_twin
+    other = other_twin(m)
+
+    class Duck:
+        type, nsp, data, id = 3, "/d", [1], 2
+
+    assert m.Encoder().encode(other.Packet(m.EVENT, "/a", ["x"])) == ['2/a,["x"]']
+    assert m.Encoder().encode(Duck()) == ['3/d,2[1]']
+    # Construction does not validate the namespace; encoding does.
+    assert m.Encoder().encode(m.Packet(m.EVENT, None, ["x"])) == ['2["x"]']
+    with pytest.raises(TypeError):
+        m.Encoder().encode(m.Packet(m.EVENT, b"/x", ["x"]))
+
+
 def test_decoder_reset_drops_a_half_received_packet(parser_twin: ModuleType) -> None:
     m = parser_twin
     decoder = m.Decoder()

@@ -96,7 +96,7 @@ cdef class Packet:
     cdef public object id
     cdef public Py_ssize_t attachments
 
-    def __init__(self, int type, nsp: str = "/", data: object = None, id: object = None) -> None:
+    def __init__(self, int type, object nsp="/", object data=None, object id=None):
         self.type = type
         self.nsp = nsp
         self.data = data
@@ -362,7 +362,7 @@ cdef list _encode(int ptype, object nsp, object data, object pid):
 cdef class Encoder:
     """Turns Packets into wire chunks; stateless, one can serve every connection."""
 
-    def encode(self, packet: Packet) -> list:
+    def encode(self, object packet) -> list:
         """Return ``[str, *bytes]``: the packet text and its binary attachments, if any."""
         if isinstance(packet, Packet):
             p = <Packet>packet
