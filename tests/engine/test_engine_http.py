@@ -320,3 +320,44 @@ async def test_run_serves_until_sigterm(tmp_path) -> None:
             await proc.wait()
     assert proc.returncode == 0, stderr.decode()
     assert stdout.decode().splitlines() == ["closed server shutting down", "stopped"]
+
+
+async def test_tls(tmp_path, make_server) -> None:
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not available to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=20,
+    )
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    from hypersio.engine import Server
+    from eio_client import HttpClient
+
+    server = Server()
+    sessions = []
+    server.on("connection", sessions.append)
+    await server.listen("127.0.0.1", 0, ssl=server_ctx)
+    try:
+        client_ctx = ssl.create_default_context(cafile=str(cert))
+        client_ctx.check_hostname = False
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=client_ctx)
+        client = HttpClient(reader, writer)
+        res = await client.request("GET", "/engine.io/?EIO=4&transport=polling")
+        assert res.status == 200 and res.text[0] == "0"
+        assert sessions[0].request.secure is True
+        sessions[0].send("over tls")
+        sid = json.loads(res.text[1:])["sid"]
+        res = await client.request("GET", f"/engine.io/?EIO=4&transport=polling&sid={sid}")
+        assert res.text == "4over tls"
+        client.close()
+    finally:
+        await server.close()
