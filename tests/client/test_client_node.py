@@ -422,3 +422,17 @@ async def test_order_kept_across_the_upgrade(server: NodeServer, transports: tup
         assert received == [(i, b"%d" % i) for i in range(count)]
     finally:
         await client.disconnect()
+
+
+async def test_flags_chain(server: NodeServer, transports: tuple[str, ...]) -> None:
+    client = await make_client(server, transports)
+    try:
+        assert await client.compress(False).timeout(3).emit_with_ack("ack", 1) == 1
+        assert await client.timeout(3).compress(True).emit_with_ack("ack", b"2") == b"2"
+        echo = Inbox(client, "echo-back")
+        client.compress(False).emit("echo", "compressed or not")
+        assert await echo.get() == ("compressed or not",)
+        with pytest.raises(hypersio.AckTimeoutError):
+            await client.volatile.timeout(0.2).emit_with_ack("no-ack")
+    finally:
+        await client.disconnect()

@@ -22,6 +22,7 @@ from test_client_node import (  # noqa: F401
     test_disconnect_reasons,
     test_emit_several_args_with_binary,
     test_emit_with_ack,
+    test_flags_chain,
     test_headers_and_query,
     test_namespace_in_url,
     test_on_any_and_outgoing,
