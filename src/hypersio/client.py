@@ -358,7 +358,10 @@ class AsyncClient(EventEmitter):
                 error = ConnectError(str(data.get("message", "connection refused")), data.get("data"))
             else:
                 error = ConnectError(str(data))
+            was_connected = self.connected
             self._refused(error)
+            if was_connected:  # a refusal after the fact still ends the namespace connection
+                self._on_close("io server disconnect", error.message)
         elif ptype == DISCONNECT:
             # The server ended this namespace: no automatic reconnection, as in socket.io.
             self._deactivate()

@@ -360,3 +360,35 @@ async def test_disconnect_during_connect_fails_connect(fake_server: Any) -> None
     with pytest.raises(hypersio.ConnectError, match="disconnect"):
         await asyncio.wait_for(connecting, 2)
     assert not client.active and client.manager.engine is None
+
+
+async def test_odd_packets_after_connect(fake_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    async def script(ws: FakeWebSocket) -> None:
+        ws.open()
+        await ws.receive()
+        ws.send('40{"sid":"odd"}')
+        ws.send('4399["late ack nobody waits for"]')
+        ws.send('42/other,["for a namespace we did not join"]')
+        ws.send('42["real",1]')
+        await asyncio.sleep(0.1)
+        ws.send('44{"message":"changed my mind","data":7}')
+        await asyncio.sleep(5)
+
+    url = await fake_server(script)
+    client = hypersio.AsyncClient(url, transports=("websocket",))
+    real: list[Any] = []
+    errors: list[Any] = []
+    reasons: list[str] = []
+    client.on("real", real.append)
+    client.on("connect_error", errors.append)
+    client.on("disconnect", lambda reason, description: reasons.append(reason))
+    await asyncio.wait_for(client.connect(), 3)
+    for _ in range(100):
+        if reasons:
+            break
+        await asyncio.sleep(0.02)
+    assert real == [1]
+    assert reasons == ["io server disconnect"]
+    assert len(errors) == 1 and errors[0].message == "changed my mind" and errors[0].data == 7
+    assert not client.connected and not client.active
+    assert client.manager.engine is None
