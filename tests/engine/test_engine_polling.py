@@ -318,3 +318,14 @@ async def test_sequential_posts_on_several_connections_are_fine(echo: Harness) -
     res = await echo.get(f"EIO=4&transport=polling&sid={sid}")
     assert split_payload(res.text) == ["4a0", "4b0", "4a1", "4b1", "4a2", "4b2"]
     assert not echo.closes
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"ping_interval": 0}, {"ping_timeout": -1}, {"max_http_buffer_size": 0}, {"transports": ()}, {"transports": ("carrier-pigeon",)}, {"path": "engine.io"}],
+)
+def test_bad_server_options_are_refused(kwargs: dict) -> None:
+    from hypersio.engine import Server
+
+    with pytest.raises(ValueError):
+        Server(**kwargs)

@@ -67,6 +67,8 @@ class Server:
         self.ping_interval = float(ping_interval)
         self.ping_timeout = float(ping_timeout)
         self.max_http_buffer_size = int(max_http_buffer_size)
+        if self.ping_interval <= 0 or self.ping_timeout <= 0 or self.max_http_buffer_size <= 0:
+            raise ValueError("ping_interval, ping_timeout and max_http_buffer_size must be positive")
         self.transports = tuple(transports)
         for name in self.transports:
             if name not in TRANSPORTS:
