@@ -69,3 +69,4 @@ def node_env() -> dict[str, str]:
     env = dict(os.environ)
     env["NODE_PATH"] = str(NODE_MODULES)
     return env
+

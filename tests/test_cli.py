@@ -16,12 +16,10 @@ import pytest
 
 from hypersio.__main__ import main
 
-SRC = Path(__file__).resolve().parent.parent / "src"
-
+from _support import child_env
 
 def _env() -> dict[str, str]:
-    # the children must import this checkout's hypersio whether or not it is installed
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    return child_env()
 
 
 def _free_port() -> int:

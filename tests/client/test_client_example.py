@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from _support import child_env
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "client.py"
-SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("transports", ["websocket", "polling,websocket"])
 def test_client_example_demo(transports: str) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    env = child_env()
     result = subprocess.run(
         [sys.executable, str(EXAMPLE), "--transports", transports],
         capture_output=True,

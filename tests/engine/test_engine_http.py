@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from _support import child_env
 import uvloop
 from eio_client import Harness, attach_echo, split_payload
 
@@ -295,8 +297,7 @@ async def test_run_serves_until_sigterm(tmp_path) -> None:
         f"server.run('127.0.0.1', {port})\n"
         "print('stopped', flush=True)\n"
     )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH")]))
+    env = child_env()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", script, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
