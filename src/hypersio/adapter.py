@@ -7,9 +7,9 @@ it and forwards broadcasts to other processes before delivering locally (``opts.
 
 Fan-out rule (DESIGN.md "Encode once"): a broadcast encodes its packet once, wraps each encoded
 part in one ``engine.PreparedMessage`` (which builds each transport's bytes once), then only
-hands those objects to every recipient's ``session.send_prepared``. No task, queue or coroutine
-per recipient, and a single-room broadcast iterates the room's set directly. The inner loop sits
-in :meth:`InMemoryAdapter._deliver` so a compiled fan-out can replace it.
+hands those objects to :func:`hypersio.fanout.deliver`, which walks the selected rooms in C and
+appends the finished frame to each recipient's output buffer. No task, queue, coroutine, list or
+set per recipient or per broadcast.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._recovery import RecoveryStore, SavedSession
+from .fanout import Member
+from .fanout import deliver as _fanout_deliver
 
 if TYPE_CHECKING:  # pragma: no cover
     from .namespace import Namespace
     from .socket import Socket
 
 EVENT = 2
-_EMPTY: set[str] = set()  # shared, never mutated
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,19 @@ class BroadcastOptions:
 class InMemoryAdapter:
     """Rooms and broadcasts of one namespace inside this process.
 
-    ``rooms`` maps a room to the set of socket ids in it; ``sids`` maps a socket id to its rooms.
-    Every socket is in the room named by its own id, which is how ``sio.to(sid)`` reaches it.
+    ``sids`` maps a socket id to its :class:`~hypersio.fanout.Member` (``member.rooms`` is the
+    set of its rooms); ``rooms`` maps a room to its members by socket id. Every socket is in the
+    room named by its own id, which is how ``sio.to(sid)`` reaches it. A member is one object
+    shared by all rooms of its socket, so the fan-out can deduplicate several rooms by stamping
+    members instead of building a set per broadcast.
     """
 
     def __init__(self, nsp: Namespace) -> None:
         self.nsp = nsp
-        self.rooms: dict[str, set[str]] = {}
-        self.sids: dict[str, set[str]] = {}
-        # While a fan-out iterates a room set, removals are deferred: a send can close a slow
-        # consumer synchronously, and mutating the set under the loop would raise.
+        self.rooms: dict[str, dict[str, Member]] = {}
+        self.sids: dict[str, Member] = {}
+        # While a fan-out iterates a room, changes to the index are deferred: a send can run
+        # listeners or close a session synchronously, and mutating a dict under the loop is unsafe.
         self._delivering = 0
         self._deferred: list[Callable[[], None]] = []
         recovery = nsp.server.connection_state_recovery
@@ -69,95 +73,81 @@ class InMemoryAdapter:
             rooms = list(rooms)
             self._deferred.append(lambda: self.add_all(sid, rooms))
             return
-        mine = self.sids.get(sid)
-        if mine is None:
-            mine = self.sids[sid] = set()
+        member = self.sids.get(sid)
+        if member is None:
+            member = self.sids[sid] = Member(sid)
+        mine = member.rooms
         for room in rooms:
             if room in mine:
                 continue
             mine.add(room)
-            members = self.rooms.get(room)
-            if members is None:
-                self.rooms[room] = {sid}
+            group = self.rooms.get(room)
+            if group is None:
+                self.rooms[room] = {sid: member}
             else:
-                members.add(sid)
+                group[sid] = member
 
     def delete(self, sid: str, room: str) -> None:
         """Take socket ``sid`` out of ``room``; an emptied room disappears."""
         if self._delivering:
             self._deferred.append(lambda: self.delete(sid, room))
             return
-        mine = self.sids.get(sid)
-        if mine is not None:
-            mine.discard(room)
-        members = self.rooms.get(room)
-        if members is not None:
-            members.discard(sid)
-            if not members:
-                del self.rooms[room]
+        member = self.sids.get(sid)
+        if member is None or room not in member.rooms:
+            return
+        member.rooms.discard(room)
+        self._drop(room, sid)
 
     def del_all(self, sid: str) -> None:
         """Take socket ``sid`` out of every room (on disconnect)."""
+        member = self.sids.get(sid)
+        if member is not None:
+            member.alive = False  # at once: a running fan-out must skip it from now on
         if self._delivering:
-            self._deferred.append(lambda: self.del_all(sid))
+            self._deferred.append(lambda: self._del_all(sid, member))
             return
-        mine = self.sids.pop(sid, None)
-        if not mine:
+        self._del_all(sid, member)
+
+    def _del_all(self, sid: str, member: Member | None) -> None:
+        if member is None or self.sids.get(sid) is not member:
             return
-        for room in mine:
-            members = self.rooms.get(room)
-            if members is not None:
-                members.discard(sid)
-                if not members:
-                    del self.rooms[room]
+        del self.sids[sid]
+        for room in member.rooms:
+            self._drop(room, sid)
+
+    def _drop(self, room: str, sid: str) -> None:
+        group = self.rooms.get(room)
+        if group is not None:
+            group.pop(sid, None)
+            if not group:
+                del self.rooms[room]
 
     def socket_rooms(self, sid: str) -> set[str] | None:
         """The rooms of socket ``sid`` (the live set; copy before changing it), or None."""
-        return self.sids.get(sid)
+        member = self.sids.get(sid)
+        return member.rooms if member is not None else None
 
     # --- selecting sockets --------------------------------------------------------------------
 
-    def _except_sids(self, except_rooms: frozenset[str]) -> set[str]:
-        if len(except_rooms) == 1:
-            for room in except_rooms:
-                return self.rooms.get(room, _EMPTY)  # live set, read only
-        excluded: set[str] = set()
-        for room in except_rooms:
-            members = self.rooms.get(room)
-            if members:
-                excluded |= members
-        return excluded
-
-    def _targets(self, opts: BroadcastOptions) -> tuple[Iterable[str], set[str]]:
-        """(candidate ids, ids to skip) for a broadcast.
-
-        The candidates are a live set (one room) or the id table (no room) whenever possible,
-        so the common ``socket.to(room)`` / ``sio.to(room)`` / ``sio.emit`` cases copy nothing;
-        only a multi-room target builds a union to drop duplicates. The skip set holds the
-        members of the excluded rooms (usually just the sender's id).
-        """
-        excluded = self._except_sids(opts.except_rooms) if opts.except_rooms else _EMPTY
-        rooms = opts.rooms
-        if not rooms:
-            return self.sids.keys(), excluded
-        if len(rooms) == 1:
-            for room in rooms:
-                return self.rooms.get(room, _EMPTY), excluded
-        targets: set[str] = set()
-        for room in rooms:
-            members = self.rooms.get(room)
-            if members:
-                targets |= members
-        return targets, excluded
-
     def _iter_sockets(self, opts: BroadcastOptions) -> Iterator[Socket]:
+        """The connected sockets ``opts`` selects (a snapshot: safe to change rooms meanwhile)."""
+        rooms = self.rooms
+        excluded: set[str] = set()
+        for room in opts.except_rooms:
+            excluded.update(rooms.get(room, ()))
+        if not opts.rooms:
+            candidates: Iterable[str] = list(self.sids)
+        else:
+            chosen: dict[str, None] = {}
+            for room in opts.rooms:
+                chosen.update(dict.fromkeys(rooms.get(room, ())))
+            candidates = list(chosen)
         sockets = self.nsp.sockets
-        sids, excluded = self._targets(opts)
-        for sid in list(sids):
+        for sid in candidates:
             if sid in excluded:
                 continue
             sock = sockets.get(sid)
-            if sock is not None:
+            if sock is not None and sock.connected:
                 yield sock
 
     def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
@@ -177,8 +167,7 @@ class InMemoryAdapter:
         if self._recovery is not None and not opts.volatile:
             data = self._recovery.record(data, opts)
         _, prepared = self._prepare(data, None)
-        sids, excluded = self._targets(opts)
-        self._deliver(prepared, sids, excluded, opts.volatile, data, None)
+        self._deliver(prepared, opts, data, None, 0)
 
     def broadcast_with_ack(
         self,
@@ -194,65 +183,42 @@ class InMemoryAdapter:
         """
         ack_id = self.nsp._next_ack_id()
         _, prepared = self._prepare(data, ack_id)
-        sids, excluded = self._targets(opts)
-        return self._deliver(prepared, sids, excluded, opts.volatile, data, (on_client, ack_id))
+        return self._deliver(prepared, opts, data, on_client, ack_id)
 
     def _deliver(
         self,
         prepared: list[Any],
-        sids: Iterable[str],
-        excluded: set[str],
-        volatile: bool,
+        opts: BroadcastOptions,
         data: list[Any],
-        ack: tuple[Callable[[Socket, int], None], int] | None,
+        on_client: Callable[[Socket, int], None] | None,
+        ack_id: int,
     ) -> int:
-        """The fan-out loop: hand the prepared messages to each recipient's session.
+        """Hand the prepared messages to every selected socket (hypersio.fanout, compiled).
 
-        Kept small and self-contained so a compiled version can replace it. Returns the number of
-        sockets reached. Outgoing any-listeners of each recipient see the event (socket.io does
-        the same for broadcasts).
+        Returns the number of sockets reached. Outgoing any-listeners of each recipient see the
+        event (socket.io does the same for broadcasts). Index changes made meanwhile (by
+        listeners, or sessions closing) are applied once the loop is done.
         """
-        sockets = self.nsp.sockets
-        count = 0
         self._delivering += 1
         try:
-            if len(prepared) == 1 and ack is None:
-                msg = prepared[0]
-                for sid in sids:
-                    if excluded and sid in excluded:
-                        continue
-                    sock = sockets.get(sid)
-                    if sock is None or not sock.connected:
-                        continue
-                    if sock._any_outgoing:
-                        sock._notify_outgoing(data[0], data[1:])
-                    sock._session.send_prepared(msg, volatile)
-                    count += 1
-            else:
-                # A packet with attachments must arrive whole: dropping one part would desync
-                # the client's decoder, so such packets are never volatile.
-                volatile = volatile and len(prepared) == 1
-                for sid in sids:
-                    if excluded and sid in excluded:
-                        continue
-                    sock = sockets.get(sid)
-                    if sock is None or not sock.connected:
-                        continue
-                    if ack is not None:
-                        ack[0](sock, ack[1])
-                    if sock._any_outgoing:
-                        sock._notify_outgoing(data[0], data[1:])
-                    session = sock._session
-                    for msg in prepared:
-                        session.send_prepared(msg, volatile)
-                    count += 1
+            return _fanout_deliver(
+                self.rooms,
+                self.sids,
+                opts.rooms,
+                opts.except_rooms,
+                self.nsp.sockets,
+                prepared,
+                opts.volatile,
+                data,
+                on_client,
+                ack_id,
+            )
         finally:
             self._delivering -= 1
             if not self._delivering and self._deferred:
                 deferred, self._deferred = self._deferred, []
                 for fn in deferred:
                     fn()
-        return count
 
     # --- connection state recovery ---------------------------------------------------------------
 

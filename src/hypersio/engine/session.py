@@ -12,6 +12,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import eio_parser
+from ..fanout import Outlet
 from .message import PreparedMessage
 from .output import logger
 
@@ -32,13 +33,17 @@ _GRACEFUL = frozenset(("forced close", "server shutting down"))
 Handler = Callable[..., Any]
 
 
-class Session:
+class Session(Outlet):
     """One Engine.IO session, handed to the server's ``connection`` handlers.
 
     ``send``/``send_prepared`` queue a message (they never block); ``on("message", h)`` and
     ``on("close", h)`` register callbacks receiving ``(data)`` and ``(reason, description)``.
     ``request`` is the handshake :class:`~hypersio.engine.http.Request`; ``transport`` is
     ``"polling"`` or ``"websocket"`` and changes when the client upgrades.
+
+    The :class:`~hypersio.fanout.Outlet` base holds ``closed`` and, while a WebSocket carries the
+    session, that connection's output buffer (``_ws_out``): a broadcast appends its frame there
+    directly, without a call per recipient.
     """
 
     __slots__ = (
@@ -46,7 +51,6 @@ class Session:
         "server",
         "request",
         "transport",
-        "closed",
         "close_reason",
         "_tx",
         "_upgrading",
@@ -70,6 +74,7 @@ class Session:
         self.closed = False
         self.close_reason: str | None = None
         self._tx = tx
+        self._ws_out = tx.conn if tx.name == "websocket" else None
         self._upgrading: Any = None  # the WebSocket being probed, during an upgrade
         self._probed = False
         self._message_handlers: list[Handler] = []
@@ -227,6 +232,7 @@ class Session:
         ws.upgrade_done()
         records = old.discard()
         self._tx = ws
+        self._ws_out = ws.conn
         self.transport = ws.name
         # What was queued for polling and not yet polled goes first, in order, on the WebSocket.
         for record in records:
@@ -243,6 +249,7 @@ class Session:
         if self.closed:
             return
         self.closed = True
+        self._ws_out = None
         self.close_reason = reason
         timer, self._timer = self._timer, None
         if timer is not None:

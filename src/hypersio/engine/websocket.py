@@ -174,23 +174,11 @@ class WebSocketTransport:
             conn.write(_build_frame(_OP_BINARY, data))
 
     def send_prepared(self, msg: PreparedMessage, volatile: bool) -> None:
-        """Queue a prepared message's frame."""
+        """Queue a prepared message's frame (broadcasts append it in hypersio.fanout instead)."""
         conn = self.conn
         if volatile and conn.congested():
             return
-        frame = msg._ws_frame
-        if frame is None:
-            frame = msg.ws_frame
-        # conn.write() inlined: this runs once per recipient of every broadcast
-        if conn._write_closed:
-            return
-        conn._out.append(frame)
-        conn._out_size += len(frame)
-        if not conn._corked:
-            conn._corked = True
-            conn._corker.mark(conn)
-        if conn._out_size > conn.hard_limit:
-            conn._write_closed = True  # closed by the corker at the end of the turn
+        conn.write(msg.ws_frame)
 
     def send_control(self, packet: str) -> None:
         """Queue an already-encoded text packet (``"2"``, ``"3probe"``, the open packet...)."""

@@ -1,0 +1,426 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Broadcast fan-out and corked output, compiled twin of ``_fanout_py`` (same API, same behaviour).
+
+Why C here: a broadcast to N clients runs the recipient loop N times. In C a recipient costs a
+dict-slot read, a few struct fields (is it stamped, alive, closed, which buffer) and a list
+append of the shared frame: no attribute lookups, no method calls, no per-broadcast sets. The
+flush at the end of the turn is C as well, so a connection costs one join and one
+``transport.write`` per turn. See the pure twin for the design notes.
+"""
+
+import logging
+
+from cpython.dict cimport PyDict_GetItem, PyDict_Next
+from cpython.list cimport PyList_Append, PyList_GET_SIZE
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from libc.stdint cimport uint64_t
+
+__all__ = [
+    "DEFAULT_HIGH_WATER",
+    "DEFAULT_HARD_LIMIT",
+    "Corker",
+    "CorkedWriter",
+    "Outlet",
+    "Member",
+    "deliver",
+]
+
+logger = logging.getLogger("hypersio.engine")
+
+DEFAULT_HIGH_WATER = 1 << 20
+DEFAULT_HARD_LIMIT = 16 << 20
+
+cdef bytes _EMPTY = b""
+cdef str _ANY_OUTGOING = "_any_outgoing"
+
+
+cdef class Corker:
+    """Collects the objects written to during a loop turn and flushes them once, at its end.
+
+    One corker serves every connection of a loop; objects call :meth:`mark` the first time they
+    buffer something in a turn (they keep their own "already marked" flag). A marked object is a
+    :class:`CorkedWriter` (flushed here in C) or anything with a ``_flush_output()`` method.
+    """
+
+    cdef object _loop
+    cdef list _dirty
+    cdef bint _scheduled
+    cdef object _flush_cb
+    cdef object __weakref__
+
+    def __init__(self, loop):
+        self._loop = loop
+        self._dirty = []
+        self._scheduled = False
+        self._flush_cb = self.flush
+
+    cpdef mark(self, item):
+        """Queue ``item``'s flush for the end of the current loop turn."""
+        PyList_Append(self._dirty, item)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush_cb)
+
+    def flush(self):
+        """Flush every marked item now (normally called by the loop; also at shutdown)."""
+        cdef list dirty = self._dirty
+        self._dirty = []
+        while PyList_GET_SIZE(dirty):
+            for item in dirty:
+                try:
+                    if isinstance(item, CorkedWriter):
+                        (<CorkedWriter>item)._flush()
+                    else:
+                        item._flush_output()
+                except Exception:  # one broken connection must not keep the others unflushed
+                    logger.exception("error while flushing output of %r", item)
+            dirty = self._dirty
+            self._dirty = []
+        self._scheduled = False
+
+
+cdef class CorkedWriter:
+    """Output buffer of one connection, flushed by the corker; mix into an ``asyncio.Protocol``.
+
+    Subclasses call :meth:`_init_writer` in ``__init__``, set ``self.transport`` in
+    ``connection_made`` and implement :meth:`_write_overflow` (what to do when a peer is so slow
+    that the hard limit is passed; normally: log and close).
+    """
+
+    cdef public object transport
+    cdef public Corker _corker
+    cdef public list _out
+    cdef public Py_ssize_t _out_size
+    cdef public bint _corked
+    cdef public bint _paused_writing
+    cdef public bint _close_after_flush
+    cdef public bint _write_closed
+    cdef public Py_ssize_t _backlog
+    cdef public Py_ssize_t high_water
+    cdef public Py_ssize_t hard_limit
+
+    def _init_writer(self, Corker corker, Py_ssize_t high_water=DEFAULT_HIGH_WATER,
+                     Py_ssize_t hard_limit=DEFAULT_HARD_LIMIT):
+        """Set up an empty buffer served by ``corker`` with these backpressure limits."""
+        self.transport = None
+        self._corker = corker
+        self._out = []
+        self._out_size = 0
+        self._corked = False
+        self._paused_writing = False
+        self._close_after_flush = False
+        self._write_closed = False
+        self._backlog = 0
+        self.high_water = high_water
+        self.hard_limit = hard_limit
+
+    cpdef write(self, data):
+        """Append ``data`` to the output buffer; it goes out at the end of this loop turn.
+
+        Past the hard limit the data is dropped and the connection is closed when the turn ends,
+        not here: the caller may be in the middle of a broadcast loop.
+        """
+        if self._write_closed:
+            return
+        PyList_Append(self._out, data)
+        self._out_size += len(data)
+        if not self._corked:
+            self._corked = True
+            self._corker.mark(self)
+        if self._out_size > self.hard_limit:
+            self._write_closed = True
+
+    cdef inline int _append(self, bytes frame, bint is_volatile) except -1:
+        if is_volatile and self._congested():
+            return 0
+        if self._write_closed:
+            return 0
+        PyList_Append(self._out, frame)
+        self._out_size += len(frame)
+        if not self._corked:
+            self._corked = True
+            self._corker.mark(self)
+        if self._out_size > self.hard_limit:
+            self._write_closed = True
+        return 0
+
+    def close_after_flush(self):
+        """Close the transport once what is buffered has been handed to it; later writes are dropped."""
+        if self._write_closed:
+            return
+        self._close_after_flush = True
+        self._write_closed = True
+        if not self._corked:
+            self._corked = True
+            self._corker.mark(self)
+
+    def buffered_size(self):
+        """Bytes accepted but not yet sent: this turn's buffer plus the transport's backlog."""
+        transport = self.transport
+        cdef Py_ssize_t backlog = transport.get_write_buffer_size() if transport is not None else 0
+        return self._out_size + backlog
+
+    cdef bint _congested(self) except -1:
+        if self._paused_writing:
+            return True
+        if self._out_size + self._backlog <= self.high_water:
+            return False
+        return self.buffered_size() > self.high_water
+
+    def congested(self):
+        """True when the peer reads slower than we write: volatile messages should be dropped."""
+        return self._congested()
+
+    cdef int _flush(self) except -1:
+        self._corked = False
+        transport = self.transport
+        cdef list out = self._out
+        cdef Py_ssize_t size, backlog
+        if self._out_size > self.hard_limit and not self._close_after_flush:
+            size = self._out_size
+            self._out = []
+            self._out_size = 0
+            self._write_overflow(size)
+            return 0
+        if PyList_GET_SIZE(out):
+            data = out[0] if PyList_GET_SIZE(out) == 1 else _EMPTY.join(out)
+            self._out = []
+            self._out_size = 0
+            if transport is None or transport.is_closing():
+                return 0
+            transport.write(data)
+            backlog = transport.get_write_buffer_size()
+            self._backlog = backlog
+            if not self._close_after_flush and backlog > self.hard_limit:
+                self._write_overflow(backlog)
+                return 0
+        if self._close_after_flush and transport is not None:
+            self._close_after_flush = False
+            transport.close()
+        return 0
+
+    def _flush_output(self):
+        self._flush()
+
+    def _write_overflow(self, size):
+        raise NotImplementedError
+
+    def pause_writing(self):
+        """The transport's buffer passed its high-water mark: the peer is slow."""
+        self._paused_writing = True
+
+    def resume_writing(self):
+        """The transport drained below its low-water mark."""
+        self._paused_writing = False
+
+
+cdef class Outlet:
+    """Base of an Engine.IO session: what the fan-out needs to know about it, in two fields.
+
+    ``closed``: nothing is sent any more. ``_ws_out``: the :class:`CorkedWriter` of the WebSocket
+    connection carrying the session, or None (long-polling, or not a server session): then the
+    fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
+    """
+
+    cdef public bint closed
+    cdef public CorkedWriter _ws_out
+
+    def send_prepared(self, msg, *args):
+        """Queue a prepared message (sessions implement it)."""
+        raise NotImplementedError
+
+
+cdef class Member:
+    """One socket of one namespace in the room index: the entry every room of it holds.
+
+    ``rooms`` is the set of its room names. ``socket`` and the session behind it are looked up
+    (in the namespace's socket table) on the first broadcast that reaches the member, because a
+    socket joins its own room before it is registered. ``alive`` turns False the moment the socket
+    leaves the index, even when the removal itself waits for a running fan-out to end.
+    """
+
+    cdef public str sid
+    cdef public set rooms
+    cdef public object socket
+    cdef public bint alive
+    cdef object _outlet
+    cdef object _sock_dict
+    cdef bint _fast  # the session is an Outlet: its fields are read in C
+    cdef uint64_t _mark
+
+    def __init__(self, str sid):
+        self.sid = sid
+        self.rooms = set()
+        self.socket = None
+        self.alive = True
+        self._outlet = None
+        self._sock_dict = None
+        self._fast = False
+        self._mark = 0
+
+    def __repr__(self):
+        return f"<Member {self.sid!r} rooms={len(self.rooms)}{'' if self.alive else ' dead'}>"
+
+    def bind(self, sock):
+        """Attach the socket object (and its session) this entry stands for."""
+        self.socket = sock
+        self._outlet = sock._session
+        self._fast = isinstance(self._outlet, Outlet)
+        d = getattr(sock, "__dict__", None)
+        self._sock_dict = d if type(d) is dict else None
+
+
+cdef uint64_t _epoch = 0
+cdef int _depth = 0
+
+
+cdef class _Fanout:
+    """What one :func:`deliver` call carries from recipient to recipient."""
+
+    cdef list prepared
+    cdef bytes frame  # the single frame of a one-part message, built on the first WebSocket recipient
+    cdef list frames  # ... or every part's frame
+    cdef bint is_volatile
+    cdef list data
+    cdef object args
+    cdef object on_client
+    cdef object ack_id
+    cdef dict sockets
+    cdef Py_ssize_t count
+    cdef uint64_t epoch
+    cdef set seen
+
+    cdef int visit(self, dict group, bint check, bint stamp) except -1:
+        cdef Py_ssize_t pos = 0
+        cdef PyObject* key
+        cdef PyObject* value
+        cdef Member m
+        cdef Outlet outlet
+        cdef CorkedWriter w
+        cdef PyObject* listeners
+        cdef set seen = self.seen
+        cdef uint64_t epoch = self.epoch
+        cdef bint is_volatile = self.is_volatile
+        while PyDict_Next(group, &pos, &key, &value):
+            m = <Member?><object>value
+            if check:
+                if seen is None:
+                    if m._mark == epoch:
+                        continue
+                elif id(m) in seen:
+                    continue
+            if stamp:
+                if seen is None:
+                    m._mark = epoch
+                else:
+                    seen.add(id(m))
+            if not m.alive:
+                continue
+            if m.socket is None:
+                sock = self.sockets.get(m.sid)
+                if sock is None:
+                    continue
+                m.bind(sock)
+            if self.on_client is not None:
+                self.on_client(m.socket, self.ack_id)
+            if m._sock_dict is not None:
+                listeners = PyDict_GetItem(m._sock_dict, _ANY_OUTGOING)
+                if listeners != NULL and (<object>listeners):
+                    self._notify(m.socket)
+            elif getattr(m.socket, _ANY_OUTGOING, None):
+                self._notify(m.socket)
+            if m._fast:
+                outlet = <Outlet>m._outlet
+                if outlet.closed:
+                    pass
+                elif outlet._ws_out is not None:
+                    w = outlet._ws_out
+                    if self.frame is None and self.frames is None:
+                        self._build_frames()
+                    if self.frames is None:
+                        w._append(self.frame, is_volatile)
+                    else:
+                        for frame in self.frames:
+                            w._append(<bytes?>frame, is_volatile)
+                else:
+                    for msg in self.prepared:
+                        outlet.send_prepared(msg, is_volatile)
+            else:
+                for msg in self.prepared:
+                    m._outlet.send_prepared(msg, is_volatile)
+            self.count += 1
+        return 0
+
+    cdef int _build_frames(self) except -1:
+        if PyList_GET_SIZE(self.prepared) == 1:
+            self.frame = self.prepared[0].ws_frame
+        else:
+            self.frames = [msg.ws_frame for msg in self.prepared]
+        return 0
+
+    cdef int _notify(self, sock) except -1:
+        if self.args is None:
+            self.args = self.data[1:]
+        sock._notify_outgoing(self.data[0], self.args)
+        return 0
+
+
+def deliver(dict rooms, dict members, target_rooms, except_rooms, dict sockets, list prepared,
+            bint is_volatile, list data, on_client=None, ack_id=0):
+    """Send the prepared messages to every member the rooms select; returns how many were reached.
+
+    See the pure twin's docstring: same arguments, same order of effects per recipient.
+    """
+    global _epoch, _depth
+    cdef _Fanout state = _Fanout.__new__(_Fanout)
+    cdef Member m
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef Py_ssize_t pos
+    cdef dict group
+    cdef bint excluding = bool(except_rooms)
+    if PyList_GET_SIZE(prepared) != 1:
+        is_volatile = False
+    state.prepared = prepared
+    state.is_volatile = is_volatile
+    state.data = data
+    state.on_client = on_client
+    state.ack_id = ack_id
+    state.sockets = sockets
+    state.count = 0
+    if _depth:
+        state.seen = set()  # nested: leave the outer fan-out's stamps alone
+        state.epoch = 0
+    else:
+        _epoch += 1
+        state.epoch = _epoch
+    _depth += 1
+    try:
+        if excluding:
+            for room in except_rooms:
+                found = rooms.get(room)
+                if found:
+                    group = <dict?>found
+                    pos = 0
+                    while PyDict_Next(group, &pos, &key, &value):
+                        m = <Member?><object>value
+                        if state.seen is None:
+                            m._mark = state.epoch
+                        else:
+                            state.seen.add(id(m))
+        if not target_rooms:
+            state.visit(members, excluding, False)
+        elif len(target_rooms) == 1:
+            for room in target_rooms:
+                found = rooms.get(room)
+                if found:
+                    state.visit(<dict?>found, excluding, False)
+        else:
+            for room in target_rooms:
+                found = rooms.get(room)
+                if found:
+                    state.visit(<dict?>found, True, True)
+        return state.count
+    finally:
+        _depth -= 1

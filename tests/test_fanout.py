@@ -1,0 +1,500 @@
+"""hypersio.fanout, both twins: corked output buffers, the corker, and the broadcast fan-out loop.
+
+The fan-out is checked recipient by recipient on small hand-built room indexes, and against a
+brute-force model (hypothesis) for random rooms, targets and exclusions.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hypersio import _speedups
+
+
+def _load(kind: str) -> ModuleType:
+    if kind == "py":
+        return importlib.import_module("hypersio._fanout_py")
+    if _speedups.NO_EXTENSIONS:
+        pytest.skip("HYPERSIO_NO_EXTENSIONS=1: compiled twins are off in this run")
+    try:
+        return importlib.import_module("hypersio._fanout_c")
+    except ImportError as exc:
+        if _speedups.REQUIRE_EXTENSIONS:
+            raise
+        pytest.skip(f"compiled module hypersio._fanout_c not built: {exc}")
+
+
+@pytest.fixture(params=["c", "py"])
+def fanout_twin(request: pytest.FixtureRequest) -> ModuleType:
+    return _load(request.param)
+
+
+# --------------------------------------------------------------------------- fakes
+
+
+class FakeLoop:
+    """Collects call_soon callbacks; run() plays them like the end of a loop turn."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Any] = []
+
+    def call_soon(self, cb: Any, *args: Any) -> None:
+        self.callbacks.append((cb, args))
+
+    def run(self) -> None:
+        callbacks, self.callbacks = self.callbacks, []
+        for cb, args in callbacks:
+            cb(*args)
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.backlog = 0
+        self.closing = False
+        self.closed = False
+        self.size_calls = 0
+
+    def write(self, data: bytes) -> None:
+        assert isinstance(data, bytes)
+        self.writes.append(data)
+
+    def get_write_buffer_size(self) -> int:
+        self.size_calls += 1
+        return self.backlog
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closed = True
+        self.closing = True
+
+
+def make_writer(twin: ModuleType, corker: Any, high_water: int = 1000, hard_limit: int = 5000) -> Any:
+    class Writer(twin.CorkedWriter):  # type: ignore[misc,name-defined]
+        __slots__ = ("overflows",)
+
+        def __init__(self) -> None:
+            self._init_writer(corker, high_water, hard_limit)
+            self.overflows: list[int] = []
+            self.transport = FakeTransport()
+
+        def _write_overflow(self, size: int) -> None:
+            self.overflows.append(size)
+
+    return Writer()
+
+
+class Msg:
+    """Stand-in for engine.PreparedMessage: counts how often each wire form is built."""
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+        self.ws_builds = 0
+
+    @property
+    def ws_frame(self) -> bytes:
+        self.ws_builds += 1
+        return b"F:" + self.data.encode()
+
+
+def make_ws_session(twin: ModuleType, writer: Any) -> Any:
+    class Session(twin.Outlet):  # type: ignore[misc,name-defined]
+        __slots__ = ("sent",)
+
+        def __init__(self) -> None:
+            self.closed = False
+            self._ws_out = writer
+            self.sent: list[tuple[Any, bool]] = []
+
+        def send_prepared(self, msg: Any, volatile: bool = False) -> None:
+            self.sent.append((msg, volatile))
+
+    return Session()
+
+
+class PlainSession:
+    """A session that is not an Outlet (e.g. a test fake): the fan-out calls send_prepared."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.sent: list[tuple[Any, bool]] = []
+
+    def send_prepared(self, msg: Any, volatile: bool = False) -> None:
+        self.sent.append((msg, volatile))
+
+
+class FakeSocket:
+    def __init__(self, sid: str, session: Any) -> None:
+        self.id = sid
+        self._session = session
+        self._any_outgoing: tuple[Any, ...] = ()
+        self.notified: list[tuple[Any, list[Any]]] = []
+
+    def _notify_outgoing(self, event: Any, args: list[Any]) -> None:
+        self.notified.append((event, list(args)))
+        for fn in self._any_outgoing:
+            fn(event, *args)
+
+
+class Index:
+    """A tiny room index built the way the adapter builds it, for driving deliver() directly."""
+
+    def __init__(self, twin: ModuleType) -> None:
+        self.twin = twin
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, Any] = {}
+        self.sockets: dict[str, FakeSocket] = {}
+
+    def add(self, sid: str, session: Any, *rooms: str) -> FakeSocket:
+        member = self.members[sid] = self.twin.Member(sid)
+        sock = self.sockets[sid] = FakeSocket(sid, session)
+        for room in (sid, *rooms):
+            member.rooms.add(room)
+            self.rooms.setdefault(room, {})[sid] = member
+        return sock
+
+    def deliver(self, prepared: list[Any], to: tuple[str, ...] = (), but: tuple[str, ...] = (),
+                volatile: bool = False, data: list[Any] | None = None, on_client: Any = None, ack_id: int = 0) -> int:
+        return self.twin.deliver(self.rooms, self.members, frozenset(to), frozenset(but), self.sockets,
+                                 prepared, volatile, data if data is not None else ["ev", 1], on_client, ack_id)
+
+
+# --------------------------------------------------------------------------- output buffers
+
+
+def test_writes_of_a_turn_leave_in_one_write(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    corker = fanout_twin.Corker(loop)
+    a, b = make_writer(fanout_twin, corker), make_writer(fanout_twin, corker)
+    a.write(b"one")
+    a.write(b"two")
+    b.write(b"three")
+    assert len(loop.callbacks) == 1  # one flush scheduled for the whole turn
+    assert a._out_size == 6 and a.transport.writes == []
+    loop.run()
+    assert a.transport.writes == [b"onetwo"] and b.transport.writes == [b"three"]
+    assert a._out == [] and a._out_size == 0 and not a._corked
+    a.write(b"again")
+    assert len(loop.callbacks) == 1
+    loop.run()
+    assert a.transport.writes == [b"onetwo", b"again"] and b.transport.writes == [b"three"]
+
+
+def test_single_buffered_item_is_written_as_is(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop))
+    frame = b"x" * 100
+    w.write(frame)
+    loop.run()
+    assert w.transport.writes[0] is frame  # no join, no copy
+
+
+def test_hard_limit_closes_at_end_of_turn_and_drops_later_writes(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop), high_water=10, hard_limit=20)
+    w.write(b"a" * 15)
+    w.write(b"b" * 15)
+    assert w._write_closed
+    w.write(b"dropped")
+    assert w._out_size == 30
+    loop.run()
+    assert w.overflows == [30] and w.transport.writes == []
+
+
+def test_transport_backlog_past_hard_limit_is_an_overflow(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop), high_water=10, hard_limit=20)
+    w.transport.backlog = 25
+    w.write(b"abc")
+    loop.run()
+    assert w.transport.writes == [b"abc"] and w.overflows == [25]
+
+
+def test_close_after_flush(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop))
+    w.write(b"last words")
+    w.close_after_flush()
+    w.write(b"too late")
+    loop.run()
+    assert w.transport.writes == [b"last words"] and w.transport.closed
+
+
+def test_nothing_written_to_a_closing_transport(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop))
+    w.write(b"x")
+    w.transport.closing = True
+    loop.run()
+    assert w.transport.writes == [] and w._out_size == 0
+
+
+def test_congestion(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop), high_water=100, hard_limit=1000)
+    assert not w.congested()
+    w.transport.backlog = 50  # the transport keeps 50 bytes of what we write now
+    w.write(b"x" * 10)
+    loop.run()
+    w.write(b"x" * 60)
+    assert w.congested() and w.buffered_size() == 110  # the transport's backlog counts too
+    w.transport.backlog = 0  # ... until it drains: then the answer follows at once
+    assert not w.congested()
+    w.pause_writing()
+    assert w.congested()
+    w.resume_writing()
+    assert not w.congested()
+
+
+def test_congestion_check_skips_the_transport_when_clearly_under(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop), high_water=100, hard_limit=1000)
+    w.write(b"x" * 10)
+    loop.run()  # backlog after the write: 0
+    calls = w.transport.size_calls
+    for _ in range(5):
+        assert not w.congested()
+    assert w.transport.size_calls == calls
+
+
+def test_corker_flushes_items_marked_during_the_flush(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    corker = fanout_twin.Corker(loop)
+    w = make_writer(fanout_twin, corker)
+
+    class Poll:
+        def __init__(self) -> None:
+            self.flushed = 0
+
+        def _flush_output(self) -> None:
+            self.flushed += 1
+            w.write(b"answer")  # a polling transport answering into its HTTP connection
+
+    poll = Poll()
+    corker.mark(poll)
+    loop.run()
+    assert poll.flushed == 1 and w.transport.writes == [b"answer"]
+    assert loop.callbacks == []
+
+
+def test_corker_survives_a_failing_item(fanout_twin: ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    loop = FakeLoop()
+    corker = fanout_twin.Corker(loop)
+
+    class Broken:
+        def _flush_output(self) -> None:
+            raise RuntimeError("boom")
+
+    w = make_writer(fanout_twin, corker)
+    corker.mark(Broken())
+    w.write(b"ok")
+    loop.run()
+    assert w.transport.writes == [b"ok"]
+    assert "error while flushing" in caplog.text
+    w.write(b"next turn")
+    assert len(loop.callbacks) == 1
+
+
+# --------------------------------------------------------------------------- fan-out
+
+
+def _ws_setup(twin: ModuleType, n: int) -> tuple[FakeLoop, Index, list[Any]]:
+    loop = FakeLoop()
+    corker = twin.Corker(loop)
+    index = Index(twin)
+    writers = []
+    for i in range(n):
+        w = make_writer(twin, corker, high_water=100, hard_limit=1000)
+        writers.append(w)
+        index.add(f"s{i}", make_ws_session(twin, w), "even" if i % 2 == 0 else "odd", f"mod3-{i % 3}")
+    return loop, index, writers
+
+
+def test_broadcast_to_everyone_builds_the_frame_once(fanout_twin: ModuleType) -> None:
+    loop, index, writers = _ws_setup(fanout_twin, 6)
+    msg = Msg("hello")
+    assert index.deliver([msg]) == 6
+    assert msg.ws_builds == 1
+    assert all(w._out == [b"F:hello"] for w in writers)
+    assert all(w._out[0] is writers[0]._out[0] for w in writers)  # the same bytes object
+    loop.run()
+    assert [w.transport.writes for w in writers] == [[b"F:hello"]] * 6
+
+
+def test_rooms_union_and_exclusions(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 6)
+    assert index.deliver([Msg("a")], to=("even",)) == 3
+    assert index.deliver([Msg("b")], to=("even", "mod3-0")) == 4  # s0 s2 s3 s4, s0 once
+    assert index.deliver([Msg("c")], but=("odd",)) == 3
+    # even + mod3-1 = s0 s1 s2 s4; minus s4 and minus mod3-2 (s2 s5) -> s0 s1
+    assert index.deliver([Msg("d")], to=("even", "mod3-1"), but=("s4", "mod3-2")) == 2
+    assert index.deliver([Msg("e")], to=("nope",)) == 0
+    assert index.deliver([Msg("f")], to=("s5",), but=("s5",)) == 0
+    got = [[f.decode()[2:] for f in w._out] for w in writers]
+    assert got == [
+        ["a", "b", "c", "d"],  # s0: even, mod3-0
+        ["d"],  # s1: odd, mod3-1
+        ["a", "b", "c"],  # s2: even, mod3-2
+        ["b"],  # s3: odd, mod3-0
+        ["a", "b", "c"],  # s4: even, mod3-1 (excluded from d)
+        [],  # s5: odd, mod3-2
+    ]
+
+
+def test_each_recipient_once_per_broadcast_with_many_rooms(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 6)
+    assert index.deliver([Msg("x")], to=("even", "odd", "mod3-0", "mod3-1", "mod3-2", "s1")) == 6
+    assert [len(w._out) for w in writers] == [1] * 6
+    # stamps from that broadcast do not leak into the next one
+    assert index.deliver([Msg("y")], to=("even", "odd")) == 6
+
+
+def test_unbound_member_binds_on_first_broadcast_and_missing_socket_is_skipped(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 2)
+    member = index.members["s0"]
+    assert member.socket is None
+    del index.sockets["s1"]  # joined its rooms, not registered (yet)
+    assert index.deliver([Msg("x")]) == 1
+    assert member.socket is index.sockets["s0"]
+    assert writers[1]._out == []
+
+
+def test_dead_member_is_skipped(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 3)
+    index.members["s1"].alive = False
+    assert index.deliver([Msg("x")]) == 2
+    assert writers[1]._out == []
+
+
+def test_closed_session_counts_but_gets_nothing(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 2)
+    index.sockets["s0"]._session.closed = True
+    assert index.deliver([Msg("x")]) == 2  # like send_prepared on a closed session: a no-op
+    assert writers[0]._out == [] and writers[1]._out == [b"F:x"]
+
+
+def test_polling_and_foreign_sessions_get_send_prepared(fanout_twin: ModuleType) -> None:
+    index = Index(fanout_twin)
+    polling = make_ws_session(fanout_twin, None)  # an Outlet without a WebSocket buffer
+    plain = PlainSession()
+    index.add("p", polling)
+    index.add("q", plain)
+    m1, m2 = Msg("one"), Msg("two")
+    assert index.deliver([m1, m2], volatile=True) == 2
+    # two parts (binary attachments): never volatile, in order
+    assert polling.sent == [(m1, False), (m2, False)] and plain.sent == [(m1, False), (m2, False)]
+    assert index.deliver([m1], volatile=True) == 2
+    assert polling.sent[-1] == (m1, True) and plain.sent[-1] == (m1, True)
+    assert m1.ws_builds == 0  # no WebSocket recipient: the frame is never built
+
+
+def test_volatile_is_dropped_for_congested_connections_only(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 3)
+    writers[1].pause_writing()
+    writers[2].write(b"y" * 150)  # past high water (100)
+    assert index.deliver([Msg("v")], volatile=True) == 3
+    assert writers[0]._out == [b"F:v"] and writers[1]._out == [] and writers[2]._out == [b"y" * 150]
+    index.deliver([Msg("n")])
+    assert writers[1]._out == [b"F:n"] and writers[2]._out[-1] == b"F:n"
+
+
+def test_hard_limit_during_a_broadcast(fanout_twin: ModuleType) -> None:
+    loop, index, writers = _ws_setup(fanout_twin, 2)
+    big = Msg("z" * 600)
+    index.deliver([big])
+    index.deliver([big])  # 1204 > 1000: write-closed, closed at the end of the turn
+    index.deliver([big])
+    assert all(w._write_closed and len(w._out) == 2 for w in writers)
+    loop.run()
+    assert [w.overflows for w in writers] == [[1204], [1204]]
+
+
+def test_multi_part_message_goes_whole_and_in_order(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 2)
+    parts = [Msg("head"), Msg("att1"), Msg("att2")]
+    assert index.deliver(parts, volatile=True) == 2
+    writers[0].pause_writing()  # congested, but binary packets are never volatile
+    assert index.deliver(parts, volatile=True) == 2
+    assert writers[0]._out == [b"F:head", b"F:att1", b"F:att2"] * 2
+    assert [p.ws_builds for p in parts] == [2, 2, 2]  # once per broadcast
+
+
+def test_on_client_and_outgoing_listeners_run_per_recipient_before_the_write(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 3)
+    order: list[Any] = []
+    s1 = index.sockets["s1"]
+    s1._any_outgoing = (lambda ev, *args: order.append(("out", ev, args, list(writers[1]._out))),)
+
+    def on_client(sock: Any, ack_id: int) -> None:
+        order.append(("ack", sock.id, ack_id))
+
+    assert index.deliver([Msg("x")], to=("s1", "s2"), data=["ev", 1, 2], on_client=on_client, ack_id=7) == 2
+    assert ("ack", "s1", 7) in order and ("ack", "s2", 7) in order
+    assert ("out", "ev", (1, 2), []) in order  # listener ran before the frame was appended
+    assert order.index(("ack", "s1", 7)) < order.index(("out", "ev", (1, 2), []))
+    assert s1.notified == [("ev", [1, 2])] and index.sockets["s2"].notified == []
+
+
+def test_nested_fanout_keeps_the_outer_deduplication(fanout_twin: ModuleType) -> None:
+    _, index, writers = _ws_setup(fanout_twin, 6)
+    inner_counts: list[int] = []
+
+    def listener(ev: Any, *args: Any) -> None:
+        if ev == "outer":  # a listener broadcasting to rooms the outer one is still walking
+            inner_counts.append(index.deliver([Msg("inner")], to=("even", "odd"), data=["inner"]))
+
+    index.sockets["s0"]._any_outgoing = (listener,)
+    assert index.deliver([Msg("outer")], to=("even", "mod3-0", "odd"), data=["outer"]) == 6
+    assert inner_counts == [6]
+    outer = [sum(f == b"F:outer" for f in w._out) for w in writers]
+    inner = [sum(f == b"F:inner" for f in w._out) for w in writers]
+    assert outer == [1] * 6 and inner == [1] * 6
+
+
+# --------------------------------------------------------------------------- against a model
+
+SIDS = [f"s{i}" for i in range(12)]
+ROOMS = ["r0", "r1", "r2", "r3", "r4"]
+room_names = st.sampled_from(ROOMS + SIDS[:3])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    memberships=st.lists(st.sets(st.sampled_from(ROOMS), max_size=4), min_size=0, max_size=len(SIDS)),
+    targets=st.sets(room_names, max_size=4),
+    excepts=st.sets(room_names, max_size=3),
+    dead=st.sets(st.sampled_from(SIDS), max_size=3),
+)
+def test_recipients_match_a_brute_force_model(
+    fanout_twin: ModuleType, memberships: list[set[str]], targets: set[str], excepts: set[str], dead: set[str]
+) -> None:
+    index = Index(fanout_twin)
+    sessions = {}
+    for sid, rooms in zip(SIDS, memberships):
+        sessions[sid] = PlainSession()
+        index.add(sid, sessions[sid], *sorted(rooms))
+    for sid in dead:
+        if sid in index.members:
+            index.members[sid].alive = False
+    msg = Msg("m")
+    count = index.deliver([msg], to=tuple(targets), but=tuple(excepts))
+
+    def rooms_of(sid: str) -> set[str]:
+        return index.members[sid].rooms
+
+    expected = {
+        sid
+        for sid in index.members
+        if (not targets or rooms_of(sid) & targets) and not (rooms_of(sid) & excepts) and sid not in dead
+    }
+    got = {sid for sid, s in sessions.items() if s.sent}
+    assert got == expected and count == len(expected)
+    assert all(len(s.sent) == 1 for sid, s in sessions.items() if sid in expected)
