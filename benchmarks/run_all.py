@@ -66,9 +66,11 @@ def ratio(value: float, base: float, higher_is_better: bool = True) -> str:
 
 
 def status(runs: list[dict[str, Any]]) -> str:
-    """'' when every run completed, else how many failed or came up short."""
-    bad = [r for r in runs if "error" in r or not r.get("complete")]
-    return "" if not bad else f" ({len(bad)}/{len(runs)} failed)"
+    """'' when every run completed, else how many failed or came up short (hit the time limit)."""
+    failed = sum(1 for r in runs if "error" in r)
+    short = sum(1 for r in runs if "error" not in r and not r.get("complete"))
+    notes = ([f"{failed}/{len(runs)} failed"] if failed else []) + ([f"{short}/{len(runs)} incomplete"] if short else [])
+    return f" ({', '.join(notes)})" if notes else ""
 
 
 def throughput_table(name: str, results: dict[str, list[dict[str, Any]]], unit: str, markdown: bool,
@@ -110,6 +112,8 @@ def run_codec(quick: bool) -> str:
         helptext = subprocess.run(argv + ["--help"], capture_output=True, text=True, timeout=60).stdout
         if quick and "--quick" in helptext:
             argv.append("--quick")
+        elif quick and "--seconds" in helptext:
+            argv += ["--seconds", "0.1"] + (["--rounds", "1"] if "--rounds" in helptext else [])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(common.ROOT / "src"), os.environ.get("PYTHONPATH")])))
         done = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
         return done.stdout + (f"\n(bench_codec.py exited {done.returncode}: {done.stderr[-2000:]})" if done.returncode else "")
@@ -201,7 +205,12 @@ def main(argv: list[str] | None = None) -> int:
             for rep in range(repeat):
                 for spec in specs:
                     say(f"-- {scenario} run {rep + 1}/{repeat}: {spec.name}")
-                    r = workloads[scenario](spec, gen)
+                    try:
+                        r = workloads[scenario](spec, gen)
+                    except Exception as exc:  # the generator itself broke: record it, start a fresh one
+                        r = {"server": spec.name, "error": f"load generator: {type(exc).__name__}: {exc}"}
+                        gen.close()
+                        gen = LoadGenerator(args.workers)
                     results[spec.name].append(r)
                     if "error" in r:
                         say(f"   FAILED: {r['error'][:400]}")
@@ -232,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
                 tables.append(f"{titles[scenario]}\n\n" + render(
                     ["server", "RSS KiB/conn", "vs node (less=better)", "vs python-socketio", "server CPU%",
                      "pings answered", "closed", "connect s", "loadgen max CPU%"], rows, args.markdown))
+            say("\n" + tables[-1] + "\n")
+            if args.json:
+                Path(args.json).write_text(json.dumps(all_results, indent=1, default=str))
     finally:
         gen.close()
     if "codec" in only:
@@ -244,6 +256,22 @@ def main(argv: list[str] | None = None) -> int:
     print("deliveries/s = events counted by the clients / (last delivery - first send). CPU = server "
           "utime+stime (/proc) over the phase, per delivered event or ack. Latency: receive - send time "
           "(~50 sampled clients) or ack round trip. loadgen max CPU% = busiest load-generator process.")
+    gens = [max(r["gen_cpu_pct"]) for res in all_results.values() for runs in res.values() for r in runs
+            if "error" not in r and r.get("gen_cpu_pct")]
+    if gens:
+        print(f"Load generator ({args.workers} processes): the busiest worker peaked at {max(gens):.0f}% of one core "
+              f"over all runs (median {statistics.median(gens):.0f}%), so it had headroom"
+              + (" everywhere." if max(gens) < 80 else "; runs near 100% may be generator-bound."), end=" ")
+        for scenario in ("fanout50", "fanout1", "rooms"):
+            res = all_results.get(scenario, {})
+            floor = max((median_of(res.get(n, []), "rate") for n in ("floor-cork", "floor-write")
+                         if n in res), default=float("nan"))
+            real = max((median_of(runs, "rate") for n, runs in res.items() if not n.startswith("floor")),
+                       default=float("nan"))
+            if floor == floor and real == real:
+                print(f"In {scenario} the floor server reached {fmt_rate(floor)}/s with the same generator, "
+                      f"the best real server {fmt_rate(real)}/s.", end=" ")
+        print()
     if args.json:
         Path(args.json).write_text(json.dumps(all_results, indent=1, default=str))
     return 0

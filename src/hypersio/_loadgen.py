@@ -297,9 +297,24 @@ class Worker:
 
     async def serve(self) -> None:
         """Read commands from the pipe (without blocking the loop) until ``quit``."""
-        self.loop = asyncio.get_running_loop()
+        import threading
+
+        self.loop = loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[Any] = asyncio.Queue()
-        self.loop.add_reader(self.conn.fileno(), lambda: inbox.put_nowait(self.conn.recv()))
+
+        # A thread reads the pipe: loop.add_reader would switch the fd to non-blocking mode, and a
+        # large reply (thousands of latency samples) would then fail with EAGAIN half-written.
+        def read_commands() -> None:
+            while True:
+                try:
+                    message = self.conn.recv()
+                except (EOFError, OSError):
+                    message = ("quit", {})
+                loop.call_soon_threadsafe(inbox.put_nowait, message)
+                if message[0] == "quit":
+                    return
+
+        threading.Thread(target=read_commands, daemon=True).start()
         publisher = asyncio.ensure_future(self._publish())
         try:
             while True:
@@ -310,7 +325,6 @@ class Worker:
                 self.conn.send(reply)
         finally:
             publisher.cancel()
-            self.loop.remove_reader(self.conn.fileno())
             for client in self.clients:
                 if client.transport is not None:
                     client.transport.abort()
