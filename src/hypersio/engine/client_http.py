@@ -70,9 +70,11 @@ class HttpConnection(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """asyncio callback: keep the transport requests are written to."""
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        """asyncio callback: feed response bytes to httptools; a malformed response fails the waiting request."""
         self.answering = True
         try:
             self._parser.feed_data(data)
@@ -81,25 +83,30 @@ class HttpConnection(asyncio.Protocol):
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """asyncio callback: fail the waiting request, since its response can no longer arrive."""
         self.closed = True
         self._fail(ConnectionError(f"connection closed by the server{': ' + str(exc) if exc else ''}"))
 
     # --- httptools callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        """httptools callback: start collecting a new response."""
         self._size = 0
         self._status = 0
         self._headers = {}
         self._body = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """httptools callback: record one header, name lowercased."""
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
+        """httptools callback: note the status and whether the server keeps the connection alive."""
         self._status = self._parser.get_status_code()
         self._keep_alive = self._parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
+        """httptools callback: collect body bytes, failing the request past max_response_size."""
         self._size += len(body)
         if self._size > self.max_response_size:
             self._fail(ConnectionError(f"HTTP response larger than {self.max_response_size} bytes"))
@@ -108,6 +115,7 @@ class HttpConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        """httptools callback: hand the finished response to the request waiting for it."""
         response = HttpResponse(self._status, self._headers, b"".join(self._body))
         self.completed += 1
         self.answering = False

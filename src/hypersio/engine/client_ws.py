@@ -60,9 +60,11 @@ class WebSocketConnection(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """asyncio callback: keep the transport frames are written to."""
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        """asyncio callback: parse the handshake response first, then WebSocket frames."""
         if not self.handshake_done.done():
             try:
                 self._http.feed_data(data)
@@ -83,6 +85,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """asyncio callback: end the session with "transport close" (or "transport error")."""
         if not self.lost.done():
             self.lost.set_result(None)
         if not self.handshake_done.done():
@@ -92,13 +95,16 @@ class WebSocketConnection(asyncio.Protocol):
     # --- httptools callbacks (handshake only) -----------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """httptools callback: keep Sec-WebSocket-Accept to verify the handshake."""
         if name.lower() == b"sec-websocket-accept":
             self._accept = value.decode("latin-1").strip()
 
     def on_headers_complete(self) -> None:
+        """httptools callback: note the handshake status code."""
         self._status = self._http.get_status_code()
 
     def on_message_complete(self) -> None:
+        """httptools callback: a complete non-101 response means the server refused the upgrade."""
         if self._status != 101:
             self._handshake_failed(f"WebSocket handshake refused with HTTP {self._status}")
 
