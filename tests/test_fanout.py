@@ -54,7 +54,11 @@ class FakeLoop:
 
 
 class FakeTransport:
-    def __init__(self) -> None:
+    """Records writes; like asyncio's transports it pauses the protocol past its high-water mark."""
+
+    def __init__(self, protocol: Any = None, high_water: int = 0) -> None:
+        self.protocol = protocol
+        self.high_water = high_water
         self.writes: list[bytes] = []
         self.backlog = 0
         self.closing = False
@@ -64,6 +68,8 @@ class FakeTransport:
     def write(self, data: bytes) -> None:
         assert isinstance(data, bytes)
         self.writes.append(data)
+        if self.protocol is not None and self.backlog > self.high_water:
+            self.protocol.pause_writing()
 
     def get_write_buffer_size(self) -> int:
         self.size_calls += 1
@@ -84,7 +90,7 @@ def make_writer(twin: ModuleType, corker: Any, high_water: int = 1000, hard_limi
         def __init__(self) -> None:
             self._init_writer(corker, high_water, hard_limit)
             self.overflows: list[int] = []
-            self.transport = FakeTransport()
+            self.transport = FakeTransport(self, high_water)
 
         def _write_overflow(self, size: int) -> None:
             self.overflows.append(size)
@@ -254,15 +260,16 @@ def test_congestion(fanout_twin: ModuleType) -> None:
     assert not w.congested()
 
 
-def test_congestion_check_skips_the_transport_when_clearly_under(fanout_twin: ModuleType) -> None:
+def test_congestion_check_asks_the_transport_once_per_turn_when_clearly_under(fanout_twin: ModuleType) -> None:
     loop = FakeLoop()
     w = make_writer(fanout_twin, fanout_twin.Corker(loop), high_water=100, hard_limit=1000)
     w.write(b"x" * 10)
-    loop.run()  # backlog after the write: 0
-    calls = w.transport.size_calls
+    loop.run()
+    assert w.transport.size_calls == 0  # not paused: no need to ask at flush time
     for _ in range(5):
         assert not w.congested()
-    assert w.transport.size_calls == calls
+        w.write(b"y")
+    assert w.transport.size_calls == 1
 
 
 def test_corker_flushes_items_marked_during_the_flush(fanout_twin: ModuleType) -> None:

@@ -16,6 +16,10 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport uint64_t
 
+cdef extern from "Python.h":
+    # Deleting a slice in place: NULL as the replacement, which cpython/list.pxd cannot spell.
+    int _list_del_slice "PyList_SetSlice"(object lst, Py_ssize_t low, Py_ssize_t high, PyObject* items) except -1
+
 __all__ = [
     "DEFAULT_HIGH_WATER",
     "DEFAULT_HARD_LIMIT",
@@ -162,11 +166,14 @@ cdef class CorkedWriter:
         return self._out_size + backlog
 
     cdef bint _congested(self) except -1:
+        cdef Py_ssize_t backlog
         if self._paused_writing:
             return True
-        if self._out_size + self._backlog <= self.high_water:
-            return False
-        return self.buffered_size() > self.high_water
+        if self._backlog < 0 or self._out_size + self._backlog > self.high_water:
+            transport = self.transport
+            backlog = transport.get_write_buffer_size() if transport is not None else 0
+            self._backlog = backlog  # it only shrinks until our next flush: a bound till then
+        return self._out_size + self._backlog > self.high_water
 
     def congested(self):
         """True when the peer reads slower than we write: volatile messages should be dropped."""
@@ -176,25 +183,30 @@ cdef class CorkedWriter:
         self._corked = False
         transport = self.transport
         cdef list out = self._out
-        cdef Py_ssize_t size, backlog
+        cdef Py_ssize_t size, n = PyList_GET_SIZE(out)
         if self._out_size > self.hard_limit and not self._close_after_flush:
             size = self._out_size
             self._out = []
             self._out_size = 0
             self._write_overflow(size)
             return 0
-        if PyList_GET_SIZE(out):
-            data = out[0] if PyList_GET_SIZE(out) == 1 else _EMPTY.join(out)
-            self._out = []
+        if n:
+            data = out[0] if n == 1 else _EMPTY.join(out)
+            # Emptied in place: the list lives as long as the connection, no list per turn.
+            _list_del_slice(out, 0, n, NULL)
             self._out_size = 0
             if transport is None or transport.is_closing():
                 return 0
             transport.write(data)
-            backlog = transport.get_write_buffer_size()
-            self._backlog = backlog
-            if not self._close_after_flush and backlog > self.hard_limit:
-                self._write_overflow(backlog)
-                return 0
+            if self._paused_writing:
+                # Only a paused transport can hold more than high_water (< hard_limit) bytes.
+                size = transport.get_write_buffer_size()
+                self._backlog = size
+                if not self._close_after_flush and size > self.hard_limit:
+                    self._write_overflow(size)
+                    return 0
+            else:
+                self._backlog = -1  # at most high_water; asked for when a volatile send needs it
         if self._close_after_flush and transport is not None:
             self._close_after_flush = False
             transport.close()

@@ -109,8 +109,8 @@ class CorkedWriter:
         self._paused_writing = False
         self._close_after_flush = False
         self._write_closed = False
-        # The transport's backlog right after our last write: it only shrinks until the next
-        # flush, so it bounds the real one and spares a call per volatile send.
+        # The transport's backlog as last seen (-1: not asked since the last write). It only
+        # shrinks until the next flush, so it bounds the real one and spares calls.
         self._backlog = 0
         self.high_water = high_water
         self.hard_limit = hard_limit
@@ -151,9 +151,12 @@ class CorkedWriter:
         """True when the peer reads slower than we write: volatile messages should be dropped."""
         if self._paused_writing:
             return True
-        if self._out_size + self._backlog <= self.high_water:
-            return False
-        return self.buffered_size() > self.high_water
+        if self._backlog < 0 or self._out_size + self._backlog > self.high_water:
+            transport = self.transport
+            # It only shrinks until our next flush: a bound until then, asked for again only
+            # when the answer could change.
+            self._backlog = transport.get_write_buffer_size() if transport is not None else 0
+        return self._out_size + self._backlog > self.high_water
 
     def _flush_output(self) -> None:
         self._corked = False
@@ -167,15 +170,19 @@ class CorkedWriter:
             return
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
-            self._out = []
+            out.clear()  # the list lives as long as the connection
             self._out_size = 0
             if transport is None or transport.is_closing():
                 return
             transport.write(data)
-            backlog = self._backlog = transport.get_write_buffer_size()
-            if not self._close_after_flush and backlog > self.hard_limit:
-                self._write_overflow(backlog)
-                return
+            if self._paused_writing:
+                # Only a paused transport can hold more than high_water (< hard_limit) bytes.
+                backlog = self._backlog = transport.get_write_buffer_size()
+                if not self._close_after_flush and backlog > self.hard_limit:
+                    self._write_overflow(backlog)
+                    return
+            else:
+                self._backlog = -1  # at most high_water; asked for when a volatile send needs it
         if self._close_after_flush and transport is not None:
             self._close_after_flush = False
             transport.close()
