@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ._parser_select import parser_module
 from ._emitter import EventEmitter
 from .engine.client import EngineClient, EngineConnectError
 from .exceptions import ParseError
@@ -61,19 +62,6 @@ class Backoff:
 
 
 
-def _parser_module(parser: str | ModuleType) -> ModuleType:
-    if isinstance(parser, ModuleType):
-        return parser
-    if parser == "json":
-        from . import parser as json_parser
-
-        return json_parser
-    if parser == "msgpack":
-        from . import msgpack_parser
-
-        return msgpack_parser
-    raise ValueError(f"unknown parser {parser!r} (use 'json' or 'msgpack')")
-
 
 class Manager(EventEmitter):
     """One Engine.IO connection and the namespace sockets multiplexed over it.
@@ -104,7 +92,7 @@ class Manager(EventEmitter):
         self.url = urlunsplit((parts.scheme or "http", parts.netloc, "", "", ""))
         self.transports = tuple(transports)
         self.path = path
-        self.parser = _parser_module(parser)
+        self.parser = parser_module(parser)
         self.headers = dict(headers or {})
         self.query = dict(query or {})
         self.reconnection = reconnection

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from ._parser_select import parser_module
 from ._acks import spawn
 from ._connection import Connection
 from .broadcast import BroadcastOperator
@@ -47,19 +48,6 @@ class Recovery:
     max_disconnection_duration: float = 120.0
     skip_middlewares: bool = True
 
-
-def _load_parser(parser: str | ModuleType) -> ModuleType:
-    if isinstance(parser, ModuleType):
-        return parser
-    if parser == "json":
-        from . import parser as json_parser
-
-        return json_parser
-    if parser == "msgpack":
-        from . import msgpack_parser
-
-        return msgpack_parser
-    raise ValueError(f'parser must be "json" or "msgpack", not {parser!r}')
 
 
 class Server:
@@ -101,7 +89,7 @@ class Server:
         self.connection_state_recovery: Recovery | None = connection_state_recovery or None
         self.max_attachments = max_attachments
         self.logger = logger
-        self._parser = _load_parser(parser)
+        self._parser = parser_module(parser)
         if adapter is not None and not callable(adapter):
             raise TypeError("adapter must be a callable taking a Namespace (e.g. an InMemoryAdapter subclass)")
         # Called once per namespace, like socket.io's adapter constructor option.
