@@ -505,3 +505,126 @@ def test_recipients_match_a_brute_force_model(
     got = {sid for sid, s in sessions.items() if s.sent}
     assert got == expected and count == len(expected)
     assert all(len(s.sent) == 1 for sid, s in sessions.items() if sid in expected)
+
+
+# --------------------------------------------------------------------------- the adapter over both twins
+
+
+class AdapterWorld:
+    """An InMemoryAdapter over fake WebSocket sessions, its fan-out taken from one twin."""
+
+    def __init__(self, twin: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+        from types import SimpleNamespace
+
+        from hypersio import adapter as adapter_mod
+        from hypersio import parser
+
+        monkeypatch.setattr(adapter_mod, "Member", twin.Member)
+        monkeypatch.setattr(adapter_mod, "_fanout_deliver", twin.deliver)
+        self.twin = twin
+        self.loop = FakeLoop()
+        self.corker = twin.Corker(self.loop)
+        server = SimpleNamespace(connection_state_recovery=None, _parser=parser, _prepare_message=Msg)
+        self.nsp = SimpleNamespace(name="/", server=server, sockets={}, _next_ack_id=lambda: 1)
+        self.adapter = adapter_mod.InMemoryAdapter(self.nsp)  # type: ignore[arg-type]
+        self.writers: dict[str, Any] = {}
+
+    def connect(self, sid: str) -> FakeSocket:
+        w = self.writers[sid] = make_writer(self.twin, self.corker, high_water=1 << 20, hard_limit=1 << 24)
+        sock = FakeSocket(sid, make_ws_session(self.twin, w))
+        self.adapter.add_all(sid, [sid])
+        self.nsp.sockets[sid] = sock
+        return sock
+
+    def disconnect(self, sid: str) -> None:
+        self.adapter.del_all(sid)
+        self.nsp.sockets.pop(sid, None)
+
+    def received(self) -> dict[str, list[str]]:
+        """Events each socket got since the last call (frames are "F:" + packet text)."""
+        got = {}
+        for sid, w in self.writers.items():
+            got[sid] = [frame.decode()[2:] for frame in w._out]
+            w._out.clear()
+            w._out_size = 0
+        return got
+
+
+def test_adapter_defers_index_changes_made_during_a_fanout(fanout_twin: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hypersio.adapter import BroadcastOptions
+
+    world = AdapterWorld(fanout_twin, monkeypatch)
+    socks = [world.connect(f"s{i}") for i in range(4)]
+    for sock in socks:
+        world.adapter.add_all(sock.id, ["room"])
+
+    def listener(event: Any, *args: Any) -> None:
+        # during the fan-out: s1 leaves everything, s0 joins "later", s2 leaves "room"
+        world.disconnect("s1")
+        world.adapter.add_all("s0", ["later"])
+        world.adapter.delete("s2", "room")
+
+    socks[0]._any_outgoing = (listener,)
+    world.adapter.broadcast(["ev"], BroadcastOptions(rooms=frozenset(("room",))))
+    got = world.received()
+    # s0 ran first in the room; s1 was gone at once; s2 still got it (leaving waits for the end)
+    assert got == {"s0": ['2["ev"]'], "s1": [], "s2": ['2["ev"]'], "s3": ['2["ev"]']}
+    assert "s1" not in world.adapter.sids
+    assert world.adapter.socket_rooms("s0") == {"s0", "room", "later"}
+    assert world.adapter.socket_rooms("s2") == {"s2"}
+    assert set(world.adapter.rooms["room"]) == {"s0", "s3"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("join"), st.integers(0, 7), st.sampled_from(ROOMS)),
+            st.tuples(st.just("leave"), st.integers(0, 7), st.sampled_from(ROOMS)),
+            st.tuples(st.just("connect"), st.integers(0, 7), st.just("")),
+            st.tuples(st.just("disconnect"), st.integers(0, 7), st.just("")),
+            st.tuples(
+                st.just("emit"),
+                st.sets(st.sampled_from(ROOMS + ["s0", "s1"]), max_size=3),
+                st.sets(st.sampled_from(ROOMS + ["s2"]), max_size=2),
+            ),
+        ),
+        max_size=40,
+    )
+)
+def test_adapter_matches_a_model_over_random_operations(fanout_twin: ModuleType, ops: list[Any]) -> None:
+    from hypersio.adapter import BroadcastOptions
+
+    with pytest.MonkeyPatch.context() as mp:
+        world = AdapterWorld(fanout_twin, mp)
+        model: dict[str, set[str]] = {}  # sid -> rooms
+        for n, (op, a, b) in enumerate(ops):
+            if op == "emit":
+                world.adapter.broadcast([f"e{n}"], BroadcastOptions(rooms=frozenset(a), except_rooms=frozenset(b)))
+                expected = {
+                    sid for sid, rooms in model.items() if (not a or rooms & a) and not rooms & b
+                }
+                got = world.received()
+                assert {sid for sid, events in got.items() if events} == expected
+                assert all(len(events) == 1 for events in got.values() if events)
+                continue
+            sid = f"s{a}"
+            if op == "connect" and sid not in model:
+                world.connect(sid)
+                model[sid] = {sid}
+            elif op == "disconnect" and sid in model:
+                world.disconnect(sid)
+                del model[sid]
+            elif op == "join" and sid in model:
+                world.adapter.add_all(sid, [b])
+                model[sid].add(b)
+            elif op == "leave" and sid in model:
+                world.adapter.delete(sid, b)
+                model[sid].discard(b)
+        assert {sid: world.adapter.socket_rooms(sid) for sid in model} == model
+        index: dict[str, set[str]] = {}
+        for sid, rooms in model.items():
+            for room in rooms:
+                index.setdefault(room, set()).add(sid)
+        assert {room: set(group) for room, group in world.adapter.rooms.items()} == index
+        assert {s.id for s in world.adapter._iter_sockets(BroadcastOptions())} == set(model)

@@ -147,7 +147,7 @@ class InMemoryAdapter:
             if sid in excluded:
                 continue
             sock = sockets.get(sid)
-            if sock is not None and sock.connected:
+            if sock is not None:
                 yield sock
 
     def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
