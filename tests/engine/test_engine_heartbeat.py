@@ -86,3 +86,37 @@ async def test_traffic_while_a_pong_is_due_extends_the_deadline_once(make_server
     assert await client.closed() == (1000, "")
     assert harness.closes == [(fields["sid"], "ping timeout")]
     assert time.monotonic() - pinged < TIMEOUT * 2.5
+
+
+async def test_many_sessions_share_one_timer_and_stale_deadlines_are_skipped() -> None:
+    from types import SimpleNamespace
+
+    from hypersio.engine.heartbeat import Heartbeats
+
+    loop = asyncio.get_running_loop()
+    sessions: dict[str, object] = {}
+    fired: list[str] = []
+    beats = Heartbeats(loop, sessions)  # type: ignore[arg-type]
+
+    def make(sid: str, delay: float) -> SimpleNamespace:
+        s = SimpleNamespace(id=sid, closed=False, _timer_at=loop.time() + delay)
+        s._on_timer = lambda: fired.append(sid)
+        sessions[sid] = s
+        beats.schedule(s)  # type: ignore[arg-type]
+        return s
+
+    a, b, c = make("a", 0.05), make("b", 0.02), make("c", 0.03)
+    make("d", 0.04)
+    handle = beats._handle
+    make("e", 0.5)  # later than the armed timer: no new loop timer
+    assert beats._handle is handle
+    a._timer_at = loop.time() + 0.06  # moved: the first entry of "a" is stale now
+    beats.schedule(a)  # type: ignore[arg-type]
+    c.closed = True
+    del sessions["d"]
+    await asyncio.sleep(0.12)
+    assert fired == ["b", "a"]  # c closed, d gone, e not due, a once (at its new deadline)
+    assert len(beats) == 1  # only e's entry is left
+    beats.close()
+    await asyncio.sleep(0)
+    assert beats._handle is None and len(beats) == 0

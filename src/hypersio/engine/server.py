@@ -13,6 +13,7 @@ import secrets
 import signal
 from typing import Any, Awaitable, Callable, Iterable, Union
 
+from .heartbeat import Heartbeats
 from .http import HttpConnection, Request
 from .output import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
 from .polling import Polling
@@ -93,6 +94,7 @@ class Server:
         self._connections: set[HttpConnection] = set()
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by listen()
         self._corker: Corker = None  # type: ignore[assignment]
+        self._heartbeats: Heartbeats = None  # type: ignore[assignment]  # set by listen()
         self._aio_server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._upgrades_json = json.dumps(["websocket"] if "websocket" in self.transports else [])
@@ -122,6 +124,7 @@ class Server:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._corker = get_corker(loop)
+        self._heartbeats = Heartbeats(loop, self._sessions)
         secure = ssl is not None
         self._aio_server = await loop.create_server(
             lambda: HttpConnection(self, secure), host, port, ssl=ssl, reuse_address=True, backlog=1024
@@ -161,6 +164,7 @@ class Server:
         for session in list(self._sessions.values()):
             session._close("server shutting down", None)
         self._sessions.clear()
+        self._heartbeats.close()
         for conn in list(self._connections):
             conn.close_after_flush()
         self._corker.flush()

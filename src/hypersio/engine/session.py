@@ -79,8 +79,8 @@ class Session(Outlet):
         self._probed = False
         self._message_handlers: list[Handler] = []
         self._close_handlers: list[Handler] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0  # loop time the timer is scheduled for
+        self._timer: asyncio.TimerHandle | None = None  # only while lingering after a close
+        self._timer_at = 0.0  # loop time of the heartbeat deadline
         self._awaiting_pong = False
         self._pong_grace = False
         self._loop = server._loop
@@ -127,16 +127,17 @@ class Session(Outlet):
         self._close(reason, description)
 
     # ---- heartbeat --------------------------------------------------------------------------
-    # One TimerHandle per session, always scheduled with call_at on absolute times derived from
-    # the previous *scheduled* time, so a late-running loop does not push the deadlines back:
-    # the session is gone at handshake + ping_interval + ping_timeout when no pong comes.
+    # The deadline is an absolute loop time derived from the previous *scheduled* time, so a
+    # late-running loop does not push the deadlines back: the session is gone at handshake +
+    # ping_interval + ping_timeout when no pong comes. The server's Heartbeats heap calls
+    # _on_timer when it passes (one loop timer for all sessions, not one each).
     def _start_heartbeat(self) -> None:
         self._awaiting_pong = False
         self._timer_at = self._loop.time() + self.server.ping_interval
-        self._timer = self._loop.call_at(self._timer_at, self._on_timer)
+        self.server._heartbeats.schedule(self)
 
     def _on_timer(self) -> None:
-        self._timer = None
+        """The heartbeat deadline passed (called by the server's :class:`Heartbeats`)."""
         if self.closed:
             return
         if self._awaiting_pong:
@@ -146,16 +147,13 @@ class Session(Outlet):
         self._pong_grace = False
         self._tx.send_control("2")
         self._timer_at += self.server.ping_timeout
-        self._timer = self._loop.call_at(self._timer_at, self._on_timer)
+        self.server._heartbeats.schedule(self)
 
     def _on_pong(self) -> None:
         if self._awaiting_pong:
             self._awaiting_pong = False
-            timer = self._timer
-            if timer is not None:
-                timer.cancel()
             self._timer_at = self._loop.time() + self.server.ping_interval
-            self._timer = self._loop.call_at(self._timer_at, self._on_timer)
+            self.server._heartbeats.schedule(self)
 
     # ---- packets from the transports --------------------------------------------------------
     def _on_packet(self, ptype: int, data: str | bytes | None) -> None:
@@ -165,11 +163,8 @@ class Session(Outlet):
             # Traffic while a pong is due proves the client alive: like node 6.6, restart the
             # pong deadline once per ping (a pong stuck behind a large upload still counts).
             self._pong_grace = True
-            timer = self._timer
-            if timer is not None:
-                timer.cancel()
             self._timer_at = self._loop.time() + self.server.ping_timeout
-            self._timer = self._loop.call_at(self._timer_at, self._on_timer)
+            self.server._heartbeats.schedule(self)
         if ptype == _MESSAGE:
             for handler in self._message_handlers:
                 self._call(handler, data)
