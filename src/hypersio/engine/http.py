@@ -29,6 +29,11 @@ MAX_HEADERS = 100
 MAX_PIPELINE = 16  # requests parsed ahead of the one being answered; reading pauses past this
 MAX_QUEUED = 256  # ... and a client that pipelines more than this in one go is refused
 
+# Stand-ins for the per-request containers of an upgraded connection; never mutated.
+_NO_REQUESTS: list[Request] = []
+_NO_BODY: list[bytes] = []
+_NO_HEADERS: dict[str, str] = {}
+
 _REASONS = {
     101: "Switching Protocols",
     200: "OK",
@@ -432,7 +437,12 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         """Hand the connection to the WebSocket ``ws`` (after the 101 was written)."""
         self._current = None
         self.ws = ws
-        self._parser = None  # the HTTP parser is done for good: free it
+        # The HTTP side is done for good: free the parser and the per-request containers (shared
+        # empty ones stand in; nothing parses HTTP on this connection any more).
+        self._parser = None
+        self._queue = _NO_REQUESTS
+        self._body = _NO_BODY
+        self._headers = _NO_HEADERS
         self._cancel_idle()
         pending, self._upgrade_buffer = self._upgrade_buffer, None
         if pending:

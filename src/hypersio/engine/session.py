@@ -77,8 +77,9 @@ class Session(Outlet):
         self._ws_out = tx.conn if tx.name == "websocket" else None
         self._upgrading: Any = None  # the WebSocket being probed, during an upgrade
         self._probed = False
-        self._message_handlers: list[Handler] = []
-        self._close_handlers: list[Handler] = []
+        # Tuples: set once or twice per session, and an idle server holds one per client.
+        self._message_handlers: tuple[Handler, ...] = ()
+        self._close_handlers: tuple[Handler, ...] = ()
         self._timer: asyncio.TimerHandle | None = None  # only while lingering after a close
         self._timer_at = 0.0  # loop time of the heartbeat deadline
         self._awaiting_pong = False
@@ -101,9 +102,9 @@ class Session(Outlet):
         if handler is None:
             return lambda h: self.on(event, h)
         if event == "message":
-            self._message_handlers.append(handler)
+            self._message_handlers = (*self._message_handlers, handler)
         elif event == "close":
-            self._close_handlers.append(handler)
+            self._close_handlers = (*self._close_handlers, handler)
         else:
             raise ValueError(f"unknown Engine.IO session event {event!r} (expected 'message' or 'close')")
         return handler
