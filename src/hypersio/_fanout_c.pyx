@@ -69,14 +69,21 @@ cdef class Corker:
     def flush(self):
         """Flush every marked item now (normally called by the loop; also at shutdown)."""
         cdef list dirty = self._dirty
+        cdef Py_ssize_t i, n
         self._dirty = []
         while PyList_GET_SIZE(dirty):
-            for item in dirty:
+            i = 0
+            n = PyList_GET_SIZE(dirty)
+            while i < n:
+                # One try block per run of items, not per item: entering one is not free.
                 try:
-                    if isinstance(item, CorkedWriter):
-                        (<CorkedWriter>item)._flush()
-                    else:
-                        item._flush_output()
+                    while i < n:
+                        item = dirty[i]
+                        i += 1
+                        if isinstance(item, CorkedWriter):
+                            (<CorkedWriter>item)._flush()
+                        else:
+                            item._flush_output()
                 except Exception:  # one broken connection must not keep the others unflushed
                     logger.exception("error while flushing output of %r", item)
             dirty = self._dirty
