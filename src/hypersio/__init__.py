@@ -35,8 +35,9 @@ _LAZY = {
     "msgpack_parser": "hypersio.msgpack_parser",
     "eio_parser": "hypersio.eio_parser",
     "wsframe": "hypersio.wsframe",
+    "fanout": "hypersio.fanout",
 }
-_CODECS = ("parser", "msgpack_parser", "eio_parser", "wsframe")
+_CODECS = ("parser", "msgpack_parser", "eio_parser", "wsframe", "fanout")
 
 HAS_SPEEDUPS: bool
 
@@ -57,6 +58,7 @@ __all__ = [
     "connect",
     "eio_parser",
     "engine",
+    "fanout",
     "msgpack_parser",
     "parser",
     "wsframe",
@@ -80,7 +82,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import engine, eio_parser, msgpack_parser, parser, wsframe
+    from . import engine, eio_parser, fanout, msgpack_parser, parser, wsframe
     from .broadcast import BroadcastOperator
     from .client import AsyncClient, connect
     from .namespace import Namespace
