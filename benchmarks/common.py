@@ -33,6 +33,7 @@ def all_specs() -> dict[str, ServerSpec]:
         ),
         "floor-cork": floor_spec("cork"),
         "floor-write": floor_spec("write"),
+        "floor-shared": floor_spec("shared"),
     }
     return specs
 
@@ -58,5 +59,5 @@ def available(names: list[str]) -> list[ServerSpec]:
     return chosen
 
 
-DEFAULT_SERVERS = ["hypersio", "python-socketio", "node", "floor-cork", "floor-write"]
+DEFAULT_SERVERS = ["hypersio", "python-socketio", "node", "floor-shared", "floor-cork", "floor-write"]
 os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -264,12 +264,12 @@ def main(argv: list[str] | None = None) -> int:
               + (" everywhere." if max(gens) < 80 else "; runs near 100% may be generator-bound."), end=" ")
         for scenario in ("fanout50", "fanout1", "rooms"):
             res = all_results.get(scenario, {})
-            floor = max((median_of(res.get(n, []), "rate") for n in ("floor-cork", "floor-write")
-                         if n in res), default=float("nan"))
+            floor = max((median_of(runs, "rate") for n, runs in res.items() if n.startswith("floor")),
+                        default=float("nan"))
             real = max((median_of(runs, "rate") for n, runs in res.items() if not n.startswith("floor")),
                        default=float("nan"))
             if floor == floor and real == real:
-                print(f"In {scenario} the floor server reached {fmt_rate(floor)}/s with the same generator, "
+                print(f"In {scenario} the best floor server reached {fmt_rate(floor)}/s with the same generator, "
                       f"the best real server {fmt_rate(real)}/s.", end=" ")
         print()
     if args.json:

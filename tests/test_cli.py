@@ -49,7 +49,7 @@ def test_bench_runs_end_to_end_and_prints_the_table(parser: str) -> None:
     lines = out.splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("-----")) + 1
     rows = lines[first : lines.index("", first)]
-    assert [r.split()[0] for r in rows] == ["hypersio", "floor-cork"], out
+    assert [r.split()[0] for r in rows] == ["hypersio", "floor-shared"], out
     assert "FAILED" not in out and "INCOMPLETE" not in out
     assert "Load generator: 1 worker process(es), busiest at" in out
 
@@ -61,7 +61,7 @@ def test_bench_rooms_without_floor() -> None:
         capture_output=True, text=True, timeout=110, env=_env(),
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "floor-cork" not in done.stdout.split("-- run")[-1].split("Load generator")[0]
+    assert "floor-shared" not in done.stdout.split("-- run")[-1].split("Load generator")[0]
 
 
 def test_serve_serves_an_application(tmp_path: Path) -> None:

@@ -4,10 +4,14 @@ the machine, the kernel and the generator.
 
 It does what no real server can skip (the HTTP upgrade, one encoded packet per broadcast, a frame
 header, a write to each socket) and nothing else: no parser, no validation, no JSON on receive.
-Two output modes:
+Three output modes:
   --mode write   one transport.write per delivery (what most servers do)
   --mode cork    deliveries appended to a per-connection buffer, one transport.write per
                  connection per event-loop turn (the design hypersio follows)
+  --mode shared  the physical limit for broadcasts: a turn's broadcasts to one target (everyone,
+                 or one room) are joined ONCE and that same bytes object is written to each
+                 member, so a delivery costs no Python work at all, only its share of one write
+                 per connection per turn
 The control protocol is the one described in benchmarks/servers/node_server.js (JSON parser only).
 It lives in the package (not only in benchmarks/) so ``python -m hypersio bench`` can run it as its
 calibration row from an installed wheel. It shares no code with hypersio.
@@ -42,8 +46,10 @@ def frame(payload: bytes) -> bytes:
 class Floor:
     """Server state: every client in "/", rooms, and the dirty set for corked writes."""
 
-    def __init__(self, cork: bool, ping_interval: float, ping_timeout: float) -> None:
-        self.cork = cork
+    def __init__(self, mode: str, ping_interval: float, ping_timeout: float) -> None:
+        self.cork = mode in ("cork", "shared")
+        self.shared = mode == "shared"
+        self.turn: dict[str | None, list[bytes]] = {}
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.main: set[Conn] = set()
@@ -58,13 +64,19 @@ class Floor:
             conn.transport.write(data)
             return
         if not conn.out:
-            if not self.dirty:
+            if not self.dirty and not self.turn:
                 self.loop.call_soon(self.flush)
             self.dirty.append(conn)
         conn.out.append(data)
 
     def flush(self) -> None:
         """End of the loop turn: one write per connection that has output."""
+        if self.turn:
+            turn, self.turn = self.turn, {}
+            for room, frames in turn.items():
+                data = b"".join(frames)
+                for conn in self.rooms.get(room, ()) if room is not None else self.main:
+                    conn.transport.write(data)
         dirty, self.dirty = self.dirty, []
         for conn in dirty:
             if not conn.closed:
@@ -73,6 +85,14 @@ class Floor:
 
     def broadcast(self, data: bytes, room: str | None) -> None:
         """Send the same frame to everyone in "/" or in one room."""
+        if self.shared:
+            frames = self.turn.get(room)
+            if frames is None:
+                if not self.turn and not self.dirty:
+                    self.loop.call_soon(self.flush)
+                frames = self.turn[room] = []
+            frames.append(data)
+            return
         send = self.send
         for conn in self.rooms.get(room, ()) if room is not None else self.main:
             send(conn, data)
@@ -208,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the options and serve until killed."""
     ap = argparse.ArgumentParser(prog="python -m hypersio._bench_floor")
     ap.add_argument("--port", type=int, default=3000)
-    ap.add_argument("--mode", choices=("write", "cork"), default="cork")
+    ap.add_argument("--mode", choices=("write", "cork", "shared"), default="cork")
     ap.add_argument("--parser", default="json", choices=("json",))
     ap.add_argument("--ping-interval", type=float, default=25.0)
     ap.add_argument("--ping-timeout", type=float, default=20.0)
@@ -218,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     uvloop.install()
 
     async def serve() -> None:
-        floor = Floor(args.mode == "cork", args.ping_interval, args.ping_timeout)
+        floor = Floor(args.mode, args.ping_interval, args.ping_timeout)
         server = await asyncio.get_running_loop().create_server(
             lambda: Conn(floor), "127.0.0.1", args.port, backlog=4096
         )
