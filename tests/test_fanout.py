@@ -628,3 +628,67 @@ def test_adapter_matches_a_model_over_random_operations(fanout_twin: ModuleType,
                 index.setdefault(room, set()).add(sid)
         assert {room: set(group) for room, group in world.adapter.rooms.items()} == index
         assert {s.id for s in world.adapter._iter_sockets(BroadcastOptions())} == set(model)
+
+
+# --------------------------------------------------------------------------- on the wire
+
+
+async def test_broadcast_over_a_real_server_reaches_websocket_and_polling_clients() -> None:
+    """WebSocket clients get the frame from the fan-out, polling ones the polling record."""
+    import asyncio
+    import base64
+    import json
+
+    aiohttp = pytest.importorskip("aiohttp")
+    import hypersio
+
+    sio = hypersio.Server(ping_interval=20, ping_timeout=20)
+    joined: list[Any] = []
+
+    @sio.on("connection")
+    def on_conn(socket: Any) -> None:
+        socket.join("room")
+        joined.append(socket)
+
+    await sio.listen("127.0.0.1", 0)
+    base = f"http://127.0.0.1:{sio.engine.port}/socket.io/?EIO=4"
+    try:
+        async with aiohttp.ClientSession() as http:
+            wss = []
+            for _ in range(2):
+                ws = await http.ws_connect(f"{base}&transport=websocket")
+                assert (await ws.receive(timeout=2)).data.startswith("0{")
+                await ws.send_str("40")
+                assert (await ws.receive(timeout=2)).data.startswith("40{")
+                wss.append(ws)
+            async with http.get(f"{base}&transport=polling") as res:
+                sid = json.loads((await res.text())[1:])["sid"]
+            poll = f"{base}&transport=polling&sid={sid}"
+            async with http.post(poll, data="40") as res:
+                assert res.status == 200
+            async with http.get(poll) as res:
+                assert (await res.text()).startswith("40{")
+            assert len(joined) == 3
+
+            sio.volatile.emit("dropped-for-polling")  # no GET pending: dropped for the poller only
+            sio.to("room").emit("hello", 1)
+            sio.emit("bin", b"\x00\xff")
+            joined[0].broadcast.emit("not-for-first")
+            expected = ['42["dropped-for-polling"]', '42["hello",1]', '451-["bin",{"_placeholder":true,"num":0}]', b"\x00\xff"]
+            assert [(await wss[0].receive(timeout=2)).data for _ in range(4)] == expected
+            assert [(await wss[1].receive(timeout=2)).data for _ in range(5)] == [*expected, '42["not-for-first"]']
+            with pytest.raises(asyncio.TimeoutError):
+                await wss[0].receive(timeout=0.2)  # the sender's own room was excluded
+            async with http.get(poll) as res:
+                body = (await res.text()).split("\x1e")
+            assert body == [
+                '42["hello",1]',
+                '451-["bin",{"_placeholder":true,"num":0}]',
+                "b" + base64.b64encode(b"\x00\xff").decode(),
+                '42["not-for-first"]',
+            ]
+            for ws in wss:
+                await ws.close()
+            await asyncio.sleep(0)
+    finally:
+        await sio.close()
