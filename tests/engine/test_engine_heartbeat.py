@@ -120,3 +120,33 @@ async def test_many_sessions_share_one_timer_and_stale_deadlines_are_skipped() -
     beats.close()
     await asyncio.sleep(0)
     assert beats._handle is None and len(beats) == 0
+
+
+async def test_a_deadline_between_a_fired_one_and_its_successor_is_kept() -> None:
+    from types import SimpleNamespace
+
+    from hypersio.engine.heartbeat import Heartbeats
+
+    loop = asyncio.get_running_loop()
+    sessions: dict[str, object] = {}
+    fired: list[str] = []
+    beats = Heartbeats(loop, sessions)  # type: ignore[arg-type]
+
+    def make(sid: str, delay: float, then: float | None) -> None:
+        s = SimpleNamespace(id=sid, closed=False, _timer_at=loop.time() + delay)
+
+        def on_timer() -> None:
+            fired.append(sid)
+            if then is not None:  # like a ping: the next deadline comes much later
+                s._timer_at += then
+                beats.schedule(s)  # type: ignore[arg-type]
+
+        s._on_timer = on_timer
+        sessions[sid] = s
+        beats.schedule(s)  # type: ignore[arg-type]
+
+    make("first", 0.02, 1.0)
+    make("second", 0.06, None)
+    await asyncio.sleep(0.15)
+    assert fired == ["first", "second"]
+    beats.close()

@@ -29,7 +29,7 @@ _SLACK = 0.001
 class Heartbeats:
     """The heap of heartbeat deadlines of one server's sessions (see the module docstring)."""
 
-    __slots__ = ("_loop", "_sessions", "_heap", "_handle", "_handle_at")
+    __slots__ = ("_loop", "_sessions", "_heap", "_handle", "_handle_at", "_firing")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sessions: dict[str, Session]) -> None:
         self._loop = loop
@@ -37,6 +37,7 @@ class Heartbeats:
         self._heap: list[tuple[float, str]] = []
         self._handle: asyncio.TimerHandle | None = None
         self._handle_at = 0.0
+        self._firing = False  # inside _fire: it arms the timer itself once the due entries are done
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -45,7 +46,7 @@ class Heartbeats:
         """Call ``session._on_timer()`` at loop time ``session._timer_at`` (unless it moves again)."""
         when = session._timer_at
         heapq.heappush(self._heap, (when, session.id))
-        if self._handle is None or when < self._handle_at:
+        if not self._firing and (self._handle is None or when < self._handle_at):
             self._arm(when)
 
     def _arm(self, when: float) -> None:
@@ -59,17 +60,22 @@ class Heartbeats:
         heap = self._heap
         sessions = self._sessions
         due = self._loop.time() + _SLACK
-        while heap and heap[0][0] <= due:
-            when, sid = heapq.heappop(heap)
-            session = sessions.get(sid)
-            if session is None or session.closed or session._timer_at != when:
-                continue  # a stale entry: the deadline moved, or the session is gone
-            try:
-                session._on_timer()
-            except Exception:  # one session's failure must not stop the others' heartbeats
-                logger.exception("session %s: error in the heartbeat", sid)
-        if heap and self._handle is None:
-            self._arm(heap[0][0])
+        self._firing = True
+        try:
+            while heap and heap[0][0] <= due:
+                when, sid = heapq.heappop(heap)
+                session = sessions.get(sid)
+                if session is None or session.closed or session._timer_at != when:
+                    continue  # a stale entry: the deadline moved, or the session is gone
+                try:
+                    session._on_timer()
+                except Exception:  # one session's failure must not stop the others' heartbeats
+                    logger.exception("session %s: error in the heartbeat", sid)
+        finally:
+            self._firing = False
+            # The earliest deadline left may be older than any the sessions just pushed.
+            if heap:
+                self._arm(heap[0][0])
 
     def close(self) -> None:
         """Stop the timer and forget every deadline (server shutdown)."""
