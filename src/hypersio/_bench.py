@@ -487,6 +487,8 @@ def bench_command(args: argparse.Namespace) -> int:
             rows.append(row)
     print(table(FANOUT_HEADERS, rows))
     print()
+    if args.parser != "json" and not args.no_floor:
+        print("note: the floor server speaks JSON only; its rows used the JSON parser")
     mine = results["hypersio"]
     ok = [r for r in mine if "error" not in r]
     for r in mine:
