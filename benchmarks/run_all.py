@@ -6,6 +6,7 @@ repetitions plus ratios to Node and to python-socketio. Scenarios:
 
   fanout50  broadcast to every client, 50 broadcasts per event-loop turn
   fanout1   the same, 1 broadcast per turn
+  msgpack   fanout50 with the msgpack parser (servers that support it)
   rooms     many clients spread over rooms, each broadcast to a single room
   acks      request/response: clients emit with acks in a closed loop
   idle      many idle connections with heartbeats running: RSS and CPU
@@ -34,7 +35,7 @@ import common  # noqa: E402  (also puts src/ on sys.path)
 from hypersio._bench import fmt_rate, run_acks, run_fanout, run_idle  # noqa: E402
 from hypersio._loadgen import LoadGenerator, raise_fd_limit  # noqa: E402
 
-SCENARIOS = ["fanout50", "fanout1", "rooms", "acks", "idle", "codec"]
+SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "codec"]
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     workloads: dict[str, Callable[[Any, LoadGenerator], dict[str, Any]]] = {
         "fanout50": lambda spec, gen: run_fanout(spec, gen, clients=clients, broadcasts=broadcasts, per_turn=50,
                                                  payload_size=args.payload_size, duration_limit=args.duration_limit, say=say),
+        "msgpack": lambda spec, gen: run_fanout(spec, gen, clients=clients, broadcasts=broadcasts, per_turn=50,
+                                                payload_size=args.payload_size, parser="msgpack",
+                                                duration_limit=args.duration_limit, say=say),
         "fanout1": lambda spec, gen: run_fanout(spec, gen, clients=clients, broadcasts=broadcasts, per_turn=1,
                                                 payload_size=args.payload_size, duration_limit=args.duration_limit, say=say),
         "rooms": lambda spec, gen: run_fanout(spec, gen, clients=room_clients, broadcasts=room_broadcasts, per_turn=50,
@@ -188,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     titles = {
         "fanout50": f"Fan-out: {clients} clients, {broadcasts} broadcasts, 50 per loop turn, payload {args.payload_size} B",
+        "msgpack": f"Fan-out, msgpack parser: {clients} clients, {broadcasts} broadcasts, 50 per loop turn, payload {args.payload_size} B",
         "fanout1": f"Fan-out: {clients} clients, {broadcasts} broadcasts, 1 per loop turn, payload {args.payload_size} B",
         "rooms": f"Rooms: {room_clients} clients in {rooms} rooms, {room_broadcasts} broadcasts each to one room, 50 per turn",
         "acks": f"Request/response: {ack_clients} clients emitting with acks in a closed loop for {ack_seconds:g} s",
@@ -201,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             if scenario == "codec":
                 continue
             say(f"\n== {titles[scenario]}")
-            results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in specs}
+            runnable = [s for s in specs if scenario != "msgpack" or s.supports_msgpack]
+            results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in runnable}
             for rep in range(repeat):
-                for spec in specs:
+                for spec in runnable:
                     say(f"-- {scenario} run {rep + 1}/{repeat}: {spec.name}")
                     try:
                         r = workloads[scenario](spec, gen)
@@ -221,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                         say(f"   {fmt_rate(r['rate'])}/s, {r['cpu_us']:.2f} us CPU/op, p99 {r['p99_ms']:.1f} ms"
                             + ("" if r.get("complete") else "  (INCOMPLETE)"))
             all_results[scenario] = results
-            if scenario in ("fanout50", "fanout1", "rooms"):
+            if scenario in ("fanout50", "fanout1", "msgpack", "rooms"):
                 tables.append(throughput_table(titles[scenario], results, "deliveries/s", args.markdown,
                                                fanout_cols, LAT_HEADERS + ["RSS KiB/conn"]))
             elif scenario == "acks":
@@ -262,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Load generator ({args.workers} processes): the busiest worker peaked at {max(gens):.0f}% of one core "
               f"over all runs (median {statistics.median(gens):.0f}%), so it had headroom"
               + (" everywhere." if max(gens) < 80 else "; runs near 100% may be generator-bound."), end=" ")
-        for scenario in ("fanout50", "fanout1", "rooms"):
+        for scenario in ("fanout50", "fanout1", "msgpack", "rooms"):
             res = all_results.get(scenario, {})
             floor = max((median_of(runs, "rate") for n, runs in res.items() if n.startswith("floor")),
                         default=float("nan"))
