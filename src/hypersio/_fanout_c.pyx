@@ -13,7 +13,6 @@ import logging
 from cpython.dict cimport PyDict_GetItem, PyDict_Next
 from cpython.list cimport PyList_Append, PyList_GET_SIZE
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF
 from libc.stdint cimport uint64_t
 
 cdef extern from "Python.h":
