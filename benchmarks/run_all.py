@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ack-clients", type=int, default=None, help="closed-loop ack clients (default 200; quick 50)")
     ap.add_argument("--ack-seconds", type=float, default=None, help="ack phase length (default 5; quick 2)")
     ap.add_argument("--idle-clients", type=int, default=None, help="idle connections (default 10000; quick 1000)")
-    ap.add_argument("--idle-seconds", type=float, default=None, help="idle phase (default 10; quick 3)")
+    ap.add_argument("--idle-seconds", type=float, default=None, help="idle phase (default 10; quick 6, so a 5 s heartbeat falls inside)")
     ap.add_argument("--workers", type=int, default=2, help="load generator processes")
     ap.add_argument("--duration-limit", type=float, default=60.0, help="per-run cap on the delivery wait")
     ap.add_argument("--markdown", action="store_true", help="print Markdown tables")
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ack_clients = pick(args.ack_clients, 200, 50)
     ack_seconds = pick(args.ack_seconds, 5.0, 2.0)
     idle_clients = pick(args.idle_clients, 10_000, 1000)
-    idle_seconds = pick(args.idle_seconds, 10.0, 3.0)
+    idle_seconds = pick(args.idle_seconds, 10.0, 6.0)
     only = [s for s in args.only.split(",") if s]
     for s in only:
         if s not in SCENARIOS:
