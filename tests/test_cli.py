@@ -4,7 +4,6 @@ benchmark's numbers are never asserted."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from hypersio.__main__ import main
 
 from _support import child_env
+
 
 def _env() -> dict[str, str]:
     return child_env()
