@@ -26,6 +26,7 @@ import itertools
 import logging
 import weakref
 from collections.abc import Callable, Iterator
+from types import FunctionType, MethodType
 from typing import Any
 
 from .exceptions import AckTimeoutError
@@ -120,42 +121,61 @@ def pack_ack_result(result: Any) -> list[Any]:
 
 # --- "can this handler take the ack callable?" ----------------------------------------------
 
-# function -> (number of positional parameters, accepts *args); keyed weakly on the function so
-# handlers defined per connection do not accumulate.
-_capacity_cache: weakref.WeakKeyDictionary[Any, tuple[int, bool]] = weakref.WeakKeyDictionary()
+# function -> (positional parameter count, accepts *args, is a coroutine function); keyed weakly
+# on the function so handlers defined per connection do not accumulate. Plain functions skip it:
+# their code object answers directly, faster than a cache lookup.
+_shape_cache: weakref.WeakKeyDictionary[Any, tuple[int, bool, bool]] = weakref.WeakKeyDictionary()
+_CO_VARARGS = inspect.CO_VARARGS
+_CO_COROUTINE = inspect.CO_COROUTINE
 
 
-def _capacity(fn: Callable[..., Any]) -> tuple[int, bool]:
-    """(positional parameter count, has *args) of ``fn``, bound ``self`` excluded; cached."""
+def handler_shape(fn: Callable[..., Any]) -> tuple[int, bool, bool]:
+    """(positional parameter count, has ``*args``, is a coroutine function) of ``fn``.
+
+    A bound method's ``self`` is not counted. Computed once per handler when it is registered,
+    so dispatching an event never inspects a signature.
+    """
     bound = 0
     target: Any = fn
-    if inspect.ismethod(fn):
+    if type(fn) is MethodType:
         target = fn.__func__
         bound = 1
+    # A plain function with no attributes has no __wrapped__/__signature__ for inspect to follow,
+    # so its code object is the whole truth (and a handler built per connection costs nothing).
+    if type(target) is FunctionType and not target.__dict__:
+        code = target.__code__
+        flags = code.co_flags
+        return (code.co_argcount - bound, bool(flags & _CO_VARARGS), bool(flags & _CO_COROUTINE))
     try:
-        cached = _capacity_cache.get(target)
+        cached = _shape_cache.get(target)
     except TypeError:  # unhashable callable object
         cached = None
     if cached is None:
+        count = 0
+        var = False
         try:
             sig = inspect.signature(target)
         except (TypeError, ValueError):
-            cached = (0, True)  # builtins without a signature: assume they take anything
+            var = True  # builtins without a signature: assume they take anything
         else:
-            count = 0
-            var = False
             for param in sig.parameters.values():
                 if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
                     count += 1
                 elif param.kind is param.VAR_POSITIONAL:
                     var = True
-            cached = (count, var)
+        cached = (count, var, inspect.iscoroutinefunction(target))
         try:
-            _capacity_cache[target] = cached
+            _shape_cache[target] = cached
         except TypeError:
             pass  # not weak-referenceable or unhashable: recompute next time
-    count, var = cached
-    return (count - bound, var)
+    count, var, coro = cached
+    return (count - bound, var, coro)
+
+
+def _capacity(fn: Callable[..., Any]) -> tuple[int, bool]:
+    """(positional parameter count, has *args) of ``fn``, bound ``self`` excluded."""
+    count, var, _ = handler_shape(fn)
+    return (count, var)
 
 
 def takes_extra_arg(fn: Callable[..., Any], nargs: int) -> bool:
@@ -191,6 +211,22 @@ class AckCallback:
             return
         self.sent = True
         self._send(list(args))
+
+    def send_result(self, result: Any) -> None:
+        """Answer with a handler's return value (a tuple spreads into several arguments)."""
+        if self.sent:
+            logger.debug("ack already sent; ignoring the return value %r", result)
+            return
+        self.sent = True
+        self._send(list(result) if isinstance(result, tuple) else [result])
+
+    def from_task(self, task: asyncio.Task[Any]) -> None:
+        """Done-callback of a coroutine handler's task: its non-None result is the answer."""
+        if task.cancelled() or task.exception() is not None:
+            return  # the failure was logged by spawn(); a broken handler sends no ack
+        result = task.result()
+        if result is not None:
+            self.send_result(result)
 
     def __repr__(self) -> str:
         return f"<AckCallback sent={self.sent}>"

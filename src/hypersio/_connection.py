@@ -58,6 +58,10 @@ class Connection:
         ptype = packet.type
         name = packet.nsp
         socket = self.sockets.get(name)
+        if ptype == EVENT and socket is not None:
+            # The hot path (events and requests): straight to the socket's event dispatch.
+            socket._on_event(packet.data, packet.id)
+            return
         if ptype == CONNECT:
             if socket is None and name not in self._connecting:
                 self.server._connect(self, name, packet.data)

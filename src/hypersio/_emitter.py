@@ -24,27 +24,45 @@ several arguments; the ack callable sends only once, so both styles coexist safe
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ._acks import AckCallback, pack_ack_result, spawn, takes_extra_arg
+from ._acks import AckCallback, handler_shape, spawn, takes_extra_arg
 
 logger = logging.getLogger("hypersio")
 
 F = TypeVar("F", bound=Callable[..., Any])
 Handler = Callable[..., Any]
 
+# Return values that are certainly not awaitable: checked by exact type before inspect.isawaitable
+# (an ABC instance check), since most handlers that answer return plain data.
+_PLAIN_RESULTS = frozenset((str, int, float, bool, list, dict, tuple, bytes))
 
-class _Once:
-    """Wrapper marking a handler registered with ``once``; ``off(event, fn)`` still finds it."""
 
-    __slots__ = ("fn",)
+def _awaitable(result: Any) -> bool:
+    return type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result)
 
-    def __init__(self, fn: Handler) -> None:
+
+class _Entry:
+    """One registered handler with its shape, computed once at registration (never per event).
+
+    ``count``/``var``: positional parameters and ``*args`` (does the ack callable fit?);
+    ``coro``: a coroutine function (its result is a task, no awaitable check needed);
+    ``once``: registered with :meth:`EventEmitter.once`.
+    """
+
+    __slots__ = ("fn", "once", "count", "var", "coro")
+
+    def __init__(self, fn: Handler, once: bool) -> None:
         self.fn = fn
+        self.once = once
+        self.count, self.var, self.coro = handler_shape(fn)
+
+    def takes_ack(self, nargs: int) -> bool:
+        """True when called with ``nargs`` arguments the handler has room for the ack callable."""
+        return self.var or self.count > nargs
 
 
 class EventEmitter:
@@ -52,7 +70,9 @@ class EventEmitter:
 
     def __init__(self) -> None:
         # Tuples are rebuilt on change so dispatch iterates them without copying.
-        self._handlers: dict[Any, tuple[Handler | _Once, ...]] = {}
+        self._handlers: dict[Any, tuple[_Entry, ...]] = {}
+        # Events that have a once-handler: dispatch of the others skips the removal scan.
+        self._once_events: set[Any] = set()
         self._any: tuple[Handler, ...] = ()
         self._any_outgoing: tuple[Handler, ...] = ()
 
@@ -67,11 +87,11 @@ class EventEmitter:
         if handler is None:
 
             def decorator(fn: F) -> F:
-                self._add(event, fn)
+                self._add(event, _Entry(fn, False))
                 return fn
 
             return decorator
-        self._add(event, handler)
+        self._add(event, _Entry(handler, False))
         return handler
 
     def once(self, event: str, handler: Handler | None = None) -> Any:
@@ -79,37 +99,46 @@ class EventEmitter:
         if handler is None:
 
             def decorator(fn: F) -> F:
-                self._add(event, _Once(fn))
+                self._add(event, _Entry(fn, True))
                 return fn
 
             return decorator
-        self._add(event, _Once(handler))
+        self._add(event, _Entry(handler, True))
         return handler
 
-    def _add(self, event: Any, entry: Handler | _Once) -> None:
+    def _add(self, event: Any, entry: _Entry) -> None:
         self._handlers[event] = (*self._handlers.get(event, ()), entry)
+        if entry.once:
+            self._once_events.add(event)
+
+    def _set_entries(self, event: Any, entries: tuple[_Entry, ...]) -> None:
+        if entries:
+            self._handlers[event] = entries
+        else:
+            self._handlers.pop(event, None)
+        if any(e.once for e in entries):
+            self._once_events.add(event)
+        else:
+            self._once_events.discard(event)
 
     def off(self, event: str | None = None, handler: Handler | None = None) -> None:
         """Remove ``handler`` from ``event``, all handlers of ``event`` (no handler), or all."""
         if event is None:
             self._handlers.clear()
+            self._once_events.clear()
             return
         if handler is None:
-            self._handlers.pop(event, None)
+            self._set_entries(event, ())
             return
         entries = self._handlers.get(event, ())
         for i, entry in enumerate(entries):
-            if entry is handler or (isinstance(entry, _Once) and entry.fn is handler):
-                rest = entries[:i] + entries[i + 1 :]
-                if rest:
-                    self._handlers[event] = rest
-                else:
-                    del self._handlers[event]
+            if entry.fn is handler:
+                self._set_entries(event, entries[:i] + entries[i + 1 :])
                 return
 
     def listeners(self, event: str) -> list[Handler]:
         """The handlers registered for ``event``, in call order."""
-        return [e.fn if isinstance(e, _Once) else e for e in self._handlers.get(event, ())]
+        return [e.fn for e in self._handlers.get(event, ())]
 
     def has_listeners(self, event: str) -> bool:
         """True when at least one handler is registered for ``event``."""
@@ -158,21 +187,16 @@ class EventEmitter:
 
     # --- dispatch (internal API for owners) ---------------------------------------------------
 
-    def _take_handlers(self, event: Any) -> tuple[Handler | _Once, ...]:
+    def _take_handlers(self, event: Any) -> tuple[_Entry, ...]:
         entries = self._handlers.get(event, ())
-        if entries and any(isinstance(e, _Once) for e in entries):
-            kept = tuple(e for e in entries if not isinstance(e, _Once))
-            if kept:
-                self._handlers[event] = kept
-            else:
-                del self._handlers[event]
+        if event in self._once_events:
+            self._set_entries(event, tuple(e for e in entries if not e.once))
         return entries
 
     def _emit_reserved(self, event: str, *args: Any) -> None:
         """Run the handlers of a local reserved event (connect, disconnect, ...); no ack."""
         for entry in self._take_handlers(event):
-            fn = entry.fn if isinstance(entry, _Once) else entry
-            self._invoke(fn, args, None, event)
+            self._run(entry, args, None, event)
 
     def _dispatch_event(self, event: Any, args: list[Any], ack: AckCallback | None = None) -> None:
         """Deliver one incoming event: any-listeners, then handlers (see the module docstring)."""
@@ -188,15 +212,36 @@ class EventEmitter:
     def _dispatch_handlers(self, event: Any, args: list[Any], ack: AckCallback | None = None) -> None:
         """The handler half of :meth:`_dispatch_event`."""
         for entry in self._take_handlers(event):
-            fn = entry.fn if isinstance(entry, _Once) else entry
-            self._invoke(fn, args, ack, event)
+            self._run(entry, args, ack, event)
 
     def _notify_outgoing(self, event: Any, args: list[Any] | tuple[Any, ...]) -> None:
         """Tell the outgoing any-listeners about an event being sent."""
         for listener in self._any_outgoing:
             self._invoke(listener, (event, *args), None, "outgoing any listener")
 
+    def _run(self, entry: _Entry, args: Any, ack: AckCallback | None, what: Any) -> None:
+        """Call one registered handler (its shape is known): ack placement, result, task."""
+        fn = entry.fn
+        try:
+            if ack is not None and (entry.var or entry.count > len(args)):
+                result = fn(*args, ack)
+            else:
+                result = fn(*args)
+        except Exception:
+            logger.exception("error in handler for %r", what)
+            return
+        if result is None:
+            return
+        if entry.coro or _awaitable(result):
+            task = spawn(result, f"handler for {what!r}", fn)
+            if ack is not None:
+                task.add_done_callback(ack.from_task)
+            return
+        if ack is not None:
+            ack.send_result(result)
+
     def _invoke(self, fn: Handler, args: Any, ack: AckCallback | None, what: Any) -> None:
+        """Call a listener that is not a registered entry (any-listeners): same rules as _run."""
         if ack is not None and takes_extra_arg(fn, len(args)):
             call_args = (*args, ack)
         else:
@@ -208,18 +253,10 @@ class EventEmitter:
             return
         if result is None:
             return
-        if inspect.isawaitable(result):
+        if _awaitable(result):
             task = spawn(result, f"handler for {what!r}", fn)
             if ack is not None:
-                task.add_done_callback(lambda t: _ack_from_task(t, ack))
+                task.add_done_callback(ack.from_task)
             return
         if ack is not None:
-            ack(*pack_ack_result(result))
-
-
-def _ack_from_task(task: asyncio.Task[Any], ack: AckCallback) -> None:
-    if task.cancelled() or task.exception() is not None:
-        return  # the failure was logged by spawn(); a broken handler sends no ack
-    result = task.result()
-    if result is not None:
-        ack(*pack_ack_result(result))
+            ack.send_result(result)

@@ -225,6 +225,7 @@ class ParentNamespace(Namespace):
         child._middlewares = list(self._middlewares)
         for event, entries in self._handlers.items():
             child._handlers[event] = entries
+        child._once_events = set(self._once_events)
         child._any = self._any
         child._any_outgoing = self._any_outgoing
         self.children.add(child)

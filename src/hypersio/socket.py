@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._acks import AckCallback, PendingAcks, call_next_style, spawn, takes_extra_arg
-from ._emitter import EventEmitter
+from ._emitter import EventEmitter, _awaitable, logger
 from .adapter import BroadcastOptions
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
 from ._recovery import RECOVERABLE_REASONS
@@ -89,6 +89,7 @@ class Socket(EventEmitter):
         self.recovered = False
         self._acks = PendingAcks(nsp._ack_ids)
         self._encode = nsp.server._parser.encode_packet
+        self._nsp_name: str = nsp.name
         self._adapter = nsp.adapter
         self._recovering = nsp.server.connection_state_recovery is not None
         self._packet_middlewares: list[Callable[..., Any]] = []
@@ -120,7 +121,7 @@ class Socket(EventEmitter):
     def _send_packet(self, ptype: int, data: Any, ack_id: int | None = None, volatile: bool = False) -> None:
         if self._session.closed:
             return
-        parts = self._encode(ptype, self.nsp.name, data, ack_id)
+        parts = self._encode(ptype, self._nsp_name, data, ack_id)
         send = self._session.send
         if len(parts) == 1:
             send(parts[0], volatile)
@@ -314,19 +315,7 @@ class Socket(EventEmitter):
     def _on_packet(self, packet: Any) -> None:
         ptype = packet.type
         if ptype == EVENT or ptype == BINARY_EVENT:
-            data = packet.data
-            ack = None
-            if packet.id is not None:
-                ack = AckCallback(self._make_ack_sender(packet.id))
-            event = data[0]
-            if not isinstance(event, str):
-                event = str(event)  # the protocol allows numeric names; JS handlers key them as strings
-            if self._packet_middlewares:
-                if self._any:
-                    self._dispatch_any(event, data[1:])
-                self._run_packet_middlewares([event, *data[1:]], ack)
-            else:
-                self._dispatch_event(event, data[1:], ack)
+            self._on_event(packet.data, packet.id)
         elif ptype == ACK or ptype == BINARY_ACK:
             self._acks.resolve(packet.id, packet.data)
         elif ptype == DISCONNECT:
@@ -335,12 +324,58 @@ class Socket(EventEmitter):
             self.server.logger.warning("unexpected packet type %s on socket %s; closing", ptype, self.id)
             self.client.close("parse error")
 
-    def _make_ack_sender(self, ack_id: int) -> Any:
-        def send(args: list[Any]) -> None:
-            if self.connected:
-                self._send_packet(ACK, args, ack_id)
+    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
+        event = data[0]
+        if type(event) is not str:
+            event = str(event)  # the protocol allows numeric names; JS handlers key them as strings
+        if self._packet_middlewares:
+            ack = None if ack_id is None else _SocketAck(self, ack_id)
+            if self._any:
+                self._dispatch_any(event, data[1:])
+            self._run_packet_middlewares([event, *data[1:]], ack)
+            return
+        if ack_id is None:
+            self._dispatch_event(event, data[1:], None)
+            return
+        entries = self._handlers.get(event)
+        if self._any or entries is None or len(entries) != 1:
+            self._dispatch_event(event, data[1:], _SocketAck(self, ack_id))
+            return
+        # The request/response fast path: one handler, no any-listener, no middleware. A handler
+        # without room for the ack callable answers with its return value, which is sent
+        # straight away; the once-only ack object is built only when someone can hold it.
+        entry = entries[0]
+        args = data[1:]
+        if entry.once or entry.var or entry.count > len(args):
+            self._dispatch_handlers(event, args, _SocketAck(self, ack_id))
+            return
+        fn = entry.fn
+        try:
+            result = fn(*args)
+        except Exception:
+            logger.exception("error in handler for %r", event)
+            return
+        if result is None:
+            return
+        if entry.coro or _awaitable(result):
+            task = spawn(result, f"handler for {event!r}", fn)
+            task.add_done_callback(_SocketAck(self, ack_id).from_task)
+            return
+        self._send_ack(ack_id, list(result) if isinstance(result, tuple) else [result])
 
-        return send
+    def _send_ack(self, ack_id: int, args: list[Any]) -> None:
+        """Write the ACK ``ack_id`` with ``args`` (nothing once the socket left the namespace)."""
+        if not self.connected:
+            return
+        session = self._session
+        if session.closed:
+            return
+        parts = self._encode(ACK, self._nsp_name, args, ack_id)
+        if len(parts) == 1:
+            session.send(parts[0], False)
+            return
+        for part in parts:
+            session.send(part, False)
 
     def _on_connect(self) -> None:
         """Accepted: join the own room (and recovered rooms), replay missed events, reply CONNECT."""
@@ -374,6 +409,35 @@ class Socket(EventEmitter):
         self.client._remove(self)
         self._acks.cancel_all(DisconnectedError(f"socket disconnected: {reason}"))
         self._emit_reserved("disconnect", reason, description)
+
+
+class _SocketAck(AckCallback):
+    """The ack callable handed to a server handler: answers ACK ``ack_id`` on its socket, once.
+
+    A bound socket and id instead of a closure per event; see :class:`AckCallback`.
+    """
+
+    __slots__ = ("_socket", "_id")
+
+    def __init__(self, socket: Socket, ack_id: int) -> None:
+        self._socket = socket
+        self._id = ack_id
+        self.sent = False
+
+    def __call__(self, *args: Any) -> None:
+        if self.sent:
+            logger.debug("ack already sent; ignoring %r", args)
+            return
+        self.sent = True
+        self._socket._send_ack(self._id, list(args))
+
+    def send_result(self, result: Any) -> None:
+        """Answer with a handler's return value (a tuple spreads into several arguments)."""
+        if self.sent:
+            logger.debug("ack already sent; ignoring the return value %r", result)
+            return
+        self.sent = True
+        self._socket._send_ack(self._id, list(result) if isinstance(result, tuple) else [result])
 
 
 class _FlaggedSocket:
