@@ -450,6 +450,29 @@ def test_on_client_and_outgoing_listeners_run_per_recipient_before_the_write(fan
     assert s1.notified == [("ev", [1, 2])] and index.sockets["s2"].notified == []
 
 
+def test_outgoing_listeners_of_a_socket_without_instance_dict(fanout_twin: ModuleType) -> None:
+    class SlottedSocket:
+        __slots__ = ("id", "_session", "_any_outgoing", "notified")
+
+        def __init__(self, sid: str, session: Any) -> None:
+            self.id = sid
+            self._session = session
+            self._any_outgoing: tuple[Any, ...] = ()
+            self.notified: list[Any] = []
+
+        def _notify_outgoing(self, event: Any, args: list[Any]) -> None:
+            self.notified.append((event, list(args)))
+
+    index = Index(fanout_twin)
+    index.add("a", PlainSession())
+    sock = index.sockets["a"] = SlottedSocket("a", PlainSession())
+    assert index.deliver([Msg("x")], data=["ev", 1]) == 1
+    assert sock.notified == []
+    sock._any_outgoing = (print,)  # added after the member was bound: still seen
+    assert index.deliver([Msg("x")], data=["ev", 2]) == 1
+    assert sock.notified == [("ev", [2])]
+
+
 def test_nested_fanout_keeps_the_outer_deduplication(fanout_twin: ModuleType) -> None:
     _, index, writers = _ws_setup(fanout_twin, 6)
     inner_counts: list[int] = []
