@@ -8,8 +8,10 @@ into a disconnect of each of those sockets. Internal: applications see ``socket.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from .dispatch import on_message
 from .exceptions import ParseError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +38,9 @@ class Connection:
             self._connect_timer = asyncio.get_running_loop().call_later(
                 server.connect_timeout, self._on_connect_timeout
             )
-        session.on("message", self._on_message)
+        # The compiled router itself, bound to this connection: no Python frame per message.
+        self._route = partial(on_message, self)
+        session.on("message", self._route)
         session.on("close", self._on_close)
 
     def __repr__(self) -> str:
@@ -45,23 +49,17 @@ class Connection:
     # --- incoming -----------------------------------------------------------------------------
 
     def _on_message(self, data: Any) -> None:
-        if self.closed:
-            return
-        try:
-            packet = self.decoder.add(data)
-        except ParseError as exc:
-            self.server.logger.warning("invalid packet from %s: %s; closing the connection", self.id, exc)
-            self.close("parse error")
-            return
-        if packet is None:
-            return  # waiting for binary attachments
+        """One Engine.IO message from the client (the session calls ``_route`` directly)."""
+        on_message(self, data)
+
+    def _parse_failed(self, exc: ParseError) -> None:
+        self.server.logger.warning("invalid packet from %s: %s; closing the connection", self.id, exc)
+        self.close("parse error")
+
+    def _on_other_packet(self, packet: Any, socket: Socket | None) -> None:
+        """Every decoded packet but an EVENT for a joined namespace (hypersio.dispatch routes those)."""
         ptype = packet.type
         name = packet.nsp
-        socket = self.sockets.get(name)
-        if ptype == EVENT and socket is not None:
-            # The hot path (events and requests): straight to the socket's event dispatch.
-            socket._on_event(packet.data, packet.id)
-            return
         if ptype == CONNECT:
             if socket is None and name not in self._connecting:
                 self.server._connect(self, name, packet.data)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._acks import AckCallback, PendingAcks, call_next_style, spawn, takes_extra_arg
-from ._emitter import EventEmitter, _awaitable, logger
+from ._emitter import EventEmitter, logger
+from .dispatch import on_event
 from .adapter import BroadcastOptions
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
 from ._recovery import RECOVERABLE_REASONS
@@ -325,43 +326,31 @@ class Socket(EventEmitter):
             self.client.close("parse error")
 
     def _on_event(self, data: list[Any], ack_id: int | None) -> None:
-        event = data[0]
+        """An incoming EVENT ``[name, *args]`` (``ack_id`` when the client wants an answer)."""
+        on_event(self, data, ack_id)
+
+    def _on_event_general(self, event: Any, data: list[Any], ack_id: int | None) -> None:
+        """Every EVENT hypersio.dispatch's straight line does not take: any-listeners,
+        middlewares, several or once handlers, handlers that take the ack callable."""
         if type(event) is not str:
             event = str(event)  # the protocol allows numeric names; JS handlers key them as strings
+        ack = None if ack_id is None else _SocketAck(self, ack_id)
         if self._packet_middlewares:
-            ack = None if ack_id is None else _SocketAck(self, ack_id)
             if self._any:
                 self._dispatch_any(event, data[1:])
             self._run_packet_middlewares([event, *data[1:]], ack)
-            return
-        if ack_id is None:
-            self._dispatch_event(event, data[1:], None)
-            return
-        entries = self._handlers.get(event)
-        if self._any or entries is None or len(entries) != 1:
-            self._dispatch_event(event, data[1:], _SocketAck(self, ack_id))
-            return
-        # The request/response fast path: one handler, no any-listener, no middleware. A handler
-        # without room for the ack callable answers with its return value, which is sent
-        # straight away; the once-only ack object is built only when someone can hold it.
-        entry = entries[0]
-        args = data[1:]
-        if entry.once or entry.var or entry.count > len(args):
-            self._dispatch_handlers(event, args, _SocketAck(self, ack_id))
-            return
-        fn = entry.fn
-        try:
-            result = fn(*args)
-        except Exception:
-            logger.exception("error in handler for %r", event)
-            return
-        if result is None:
-            return
-        if entry.coro or _awaitable(result):
-            task = spawn(result, f"handler for {event!r}", fn)
+        else:
+            self._dispatch_event(event, data[1:], ack)
+
+    def _handler_failed(self, event: Any) -> None:
+        """Called from inside the ``except`` block around a handler: log with the traceback."""
+        logger.exception("error in handler for %r", event)
+
+    def _answer_later(self, fn: Any, result: Any, event: Any, ack_id: int | None) -> None:
+        """A handler returned an awaitable: run it as a task; its result becomes the ack."""
+        task = spawn(result, f"handler for {event!r}", fn)
+        if ack_id is not None:
             task.add_done_callback(_SocketAck(self, ack_id).from_task)
-            return
-        self._send_ack(ack_id, list(result) if isinstance(result, tuple) else [result])
 
     def _send_ack(self, ack_id: int, args: list[Any]) -> None:
         """Write the ACK ``ack_id`` with ``args`` (nothing once the socket left the namespace)."""

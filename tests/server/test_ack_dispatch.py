@@ -14,11 +14,34 @@ from typing import Any
 
 import pytest
 
+import hypersio._connection
+import hypersio.socket
+from hypersio import _speedups
 from hypersio import parser as P
 from hypersio._acks import AckCallback, handler_shape, takes_extra_arg
 from hypersio._emitter import EventEmitter
 
 from sio_fakes import settle
+
+
+@pytest.fixture(autouse=True, params=["c", "py"])
+def dispatch_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every test here runs on both twins of hypersio.dispatch (compiled and pure Python)."""
+    if request.param == "c":
+        if _speedups.NO_EXTENSIONS:
+            pytest.skip("HYPERSIO_NO_EXTENSIONS=1: compiled twins are off in this run")
+        try:
+            import hypersio._dispatch_c as twin
+        except ImportError as exc:
+            if _speedups.REQUIRE_EXTENSIONS:
+                raise
+            pytest.skip(f"compiled module hypersio._dispatch_c not built: {exc}")
+    else:
+        import hypersio._dispatch_py as twin
+    # Connection binds on_message when it is created; sockets call on_event through the module.
+    monkeypatch.setattr(hypersio._connection, "on_message", twin.on_message)
+    monkeypatch.setattr(hypersio.socket, "on_event", twin.on_event)
+    return twin
 
 
 def test_handler_shape_variants() -> None:
@@ -220,3 +243,52 @@ async def test_packet_middleware_keeps_ack(sio, connect, use_middleware: bool) -
     await settle()
     expected = [1, "mw"] if use_middleware else [1]
     assert [(p.id, p.data) for p in s.packets()] == [(5, expected)]
+
+
+async def test_handler_that_disconnects_sends_no_ack(sio, connect) -> None:
+    @sio.on("connection")
+    def on_conn(socket):
+        @socket.on("bye")
+        def bye(a):
+            socket.disconnect()
+            return "answer after disconnect"
+
+    s = connect()
+    s.packets()
+    s.receive_packet(P.EVENT, "/", ["bye", 1], 9)
+    assert [p.type for p in s.packets()] == [P.DISCONNECT]
+
+
+async def test_plain_events_without_ack(sio, connect) -> None:
+    got: list[Any] = []
+
+    @sio.on("connection")
+    def on_conn(socket):
+        socket.on("sync", lambda a: got.append(("sync", a)) or "ignored")
+
+        @socket.on("coro")
+        async def coro(a):
+            got.append(("coro", a))
+
+        socket.on("unicode-\u00e9", lambda: got.append("unicode"))
+
+    s = connect()
+    s.packets()
+    s.receive_packet(P.EVENT, "/", ["sync", 1])
+    s.receive_packet(P.EVENT, "/", ["coro", 2])
+    s.receive_packet(P.EVENT, "/", ["unicode-\u00e9"])
+    s.receive_packet(P.EVENT, "/", ["nobody", 3])
+    await settle()
+    assert got == [("sync", 1), "unicode", ("coro", 2)]
+    assert s.packets() == []
+
+
+async def test_parse_error_and_unjoined_namespace_close(sio, connect, codec) -> None:
+    s = connect()
+    s.packets()
+    if codec is P:
+        s.receive('2["unterminated"')
+        assert s.closed and s.close_reason == "parse error"
+    s2 = connect()
+    s2.receive_packet(P.EVENT, "/elsewhere", ["x"])
+    assert s2.closed and s2.close_reason == "parse error"

@@ -1,0 +1,91 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Incoming Socket.IO messages on the server, compiled twin of ``_dispatch_py`` (same API, same
+behaviour; the pure twin holds the design notes and the contract with the owners).
+
+Why C here: a request/response round trip runs this straight line once per message, and in
+Python it is three interpreted frames of attribute reads and branches around two C calls (the
+decoder and the encoder). Compiled, the frames and the bytecode dispatch disappear; what is left
+is the attribute reads, the handler call and the codec.
+"""
+
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+
+from inspect import isawaitable
+
+from .exceptions import ParseError
+
+__all__ = ["on_message", "on_event"]
+
+cdef int EVENT = 2
+cdef int ACK = 3
+
+cdef frozenset _PLAIN_RESULTS = frozenset((str, int, float, bool, list, dict, tuple, bytes))
+
+
+def on_message(conn, data):
+    """Handle one Engine.IO message of ``conn``'s session (a packet text or an attachment)."""
+    if conn.closed:
+        return
+    try:
+        packet = conn.decoder.add(data)
+    except ParseError as exc:
+        conn._parse_failed(exc)
+        return
+    if packet is None:
+        return  # waiting for binary attachments
+    socket = conn.sockets.get(packet.nsp)
+    if socket is not None and packet.type == EVENT:
+        on_event(socket, packet.data, packet.id)
+        return
+    conn._on_other_packet(packet, socket)
+
+
+def on_event(socket, data, ack_id):
+    """Deliver an incoming EVENT ``data`` (``[name, *args]``) to ``socket``'s handlers."""
+    cdef object event = data[0]
+    cdef object entries
+    cdef PyObject* found
+    if socket._packet_middlewares or socket._any or type(event) is not str:
+        socket._on_event_general(event, data, ack_id)
+        return
+    handlers = socket._handlers
+    if type(handlers) is not dict:
+        socket._on_event_general(event, data, ack_id)
+        return
+    found = PyDict_GetItem(handlers, event)
+    if found is NULL:
+        socket._on_event_general(event, data, ack_id)
+        return
+    entries = <object>found
+    if type(entries) is not tuple or len(<tuple>entries) != 1:
+        socket._on_event_general(event, data, ack_id)
+        return
+    entry = (<tuple>entries)[0]
+    cdef tuple args = tuple(data[1:])
+    if entry.once or (ack_id is not None and (entry.var or entry.count > len(args))):
+        socket._on_event_general(event, data, ack_id)
+        return
+    fn = entry.fn
+    try:
+        result = fn(*args)
+    except Exception:
+        socket._handler_failed(event)
+        return
+    if result is None:
+        return
+    if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
+        socket._answer_later(fn, result, event, ack_id)
+        return
+    if ack_id is None:
+        return  # a plain event: the return value goes nowhere
+    session = socket._session
+    if session.closed or not socket.connected:
+        return  # the handler may have disconnected the socket: no answer then
+    cdef list answer = list(<tuple>result) if isinstance(result, tuple) else [result]
+    parts = socket._encode(ACK, socket._nsp_name, answer, ack_id)
+    if len(parts) == 1:
+        session.send(parts[0], False)
+        return
+    for part in parts:  # attachments go with their packet, never volatile
+        session.send(part, False)

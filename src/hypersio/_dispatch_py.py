@@ -1,0 +1,97 @@
+"""Incoming Socket.IO messages on the server: decode, route, run the handler, answer the ack.
+
+This is the request/response hot path, pure-Python twin of ``_dispatch_c`` (same API, same
+behaviour; ``hypersio.dispatch`` picks one). A client's ``emit("echo", x, ack)`` arrives as one
+Engine.IO message ``2<id>["echo",x]``; in the common case (one handler registered for the
+event, no any-listener, no packet middleware, a handler without room for the ack callable) the
+whole round trip is: decode, one dict lookup for the socket, one for the handler, the handler
+call, encode of the ACK, ``session.send``. No ack object, no closure, no task, no signature
+inspection (the handler's shape was computed when it was registered).
+
+Everything else (CONNECT, DISCONNECT, ACK packets, several handlers, middlewares, coroutine
+handlers, a handler that takes the ack callable, errors) goes to methods of the ``Connection``
+and ``Socket`` that own the state, so this module holds only the straight line.
+
+Contract with the owners (``hypersio._connection.Connection``, ``hypersio.socket.Socket``):
+
+* ``on_message(conn, data)``: ``conn`` has ``closed``, ``decoder``, ``sockets`` (namespace name →
+  socket), ``_parse_failed(exc)`` and ``_on_other_packet(packet, socket)``.
+* ``on_event(socket, data, ack_id)``: ``socket`` has ``connected``, ``_session``, ``_encode``,
+  ``_nsp_name``, ``_handlers`` (event → tuple of entries with ``fn once var count coro``),
+  ``_any``, ``_packet_middlewares``, ``_on_event_general(event, data, ack_id)``,
+  ``_handler_failed(event)`` (called inside the ``except`` block, so it can log the traceback)
+  and ``_answer_later(fn, result, event, ack_id)`` (an awaitable result).
+"""
+
+from __future__ import annotations
+
+from inspect import isawaitable
+from typing import Any
+
+from .exceptions import ParseError
+
+__all__ = ["on_message", "on_event"]
+
+EVENT = 2
+ACK = 3
+
+# Return values that are certainly not awaitable: an exact type test first, since most handlers
+# that answer return plain data and inspect.isawaitable is an ABC instance check.
+_PLAIN_RESULTS = frozenset((str, int, float, bool, list, dict, tuple, bytes))
+
+
+def on_message(conn: Any, data: str | bytes) -> None:
+    """Handle one Engine.IO message of ``conn``'s session (a packet text or an attachment)."""
+    if conn.closed:
+        return
+    try:
+        packet = conn.decoder.add(data)
+    except ParseError as exc:
+        conn._parse_failed(exc)
+        return
+    if packet is None:
+        return  # waiting for binary attachments
+    socket = conn.sockets.get(packet.nsp)
+    if packet.type == EVENT and socket is not None:
+        on_event(socket, packet.data, packet.id)
+        return
+    conn._on_other_packet(packet, socket)
+
+
+def on_event(socket: Any, data: list[Any], ack_id: int | None) -> None:
+    """Deliver an incoming EVENT ``data`` (``[name, *args]``) to ``socket``'s handlers."""
+    event = data[0]
+    if socket._packet_middlewares or socket._any or type(event) is not str:
+        socket._on_event_general(event, data, ack_id)
+        return
+    entries = socket._handlers.get(event)
+    if entries is None or len(entries) != 1:
+        socket._on_event_general(event, data, ack_id)
+        return
+    entry = entries[0]
+    args = data[1:]
+    if entry.once or (ack_id is not None and (entry.var or entry.count > len(args))):
+        socket._on_event_general(event, data, ack_id)
+        return
+    fn = entry.fn
+    try:
+        result = fn(*args)
+    except Exception:
+        socket._handler_failed(event)
+        return
+    if result is None:
+        return
+    if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
+        socket._answer_later(fn, result, event, ack_id)
+        return
+    if ack_id is None:
+        return  # a plain event: the return value goes nowhere
+    session = socket._session
+    if session.closed or not socket.connected:
+        return  # the handler may have disconnected the socket: no answer then
+    parts = socket._encode(ACK, socket._nsp_name, list(result) if isinstance(result, tuple) else [result], ack_id)
+    if len(parts) == 1:
+        session.send(parts[0], False)
+        return
+    for part in parts:  # attachments go with their packet, never volatile
+        session.send(part, False)
