@@ -14,7 +14,7 @@ import hypersio
 from hypersio import _speedups
 
 ROOT = Path(__file__).resolve().parent.parent
-CODEC_SELECTORS = ("parser", "msgpack_parser", "eio_parser", "wsframe", "fanout")
+CODEC_SELECTORS = ("parser", "msgpack_parser", "eio_parser", "wsframe", "fanout", "dispatch")
 
 
 def _run_python(code: str, **env: str) -> str:
@@ -30,8 +30,8 @@ def _run_python(code: str, **env: str) -> str:
 def test_no_extensions_env_selects_every_pure_twin() -> None:
     out = _run_python(
         "import hypersio\n"
-        "from hypersio import parser, msgpack_parser, eio_parser, wsframe, fanout\n"
-        "print(hypersio.HAS_SPEEDUPS, *(m.IMPLEMENTATION for m in (parser, msgpack_parser, eio_parser, wsframe, fanout)))",
+        "from hypersio import parser, msgpack_parser, eio_parser, wsframe, fanout, dispatch\n"
+        "print(hypersio.HAS_SPEEDUPS, *(m.IMPLEMENTATION for m in (parser, msgpack_parser, eio_parser, wsframe, fanout, dispatch)))",
         HYPERSIO_NO_EXTENSIONS="1",
     )
     flag, *implementations = out.split()

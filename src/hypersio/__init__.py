@@ -36,8 +36,9 @@ _LAZY = {
     "eio_parser": "hypersio.eio_parser",
     "wsframe": "hypersio.wsframe",
     "fanout": "hypersio.fanout",
+    "dispatch": "hypersio.dispatch",
 }
-_CODECS = ("parser", "msgpack_parser", "eio_parser", "wsframe", "fanout")
+_TWIN_SELECTORS = ("parser", "msgpack_parser", "eio_parser", "wsframe", "fanout", "dispatch")
 
 HAS_SPEEDUPS: bool
 
@@ -56,6 +57,7 @@ __all__ = [
     "Socket",
     "WebSocketError",
     "connect",
+    "dispatch",
     "eio_parser",
     "engine",
     "fanout",
@@ -67,10 +69,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "HAS_SPEEDUPS":
-        # Import every codec selector first, so the answer covers all compiled modules rather
+        # Import every twin selector first, so the answer covers all compiled modules rather
         # than only those some earlier import happened to touch.
-        for codec in _CODECS:
-            importlib.import_module(f"hypersio.{codec}")
+        for selector in _TWIN_SELECTORS:
+            importlib.import_module(f"hypersio.{selector}")
         return _speedups.has_speedups()
     module_name = _LAZY.get(name)
     if module_name is None:
@@ -82,7 +84,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import engine, eio_parser, fanout, msgpack_parser, parser, wsframe
+    from . import dispatch, engine, eio_parser, fanout, msgpack_parser, parser, wsframe
     from .broadcast import BroadcastOperator
     from .client import AsyncClient, connect
     from .namespace import Namespace
