@@ -11,11 +11,14 @@ is the attribute reads, the handler call and the codec.
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 
+import logging
 from inspect import isawaitable
 
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event"]
+__all__ = ["on_message", "on_event", "send_ack", "SocketAck"]
+
+logger = logging.getLogger("hypersio")
 
 cdef int EVENT = 2
 cdef int ACK = 3
@@ -46,6 +49,7 @@ def on_event(socket, data, ack_id):
     cdef object event = data[0]
     cdef object entries
     cdef PyObject* found
+    cdef SocketAck ack
     if socket._packet_middlewares or socket._any or type(event) is not str:
         socket._on_event_general(event, data, ack_id)
         return
@@ -62,11 +66,26 @@ def on_event(socket, data, ack_id):
         socket._on_event_general(event, data, ack_id)
         return
     entry = (<tuple>entries)[0]
-    cdef tuple args = tuple(data[1:])
-    if entry.once or (ack_id is not None and (entry.var or entry.count > len(args))):
+    if entry.once:
         socket._on_event_general(event, data, ack_id)
         return
+    cdef tuple args = tuple(data[1:])
     fn = entry.fn
+    if ack_id is not None and (entry.var or entry.count > len(args)):
+        # The handler takes the ack callable (JS style): it is the one place an ack object lives.
+        ack = SocketAck(socket, ack_id)
+        try:
+            result = fn(*args, ack)
+        except Exception:
+            socket._handler_failed(event)
+            return
+        if result is None:
+            return
+        if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
+            socket._answer_later(fn, result, event, ack)
+        else:
+            ack.send_result(result)
+        return
     try:
         result = fn(*args)
     except Exception:
@@ -75,17 +94,61 @@ def on_event(socket, data, ack_id):
     if result is None:
         return
     if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
-        socket._answer_later(fn, result, event, ack_id)
+        socket._answer_later(fn, result, event, None if ack_id is None else SocketAck(socket, ack_id))
         return
-    if ack_id is None:
-        return  # a plain event: the return value goes nowhere
+    if ack_id is not None:
+        # No ack object needed: nobody else can answer this id.
+        send_ack(socket, ack_id, list(<tuple>result) if isinstance(result, tuple) else [result])
+
+
+cpdef send_ack(socket, ack_id, list args):
+    """Write the ACK ``ack_id`` with ``args`` (nothing once the socket left the namespace)."""
     session = socket._session
     if session.closed or not socket.connected:
         return  # the handler may have disconnected the socket: no answer then
-    cdef list answer = list(<tuple>result) if isinstance(result, tuple) else [result]
-    parts = socket._encode(ACK, socket._nsp_name, answer, ack_id)
+    parts = socket._encode(ACK, socket._nsp_name, args, ack_id)
     if len(parts) == 1:
         session.send(parts[0], False)
         return
     for part in parts:  # attachments go with their packet, never volatile
         session.send(part, False)
+
+
+cdef class SocketAck:
+    """The ack callable a server handler receives: answers ACK ``ack_id`` on ``socket``, once
+    (see the pure twin)."""
+
+    cdef object _socket
+    cdef object _id
+    cdef public bint sent
+
+    def __init__(self, socket, ack_id):
+        self._socket = socket
+        self._id = ack_id
+        self.sent = False
+
+    def __call__(self, *args):
+        if self.sent:
+            logger.debug("ack already sent; ignoring %r", args)
+            return
+        self.sent = True
+        send_ack(self._socket, self._id, list(args))
+
+    cpdef send_result(self, result):
+        """Answer with a handler's return value (a tuple spreads into several arguments)."""
+        if self.sent:
+            logger.debug("ack already sent; ignoring the return value %r", result)
+            return
+        self.sent = True
+        send_ack(self._socket, self._id, list(<tuple>result) if isinstance(result, tuple) else [result])
+
+    def from_task(self, task):
+        """Done-callback of a coroutine handler's task: its non-None result is the answer."""
+        if task.cancelled() or task.exception() is not None:
+            return  # the failure was logged when the task ended; a broken handler sends no ack
+        result = task.result()
+        if result is not None:
+            self.send_result(result)
+
+    def __repr__(self):
+        return f"<SocketAck id={self._id} sent={self.sent}>"

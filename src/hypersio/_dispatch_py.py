@@ -20,17 +20,21 @@ Contract with the owners (``hypersio._connection.Connection``, ``hypersio.socket
   ``_nsp_name``, ``_handlers`` (event → tuple of entries with ``fn once var count coro``),
   ``_any``, ``_packet_middlewares``, ``_on_event_general(event, data, ack_id)``,
   ``_handler_failed(event)`` (called inside the ``except`` block, so it can log the traceback)
-  and ``_answer_later(fn, result, event, ack_id)`` (an awaitable result).
+  and ``_answer_later(fn, result, event, ack)`` (an awaitable result; ``ack`` is a
+  :class:`SocketAck` or None).
 """
 
 from __future__ import annotations
 
+import logging
 from inspect import isawaitable
 from typing import Any
 
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event"]
+__all__ = ["on_message", "on_event", "send_ack", "SocketAck"]
+
+logger = logging.getLogger("hypersio")
 
 EVENT = 2
 ACK = 3
@@ -69,11 +73,26 @@ def on_event(socket: Any, data: list[Any], ack_id: int | None) -> None:
         socket._on_event_general(event, data, ack_id)
         return
     entry = entries[0]
-    args = data[1:]
-    if entry.once or (ack_id is not None and (entry.var or entry.count > len(args))):
+    if entry.once:
         socket._on_event_general(event, data, ack_id)
         return
+    args = data[1:]
     fn = entry.fn
+    if ack_id is not None and (entry.var or entry.count > len(args)):
+        # The handler takes the ack callable (JS style): it is the one place an ack object lives.
+        ack = SocketAck(socket, ack_id)
+        try:
+            result = fn(*args, ack)
+        except Exception:
+            socket._handler_failed(event)
+            return
+        if result is None:
+            return
+        if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
+            socket._answer_later(fn, result, event, ack)
+        else:
+            ack.send_result(result)
+        return
     try:
         result = fn(*args)
     except Exception:
@@ -82,16 +101,63 @@ def on_event(socket: Any, data: list[Any], ack_id: int | None) -> None:
     if result is None:
         return
     if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
-        socket._answer_later(fn, result, event, ack_id)
+        socket._answer_later(fn, result, event, None if ack_id is None else SocketAck(socket, ack_id))
         return
-    if ack_id is None:
-        return  # a plain event: the return value goes nowhere
+    if ack_id is not None:
+        # No ack object needed: nobody else can answer this id.
+        send_ack(socket, ack_id, list(result) if isinstance(result, tuple) else [result])
+
+
+def send_ack(socket: Any, ack_id: int, args: list[Any]) -> None:
+    """Write the ACK ``ack_id`` with ``args`` (nothing once the socket left the namespace)."""
     session = socket._session
     if session.closed or not socket.connected:
         return  # the handler may have disconnected the socket: no answer then
-    parts = socket._encode(ACK, socket._nsp_name, list(result) if isinstance(result, tuple) else [result], ack_id)
+    parts = socket._encode(ACK, socket._nsp_name, args, ack_id)
     if len(parts) == 1:
         session.send(parts[0], False)
         return
     for part in parts:  # attachments go with their packet, never volatile
         session.send(part, False)
+
+
+class SocketAck:
+    """The ack callable a server handler receives: answers ACK ``ack_id`` on ``socket``, once.
+
+    Same interface as :class:`hypersio._acks.AckCallback` (``ack(*args)``, ``send_result``,
+    ``from_task``, ``sent``): the first answer is sent, later ones are ignored (logged at debug
+    level), so a handler that both calls it and returns a value is safe.
+    """
+
+    __slots__ = ("_socket", "_id", "sent")
+
+    def __init__(self, socket: Any, ack_id: int) -> None:
+        self._socket = socket
+        self._id = ack_id
+        self.sent = False
+
+    def __call__(self, *args: Any) -> None:
+        if self.sent:
+            logger.debug("ack already sent; ignoring %r", args)
+            return
+        self.sent = True
+        send_ack(self._socket, self._id, list(args))
+
+    def send_result(self, result: Any) -> None:
+        """Answer with a handler's return value (a tuple spreads into several arguments)."""
+        if self.sent:
+            logger.debug("ack already sent; ignoring the return value %r", result)
+            return
+        self.sent = True
+        send_ack(self._socket, self._id, list(result) if isinstance(result, tuple) else [result])
+
+    def from_task(self, task: Any) -> None:
+        """Done-callback of a coroutine handler's task: its non-None result is the answer."""
+        if task.cancelled() or task.exception() is not None:
+            return  # the failure was logged when the task ended; a broken handler sends no ack
+        result = task.result()
+        if result is not None:
+            self.send_result(result)
+
+    def __repr__(self) -> str:
+        return f"<SocketAck id={self._id} sent={self.sent}>"

@@ -10,7 +10,8 @@ How an owner (server ``Socket``, ``Namespace``, ``hypersio.AsyncClient``) uses i
 
 * subclass it (it uses ``__slots__``-free plain attributes, call ``super().__init__()``);
 * incoming EVENT → ``self._dispatch_event(event, args, ack)`` where ``ack`` is an
-  :class:`hypersio._acks.AckCallback` when the peer asked for one, else ``None``;
+  :class:`hypersio._acks.AckCallback` (or the server's ``hypersio.dispatch.SocketAck``, same
+  interface: call, ``send_result``, ``from_task``) when the peer asked for one, else ``None``;
 * reserved local events (``connect``, ``disconnect`` ...) → ``self._emit_reserved(name, *args)``
   (handlers only, no any-listeners, no ack);
 * before sending an EVENT → ``self._notify_outgoing(event, args)`` when

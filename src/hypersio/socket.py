@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._acks import AckCallback, PendingAcks, call_next_style, spawn, takes_extra_arg
+from ._acks import PendingAcks, call_next_style, spawn, takes_extra_arg
 from ._emitter import EventEmitter, logger
-from .dispatch import on_event
+from .dispatch import SocketAck, on_event
 from .adapter import BroadcastOptions
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
 from ._recovery import RECOVERABLE_REASONS
@@ -253,7 +253,7 @@ class Socket(EventEmitter):
         self._packet_middlewares.append(middleware)
         return middleware
 
-    def _run_packet_middlewares(self, event: list[Any], ack: AckCallback | None) -> None:
+    def _run_packet_middlewares(self, event: list[Any], ack: SocketAck | None) -> None:
         # Fast path: sync middlewares finish here; the first awaitable moves the rest to a task.
         for i, middleware in enumerate(self._packet_middlewares):
             try:
@@ -270,7 +270,7 @@ class Socket(EventEmitter):
         self._dispatch_handlers(event[0], event[1:], ack)
 
     async def _finish_packet_middlewares(
-        self, event: list[Any], ack: AckCallback | None, start: int, pending: Any = None
+        self, event: list[Any], ack: SocketAck | None, start: int, pending: Any = None
     ) -> None:
         try:
             if pending is not None:
@@ -334,7 +334,7 @@ class Socket(EventEmitter):
         middlewares, several or once handlers, handlers that take the ack callable."""
         if type(event) is not str:
             event = str(event)  # the protocol allows numeric names; JS handlers key them as strings
-        ack = None if ack_id is None else _SocketAck(self, ack_id)
+        ack = None if ack_id is None else SocketAck(self, ack_id)
         if self._packet_middlewares:
             if self._any:
                 self._dispatch_any(event, data[1:])
@@ -346,25 +346,11 @@ class Socket(EventEmitter):
         """Called from inside the ``except`` block around a handler: log with the traceback."""
         logger.exception("error in handler for %r", event)
 
-    def _answer_later(self, fn: Any, result: Any, event: Any, ack_id: int | None) -> None:
+    def _answer_later(self, fn: Any, result: Any, event: Any, ack: SocketAck | None) -> None:
         """A handler returned an awaitable: run it as a task; its result becomes the ack."""
         task = spawn(result, f"handler for {event!r}", fn)
-        if ack_id is not None:
-            task.add_done_callback(_SocketAck(self, ack_id).from_task)
-
-    def _send_ack(self, ack_id: int, args: list[Any]) -> None:
-        """Write the ACK ``ack_id`` with ``args`` (nothing once the socket left the namespace)."""
-        if not self.connected:
-            return
-        session = self._session
-        if session.closed:
-            return
-        parts = self._encode(ACK, self._nsp_name, args, ack_id)
-        if len(parts) == 1:
-            session.send(parts[0], False)
-            return
-        for part in parts:
-            session.send(part, False)
+        if ack is not None:
+            task.add_done_callback(ack.from_task)
 
     def _on_connect(self) -> None:
         """Accepted: join the own room (and recovered rooms), replay missed events, reply CONNECT."""
@@ -398,35 +384,6 @@ class Socket(EventEmitter):
         self.client._remove(self)
         self._acks.cancel_all(DisconnectedError(f"socket disconnected: {reason}"))
         self._emit_reserved("disconnect", reason, description)
-
-
-class _SocketAck(AckCallback):
-    """The ack callable handed to a server handler: answers ACK ``ack_id`` on its socket, once.
-
-    A bound socket and id instead of a closure per event; see :class:`AckCallback`.
-    """
-
-    __slots__ = ("_socket", "_id")
-
-    def __init__(self, socket: Socket, ack_id: int) -> None:
-        self._socket = socket
-        self._id = ack_id
-        self.sent = False
-
-    def __call__(self, *args: Any) -> None:
-        if self.sent:
-            logger.debug("ack already sent; ignoring %r", args)
-            return
-        self.sent = True
-        self._socket._send_ack(self._id, list(args))
-
-    def send_result(self, result: Any) -> None:
-        """Answer with a handler's return value (a tuple spreads into several arguments)."""
-        if self.sent:
-            logger.debug("ack already sent; ignoring the return value %r", result)
-            return
-        self.sent = True
-        self._socket._send_ack(self._id, list(result) if isinstance(result, tuple) else [result])
 
 
 class _FlaggedSocket:

@@ -292,3 +292,33 @@ async def test_parse_error_and_unjoined_namespace_close(sio, connect, codec) -> 
     s2 = connect()
     s2.receive_packet(P.EVENT, "/elsewhere", ["x"])
     assert s2.closed and s2.close_reason == "parse error"
+
+
+async def test_socket_ack_object(dispatch_twin: Any) -> None:
+    class Sock:
+        connected = True
+        _nsp_name = "/"
+
+        def __init__(self) -> None:
+            self.sent: list[Any] = []
+            self._session = self
+
+        closed = False
+
+        def _encode(self, ptype: int, nsp: str, data: Any, ack_id: int) -> list[Any]:
+            return P.encode_packet(ptype, nsp, data, ack_id)
+
+        def send(self, part: Any, volatile: bool) -> None:
+            self.sent.append(part)
+
+    sock = Sock()
+    ack = dispatch_twin.SocketAck(sock, 4)
+    assert not ack.sent and "sent=False" in repr(ack)
+    ack.send_result((1, "a"))
+    ack(2)
+    assert ack.sent and sock.sent == ['34[1,"a"]']
+    dispatch_twin.send_ack(sock, 5, [None])
+    assert sock.sent[-1] == "35[null]"
+    sock.connected = False
+    dispatch_twin.send_ack(sock, 6, [1])
+    assert len(sock.sent) == 2
