@@ -10,13 +10,15 @@ is the attribute reads, the handler call and the codec.
 
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
+from cpython.tuple cimport PyTuple_GET_SIZE
 
 import logging
 from inspect import isawaitable
 
+from ._acks import handler_shape
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event", "send_ack", "SocketAck"]
+__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry"]
 
 logger = logging.getLogger("hypersio")
 
@@ -24,6 +26,29 @@ cdef int EVENT = 2
 cdef int ACK = 3
 
 cdef frozenset _PLAIN_RESULTS = frozenset((str, int, float, bool, list, dict, tuple, bytes))
+
+
+cdef class HandlerEntry:
+    """One registered event handler with its shape, computed once at registration (see the pure
+    twin); C fields, so the dispatch reads them without attribute lookups."""
+
+    cdef public object fn
+    cdef public bint once
+    cdef public Py_ssize_t count
+    cdef public bint var
+    cdef public bint coro
+
+    def __init__(self, fn, bint once):
+        self.fn = fn
+        self.once = once
+        count, var, coro = handler_shape(fn)
+        self.count = count
+        self.var = var
+        self.coro = coro
+
+    def takes_ack(self, Py_ssize_t nargs):
+        """True when, called with ``nargs`` arguments, the handler has room for the ack callable."""
+        return self.var or self.count > nargs
 
 
 def on_message(conn, data):
@@ -50,6 +75,7 @@ def on_event(socket, data, ack_id):
     cdef object entries
     cdef PyObject* found
     cdef SocketAck ack
+    cdef HandlerEntry entry
     if socket._packet_middlewares or socket._any or type(event) is not str:
         socket._on_event_general(event, data, ack_id)
         return
@@ -65,13 +91,17 @@ def on_event(socket, data, ack_id):
     if type(entries) is not tuple or len(<tuple>entries) != 1:
         socket._on_event_general(event, data, ack_id)
         return
-    entry = (<tuple>entries)[0]
+    first = (<tuple>entries)[0]
+    if type(first) is not HandlerEntry:
+        socket._on_event_general(event, data, ack_id)
+        return
+    entry = <HandlerEntry>first
     if entry.once:
         socket._on_event_general(event, data, ack_id)
         return
     cdef tuple args = tuple(data[1:])
     fn = entry.fn
-    if ack_id is not None and (entry.var or entry.count > len(args)):
+    if ack_id is not None and (entry.var or entry.count > PyTuple_GET_SIZE(args)):
         # The handler takes the ack callable (JS style): it is the one place an ack object lives.
         ack = SocketAck(socket, ack_id)
         try:

@@ -30,9 +30,10 @@ import logging
 from inspect import isawaitable
 from typing import Any
 
+from ._acks import handler_shape
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event", "send_ack", "SocketAck"]
+__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry"]
 
 logger = logging.getLogger("hypersio")
 
@@ -42,6 +43,26 @@ ACK = 3
 # Return values that are certainly not awaitable: an exact type test first, since most handlers
 # that answer return plain data and inspect.isawaitable is an ABC instance check.
 _PLAIN_RESULTS = frozenset((str, int, float, bool, list, dict, tuple, bytes))
+
+
+class HandlerEntry:
+    """One registered event handler with its shape, computed once at registration.
+
+    ``count``/``var``: positional parameters and ``*args`` (does the ack callable fit?);
+    ``coro``: a coroutine function (its result is a task, no awaitable check needed);
+    ``once``: registered with ``once``. The emitter stores these in its handler tuples.
+    """
+
+    __slots__ = ("fn", "once", "count", "var", "coro")
+
+    def __init__(self, fn: Any, once: bool) -> None:
+        self.fn = fn
+        self.once = once
+        self.count, self.var, self.coro = handler_shape(fn)
+
+    def takes_ack(self, nargs: int) -> bool:
+        """True when, called with ``nargs`` arguments, the handler has room for the ack callable."""
+        return self.var or self.count > nargs
 
 
 def on_message(conn: Any, data: str | bytes) -> None:

@@ -30,7 +30,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ._acks import AckCallback, handler_shape, spawn, takes_extra_arg
+from ._acks import AckCallback, spawn, takes_extra_arg
+from .dispatch import HandlerEntry
 
 logger = logging.getLogger("hypersio")
 
@@ -46,24 +47,9 @@ def _awaitable(result: Any) -> bool:
     return type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result)
 
 
-class _Entry:
-    """One registered handler with its shape, computed once at registration (never per event).
-
-    ``count``/``var``: positional parameters and ``*args`` (does the ack callable fit?);
-    ``coro``: a coroutine function (its result is a task, no awaitable check needed);
-    ``once``: registered with :meth:`EventEmitter.once`.
-    """
-
-    __slots__ = ("fn", "once", "count", "var", "coro")
-
-    def __init__(self, fn: Handler, once: bool) -> None:
-        self.fn = fn
-        self.once = once
-        self.count, self.var, self.coro = handler_shape(fn)
-
-    def takes_ack(self, nargs: int) -> bool:
-        """True when called with ``nargs`` arguments the handler has room for the ack callable."""
-        return self.var or self.count > nargs
+# The handler entry (shape computed at registration) lives with the dispatch twins, where the
+# compiled server path reads its fields directly.
+_Entry = HandlerEntry
 
 
 class EventEmitter:
