@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -29,7 +30,7 @@ import tempfile
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ._loadgen import ControlClient, LoadGenerator, cpu_seconds, raise_fd_limit, rss_bytes
 
@@ -249,6 +250,27 @@ def connect_clients(server: ServerProcess, gen: LoadGenerator, rooms: list[int |
             "rss_per_conn": (rss1 - rss0) / max(1, ok), "rss_before": rss0, "rss_after": rss1}
 
 
+@contextlib.contextmanager
+def _scenario(server: ServerProcess, gen: LoadGenerator, result: dict[str, Any]) -> Iterator[None]:
+    """Run one measured scenario against ``server``.
+
+    A failing server is a result to report, not a crash of the suite: the exception (and the
+    server's output if it died) lands in ``result["error"]``. The clients are dropped and the
+    server stopped whatever happens, so the next interleaved run starts clean.
+    """
+    try:
+        yield
+    except Exception as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        if not server.alive():
+            result["error"] += "\n" + server.output()
+    finally:
+        try:
+            gen.call("drop", {}, timeout=30)
+        finally:
+            server.stop()
+
+
 def run_fanout(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 500, broadcasts: int = 1000,
                per_turn: int = 50, payload_size: int = 16, rooms: int = 0, parser: str = "json",
                duration_limit: float = 60.0, say: Say = print) -> dict[str, Any]:
@@ -258,57 +280,50 @@ def run_fanout(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 500, broa
                               "per_turn": per_turn, "rooms": rooms, "payload_size": payload_size}
     server = ServerProcess(spec, parser=parser)
     ctl = None
-    try:
-        ctl = ControlClient("127.0.0.1", server.port, parser=parser)
-        room_of = [k % rooms if rooms else None for k in range(clients)]
-        conn = connect_clients(server, gen, room_of, parser, say)
-        result.update(conn)
-        before = gen.call("reset", {})
-        cpu0 = server.cpu()
-        t_start = time.time()
-        deadline = t_start + duration_limit
-        ctl.emit("start", {"count": broadcasts, "per_turn": per_turn, "payload_size": payload_size,
-                           "rooms": rooms})
-
-        def tick(elapsed: float) -> None:
-            done = gen.progress()
-            rate = done / max(1e-9, elapsed)
-            say(f"  [{spec.name}] {elapsed:4.0f}s  delivered {done:,}  ({rate / 1000:,.0f}k/s so far)")
-
-        after = gen.call("wait", {"count": broadcasts, "rooms": rooms, "deadline": deadline},
-                         tick=tick, timeout=duration_limit + 30)
-        cpu1 = server.cpu()
-        delivered = sum(r["delivered"] for r in after)
-        expected = sum(r["expected"] for r in after)
+    with _scenario(server, gen, result):
         try:
-            done = ctl.wait_event("done", timeout=max(1.0, deadline - time.time()))[0]
-            t0 = done["t0"]
-            result["send_s"] = done["t1"] - done["t0"]
-        except (TimeoutError, OSError, ConnectionError):
-            t0 = t_start
-            result["send_s"] = float("nan")
-        last = max((r["last_recv"] for r in after), default=0.0)
-        window = max(1e-9, last - t0)
-        lat = _latencies(after)
-        result.update(
-            delivered=delivered, expected=expected, complete=delivered >= expected and expected > 0,
-            seconds=window, rate=delivered / window,
-            cpu_us=1e6 * (cpu1 - cpu0) / max(1, delivered),
-            server_cpu_pct=100.0 * (cpu1 - cpu0) / window,
-            p50_ms=1e3 * percentile(lat, 0.50), p99_ms=1e3 * percentile(lat, 0.99),
-            gen_cpu_pct=_gen_cpu(before, after), server_alive=server.alive(),
-        )
-    except Exception as exc:  # a failing server is a result to report, not a crash of the suite
-        result["error"] = f"{type(exc).__name__}: {exc}"
-        if not server.alive():
-            result["error"] += "\n" + server.output()
-    finally:
-        if ctl is not None:
-            ctl.close()
-        try:
-            gen.call("drop", {}, timeout=30)
+            ctl = ControlClient("127.0.0.1", server.port, parser=parser)
+            room_of = [k % rooms if rooms else None for k in range(clients)]
+            conn = connect_clients(server, gen, room_of, parser, say)
+            result.update(conn)
+            before = gen.call("reset", {})
+            cpu0 = server.cpu()
+            t_start = time.time()
+            deadline = t_start + duration_limit
+            ctl.emit("start", {"count": broadcasts, "per_turn": per_turn, "payload_size": payload_size,
+                               "rooms": rooms})
+
+            def tick(elapsed: float) -> None:
+                done = gen.progress()
+                rate = done / max(1e-9, elapsed)
+                say(f"  [{spec.name}] {elapsed:4.0f}s  delivered {done:,}  ({rate / 1000:,.0f}k/s so far)")
+
+            after = gen.call("wait", {"count": broadcasts, "rooms": rooms, "deadline": deadline},
+                             tick=tick, timeout=duration_limit + 30)
+            cpu1 = server.cpu()
+            delivered = sum(r["delivered"] for r in after)
+            expected = sum(r["expected"] for r in after)
+            try:
+                done = ctl.wait_event("done", timeout=max(1.0, deadline - time.time()))[0]
+                t0 = done["t0"]
+                result["send_s"] = done["t1"] - done["t0"]
+            except (TimeoutError, OSError, ConnectionError):
+                t0 = t_start
+                result["send_s"] = float("nan")
+            last = max((r["last_recv"] for r in after), default=0.0)
+            window = max(1e-9, last - t0)
+            lat = _latencies(after)
+            result.update(
+                delivered=delivered, expected=expected, complete=delivered >= expected and expected > 0,
+                seconds=window, rate=delivered / window,
+                cpu_us=1e6 * (cpu1 - cpu0) / max(1, delivered),
+                server_cpu_pct=100.0 * (cpu1 - cpu0) / window,
+                p50_ms=1e3 * percentile(lat, 0.50), p99_ms=1e3 * percentile(lat, 0.99),
+                gen_cpu_pct=_gen_cpu(before, after), server_alive=server.alive(),
+            )
         finally:
-            server.stop()
+            if ctl is not None:
+                ctl.close()
     return result
 
 
@@ -317,7 +332,7 @@ def run_acks(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 200, second
     """Request/response: every client emits ``echo`` with an ack in a closed loop for ``seconds``."""
     result: dict[str, Any] = {"server": spec.name, "clients": clients}
     server = ServerProcess(spec, parser=parser)
-    try:
+    with _scenario(server, gen, result):
         conn = connect_clients(server, gen, [None] * clients, parser, say)
         result.update(conn)
         before = gen.call("reset", {})
@@ -337,15 +352,6 @@ def run_acks(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 200, second
                       server_cpu_pct=100.0 * (cpu1 - cpu0) / elapsed,
                       p50_ms=1e3 * percentile(rtts, 0.5), p99_ms=1e3 * percentile(rtts, 0.99),
                       gen_cpu_pct=_gen_cpu(before, after), complete=acks > 0)
-    except Exception as exc:
-        result["error"] = f"{type(exc).__name__}: {exc}"
-        if not server.alive():
-            result["error"] += "\n" + server.output()
-    finally:
-        try:
-            gen.call("drop", {}, timeout=30)
-        finally:
-            server.stop()
     return result
 
 
@@ -355,7 +361,7 @@ def run_idle(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 10_000, sec
     ``ping_interval`` seconds for ``seconds``."""
     result: dict[str, Any] = {"server": spec.name, "clients": clients}
     server = ServerProcess(spec, ping_interval=ping_interval, ping_timeout=ping_timeout)
-    try:
+    with _scenario(server, gen, result):
         conn = connect_clients(server, gen, [None] * clients, "json", say)
         result.update(conn)
         before = gen.call("reset", {})
@@ -371,15 +377,6 @@ def run_idle(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 10_000, sec
                       open=still_open,
                       server_cpu_pct=100.0 * (cpu1 - cpu0) / seconds, rss_total=server.rss(),
                       gen_cpu_pct=_gen_cpu(before, after), complete=still_open > 0)
-    except Exception as exc:
-        result["error"] = f"{type(exc).__name__}: {exc}"
-        if not server.alive():
-            result["error"] += "\n" + server.output()
-    finally:
-        try:
-            gen.call("drop", {}, timeout=30)
-        finally:
-            server.stop()
     return result
 
 
