@@ -8,10 +8,9 @@ into a disconnect of each of those sockets. Internal: applications see ``socket.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .dispatch import on_message
+from .dispatch import Router, on_message
 from .exceptions import ParseError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,8 +37,8 @@ class Connection:
             self._connect_timer = asyncio.get_running_loop().call_later(
                 server.connect_timeout, self._on_connect_timeout
             )
-        # The compiled router itself, bound to this connection: no Python frame per message.
-        self._route = partial(on_message, self)
+        # The (compiled) router itself is the session's handler: no Python frame per message.
+        self._route = Router(self)
         session.on("message", self._route)
         session.on("close", self._on_close)
 

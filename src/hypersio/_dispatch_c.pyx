@@ -18,7 +18,7 @@ from inspect import isawaitable
 from ._acks import handler_shape
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry"]
+__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry", "Router"]
 
 logger = logging.getLogger("hypersio")
 
@@ -67,6 +67,38 @@ def on_message(conn, data):
         on_event(socket, packet.data, packet.id)
         return
     conn._on_other_packet(packet, socket)
+
+
+cdef class Router:
+    """``on_message`` bound to one connection, with its decoder and socket table resolved once
+    (see the pure twin)."""
+
+    cdef object _conn
+    cdef object _decode
+    cdef dict _sockets
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._decode = conn.decoder.add
+        self._sockets = conn.sockets
+
+    def __call__(self, data):
+        cdef PyObject* found
+        conn = self._conn
+        if conn.closed:
+            return
+        try:
+            packet = self._decode(data)
+        except ParseError as exc:
+            conn._parse_failed(exc)
+            return
+        if packet is None:
+            return  # waiting for binary attachments
+        found = PyDict_GetItem(self._sockets, packet.nsp)
+        if found is not NULL and packet.type == EVENT:
+            on_event(<object>found, packet.data, packet.id)
+            return
+        conn._on_other_packet(packet, None if found is NULL else <object>found)
 
 
 def on_event(socket, data, ack_id):

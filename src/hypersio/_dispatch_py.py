@@ -33,7 +33,7 @@ from typing import Any
 from ._acks import handler_shape
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry"]
+__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry", "Router"]
 
 logger = logging.getLogger("hypersio")
 
@@ -81,6 +81,38 @@ def on_message(conn: Any, data: str | bytes) -> None:
         on_event(socket, packet.data, packet.id)
         return
     conn._on_other_packet(packet, socket)
+
+
+class Router:
+    """``on_message`` bound to one connection, with its decoder and socket table resolved once.
+
+    The session's message handler. ``conn.decoder`` and ``conn.sockets`` must stay the same
+    objects for the connection's life (the connection mutates the dict in place).
+    """
+
+    __slots__ = ("_conn", "_decode", "_sockets")
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._decode = conn.decoder.add
+        self._sockets = conn.sockets
+
+    def __call__(self, data: str | bytes) -> None:
+        conn = self._conn
+        if conn.closed:
+            return
+        try:
+            packet = self._decode(data)
+        except ParseError as exc:
+            conn._parse_failed(exc)
+            return
+        if packet is None:
+            return  # waiting for binary attachments
+        socket = self._sockets.get(packet.nsp)
+        if packet.type == EVENT and socket is not None:
+            on_event(socket, packet.data, packet.id)
+            return
+        conn._on_other_packet(packet, socket)
 
 
 def on_event(socket: Any, data: list[Any], ack_id: int | None) -> None:

@@ -38,9 +38,12 @@ def dispatch_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
             pytest.skip(f"compiled module hypersio._dispatch_c not built: {exc}")
     else:
         import hypersio._dispatch_py as twin
-    # Connection binds on_message when it is created; sockets call on_event through the module.
+    # Connection builds its Router when it is created; sockets call on_event and build
+    # SocketAck through their module.
     monkeypatch.setattr(hypersio._connection, "on_message", twin.on_message)
+    monkeypatch.setattr(hypersio._connection, "Router", twin.Router)
     monkeypatch.setattr(hypersio.socket, "on_event", twin.on_event)
+    monkeypatch.setattr(hypersio.socket, "SocketAck", twin.SocketAck)
     return twin
 
 
