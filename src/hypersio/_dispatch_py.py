@@ -3,19 +3,23 @@
 This is the request/response hot path, pure-Python twin of ``_dispatch_c`` (same API, same
 behaviour; ``hypersio.dispatch`` picks one). A client's ``emit("echo", x, ack)`` arrives as one
 Engine.IO message ``2<id>["echo",x]``; in the common case (one handler registered for the
-event, no any-listener, no packet middleware, a handler without room for the ack callable) the
-whole round trip is: decode, one dict lookup for the socket, one for the handler, the handler
-call, encode of the ACK, ``session.send``. No ack object, no closure, no task, no signature
-inspection (the handler's shape was computed when it was registered).
+event, no any-listener, no packet middleware) the whole round trip is: decode, one dict lookup
+for the socket, one for the handler, the handler call, encode of the ACK, ``session.send``. A
+handler without room for the ack callable answers with its return value and no ack object is
+built at all; one that takes it (JS style) gets a :class:`SocketAck`. No closure, no task for a
+sync handler, no signature inspection (the handler's shape was computed when it was registered,
+:class:`HandlerEntry`).
 
-Everything else (CONNECT, DISCONNECT, ACK packets, several handlers, middlewares, coroutine
-handlers, a handler that takes the ack callable, errors) goes to methods of the ``Connection``
-and ``Socket`` that own the state, so this module holds only the straight line.
+Everything else (CONNECT, DISCONNECT, ACK packets, several or once handlers, middlewares,
+any-listeners, errors, awaitable results) goes to methods of the ``Connection`` and ``Socket``
+that own the state, so this module holds only the straight line.
 
 Contract with the owners (``hypersio._connection.Connection``, ``hypersio.socket.Socket``):
 
-* ``on_message(conn, data)``: ``conn`` has ``closed``, ``decoder``, ``sockets`` (namespace name →
-  socket), ``_parse_failed(exc)`` and ``_on_other_packet(packet, socket)``.
+* ``on_message(conn, data)`` and ``Router(conn)(data)`` (the session's message handler, with
+  ``conn.decoder.add`` and ``conn.sockets`` resolved once): ``conn`` has ``closed``, ``decoder``,
+  ``sockets`` (namespace name → socket; the same dict for the connection's life),
+  ``_parse_failed(exc)`` and ``_on_other_packet(packet, socket)``.
 * ``on_event(socket, data, ack_id)``: ``socket`` has ``connected``, ``_session``, ``_encode``,
   ``_nsp_name``, ``_handlers`` (event → tuple of entries with ``fn once var count coro``),
   ``_any``, ``_packet_middlewares``, ``_on_event_general(event, data, ack_id)``,

@@ -331,7 +331,7 @@ class Socket(EventEmitter):
 
     def _on_event_general(self, event: Any, data: list[Any], ack_id: int | None) -> None:
         """Every EVENT hypersio.dispatch's straight line does not take: any-listeners,
-        middlewares, several or once handlers, handlers that take the ack callable."""
+        middlewares, several or once handlers, numeric event names, no handler at all."""
         if type(event) is not str:
             event = str(event)  # the protocol allows numeric names; JS handlers key them as strings
         ack = None if ack_id is None else SocketAck(self, ack_id)
