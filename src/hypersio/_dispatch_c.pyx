@@ -18,7 +18,7 @@ from inspect import isawaitable
 from ._acks import handler_shape
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry", "Router"]
+__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry", "Router", "SocketRoute"]
 
 logger = logging.getLogger("hypersio")
 
@@ -101,6 +101,23 @@ cdef class Router:
         conn._on_other_packet(packet, None if found is NULL else <object>found)
 
 
+cdef class SocketRoute:
+    """The parts of a socket that never change identity, resolved once (see the pure twin)."""
+
+    cdef dict handlers
+    cdef list middlewares
+    cdef object session
+    cdef object encode
+    cdef object nsp_name
+
+    def __init__(self, socket):
+        self.handlers = socket._handlers
+        self.middlewares = socket._packet_middlewares
+        self.session = socket._session
+        self.encode = socket._encode
+        self.nsp_name = socket._nsp_name
+
+
 def on_event(socket, data, ack_id):
     """Deliver an incoming EVENT ``data`` (``[name, *args]``) to ``socket``'s handlers."""
     cdef object event = data[0]
@@ -108,14 +125,16 @@ def on_event(socket, data, ack_id):
     cdef PyObject* found
     cdef SocketAck ack
     cdef HandlerEntry entry
-    if socket._packet_middlewares or socket._any or type(event) is not str:
+    cdef SocketRoute route
+    route_obj = socket._route
+    if type(route_obj) is not SocketRoute:
         socket._on_event_general(event, data, ack_id)
         return
-    handlers = socket._handlers
-    if type(handlers) is not dict:
+    route = <SocketRoute>route_obj
+    if route.middlewares or socket._any or type(event) is not str:
         socket._on_event_general(event, data, ack_id)
         return
-    found = PyDict_GetItem(handlers, event)
+    found = PyDict_GetItem(route.handlers, event)
     if found is NULL:
         socket._on_event_general(event, data, ack_id)
         return
@@ -158,9 +177,19 @@ def on_event(socket, data, ack_id):
     if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
         socket._answer_later(fn, result, event, None if ack_id is None else SocketAck(socket, ack_id))
         return
-    if ack_id is not None:
-        # No ack object needed: nobody else can answer this id.
-        send_ack(socket, ack_id, list(<tuple>result) if isinstance(result, tuple) else [result])
+    if ack_id is None:
+        return  # a plain event: the return value goes nowhere
+    # No ack object needed: nobody else can answer this id (send_ack inlined over the route).
+    session = route.session
+    if session.closed or not socket.connected:
+        return  # the handler may have disconnected the socket: no answer then
+    cdef list answer = list(<tuple>result) if isinstance(result, tuple) else [result]
+    parts = route.encode(ACK, route.nsp_name, answer, ack_id)
+    if len(parts) == 1:
+        session.send(parts[0], False)
+        return
+    for part in parts:  # attachments go with their packet, never volatile
+        session.send(part, False)
 
 
 cpdef send_ack(socket, ack_id, list args):

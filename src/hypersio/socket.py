@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._acks import PendingAcks, call_next_style, spawn, takes_extra_arg
 from ._emitter import EventEmitter, logger
-from .dispatch import SocketAck, on_event
+from .dispatch import SocketAck, SocketRoute, on_event
 from .adapter import BroadcastOptions
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
 from ._recovery import RECOVERABLE_REASONS
@@ -103,6 +103,8 @@ class Socket(EventEmitter):
         else:
             self.id = nsp.server._new_sid()
             self.pid = nsp.server._new_sid() if self._recovering else None
+        # What the incoming-event path reads on every message, resolved once (hypersio.dispatch).
+        self._route = SocketRoute(self)
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp.name!r} connected={self.connected}>"

@@ -44,6 +44,7 @@ def dispatch_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(hypersio._connection, "Router", twin.Router)
     monkeypatch.setattr(hypersio.socket, "on_event", twin.on_event)
     monkeypatch.setattr(hypersio.socket, "SocketAck", twin.SocketAck)
+    monkeypatch.setattr(hypersio.socket, "SocketRoute", twin.SocketRoute)
     return twin
 
 
@@ -325,3 +326,21 @@ async def test_socket_ack_object(dispatch_twin: Any) -> None:
     sock.connected = False
     dispatch_twin.send_ack(sock, 6, [1])
     assert len(sock.sent) == 2
+
+
+async def test_route_follows_handlers_and_middlewares_added_later(sio, connect) -> None:
+    sockets: list[Any] = []
+    sio.on("connection", sockets.append)
+    s = connect()
+    s.packets()
+    socket = sockets[0]
+    s.receive_packet(P.EVENT, "/", ["late", 1], 1)
+    socket.on("late", lambda a: a + 1)
+    s.receive_packet(P.EVENT, "/", ["late", 1], 2)
+    socket.use(lambda event: event.append(10))
+    s.receive_packet(P.EVENT, "/", ["late", 1], 3)
+    socket.off("late")
+    socket.on("late", lambda a, b: a + b + 100)
+    s.receive_packet(P.EVENT, "/", ["late", 1], 4)
+    await settle()
+    assert [(p.id, p.data) for p in s.packets()] == [(2, [2]), (4, [111])]
