@@ -34,6 +34,7 @@ class CorkedWriter:
 class Outlet:
     closed: bool
     _ws_out: CorkedWriter | None
+    def send(self, data: str | bytes | bytearray | memoryview, volatile: bool = False) -> None: ...
     def send_prepared(self, msg: Any, volatile: bool = False) -> None: ...
 
 class Member:

@@ -15,6 +15,8 @@ from cpython.list cimport PyList_Append, PyList_GET_SIZE
 from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 
+from ._wsframe_c cimport message_frame
+
 cdef extern from "Python.h":
     # Deleting a slice in place: NULL as the replacement, which cpython/list.pxd cannot spell.
     int _list_del_slice "PyList_SetSlice"(object lst, Py_ssize_t low, Py_ssize_t high, PyObject* items) except -1
@@ -234,7 +236,8 @@ cdef class CorkedWriter:
 
 
 cdef class Outlet:
-    """Base of an Engine.IO session: what the fan-out needs to know about it, in two fields.
+    """Base of an Engine.IO session: what the fan-out needs to know about it, in two fields,
+    and the per-message :meth:`send` that uses them.
 
     ``closed``: nothing is sent any more. ``_ws_out``: the :class:`CorkedWriter` of the WebSocket
     connection carrying the session, or None (long-polling, or not a server session): then the
@@ -243,6 +246,26 @@ cdef class Outlet:
 
     cdef public bint closed
     cdef public CorkedWriter _ws_out
+
+    def send(self, data, bint volatile=False):
+        """Queue one Engine.IO message: ``str`` goes as a text message, bytes as a binary one.
+
+        ``volatile=True`` allows dropping it when the client cannot take it now (a congested
+        WebSocket, or no pending long-poll). Sending on a closed session does nothing. While a
+        WebSocket carries the session, the frame is built and appended to its connection buffer
+        right here (the path of every ack and every ``socket.emit``); otherwise the session's
+        ``_send_via_transport`` queues it on the polling transport.
+        """
+        if self.closed:
+            return
+        cdef CorkedWriter w = self._ws_out
+        if w is None:
+            self._send_via_transport(data, volatile)
+        else:
+            w._append(message_frame(data), volatile)
+
+    def _send_via_transport(self, data, is_volatile):
+        raise NotImplementedError
 
     def send_prepared(self, msg, *args):
         """Queue a prepared message (sessions implement it)."""

@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from ._wsframe_py import message_frame as _message_frame
+
 __all__ = [
     "DEFAULT_HIGH_WATER",
     "DEFAULT_HARD_LIMIT",
@@ -201,7 +203,8 @@ class CorkedWriter:
 
 
 class Outlet:
-    """Base of an Engine.IO session: what the fan-out needs to know about it, in two fields.
+    """Base of an Engine.IO session: what the fan-out needs to know about it, in two fields,
+    and the per-message :meth:`send` that uses them.
 
     ``closed``: nothing is sent any more. ``_ws_out``: the :class:`CorkedWriter` of the WebSocket
     connection carrying the session, or None (long-polling, or not a server session): then the
@@ -213,6 +216,26 @@ class Outlet:
     def __init__(self) -> None:
         self.closed = False
         self._ws_out: CorkedWriter | None = None
+
+    def send(self, data: str | bytes | bytearray | memoryview, volatile: bool = False) -> None:
+        """Queue one Engine.IO message: ``str`` goes as a text message, bytes as a binary one.
+
+        ``volatile=True`` allows dropping it when the client cannot take it now (a congested
+        WebSocket, or no pending long-poll). Sending on a closed session does nothing. While a
+        WebSocket carries the session, the frame is built and appended to its connection buffer
+        right here (the path of every ack and every ``socket.emit``); otherwise the session's
+        ``_send_via_transport`` queues it on the polling transport.
+        """
+        if self.closed:
+            return
+        w = self._ws_out
+        if w is None:
+            self._send_via_transport(data, volatile)
+        else:
+            _append(w, _message_frame(data), volatile)
+
+    def _send_via_transport(self, data: Any, volatile: bool) -> None:
+        raise NotImplementedError
 
     def send_prepared(self, msg: Any, volatile: bool = False) -> None:
         """Queue a prepared message (sessions implement it)."""

@@ -6,16 +6,10 @@ from .. import eio_parser, wsframe
 
 _MESSAGE = eio_parser.MESSAGE
 _encode_packet = eio_parser.encode_packet
-_build_frame = wsframe.build_frame
-_OP_TEXT = wsframe.OP_TEXT
-_OP_BINARY = wsframe.OP_BINARY
 
 
-def ws_frame_of(data: str | bytes) -> bytes:
-    """The complete server WebSocket frame carrying the Engine.IO message ``data``."""
-    if isinstance(data, str):
-        return _build_frame(_OP_TEXT, "4" + data)
-    return _build_frame(_OP_BINARY, data)
+# The complete server WebSocket frame carrying the Engine.IO message ``data``.
+ws_frame_of = wsframe.message_frame
 
 
 def polling_of(data: str | bytes) -> str:

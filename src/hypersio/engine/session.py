@@ -109,14 +109,10 @@ class Session(Outlet):
             raise ValueError(f"unknown Engine.IO session event {event!r} (expected 'message' or 'close')")
         return handler
 
-    def send(self, data: str | bytes, volatile: bool = False) -> None:
-        """Queue one message; text goes as a text message, bytes as a binary one.
-
-        ``volatile=True`` allows dropping it when the client cannot take it now (no pending poll,
-        or a congested WebSocket). Sending on a closed session does nothing.
-        """
-        if not self.closed:
-            self._tx.send_message(data, volatile)  # bytearray/memoryview are framed as bytes
+    # send(data, volatile=False) is inherited from Outlet: compiled, it frames and buffers a
+    # message for a WebSocket-carried session without a Python call; other transports get it here.
+    def _send_via_transport(self, data: str | bytes, volatile: bool) -> None:
+        self._tx.send_message(data, volatile)  # bytearray/memoryview are framed as bytes
 
     def send_prepared(self, msg: PreparedMessage, volatile: bool = False) -> None:
         """Queue a message encoded once for many sessions (broadcasts); see :class:`PreparedMessage`."""
@@ -190,7 +186,12 @@ class Session(Outlet):
         except Exception:
             logger.exception("session %s: error in a handler", self.id)
             return
-        if result is not None and inspect.isawaitable(result):
+        if result is not None:
+            self._adopt(result)
+
+    def _adopt(self, result: Any) -> None:
+        """Run a handler's awaitable result as a task the session keeps until it ends."""
+        if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             if self._tasks is None:
                 self._tasks = set()

@@ -93,6 +93,28 @@ class WebSocketTransport:
             if self._closed:
                 return
             if opcode == _OP_TEXT:
+                session = self.session
+                if (
+                    payload[:1] == "4"
+                    and session is not None
+                    and session._tx is self
+                    and not session._awaiting_pong
+                    and not session.closed
+                ):
+                    # The hot path, every Socket.IO packet: a MESSAGE on the open session this
+                    # WebSocket carries goes straight to its handlers (no packet decode, no
+                    # type dispatch; what Session._on_packet would do for it, minus the checks
+                    # the condition above already made).
+                    text = payload[1:]  # type: ignore[index]
+                    for handler in session._message_handlers:
+                        try:
+                            result = handler(text)
+                        except Exception:
+                            logger.exception("session %s: error in a handler", session.id)
+                            continue
+                        if result is not None:
+                            session._adopt(result)
+                    continue
                 try:
                     ptype, pdata = _decode_packet(payload)  # type: ignore[arg-type]
                 except ParseError as exc:
