@@ -10,7 +10,6 @@ is the attribute reads, the handler call and the codec.
 
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
-from cpython.tuple cimport PyTuple_GET_SIZE
 
 import logging
 from inspect import isawaitable
@@ -150,13 +149,13 @@ def on_event(socket, data, ack_id):
     if entry.once:
         socket._on_event_general(event, data, ack_id)
         return
-    cdef tuple args = tuple(data[1:])
+    cdef Py_ssize_t nargs = len(data) - 1
     fn = entry.fn
-    if ack_id is not None and (entry.var or entry.count > PyTuple_GET_SIZE(args)):
+    if ack_id is not None and (entry.var or entry.count > nargs):
         # The handler takes the ack callable (JS style): it is the one place an ack object lives.
         ack = SocketAck(socket, ack_id)
         try:
-            result = fn(*args, ack)
+            result = fn(*data[1:], ack)
         except Exception:
             socket._handler_failed(event)
             return
@@ -168,7 +167,13 @@ def on_event(socket, data, ack_id):
             ack.send_result(result)
         return
     try:
-        result = fn(*args)
+        # One or two arguments (most events) are passed without building an argument tuple.
+        if nargs == 1:
+            result = fn(data[1])
+        elif nargs == 2:
+            result = fn(data[1], data[2])
+        else:
+            result = fn(*data[1:])
     except Exception:
         socket._handler_failed(event)
         return

@@ -112,7 +112,7 @@ cdef class CorkedWriter:
     cdef public Py_ssize_t high_water
     cdef public Py_ssize_t hard_limit
 
-    def _init_writer(self, Corker corker, Py_ssize_t high_water=DEFAULT_HIGH_WATER,
+    def _init_writer(self, Corker corker not None, Py_ssize_t high_water=DEFAULT_HIGH_WATER,
                      Py_ssize_t hard_limit=DEFAULT_HARD_LIMIT):
         """Set up an empty buffer served by ``corker`` with these backpressure limits."""
         self.transport = None

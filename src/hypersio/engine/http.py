@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import httptools
 
 from .output import CorkedWriter, logger
+from .websocket import WebSocketReader
 
 if TYPE_CHECKING:
     from .server import Server
@@ -447,6 +448,11 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         pending, self._upgrade_buffer = self._upgrade_buffer, None
         if pending:
             ws.feed(b"".join(pending))
+        set_protocol = getattr(self.transport, "set_protocol", None)
+        if set_protocol is not None and not self._closed:
+            # Reads go to the WebSocket parser directly from now on (WebSocketReader);
+            # data_received below keeps forwarding for transports that cannot switch.
+            set_protocol(WebSocketReader(self, ws))
 
     # ---- idle timeout -----------------------------------------------------------------------
     def _arm_idle(self) -> None:

@@ -61,6 +61,24 @@ def handshake_response(req: Request) -> bytes:
     ).encode("ascii")
 
 
+class WebSocketReader:
+    """The protocol object the event loop talks to once a connection carries a WebSocket.
+
+    uvloop (and asyncio) look ``data_received`` up once, when the protocol is set; here it is the
+    WebSocket transport's bound ``feed``, so received bytes reach the frame parser without an
+    extra Python frame per read. Everything else stays the HTTP connection's business.
+    """
+
+    __slots__ = ("data_received", "connection_lost", "eof_received", "pause_writing", "resume_writing")
+
+    def __init__(self, conn: HttpConnection, ws: WebSocketTransport) -> None:
+        self.data_received = ws.feed
+        self.connection_lost = conn.connection_lost
+        self.eof_received = conn.eof_received
+        self.pause_writing = conn.pause_writing
+        self.resume_writing = conn.resume_writing
+
+
 class WebSocketTransport:
     """One WebSocket connection carrying (or probing to carry) an Engine.IO session."""
 
@@ -82,8 +100,8 @@ class WebSocketTransport:
     # ---- receiving --------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         """Parse received bytes and dispatch the complete messages."""
-        if self._closed:
-            return
+        if self._closed or self.conn._write_closed:
+            return  # closing: whatever else the peer sends is moot (and must not log again)
         try:
             messages = self._parser.feed(data)
         except WebSocketError as exc:
