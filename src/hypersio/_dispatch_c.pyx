@@ -11,6 +11,8 @@ is the attribute reads, the handler call and the codec.
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 
+from ._parser_c cimport Decoder, Packet
+
 import logging
 from inspect import isawaitable
 
@@ -70,33 +72,48 @@ def on_message(conn, data):
 
 cdef class Router:
     """``on_message`` bound to one connection, with its decoder and socket table resolved once
-    (see the pure twin)."""
+    (see the pure twin). With the compiled JSON decoder, the decode is a C call and the packet's
+    fields are struct reads (``_parser_c.pxd``); any other decoder goes through Python."""
 
     cdef object _conn
     cdef object _decode
+    cdef Decoder _decoder
     cdef dict _sockets
 
     def __init__(self, conn):
         self._conn = conn
-        self._decode = conn.decoder.add
+        decoder = conn.decoder
+        self._decoder = <Decoder>decoder if type(decoder) is Decoder else None
+        self._decode = decoder.add
         self._sockets = conn.sockets
 
     def __call__(self, data):
         cdef PyObject* found
+        cdef Packet fast
         conn = self._conn
         if conn.closed:
             return
         try:
-            packet = self._decode(data)
+            if self._decoder is not None:
+                packet = self._decoder.add(data)
+            else:
+                packet = self._decode(data)
         except ParseError as exc:
             conn._parse_failed(exc)
             return
         if packet is None:
             return  # waiting for binary attachments
-        found = PyDict_GetItem(self._sockets, packet.nsp)
-        if found is not NULL and packet.type == EVENT:
-            on_event(<object>found, packet.data, packet.id)
-            return
+        if type(packet) is Packet:
+            fast = <Packet>packet
+            found = PyDict_GetItem(self._sockets, fast.nsp)
+            if found is not NULL and fast.type == EVENT:
+                on_event(<object>found, fast.data, fast.id)
+                return
+        else:
+            found = PyDict_GetItem(self._sockets, packet.nsp)
+            if found is not NULL and packet.type == EVENT:
+                on_event(<object>found, packet.data, packet.id)
+                return
         conn._on_other_packet(packet, None if found is NULL else <object>found)
 
 
@@ -117,7 +134,7 @@ cdef class SocketRoute:
         self.nsp_name = socket._nsp_name
 
 
-def on_event(socket, data, ack_id):
+cpdef on_event(socket, data, ack_id):
     """Deliver an incoming EVENT ``data`` (``[name, *args]``) to ``socket``'s handlers."""
     cdef object event = data[0]
     cdef object entries

@@ -90,11 +90,7 @@ cdef class Packet:
     the number of binary attachments the packet had on the wire (informational, not compared).
     """
 
-    cdef public int type
-    cdef public object nsp
-    cdef public object data
-    cdef public object id
-    cdef public Py_ssize_t attachments
+    # Fields (type, nsp, data, id, attachments) are declared in _parser_c.pxd.
 
     def __init__(self, int type, object nsp="/", object data=None, object id=None):
         self.type = type
@@ -551,9 +547,7 @@ cdef class Decoder:
     ParseError and resets the decoder, so the caller can close the connection cleanly.
     """
 
-    cdef public Py_ssize_t max_attachments
-    cdef Packet _pending
-    cdef list _buffers
+    # Fields (max_attachments, _pending, _buffers) are declared in _parser_c.pxd.
 
     def __init__(self, Py_ssize_t max_attachments=10) -> None:
         self.max_attachments = max_attachments
@@ -565,7 +559,7 @@ cdef class Decoder:
         self._pending = None
         self._buffers = None
 
-    def add(self, chunk) -> Packet | None:
+    cpdef object add(self, object chunk):
         """Feed one wire chunk; return the Packet it completes, else None. Raises ParseError."""
         cdef Packet packet
         cdef type t = type(chunk)
