@@ -97,3 +97,22 @@ def test_serve_serves_an_application(tmp_path: Path) -> None:
 def test_serve_rejects_a_bad_target(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["serve", "no_colon_here"])
+
+
+@pytest.mark.parametrize("parser", ["json", "msgpack"])
+def test_ack_workload_counts_only_matching_round_trips(parser: str) -> None:
+    # The closed-loop request/response scenario of the benchmarks, small: every counted ack had
+    # the id of its client's outstanding request (the generator ignores any other), so a count
+    # well above the number of clients means the loop kept going, one request after another.
+    from hypersio._bench import hypersio_spec, run_acks
+    from hypersio._loadgen import LoadGenerator
+
+    gen = LoadGenerator(1)
+    try:
+        result = run_acks(hypersio_spec(), gen, clients=8, seconds=1.0, parser=parser, say=lambda _line: None)
+    finally:
+        gen.close()
+    assert "error" not in result, result
+    assert result["ok"] == 8, result
+    assert result["acks"] > 8 * 20, result
+    assert 0 < result["p50_ms"] <= result["p99_ms"], result

@@ -715,3 +715,63 @@ async def test_broadcast_over_a_real_server_reaches_websocket_and_polling_client
             await asyncio.sleep(0)
     finally:
         await sio.close()
+
+
+# --------------------------------------------------------------------------- Outlet.send
+
+
+def test_outlet_send_frames_messages_into_the_websocket_buffer(fanout_twin: ModuleType) -> None:
+    # The per-message path of acks and socket.emit: text gets the Engine.IO "4" inside a text
+    # frame, bytes a binary frame, both appended to the connection buffer and written at turn end.
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop))
+    session = make_ws_session(fanout_twin, w)
+    session.send('3[1]')
+    session.send(b"\x01\x02")
+    session.send(bytearray(b"\x03"))
+    assert w.transport.writes == []
+    loop.run()
+    assert w.transport.writes == [b'\x81\x0543[1]' + b"\x82\x02\x01\x02" + b"\x82\x01\x03"]
+    assert session.sent == []  # nothing went through send_prepared
+
+
+def test_outlet_send_on_closed_session_or_closed_writer_sends_nothing(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop))
+    session = make_ws_session(fanout_twin, w)
+    session.closed = True
+    session.send("2")
+    w.close_after_flush()
+    session.closed = False
+    session.send("2")
+    loop.run()
+    assert w.transport.writes == [] and w.transport.closed
+
+
+def test_outlet_send_volatile_is_dropped_while_congested(fanout_twin: ModuleType) -> None:
+    loop = FakeLoop()
+    w = make_writer(fanout_twin, fanout_twin.Corker(loop), high_water=100, hard_limit=1000)
+    session = make_ws_session(fanout_twin, w)
+    w.pause_writing()  # the transport passed its high-water mark: the peer stopped reading
+    session.send("dropped", True)
+    session.send("kept")
+    loop.run()
+    assert w.transport.writes == [b"\x81\x054kept"]
+
+
+def test_outlet_send_without_websocket_goes_to_the_transport(fanout_twin: ModuleType) -> None:
+    class PollingSession(fanout_twin.Outlet):  # type: ignore[misc,name-defined]
+        __slots__ = ("queued",)
+
+        def __init__(self) -> None:
+            self.closed = False
+            self._ws_out = None
+            self.queued: list[tuple[Any, bool]] = []
+
+        def _send_via_transport(self, data: Any, volatile: bool) -> None:
+            self.queued.append((data, volatile))
+
+    session = PollingSession()
+    session.send("a")
+    session.send(b"b", True)
+    assert session.queued == [("a", False), (b"b", True)]

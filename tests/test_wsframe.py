@@ -493,3 +493,26 @@ def test_twins_parse_identically(data: bytes, masked: bool, cut: int) -> None:
             got.append(("error", exc.code))
         results.append(got)
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["", "3[1]", "é" * 70, "x" * 124, "x" * 125, "x" * 65534, "x" * 65535, "x" * 70000,
+     b"", b"\x00\xff", b"y" * 126, bytearray(b"ab"), memoryview(b"cd" * 40000)],
+)
+def test_message_frame_is_the_engine_io_message_in_one_frame(wsframe_twin: ModuleType, data: Any) -> None:
+    # What a WebSocket session sends per message: "4" + text in a text frame, bytes in a binary one.
+    frame = wsframe_twin.message_frame(data)
+    if isinstance(data, str):
+        assert frame == wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "4" + data)
+        expected = [(wsframe_twin.OP_TEXT, "4" + data)]
+    else:
+        assert frame == wsframe_twin.build_frame(wsframe_twin.OP_BINARY, bytes(data))
+        expected = [(wsframe_twin.OP_BINARY, bytes(data))]
+    parser = wsframe_twin.FrameParser(max_message_size=2 * MiB, expect_masked=False)
+    assert parser.feed(frame) == expected
+
+
+def test_message_frame_rejects_other_types(wsframe_twin: ModuleType) -> None:
+    with pytest.raises(TypeError):
+        wsframe_twin.message_frame(12)

@@ -130,7 +130,7 @@ cdef inline bytes _as_bytes(object data):
         return <bytes>data
     if isinstance(data, str):
         raise TypeError("expected a bytes-like object, not str")
-    return bytes(data)
+    return bytes(memoryview(data))  # bytes(int) would be that many zero bytes: not bytes-like
 
 
 def mask_payload(data, key) -> bytes:

@@ -293,3 +293,60 @@ async def test_websocket_only_server(make_server) -> None:
     client, fields = await harness.ws_session()
     assert fields["upgrades"] == []
     client.close()
+
+
+async def test_reads_after_the_handshake_bypass_the_http_connection(echo: Harness) -> None:
+    # After the 101 the event loop hands received bytes to the WebSocket parser directly; the
+    # HTTP connection still hears about the connection's end (the session closes).
+    from hypersio.engine.websocket import WebSocketReader
+
+    client, fields = await echo.ws_session()
+    session = echo.server.sessions[fields["sid"]]
+    conn = session._tx.conn
+    reader = conn.transport.get_protocol()
+    assert isinstance(reader, WebSocketReader)
+    assert reader.data_received == session._tx.feed
+    client.send_text("4via reader")
+    assert await client.recv() == (wsframe.OP_TEXT, "4via reader")
+    client.close()
+    for _ in range(100):
+        if session.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert session.closed and session.close_reason == "transport close"
+    assert conn not in echo.server._connections
+
+
+async def test_message_handlers_failing_or_async_on_the_websocket_path(
+    make_server, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Messages on an open WebSocket session skip Session._on_packet; what a handler does there
+    # must still be what it does on the general path: a failure is logged and the next handler
+    # and the next message still run, a coroutine handler runs as a task of the session.
+    harness = await make_server()
+    got: list[str] = []
+    done = asyncio.Event()
+
+    def failing(data: str) -> None:
+        raise RuntimeError(f"boom on {data}")
+
+    async def later(data: str) -> None:
+        await asyncio.sleep(0)
+        got.append(f"async {data}")
+        if data == "second":
+            done.set()
+
+    def on_connection(session) -> None:
+        session.on("message", failing)
+        session.on("message", lambda data: got.append(f"sync {data}"))
+        session.on("message", later)
+
+    harness.server.on("connection", on_connection)
+    client, _fields = await harness.ws_session()
+    client.send_text("4first")
+    client.send_text("4second")
+    await asyncio.wait_for(done.wait(), 5)
+    assert got[:2] == ["sync first", "sync second"]
+    assert sorted(got[2:]) == ["async first", "async second"]
+    failures = [r for r in caplog.records if r.levelname == "ERROR" and "error in a handler" in r.getMessage()]
+    assert len(failures) == 2 and "boom on first" in str(failures[0].exc_info[1])
