@@ -649,3 +649,48 @@ def test_property_twins_decode_identically(
     mutated = text[:cut] + junk + text[cut:]
     for chunks in (wire, [mutated, *wire[1:]], [*wire, *extra], [mutated, *extra]):
         assert _outcome(parser_twin, chunks) == _outcome(other, chunks)
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments of small scalars (the compiled encoder writes those without orjson)
+# --------------------------------------------------------------------------------------------
+
+_SCALARS = st.one_of(
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.sampled_from([-(2**63), 2**63 - 1, 2**63, 0, -1]),
+    st.text(max_size=60),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=300),
+    st.sampled_from(['"', "\\", "\x7f", "\x1f", "é", "a/b"]),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.binary(max_size=2),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.lists(_SCALARS, max_size=12), pid=st.one_of(st.none(), st.integers(0, 2**53 - 1)))
+def test_scalar_arguments_encode_as_orjson_would(parser_twin: ModuleType, data: list[Any], pid: int | None) -> None:
+    # Whatever path a twin takes, the text is the type, the id and orjson's JSON of the arguments
+    # (binary arguments become attachments, ints past 64 bits take the slow JSON path).
+    import json
+
+    import orjson
+
+    for ptype in (parser_twin.EVENT, parser_twin.ACK):
+        parts = parser_twin.encode_packet(ptype, "/chat", data, pid)
+        binaries = [x for x in data if isinstance(x, bytes)]
+        head = f"{ptype + 3 if binaries else ptype}{f'{len(binaries)}-' if binaries else ''}/chat,"
+        head += "" if pid is None else str(pid)
+        text = parts[0]
+        assert text.startswith(head), (text, head)
+        assert parts[1:] == binaries
+        if not binaries:
+            try:
+                expected = orjson.dumps(data).decode()
+            except TypeError:  # an int past 64 bits: orjson refuses, the codec uses json
+                expected = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+            assert text[len(head):] == expected
+        if ptype == parser_twin.ACK:  # an EVENT needs a name first: [] or [False] do not decode
+            decoded = decode_all(parser_twin, parts)
+            assert decoded.data == data and decoded.id == pid

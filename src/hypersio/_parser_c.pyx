@@ -34,6 +34,7 @@ cdef extern from "Python.h":
     # Declared without error checks: callers test the value and clear the error themselves.
     long PyLong_AsLong(object o)
     long long PyLong_AsLongLong(object o)
+    long long PyLong_AsLongLongAndOverflow(object o, int* overflow)
     void PyErr_Clear()
 
 __all__ = [
@@ -61,6 +62,8 @@ BINARY_EVENT = 5
 BINARY_ACK = 6
 
 cdef enum:
+    # Arguments lists whose JSON fits here can take the scalar fast path of _encode.
+    SIMPLE_BODY_MAX = 256
     C_EVENT = 2
     C_BINARY_EVENT = 5
 
@@ -314,9 +317,84 @@ cdef int _packet_type(object value) except -1:
     raise ValueError(f"unknown packet type {value!r}")
 
 
+cdef Py_ssize_t _dumps_scalars(list items, char* out) except -2:
+    """JSON of a list of small scalars written at ``out`` (at most SIMPLE_BODY_MAX bytes), or -1.
+
+    Acks and most events carry a few ints, short ASCII strings, booleans or None; for those this
+    writes exactly what orjson would (compact separators, the same digits), without orjson's
+    1 KiB output buffer (a libc malloc and realloc per call). Anything else (floats, containers,
+    escapes, non-ASCII, huge ints, subclasses) answers -1 and takes the general path.
+    """
+    cdef Py_ssize_t pos = 1, n, k
+    cdef Py_ssize_t count = len(items)
+    cdef long long value
+    cdef int overflow
+    cdef const unsigned char* chars
+    cdef unsigned char c
+    cdef type t
+    out[0] = 91  # '['
+    for k in range(count):
+        if pos + 24 > SIMPLE_BODY_MAX:
+            return -1
+        if k:
+            out[pos] = 44  # ','
+            pos += 1
+        item = items[k]
+        t = type(item)
+        if t is int:
+            value = PyLong_AsLongLongAndOverflow(item, &overflow)
+            if overflow:
+                return -1
+            if value < 0:
+                if value == -9223372036854775807 - 1:
+                    return -1
+                out[pos] = 45  # '-'
+                pos += 1
+                value = -value
+            pos += _write_uint(out + pos, <unsigned long long>value)
+        elif t is str:
+            if not PyUnicode_IS_ASCII(item):
+                return -1
+            n = PyUnicode_GET_LENGTH(item)
+            if pos + n + 3 > SIMPLE_BODY_MAX:
+                return -1
+            chars = <const unsigned char*>PyUnicode_DATA(item)
+            out[pos] = 34  # '"'
+            pos += 1
+            while n:
+                c = chars[0]
+                if c < 32 or c == 34 or c == 92 or c == 127:
+                    return -1  # would need an escape (or orjson's choice about DEL): general path
+                out[pos] = <char>c
+                pos += 1
+                chars += 1
+                n -= 1
+            out[pos] = 34
+            pos += 1
+        elif item is True:
+            memcpy(out + pos, b"true", 4)
+            pos += 4
+        elif item is False:
+            memcpy(out + pos, b"false", 5)
+            pos += 5
+        elif item is None:
+            memcpy(out + pos, b"null", 4)
+            pos += 4
+        else:
+            return -1
+    out[pos] = 93  # ']'
+    return pos + 1
+
+
 cdef list _encode(int ptype, object nsp, object data, object pid):
     cdef bytes body
     cdef type t
+    cdef char simple[SIMPLE_BODY_MAX]
+    cdef Py_ssize_t simple_len
+    if (ptype == C_EVENT or ptype == 3) and type(data) is list:
+        simple_len = _dumps_scalars(<list>data, simple)
+        if simple_len >= 0:
+            return [_assemble(ptype, 0, nsp, pid, simple, simple_len)]
     if data is None:
         if ptype >= C_BINARY_EVENT:
             ptype -= 3  # a binary packet without attachments is not valid on the wire
