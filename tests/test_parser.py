@@ -691,6 +691,9 @@ def test_scalar_arguments_encode_as_orjson_would(parser_twin: ModuleType, data: 
             except TypeError:  # an int past 64 bits: orjson refuses, the codec uses json
                 expected = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
             assert text[len(head):] == expected
-        if ptype == parser_twin.ACK:  # an EVENT needs a name first: [] or [False] do not decode
+        in_64_bits = all(-(2**63) <= x < 2**64 for x in data if type(x) is int)
+        # An EVENT needs a name first ([] or [False] do not decode); orjson reads ints past 64
+        # bits as floats, so those round trips are not exact.
+        if ptype == parser_twin.ACK and in_64_bits:
             decoded = decode_all(parser_twin, parts)
             assert decoded.data == data and decoded.id == pid

@@ -11,12 +11,15 @@ is the attribute reads, the handler call and the codec.
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 
+from ._fanout_c cimport Outlet, outlet_send
 from ._parser_c cimport Decoder, Packet
+from ._parser_c cimport _encode as _json_encode
 
 import logging
 from inspect import isawaitable
 
 from ._acks import handler_shape
+from ._parser_c import encode_packet as _json_encode_packet
 from .exceptions import ParseError
 
 __all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry", "Router", "SocketRoute"]
@@ -123,14 +126,18 @@ cdef class SocketRoute:
     cdef dict handlers
     cdef list middlewares
     cdef object session
+    cdef Outlet outlet  # the session, when it is an engine session (sent to with a C call)
     cdef object encode
+    cdef bint json  # encode is the compiled JSON codec's encode_packet: called as a C function
     cdef object nsp_name
 
     def __init__(self, socket):
         self.handlers = socket._handlers
         self.middlewares = socket._packet_middlewares
         self.session = socket._session
+        self.outlet = <Outlet>self.session if isinstance(self.session, Outlet) else None
         self.encode = socket._encode
+        self.json = self.encode is _json_encode_packet
         self.nsp_name = socket._nsp_name
 
 
@@ -203,12 +210,15 @@ cpdef on_event(socket, data, ack_id):
         return  # a plain event: the return value goes nowhere
     # No ack object needed: nobody else can answer this id (send_ack inlined over the route).
     session = route.session
-    if session.closed or not socket.connected:
+    if (route.outlet.closed if route.outlet is not None else session.closed) or not socket.connected:
         return  # the handler may have disconnected the socket: no answer then
     cdef list answer = list(<tuple>result) if isinstance(result, tuple) else [result]
-    parts = route.encode(ACK, route.nsp_name, answer, ack_id)
-    if len(parts) == 1:
-        session.send(parts[0], False)
+    if route.json:
+        parts = _json_encode(ACK, route.nsp_name, answer, ack_id)
+    else:
+        parts = route.encode(ACK, route.nsp_name, answer, ack_id)
+    if len(parts) == 1 and route.outlet is not None:
+        outlet_send(route.outlet, parts[0], False)
         return
     for part in parts:  # attachments go with their packet, never volatile
         session.send(part, False)

@@ -48,11 +48,7 @@ cdef class Corker:
     :class:`CorkedWriter` (flushed here in C) or anything with a ``_flush_output()`` method.
     """
 
-    cdef object _loop
-    cdef list _dirty
-    cdef bint _scheduled
-    cdef object _flush_cb
-    cdef object __weakref__
+    # Fields: see _fanout_c.pxd.
 
     def __init__(self, loop):
         self._loop = loop
@@ -100,17 +96,7 @@ cdef class CorkedWriter:
     that the hard limit is passed; normally: log and close).
     """
 
-    cdef public object transport
-    cdef public Corker _corker
-    cdef public list _out
-    cdef public Py_ssize_t _out_size
-    cdef public bint _corked
-    cdef public bint _paused_writing
-    cdef public bint _close_after_flush
-    cdef public bint _write_closed
-    cdef public Py_ssize_t _backlog
-    cdef public Py_ssize_t high_water
-    cdef public Py_ssize_t hard_limit
+    # Fields: see _fanout_c.pxd.
 
     def _init_writer(self, Corker corker not None, Py_ssize_t high_water=DEFAULT_HIGH_WATER,
                      Py_ssize_t hard_limit=DEFAULT_HARD_LIMIT):
@@ -143,7 +129,7 @@ cdef class CorkedWriter:
         if self._out_size > self.hard_limit:
             self._write_closed = True
 
-    cdef inline int _append(self, bytes frame, bint is_volatile) except -1:
+    cdef int _append(self, bytes frame, bint is_volatile) except -1:
         if is_volatile and self._congested():
             return 0
         if self._write_closed:
@@ -244,8 +230,7 @@ cdef class Outlet:
     fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
     """
 
-    cdef public bint closed
-    cdef public CorkedWriter _ws_out
+    # Fields: see _fanout_c.pxd.
 
     def send(self, data, bint volatile=False):
         """Queue one Engine.IO message: ``str`` goes as a text message, bytes as a binary one.
@@ -256,13 +241,7 @@ cdef class Outlet:
         right here (the path of every ack and every ``socket.emit``); otherwise the session's
         ``_send_via_transport`` queues it on the polling transport.
         """
-        if self.closed:
-            return
-        cdef CorkedWriter w = self._ws_out
-        if w is None:
-            self._send_via_transport(data, volatile)
-        else:
-            w._append(message_frame(data), volatile)
+        outlet_send(self, data, volatile)
 
     def _send_via_transport(self, data, is_volatile):
         raise NotImplementedError
@@ -270,6 +249,18 @@ cdef class Outlet:
     def send_prepared(self, msg, *args):
         """Queue a prepared message (sessions implement it)."""
         raise NotImplementedError
+
+
+cdef int outlet_send(Outlet outlet, object data, bint is_volatile) except -1:
+    """:meth:`Outlet.send` for compiled callers (the ack path of the incoming dispatch)."""
+    if outlet.closed:
+        return 0
+    cdef CorkedWriter w = outlet._ws_out
+    if w is None:
+        outlet._send_via_transport(data, is_volatile)
+    else:
+        w._append(message_frame(data), is_volatile)
+    return 0
 
 
 cdef class Member:

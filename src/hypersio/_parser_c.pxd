@@ -19,3 +19,7 @@ cdef class Decoder:
     cdef list _buffers
 
     cpdef object add(self, object chunk)
+
+
+# The encoder behind encode_packet: the dispatch answers acks with it directly.
+cdef list _encode(int ptype, object nsp, object data, object pid)
