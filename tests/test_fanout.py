@@ -775,3 +775,77 @@ def test_outlet_send_without_websocket_goes_to_the_transport(fanout_twin: Module
     session.send("a")
     session.send(b"b", True)
     assert session.queued == [("a", False), (b"b", True)]
+
+
+# --------------------------------------------------------------------------- deliver_messages
+
+
+def _receiving_session(twin: ModuleType, ws: object, got: list[Any]) -> Any:
+    class Session(twin.Outlet):  # type: ignore[misc,name-defined]
+        __slots__ = ("id", "adopted")
+
+        def __init__(self) -> None:
+            self.id = "s1"
+            self.closed = False
+            self._ws_out = None
+            self._tx = ws
+            self._awaiting_pong = False
+            self.adopted: list[Any] = []
+
+            def record(text: str) -> Any:
+                got.append(text)
+                if text == "close me":
+                    self.closed = True
+                if text == "later":
+                    return "an awaitable stand-in"
+                return None
+
+            self._message_handlers = (record,)
+
+        def _adopt(self, result: Any) -> None:
+            self.adopted.append(result)
+
+    return Session()
+
+
+def test_deliver_messages_takes_the_leading_message_frames(fanout_twin: ModuleType) -> None:
+    ws, got = object(), []
+    session = _receiving_session(fanout_twin, ws, got)
+    frames = [(1, "4a"), (1, "4later"), (1, "2"), (1, "4b"), (2, b"x")]
+    # the ping packet "2" is the general path's: the two messages before it are delivered
+    assert fanout_twin.deliver_messages(session, ws, frames) == 2
+    assert got == ["a", "later"] and session.adopted == ["an awaitable stand-in"]
+    assert fanout_twin.deliver_messages(session, ws, [(1, "4c"), (1, "4")]) == 2
+    assert got[2:] == ["c", ""]
+    assert fanout_twin.deliver_messages(session, ws, [(2, b"4x")]) == 0  # binary: general path
+    assert fanout_twin.deliver_messages(session, ws, []) == 0
+
+
+def test_deliver_messages_stops_when_the_session_state_changes(fanout_twin: ModuleType) -> None:
+    ws, got = object(), []
+    session = _receiving_session(fanout_twin, ws, got)
+    # a handler closed the session: what follows is left to the general path (which drops it)
+    assert fanout_twin.deliver_messages(session, ws, [(1, "4close me"), (1, "4after")]) == 1
+    assert got == ["close me"]
+    session.closed = False
+    session._awaiting_pong = True  # the general path restarts the pong deadline first
+    assert fanout_twin.deliver_messages(session, ws, [(1, "4x")]) == 0
+    session._awaiting_pong = False
+    assert fanout_twin.deliver_messages(session, object(), [(1, "4x")]) == 0  # another transport
+    assert got == ["close me"]
+
+
+def test_deliver_messages_logs_a_failing_handler_and_goes_on(
+    fanout_twin: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    ws, got = object(), []
+    session = _receiving_session(fanout_twin, ws, got)
+
+    def failing(text: str) -> None:
+        raise ValueError(text)
+
+    session._message_handlers = (failing, session._message_handlers[0])
+    assert fanout_twin.deliver_messages(session, ws, [(1, "4one"), (1, "4two")]) == 2
+    assert got == ["one", "two"]
+    errors = [r for r in caplog.records if "error in a handler" in r.getMessage()]
+    assert len(errors) == 2 and "s1" in errors[0].getMessage()

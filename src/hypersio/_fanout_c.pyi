@@ -34,6 +34,9 @@ class CorkedWriter:
 class Outlet:
     closed: bool
     _ws_out: CorkedWriter | None
+    _tx: Any
+    _message_handlers: tuple[Callable[..., Any], ...]
+    _awaiting_pong: bool
     def send(self, data: str | bytes | bytearray | memoryview, volatile: bool = False) -> None: ...
     def send_prepared(self, msg: Any, volatile: bool = False) -> None: ...
 
@@ -57,3 +60,4 @@ def deliver(
     on_client: Callable[[Any, int], None] | None = None,
     ack_id: int = 0,
 ) -> int: ...
+def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) -> int: ...

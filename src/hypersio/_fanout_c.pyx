@@ -29,6 +29,7 @@ __all__ = [
     "Outlet",
     "Member",
     "deliver",
+    "deliver_messages",
 ]
 
 logger = logging.getLogger("hypersio.engine")
@@ -222,12 +223,14 @@ cdef class CorkedWriter:
 
 
 cdef class Outlet:
-    """Base of an Engine.IO session: what the fan-out needs to know about it, in two fields,
-    and the per-message :meth:`send` that uses them.
+    """Base of an Engine.IO session: the fields the compiled send and receive paths read, and
+    the per-message :meth:`send` that uses them.
 
     ``closed``: nothing is sent any more. ``_ws_out``: the :class:`CorkedWriter` of the WebSocket
     connection carrying the session, or None (long-polling, or not a server session): then the
     fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
+    ``_tx`` (the transport carrying the session), ``_message_handlers`` and ``_awaiting_pong``
+    are the session's own; they live here so that :func:`deliver_messages` reads them in C.
     """
 
     # Fields: see _fanout_c.pxd.
@@ -261,6 +264,44 @@ cdef int outlet_send(Outlet outlet, object data, bint is_volatile) except -1:
     else:
         w._append(message_frame(data), is_volatile)
     return 0
+
+
+cdef str _MESSAGE_TYPE = "4"
+
+
+def deliver_messages(Outlet session, ws, list frames):
+    """Hand the Engine.IO MESSAGE text frames at the head of ``frames`` (``(opcode, payload)``
+    pairs from ``ws``'s frame parser) to ``session``'s message handlers; return how many frames
+    were consumed, so the caller gives the rest to the general path, in order.
+
+    It stops at the first frame that is anything else, and whenever ``ws`` no longer carries the
+    open session or a pong is due (the general path restarts the pong deadline). A failing
+    handler is logged and the next one still runs; a handler's awaitable result goes to
+    ``session._adopt``. This is the receive side of every Socket.IO packet on a WebSocket.
+    """
+    cdef Py_ssize_t i, n = len(frames)
+    cdef tuple frame
+    cdef Py_ssize_t length
+    for i in range(n):
+        frame = <tuple?>frames[i]
+        payload = frame[1]
+        if frame[0] != 1 or type(payload) is not str:  # 1: a text frame
+            return i
+        length = len(<str>payload)
+        if length == 0 or (<str>payload)[0] != _MESSAGE_TYPE:
+            return i
+        if session.closed or session._tx is not ws or session._awaiting_pong:
+            return i
+        text = (<str>payload)[1:]
+        for handler in session._message_handlers:
+            try:
+                result = handler(text)
+            except Exception:
+                logger.exception("session %s: error in a handler", session.id)
+                continue
+            if result is not None:
+                session._adopt(result)
+    return n
 
 
 cdef class Member:

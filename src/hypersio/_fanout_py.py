@@ -30,6 +30,7 @@ __all__ = [
     "Outlet",
     "Member",
     "deliver",
+    "deliver_messages",
 ]
 
 logger = logging.getLogger("hypersio.engine")
@@ -203,19 +204,24 @@ class CorkedWriter:
 
 
 class Outlet:
-    """Base of an Engine.IO session: what the fan-out needs to know about it, in two fields,
-    and the per-message :meth:`send` that uses them.
+    """Base of an Engine.IO session: the fields the compiled send and receive paths read, and
+    the per-message :meth:`send` that uses them.
 
     ``closed``: nothing is sent any more. ``_ws_out``: the :class:`CorkedWriter` of the WebSocket
     connection carrying the session, or None (long-polling, or not a server session): then the
     fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
+    ``_tx`` (the transport carrying the session), ``_message_handlers`` and ``_awaiting_pong``
+    are the session's own; they live here so that :func:`deliver_messages` reads them in C.
     """
 
-    __slots__ = ("closed", "_ws_out")
+    __slots__ = ("closed", "_ws_out", "_tx", "_message_handlers", "_awaiting_pong")
 
     def __init__(self) -> None:
         self.closed = False
         self._ws_out: CorkedWriter | None = None
+        self._tx: Any = None
+        self._message_handlers: tuple[Callable[..., Any], ...] = ()
+        self._awaiting_pong = False
 
     def send(self, data: str | bytes | bytearray | memoryview, volatile: bool = False) -> None:
         """Queue one Engine.IO message: ``str`` goes as a text message, bytes as a binary one.
@@ -240,6 +246,33 @@ class Outlet:
     def send_prepared(self, msg: Any, volatile: bool = False) -> None:
         """Queue a prepared message (sessions implement it)."""
         raise NotImplementedError
+
+
+def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) -> int:
+    """Hand the Engine.IO MESSAGE text frames at the head of ``frames`` (``(opcode, payload)``
+    pairs from ``ws``'s frame parser) to ``session``'s message handlers; return how many frames
+    were consumed, so the caller gives the rest to the general path, in order.
+
+    It stops at the first frame that is anything else, and whenever ``ws`` no longer carries the
+    open session or a pong is due (the general path restarts the pong deadline). A failing
+    handler is logged and the next one still runs; a handler's awaitable result goes to
+    ``session._adopt``. This is the receive side of every Socket.IO packet on a WebSocket.
+    """
+    for i, (opcode, payload) in enumerate(frames):
+        if opcode != 1 or type(payload) is not str or payload[:1] != "4":  # 1: a text frame
+            return i
+        if session.closed or session._tx is not ws or session._awaiting_pong:
+            return i
+        text = payload[1:]
+        for handler in session._message_handlers:
+            try:
+                result = handler(text)
+            except Exception:
+                logger.exception("session %s: error in a handler", session.id)  # type: ignore[attr-defined]
+                continue
+            if result is not None:
+                session._adopt(result)  # type: ignore[attr-defined]
+    return len(frames)
 
 
 class Member:

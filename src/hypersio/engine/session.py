@@ -43,7 +43,9 @@ class Session(Outlet):
 
     The :class:`~hypersio.fanout.Outlet` base holds ``closed`` and, while a WebSocket carries the
     session, that connection's output buffer (``_ws_out``): a broadcast appends its frame there
-    directly, without a call per recipient.
+    directly, without a call per recipient. It also holds the transport (``_tx``), the message
+    handlers and the pong state, which the compiled receive path (``fanout.deliver_messages``)
+    reads.
     """
 
     __slots__ = (
@@ -52,14 +54,11 @@ class Session(Outlet):
         "request",
         "transport",
         "close_reason",
-        "_tx",
         "_upgrading",
         "_probed",
-        "_message_handlers",
         "_close_handlers",
         "_timer",
         "_timer_at",
-        "_awaiting_pong",
         "_pong_grace",
         "_loop",
         "_tasks",

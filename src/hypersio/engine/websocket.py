@@ -10,7 +10,7 @@ from __future__ import annotations
 import binascii
 from typing import TYPE_CHECKING, Any
 
-from .. import eio_parser, wsframe
+from .. import eio_parser, fanout, wsframe
 from ..exceptions import ParseError, WebSocketError
 from .message import PreparedMessage
 from .output import logger
@@ -28,6 +28,7 @@ _OP_CLOSE = wsframe.OP_CLOSE
 _build_frame = wsframe.build_frame
 _decode_packet = eio_parser.decode_packet
 _MESSAGE = eio_parser.MESSAGE
+_deliver_messages = fanout.deliver_messages
 
 
 def check_handshake(req: Request) -> str | None:
@@ -107,32 +108,20 @@ class WebSocketTransport:
         except WebSocketError as exc:
             self._fail(exc.code, f"WebSocket protocol error: {exc}")
             return
+        session = self.session
+        if session is not None:
+            # The hot path, every Socket.IO packet: MESSAGE frames on the open session this
+            # WebSocket carries go straight to its handlers, in C (fanout.deliver_messages); it
+            # returns where the general path below must take over.
+            start = _deliver_messages(session, self, messages)
+            if start:
+                if start == len(messages):
+                    return
+                del messages[:start]
         for opcode, payload in messages:
             if self._closed:
                 return
             if opcode == _OP_TEXT:
-                session = self.session
-                if (
-                    payload[:1] == "4"
-                    and session is not None
-                    and session._tx is self
-                    and not session._awaiting_pong
-                    and not session.closed
-                ):
-                    # The hot path, every Socket.IO packet: a MESSAGE on the open session this
-                    # WebSocket carries goes straight to its handlers (no packet decode, no
-                    # type dispatch; what Session._on_packet would do for it, minus the checks
-                    # the condition above already made).
-                    text = payload[1:]  # type: ignore[index]
-                    for handler in session._message_handlers:
-                        try:
-                            result = handler(text)
-                        except Exception:
-                            logger.exception("session %s: error in a handler", session.id)
-                            continue
-                        if result is not None:
-                            session._adopt(result)
-                    continue
                 try:
                     ptype, pdata = _decode_packet(payload)  # type: ignore[arg-type]
                 except ParseError as exc:
