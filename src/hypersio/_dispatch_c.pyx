@@ -208,31 +208,37 @@ cpdef on_event(socket, data, ack_id):
         return
     if ack_id is None:
         return  # a plain event: the return value goes nowhere
-    # No ack object needed: nobody else can answer this id (send_ack inlined over the route).
+    # No ack object needed: nobody else can answer this id.
+    _send_ack_over(route, socket, ack_id, list(<tuple>result) if isinstance(result, tuple) else [result])
+
+
+cdef int _send_ack_over(SocketRoute route, socket, ack_id, list args) except -1:
+    """send_ack with the socket's parts already resolved: C calls from the encoder to the buffer."""
     session = route.session
     if (route.outlet.closed if route.outlet is not None else session.closed) or not socket.connected:
-        return  # the handler may have disconnected the socket: no answer then
-    cdef list answer = list(<tuple>result) if isinstance(result, tuple) else [result]
+        return 0  # the handler may have disconnected the socket: no answer then
     if route.json:
-        parts = _json_encode(ACK, route.nsp_name, answer, ack_id)
+        parts = _json_encode(ACK, route.nsp_name, args, ack_id)
     else:
-        parts = route.encode(ACK, route.nsp_name, answer, ack_id)
+        parts = route.encode(ACK, route.nsp_name, args, ack_id)
     if len(parts) == 1 and route.outlet is not None:
         outlet_send(route.outlet, parts[0], False)
-        return
+        return 0
     for part in parts:  # attachments go with their packet, never volatile
         session.send(part, False)
+    return 0
 
 
 cpdef send_ack(socket, ack_id, list args):
     """Write the ACK ``ack_id`` with ``args`` (nothing once the socket left the namespace)."""
+    route = getattr(socket, "_route", None)  # test doubles of a socket have none
+    if type(route) is SocketRoute:
+        _send_ack_over(<SocketRoute>route, socket, ack_id, args)
+        return
     session = socket._session
     if session.closed or not socket.connected:
         return  # the handler may have disconnected the socket: no answer then
     parts = socket._encode(ACK, socket._nsp_name, args, ack_id)
-    if len(parts) == 1:
-        session.send(parts[0], False)
-        return
     for part in parts:  # attachments go with their packet, never volatile
         session.send(part, False)
 
