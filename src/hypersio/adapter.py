@@ -15,7 +15,6 @@ set per recipient or per broadcast.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._recovery import RecoveryStore, SavedSession
@@ -29,17 +28,70 @@ if TYPE_CHECKING:  # pragma: no cover
 EVENT = 2
 
 
-@dataclass(frozen=True)
-class BroadcastOptions:
-    """Who a broadcast goes to and how: target rooms (empty = everyone), excluded rooms, flags."""
+_NO_ROOMS: frozenset[str] = frozenset()
+_FIELDS = ("rooms", "except_rooms", "volatile", "local", "compress", "timeout")
 
-    rooms: frozenset[str] = frozenset()
-    except_rooms: frozenset[str] = frozenset()
-    volatile: bool = False
-    local: bool = False
-    compress: bool = True
-    timeout: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+class BroadcastOptions:
+    """Who a broadcast goes to and how: target rooms (empty = everyone), excluded rooms, flags.
+
+    Immutable by contract: broadcast operators share them, and every chaining method makes a
+    changed copy with :meth:`replace`. A plain slotted class rather than a frozen dataclass,
+    because ``sio.to(room).emit(...)`` builds one per broadcast and a frozen dataclass costs
+    several microseconds to copy (``dataclasses.replace``), more than encoding the event.
+    ``extra`` is free-form data for adapters; it is not compared.
+    """
+
+    __slots__ = ("rooms", "except_rooms", "volatile", "local", "compress", "timeout", "extra")
+
+    def __init__(
+        self,
+        rooms: frozenset[str] = _NO_ROOMS,
+        except_rooms: frozenset[str] = _NO_ROOMS,
+        volatile: bool = False,
+        local: bool = False,
+        compress: bool = True,
+        timeout: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.rooms = rooms
+        self.except_rooms = except_rooms
+        self.volatile = volatile
+        self.local = local
+        self.compress = compress
+        self.timeout = timeout
+        self.extra: dict[str, Any] = {} if extra is None else extra
+
+    def replace(self, **changes: Any) -> BroadcastOptions:
+        """A copy with ``changes`` (field=value) applied; this object is left as it is."""
+        copy = BroadcastOptions.__new__(BroadcastOptions)
+        copy.rooms = self.rooms
+        copy.except_rooms = self.except_rooms
+        copy.volatile = self.volatile
+        copy.local = self.local
+        copy.compress = self.compress
+        copy.timeout = self.timeout
+        copy.extra = self.extra
+        for name, value in changes.items():
+            if name not in _FIELDS and name != "extra":
+                raise TypeError(f"BroadcastOptions has no field {name!r}")
+            setattr(copy, name, value)
+        return copy
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.rooms, self.except_rooms, self.volatile, self.local, self.compress, self.timeout)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not BroadcastOptions:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"BroadcastOptions({fields})"
 
 
 class InMemoryAdapter:

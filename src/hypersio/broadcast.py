@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ._acks import run_callback, unpack_ack_args
@@ -45,7 +44,7 @@ class BroadcastOperator:
         self._opts = opts if opts is not None else BroadcastOptions()
 
     def _with(self, **changes: Any) -> BroadcastOperator:
-        return BroadcastOperator(self._adapter, replace(self._opts, **changes))
+        return BroadcastOperator(self._adapter, self._opts.replace(**changes))
 
     def __repr__(self) -> str:
         o = self._opts
@@ -58,7 +57,9 @@ class BroadcastOperator:
 
     def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """A new operator that also targets ``rooms`` (a name or several); union with earlier ones."""
-        return self._with(rooms=self._opts.rooms | _room_set(rooms))
+        current = self._opts.rooms
+        added = _room_set(rooms)
+        return self._with(rooms=current | added if current else added)
 
     def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Alias of :meth:`to` (``in`` is a Python keyword)."""

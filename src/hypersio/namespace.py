@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._acks import call_next_style, spawn, takes_extra_arg
 from ._emitter import EventEmitter
-from .adapter import InMemoryAdapter
-from .broadcast import BroadcastOperator
+from .adapter import BroadcastOptions, InMemoryAdapter
+from .broadcast import BroadcastOperator, _room_set
 from .exceptions import ConnectError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,7 +80,8 @@ class Namespace(EventEmitter):
 
     def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Target the sockets in ``rooms``."""
-        return self._operator().to(rooms)
+        # Built directly (not _operator().to()): a broadcast to a room pays this on every emit.
+        return BroadcastOperator(self.adapter, BroadcastOptions(rooms=_room_set(rooms)))
 
     def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Alias of :meth:`to`."""
@@ -235,6 +236,10 @@ class ParentNamespace(Namespace):
     def _operator(self) -> BroadcastOperator:
         # Broadcasts from the parent reach the sockets of every child namespace.
         return BroadcastOperator(_ChildrenAdapter(self))  # type: ignore[arg-type]
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Target the sockets in ``rooms`` in every child namespace."""
+        return self._operator().to(rooms)
 
 
 class _ChildrenAdapter:

@@ -265,6 +265,19 @@ async def test_operator_is_immutable() -> None:
     assert isinstance(base, hypersio.BroadcastOperator)
 
 
+def test_broadcast_options_copy_compare_and_refuse_unknown_fields() -> None:
+    from hypersio.adapter import BroadcastOptions
+
+    a = BroadcastOptions(rooms=frozenset({"r"}), extra={"k": 1})
+    b = a.replace(volatile=True, timeout=2.0)
+    assert (a.volatile, a.timeout) == (False, None) and (b.volatile, b.timeout) == (True, 2.0)
+    assert b.rooms == a.rooms and b.extra is a.extra
+    assert a == BroadcastOptions(rooms=frozenset({"r"})) and hash(a) == hash(BroadcastOptions(rooms=frozenset({"r"})))
+    assert a != b and "volatile=True" in repr(b)
+    with pytest.raises(TypeError):
+        a.replace(room=frozenset())
+
+
 async def test_broadcast_acks_collect_and_timeout(sio, connect) -> None:
     socks: list[Any] = []
     sio.on("connection", socks.append)
