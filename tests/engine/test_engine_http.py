@@ -362,3 +362,39 @@ async def test_tls(tmp_path, make_server) -> None:
         client.close()
     finally:
         await server.close()
+
+
+async def test_listen_binds_ip_literals_itself_and_resolves_names_through_the_loop() -> None:
+    # IP literals are bound without getaddrinfo (so libuv starts no resolver threads); names
+    # still go through the loop. Both must serve.
+    import socket
+
+    from hypersio.engine.server import Server, _bind_literal
+
+    assert _bind_literal("localhost", 0) is None and _bind_literal("", 0) is None
+    sock = _bind_literal("127.0.0.1", 0)
+    assert sock is not None and sock.getsockname()[0] == "127.0.0.1"
+    sock.close()
+    hosts = ["127.0.0.1", "localhost"]
+    if socket.has_ipv6:
+        try:
+            probe = _bind_literal("::1", 0)
+        except OSError:
+            probe = None
+        if probe is not None:
+            probe.close()
+            hosts.append("::1")
+    for host in hosts:
+        server = Server()
+        await server.listen(host, 0)
+        try:
+            family = socket.AF_INET6 if host == "::1" else socket.AF_INET
+            reader, writer = await asyncio.open_connection(
+                "::1" if host == "::1" else "127.0.0.1", server.port, family=family
+            )
+            writer.write(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200"), (host, head)
+            writer.close()
+        finally:
+            await server.close()
