@@ -327,24 +327,26 @@ class Worker:
 
     async def serve(self) -> None:
         """Read commands from the pipe (without blocking the loop) until ``quit``."""
-        import threading
-
         self.loop = loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[Any] = asyncio.Queue()
+        fd = self.conn.fileno()
 
-        # A thread reads the pipe: loop.add_reader would switch the fd to non-blocking mode, and a
-        # large reply (thousands of latency samples) would then fail with EAGAIN half-written.
-        def read_commands() -> None:
-            while True:
-                try:
-                    message = self.conn.recv()
-                except (EOFError, OSError):
-                    message = ("quit", {})
-                loop.call_soon_threadsafe(inbox.put_nowait, message)
-                if message[0] == "quit":
-                    return
+        # The pipe is read from the loop, not from a thread: a process that ever had a second
+        # thread pays glibc's allocator locks and cancellation points on every socket call, which
+        # would make the generator costlier than it needs to be. The loop's reader makes the fd
+        # non-blocking; it is set back to blocking so that whole commands are read and large
+        # replies (thousands of latency samples) are written without EAGAIN.
+        def read_command() -> None:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                message = ("quit", {})
+            if message[0] == "quit":
+                loop.remove_reader(fd)
+            inbox.put_nowait(message)
 
-        threading.Thread(target=read_commands, daemon=True).start()
+        loop.add_reader(fd, read_command)
+        os.set_blocking(fd, True)
         publisher = asyncio.ensure_future(self._publish())
         try:
             while True:
