@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from nulls import NullLoop, NullTransport
 
 CLIENTS = 500
 FRAME_TEXT = '42["tick","xxxxxxxxxxxxxxxx"]'
@@ -25,19 +26,6 @@ def _twin(kind: str) -> ModuleType:
         return importlib.import_module(f"hypersio._fanout_{kind}")
     except ImportError as exc:
         pytest.skip(f"hypersio._fanout_{kind} not available: {exc}")
-
-
-class NullLoop:
-    def call_soon(self, cb: Any, *args: Any) -> None:
-        pass  # the benchmark flushes the corker itself
-
-
-class NullTransport:
-    """Its methods are C builtins, so the benchmark times the server's work, not a fake's."""
-
-    write = len  # a builtin is not bound as a method: transport.write(data) is len(data)
-    is_closing = bool  # bool() is False
-    get_write_buffer_size = int  # int() is 0
 
 
 class Msg:

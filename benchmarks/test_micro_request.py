@@ -17,6 +17,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from nulls import NullLoop, NullTransport
 
 from hypersio._bench import build_app
 from hypersio._loadgen import client_frame, upgrade_request
@@ -25,17 +26,8 @@ from hypersio.engine.http import HttpConnection
 from hypersio.fanout import Corker
 
 
-class NullLoop:
-    def call_soon(self, cb: Any, *args: Any) -> None:
-        pass  # the benchmark flushes the corker itself
-
-
-class NullTransport:
-    """The transport a connection writes to; ``set_protocol`` records the WebSocket reader."""
-
-    write = len  # a builtin is not bound as a method: transport.write(data) is len(data)
-    is_closing = bool  # bool() is False
-    get_write_buffer_size = int  # int() is 0
+class ConnectionTransport(NullTransport):
+    """What an HttpConnection needs besides writing; ``set_protocol`` records the WebSocket reader."""
 
     def __init__(self) -> None:
         self.protocol: Any = None
@@ -63,7 +55,7 @@ async def connected() -> Any:
     engine._corker = Corker(NullLoop())
     engine._heartbeats = Heartbeats(loop, engine._sessions)
     conn = HttpConnection(engine)
-    transport = NullTransport()
+    transport = ConnectionTransport()
     transport.protocol = conn
     conn.connection_made(transport)  # type: ignore[arg-type]
     conn.data_received(upgrade_request("127.0.0.1", 1))

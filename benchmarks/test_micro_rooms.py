@@ -17,6 +17,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+from nulls import NullLoop, NullTransport
 
 from hypersio import adapter as adapter_mod
 from hypersio import parser
@@ -32,19 +33,6 @@ def _twin(kind: str) -> ModuleType:
         return importlib.import_module(f"hypersio._fanout_{kind}")
     except ImportError as exc:
         pytest.skip(f"hypersio._fanout_{kind} not available: {exc}")
-
-
-class NullLoop:
-    def call_soon(self, cb: Any, *args: Any) -> None:
-        pass
-
-
-class NullTransport:
-    """Its methods are C builtins, so the benchmark times the server's work, not a fake's."""
-
-    write = len  # a builtin is not bound as a method: transport.write(data) is len(data)
-    is_closing = bool  # bool() is False
-    get_write_buffer_size = int  # int() is 0
 
 
 class Sock:
