@@ -26,6 +26,7 @@ _OP_PING = wsframe.OP_PING
 _OP_PONG = wsframe.OP_PONG
 _OP_CLOSE = wsframe.OP_CLOSE
 _build_frame = wsframe.build_frame
+_message_frame = wsframe.message_frame
 _decode_packet = eio_parser.decode_packet
 _MESSAGE = eio_parser.MESSAGE
 _deliver_messages = fanout.deliver_messages
@@ -193,14 +194,12 @@ class WebSocketTransport:
 
     # ---- sending ----------------------------------------------------------------------------
     def send_message(self, data: str | bytes, volatile: bool) -> None:
-        """Queue one message frame (see :meth:`Session.send`)."""
+        """Queue one message frame (the transport interface; ``Session.send`` normally appends
+        the same frame to the connection buffer itself, in C)."""
         conn = self.conn
         if volatile and conn.congested():
             return
-        if isinstance(data, str):
-            conn.write(_build_frame(_OP_TEXT, "4" + data))
-        else:
-            conn.write(_build_frame(_OP_BINARY, data))
+        conn.write(_message_frame(data))
 
     def send_prepared(self, msg: PreparedMessage, volatile: bool) -> None:
         """Queue a prepared message's frame (broadcasts append it in hypersio.fanout instead)."""
