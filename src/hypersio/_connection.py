@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .dispatch import Router, on_message
+from .dispatch import Router
 from .exceptions import ParseError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,10 +46,6 @@ class Connection:
         return f"<Connection {self.id!r} namespaces={sorted(self.sockets)}>"
 
     # --- incoming -----------------------------------------------------------------------------
-
-    def _on_message(self, data: Any) -> None:
-        """One Engine.IO message from the client (the session calls ``_route`` directly)."""
-        on_message(self, data)
 
     def _parse_failed(self, exc: ParseError) -> None:
         self.server.logger.warning("invalid packet from %s: %s; closing the connection", self.id, exc)

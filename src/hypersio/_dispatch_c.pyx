@@ -22,7 +22,7 @@ from ._acks import handler_shape
 from ._parser_c import encode_packet as _json_encode_packet
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry", "Router", "SocketRoute"]
+__all__ = ["on_event", "send_ack", "SocketAck", "HandlerEntry", "Router", "SocketRoute"]
 
 logger = logging.getLogger("hypersio")
 
@@ -55,27 +55,9 @@ cdef class HandlerEntry:
         return self.var or self.count > nargs
 
 
-def on_message(conn, data):
-    """Handle one Engine.IO message of ``conn``'s session (a packet text or an attachment)."""
-    if conn.closed:
-        return
-    try:
-        packet = conn.decoder.add(data)
-    except ParseError as exc:
-        conn._parse_failed(exc)
-        return
-    if packet is None:
-        return  # waiting for binary attachments
-    socket = conn.sockets.get(packet.nsp)
-    if socket is not None and packet.type == EVENT:
-        on_event(socket, packet.data, packet.id)
-        return
-    conn._on_other_packet(packet, socket)
-
-
 cdef class Router:
-    """``on_message`` bound to one connection, with its decoder and socket table resolved once
-    (see the pure twin). With the compiled JSON decoder, the decode is a C call and the packet's
+    """The session's message handler for one connection, with its decoder and socket table
+    resolved once (see the pure twin). With the compiled JSON decoder, the decode is a C call and the packet's
     fields are struct reads (``_parser_c.pxd``); any other decoder goes through Python."""
 
     cdef object _conn

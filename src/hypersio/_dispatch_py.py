@@ -16,7 +16,7 @@ that own the state, so this module holds only the straight line.
 
 Contract with the owners (``hypersio._connection.Connection``, ``hypersio.socket.Socket``):
 
-* ``on_message(conn, data)`` and ``Router(conn)(data)`` (the session's message handler, with
+* ``Router(conn)(data)`` (the session's message handler, with
   ``conn.decoder.add`` and ``conn.sockets`` resolved once): ``conn`` has ``closed``, ``decoder``,
   ``sockets`` (namespace name → socket; the same dict for the connection's life),
   ``_parse_failed(exc)`` and ``_on_other_packet(packet, socket)``.
@@ -39,7 +39,7 @@ from typing import Any
 from ._acks import handler_shape
 from .exceptions import ParseError
 
-__all__ = ["on_message", "on_event", "send_ack", "SocketAck", "HandlerEntry", "Router", "SocketRoute"]
+__all__ = ["on_event", "send_ack", "SocketAck", "HandlerEntry", "Router", "SocketRoute"]
 
 logger = logging.getLogger("hypersio")
 
@@ -71,29 +71,12 @@ class HandlerEntry:
         return self.var or self.count > nargs
 
 
-def on_message(conn: Any, data: str | bytes) -> None:
-    """Handle one Engine.IO message of ``conn``'s session (a packet text or an attachment)."""
-    if conn.closed:
-        return
-    try:
-        packet = conn.decoder.add(data)
-    except ParseError as exc:
-        conn._parse_failed(exc)
-        return
-    if packet is None:
-        return  # waiting for binary attachments
-    socket = conn.sockets.get(packet.nsp)
-    if packet.type == EVENT and socket is not None:
-        on_event(socket, packet.data, packet.id)
-        return
-    conn._on_other_packet(packet, socket)
-
-
 class Router:
-    """``on_message`` bound to one connection, with its decoder and socket table resolved once.
+    """The session's message handler for one connection: decodes a message and routes the packet,
+    with the connection's decoder and socket table resolved once.
 
-    The session's message handler. ``conn.decoder`` and ``conn.sockets`` must stay the same
-    objects for the connection's life (the connection mutates the dict in place).
+    ``conn.decoder`` and ``conn.sockets`` must stay the same objects for the connection's life
+    (the connection mutates the dict in place).
     """
 
     __slots__ = ("_conn", "_decode", "_sockets")

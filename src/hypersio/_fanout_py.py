@@ -456,15 +456,7 @@ def _visit(
 
 
 def _append(w: CorkedWriter, frame: bytes, volatile: bool) -> None:
-    """What ``WebSocketTransport.send_prepared`` does with a frame, inlined for the fan-out."""
+    """Buffer one frame on ``w``, dropping it when volatile and the peer is congested."""
     if volatile and w.congested():
         return
-    if w._write_closed:
-        return
-    w._out.append(frame)
-    w._out_size += len(frame)
-    if not w._corked:
-        w._corked = True
-        w._corker.mark(w)
-    if w._out_size > w.hard_limit:
-        w._write_closed = True
+    w.write(frame)

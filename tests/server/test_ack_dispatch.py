@@ -40,7 +40,6 @@ def dispatch_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
         import hypersio._dispatch_py as twin
     # Connection builds its Router when it is created; sockets call on_event and build
     # SocketAck through their module.
-    monkeypatch.setattr(hypersio._connection, "on_message", twin.on_message)
     monkeypatch.setattr(hypersio._connection, "Router", twin.Router)
     monkeypatch.setattr(hypersio.socket, "on_event", twin.on_event)
     monkeypatch.setattr(hypersio.socket, "SocketAck", twin.SocketAck)
