@@ -151,7 +151,7 @@ def bench_node(seconds: float, repeats: int) -> dict[str, dict[str, float]] | No
 
 def _compiled_or_none(seconds: float, repeats: int) -> dict[str, dict[str, float]] | None:
     try:
-        return bench_hypersio("hypersio._parser_c", seconds, repeats)
+        return bench_hypersio("hypersio.protocol.socketio._json_c", seconds, repeats)
     except ImportError as exc:
         print(f"compiled parser not built ({exc}); build it with: "
               "cythonize -i -3 src/hypersio/_parser_c.pyx", file=sys.stderr)
@@ -173,7 +173,7 @@ def main() -> None:
 
     runners: dict[str, Callable[[], dict[str, dict[str, float]] | None]] = {
         "hypersio (compiled)": lambda: _compiled_or_none(args.seconds, args.repeats),
-        "hypersio (pure)": lambda: bench_hypersio("hypersio._parser_py", args.seconds, args.repeats),
+        "hypersio (pure)": lambda: bench_hypersio("hypersio.protocol.socketio._json_py", args.seconds, args.repeats),
         "python-socketio": lambda: bench_python_socketio(args.seconds, args.repeats),
         "socket.io-parser (node)": lambda: bench_node(args.seconds, args.repeats),
     }

@@ -1,7 +1,7 @@
 """Shared set-up of the side-by-side benchmarks: which servers exist and how to start them.
 
-The workloads, the load generator and the tables live in the hypersio package (hypersio._bench,
-hypersio._loadgen) so that ``python -m hypersio bench`` works from an installed wheel; the scripts
+The workloads, the load generator and the tables live in the hypersio package (hypersio.bench.runner,
+hypersio.bench.loadgen) so that ``python -m hypersio bench`` works from an installed wheel; the scripts
 in this folder add the comparison servers and the side-by-side runs.
 """
 
@@ -19,7 +19,7 @@ NODE_MODULES = ROOT / "tests" / "js" / "node_modules"
 if str(ROOT / "src") not in sys.path:  # a source checkout works without installing hypersio
     sys.path.insert(0, str(ROOT / "src"))
 
-from hypersio._bench import ServerSpec, floor_spec, hypersio_spec  # noqa: E402
+from hypersio.bench.runner import ServerSpec, floor_spec, hypersio_spec  # noqa: E402
 
 
 def all_specs() -> dict[str, ServerSpec]:

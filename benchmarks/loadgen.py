@@ -1,6 +1,6 @@
 """The load generator on its own: connect N raw Socket.IO clients to any server and watch.
 
-The implementation is hypersio._loadgen (inside the package, so that ``python -m hypersio bench``
+The implementation is hypersio.bench.loadgen (inside the package, so that ``python -m hypersio bench``
 works from an installed wheel); this script re-exports it and adds a small command for ad-hoc use
 against a server you started yourself, e.g. one of benchmarks/servers/:
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from hypersio._loadgen import (  # noqa: E402,F401  (re-exported for scripts that import benchmarks/loadgen)
+from hypersio.bench.loadgen import (  # noqa: E402,F401  (re-exported for scripts that import benchmarks/loadgen)
     BenchClient,
     ControlClient,
     LoadGenerator,

@@ -32,8 +32,8 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (also puts src/ on sys.path)
 
-from hypersio._bench import fmt_rate, run_acks, run_fanout, run_idle  # noqa: E402
-from hypersio._loadgen import LoadGenerator, raise_fd_limit  # noqa: E402
+from hypersio.bench.runner import fmt_rate, run_acks, run_fanout, run_idle  # noqa: E402
+from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit  # noqa: E402
 
 SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "codec"]
 

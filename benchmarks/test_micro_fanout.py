@@ -1,4 +1,4 @@
-"""Micro-benchmarks of the broadcast fan-out (hypersio.fanout), both twins.
+"""Micro-benchmarks of the broadcast fan-out (hypersio.engine.outlet_select), both twins.
 
 Run:  PYTHONPATH=src pytest benchmarks/test_micro_fanout.py --benchmark-columns=min,median,ops
 
@@ -15,17 +15,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from nulls import NullLoop, NullTransport
+from nulls import fanout_twin, NullLoop, NullTransport
 
 CLIENTS = 500
 FRAME_TEXT = '42["tick","xxxxxxxxxxxxxxxx"]'
 
 
-def _twin(kind: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"hypersio._fanout_{kind}")
-    except ImportError as exc:
-        pytest.skip(f"hypersio._fanout_{kind} not available: {exc}")
+def _twin(kind: str) -> Any:
+    return fanout_twin(kind)
 
 
 class Msg:

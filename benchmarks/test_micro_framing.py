@@ -27,12 +27,12 @@ def _twin(stem: str, kind: str) -> ModuleType:
 
 @pytest.fixture(params=["c", "py"])
 def ws(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin("_wsframe", request.param)
+    return _twin("protocol.websocket._frames", request.param)
 
 
 @pytest.fixture(params=["c", "py"])
 def eio(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin("_eio_parser", request.param)
+    return _twin("protocol.engineio._packets", request.param)
 
 
 @pytest.mark.parametrize("size", [1024, 65536], ids=["1KiB", "64KiB"])

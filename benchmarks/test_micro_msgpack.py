@@ -30,9 +30,9 @@ JS_CLIENT = (
 
 def _twin(kind: str) -> ModuleType:
     try:
-        return importlib.import_module(f"hypersio._msgpack_parser_{kind}")
+        return importlib.import_module(f"hypersio.protocol.socketio._msgpack_{kind}")
     except ImportError as exc:
-        pytest.skip(f"hypersio._msgpack_parser_{kind} not available: {exc}")
+        pytest.skip(f"hypersio.protocol.socketio._msgpack_{kind} not available: {exc}")
 
 
 @pytest.fixture(params=["c", "py"])

@@ -25,7 +25,7 @@ from bench_codec import CASES  # noqa: E402  (also puts src/ on sys.path)
 def twin(request: pytest.FixtureRequest) -> ModuleType:
     """The compiled parser (skipped when not built) or its pure-Python twin."""
     try:
-        return importlib.import_module(f"hypersio._parser_{request.param}")
+        return importlib.import_module(f"hypersio.protocol.socketio._json_{request.param}")
     except ImportError:
         pytest.skip("compiled parser not built")
 

@@ -3,7 +3,7 @@
 Run:  PYTHONPATH=src pytest benchmarks/test_micro_request.py --benchmark-columns=min,median,ops
 
 Numbers only: nothing here asserts a speed. One WebSocket client of the benchmark application
-(``hypersio._bench.build_app``) sends ``42<id>["echo",<id>]``; each round hands that frame to the
+(``hypersio.bench.runner.build_app``) sends ``42<id>["echo",<id>]``; each round hands that frame to the
 connection's protocol as the event loop would (``data_received``) and flushes the output, so what
 is timed is everything the server does for an ack except the kernel: frame parsing, the Engine.IO
 and Socket.IO decode, the handler, the encode, framing the answer and the one ``write``. The
@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from nulls import NullLoop, NullTransport
 
-from hypersio._bench import build_app
-from hypersio._loadgen import client_frame, upgrade_request
-from hypersio.engine.heartbeat import Heartbeats
-from hypersio.engine.http import HttpConnection
-from hypersio.fanout import Corker
+from hypersio.bench.runner import build_app
+from hypersio.bench.loadgen import client_frame, upgrade_request
+from hypersio.engine.server.heartbeat import Heartbeats
+from hypersio.engine.server.http import HttpConnection
+from hypersio.engine.outlet import Corker
 
 
 class ConnectionTransport(NullTransport):

@@ -17,22 +17,19 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
-from nulls import NullLoop, NullTransport
+from nulls import fanout_twin, NullLoop, NullTransport
 
-from hypersio import adapter as adapter_mod
+from hypersio.adapters import memory as adapter_mod
 from hypersio import parser
-from hypersio.adapter import BroadcastOptions, InMemoryAdapter
+from hypersio.adapters.memory import BroadcastOptions, InMemoryAdapter
 from hypersio.engine import PreparedMessage
 
 SOCKETS = 100_000
 ROOMS = 10_000
 
 
-def _twin(kind: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"hypersio._fanout_{kind}")
-    except ImportError as exc:
-        pytest.skip(f"hypersio._fanout_{kind} not available: {exc}")
+def _twin(kind: str) -> Any:
+    return fanout_twin(kind)
 
 
 class Sock:

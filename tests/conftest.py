@@ -1,6 +1,7 @@
 """Shared fixtures: the compiled/pure twin switch and the interop (Node) helpers.
 
-Every codec test takes a twin fixture (`parser_twin`, `msgpack_twin`, `eio_twin`, `wsframe_twin`)
+Every twin family of `hypersio._speedups.FAMILIES` has a fixture `<family>_twin` (`json_twin`,
+`msgpack_twin`, `engineio_twin`, `websocket_twin`, `outlet_twin`, `rooms_twin`, `dispatch_twin`)
 parametrized over the compiled module and the pure-Python one. The compiled variant is skipped
 when it was not built, unless HYPERSIO_REQUIRE_EXTENSIONS=1 (as CI sets) makes that a failure.
 """
@@ -12,8 +13,11 @@ import os
 import shutil
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+
+from _support import load_twin
 
 from hypersio import _speedups
 
@@ -21,37 +25,18 @@ JS_DIR = Path(__file__).parent / "js"
 NODE_MODULES = JS_DIR / "node_modules"
 
 
-def _twin(stem: str, kind: str) -> ModuleType:
-    if kind == "py":
-        return importlib.import_module(f"hypersio.{stem}_py")
-    if _speedups.NO_EXTENSIONS:
-        pytest.skip("HYPERSIO_NO_EXTENSIONS=1: compiled twins are off in this run")
-    try:
-        return importlib.import_module(f"hypersio.{stem}_c")
-    except ImportError as exc:
-        if _speedups.REQUIRE_EXTENSIONS:
-            raise
-        pytest.skip(f"compiled module hypersio.{stem}_c not built: {exc}")
+def _twin_fixture(family: str) -> Any:
+    @pytest.fixture(params=["c", "py"], name=f"{family}_twin")
+    def fixture(request: pytest.FixtureRequest) -> ModuleType:
+        return load_twin(family, request.param)
+
+    fixture.__doc__ = f"The {family} twin family, parametrized over the compiled and the pure module."
+    return fixture
 
 
-@pytest.fixture(params=["c", "py"])
-def parser_twin(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin("_parser", request.param)
-
-
-@pytest.fixture(params=["c", "py"])
-def msgpack_twin(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin("_msgpack_parser", request.param)
-
-
-@pytest.fixture(params=["c", "py"])
-def eio_twin(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin("_eio_parser", request.param)
-
-
-@pytest.fixture(params=["c", "py"])
-def wsframe_twin(request: pytest.FixtureRequest) -> ModuleType:
-    return _twin("_wsframe", request.param)
+# One fixture per twin family of the registry: websocket_twin, engineio_twin, json_twin, ...
+for _family in _speedups.FAMILIES:
+    globals()[f"{_family}_twin"] = _twin_fixture(_family)
 
 
 def node_available() -> bool:

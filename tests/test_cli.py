@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hypersio.__main__ import main
+from hypersio.cli import main
 
 from _support import child_env
 
@@ -104,8 +104,8 @@ def test_ack_workload_counts_only_matching_round_trips(parser: str) -> None:
     # The closed-loop request/response scenario of the benchmarks, small: every counted ack had
     # the id of its client's outstanding request (the generator ignores any other), so a count
     # well above the number of clients means the loop kept going, one request after another.
-    from hypersio._bench import hypersio_spec, run_acks
-    from hypersio._loadgen import LoadGenerator
+    from hypersio.bench.runner import hypersio_spec, run_acks
+    from hypersio.bench.loadgen import LoadGenerator
 
     gen = LoadGenerator(1)
     try:

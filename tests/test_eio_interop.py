@@ -76,8 +76,8 @@ def _node_json(args: list[str], node_env: dict[str, str], stdin: str) -> Any:
     return json.loads(proc.stdout)
 
 
-def test_engine_io_parser_agrees(eio_twin: ModuleType, node_env: dict[str, str]) -> None:
-    e = eio_twin
+def test_engine_io_parser_agrees(engineio_twin: ModuleType, node_env: dict[str, str]) -> None:
+    e = engineio_twin
     rng = random.Random(20261126)
     packets = _random_packets(rng, 400)
     # "" and data-less packets are the same on the wire: engine.io-parser decodes both as no data.
@@ -159,8 +159,8 @@ def _node_ws(node_env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def test_our_masked_client_frames_against_ws_server(wsframe_twin: ModuleType, node_env: dict[str, str]) -> None:
-    w = wsframe_twin
+def test_our_masked_client_frames_against_ws_server(websocket_twin: ModuleType, node_env: dict[str, str]) -> None:
+    w = websocket_twin
     proc = _node_ws(node_env, "ws-server")
     try:
         assert proc.stdout is not None
@@ -206,8 +206,8 @@ def test_our_masked_client_frames_against_ws_server(wsframe_twin: ModuleType, no
     assert summary == {"messages": 10, "pings": ["6d6964", "00ff"], "close": [1000, "done ☃"], "error": None}, err
 
 
-def test_ws_client_frames_against_our_parser(wsframe_twin: ModuleType, node_env: dict[str, str]) -> None:
-    w = wsframe_twin
+def test_ws_client_frames_against_our_parser(websocket_twin: ModuleType, node_env: dict[str, str]) -> None:
+    w = websocket_twin
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(IO_TIMEOUT)
     proc = _node_ws(node_env, "ws-client", str(listener.getsockname()[1]))

@@ -20,29 +20,29 @@ def both_twins() -> tuple[ModuleType, ModuleType]:
     if _speedups.NO_EXTENSIONS:
         pytest.skip("compiled twins are off in this run")
     try:
-        compiled = importlib.import_module("hypersio._eio_parser_c")
+        compiled = importlib.import_module("hypersio.protocol.engineio._packets_c")
     except ImportError as exc:
         if _speedups.REQUIRE_EXTENSIONS:
             raise
         pytest.skip(f"compiled _eio_parser_c not built: {exc}")
-    return compiled, importlib.import_module("hypersio._eio_parser_py")
+    return compiled, importlib.import_module("hypersio.protocol.engineio._packets_py")
 
 
 @pytest.mark.parametrize(("name", "value"), TYPES)
-def test_constants(eio_twin: ModuleType, name: str, value: int) -> None:
-    assert getattr(eio_twin, name) == value
+def test_constants(engineio_twin: ModuleType, name: str, value: int) -> None:
+    assert getattr(engineio_twin, name) == value
 
 
 @pytest.mark.parametrize(("name", "value"), TYPES)
 @pytest.mark.parametrize("data", [None, "probe", "héllo ☃ 𝄞", '{"sid":"abc","upgrades":[]}', "x\n\ty"])
-def test_text_packet_roundtrip(eio_twin: ModuleType, name: str, value: int, data: str | None) -> None:
-    encoded = eio_twin.encode_packet(value, data)
+def test_text_packet_roundtrip(engineio_twin: ModuleType, name: str, value: int, data: str | None) -> None:
+    encoded = engineio_twin.encode_packet(value, data)
     assert encoded == str(value) + (data or "")
-    assert eio_twin.decode_packet(encoded) == (value, data)
+    assert engineio_twin.decode_packet(encoded) == (value, data)
 
 
-def test_known_wire_forms(eio_twin: ModuleType) -> None:
-    e = eio_twin
+def test_known_wire_forms(engineio_twin: ModuleType) -> None:
+    e = engineio_twin
     assert e.encode_packet(e.PING, "probe") == "2probe"
     assert e.encode_packet(e.PONG) == "3"
     assert e.encode_packet(e.MESSAGE, "") == "4"
@@ -53,37 +53,37 @@ def test_known_wire_forms(eio_twin: ModuleType) -> None:
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00", b"\x01\x02\x03", bytes(range(256)), b"\xff" * 1000])
-def test_binary_packet_roundtrip(eio_twin: ModuleType, data: bytes) -> None:
-    raw = eio_twin.encode_packet(eio_twin.MESSAGE, data)
+def test_binary_packet_roundtrip(engineio_twin: ModuleType, data: bytes) -> None:
+    raw = engineio_twin.encode_packet(engineio_twin.MESSAGE, data)
     assert raw == data and type(raw) is bytes
-    assert eio_twin.decode_packet(raw) == (eio_twin.MESSAGE, data)
-    text = eio_twin.encode_packet(eio_twin.MESSAGE, data, b64=True)
+    assert engineio_twin.decode_packet(raw) == (engineio_twin.MESSAGE, data)
+    text = engineio_twin.encode_packet(engineio_twin.MESSAGE, data, b64=True)
     assert text == "b" + base64.b64encode(data).decode()
-    assert eio_twin.decode_packet(text) == (eio_twin.MESSAGE, data)
+    assert engineio_twin.decode_packet(text) == (engineio_twin.MESSAGE, data)
 
 
-def test_binary_from_bytearray_and_memoryview(eio_twin: ModuleType) -> None:
+def test_binary_from_bytearray_and_memoryview(engineio_twin: ModuleType) -> None:
     buf = bytearray(b"\x01\x02")
-    assert eio_twin.encode_packet(4, buf) == b"\x01\x02"
-    assert eio_twin.encode_packet(4, memoryview(buf), b64=True) == "bAQI="
-    assert eio_twin.decode_packet(buf) == (4, b"\x01\x02")
-    assert type(eio_twin.decode_packet(memoryview(buf))[1]) is bytes
+    assert engineio_twin.encode_packet(4, buf) == b"\x01\x02"
+    assert engineio_twin.encode_packet(4, memoryview(buf), b64=True) == "bAQI="
+    assert engineio_twin.decode_packet(buf) == (4, b"\x01\x02")
+    assert type(engineio_twin.decode_packet(memoryview(buf))[1]) is bytes
 
 
-def test_encode_refuses_programming_errors(eio_twin: ModuleType) -> None:
+def test_encode_refuses_programming_errors(engineio_twin: ModuleType) -> None:
     for bad_type in (-1, 7, 10):
         with pytest.raises(ValueError):
-            eio_twin.encode_packet(bad_type, "x")
+            engineio_twin.encode_packet(bad_type, "x")
     with pytest.raises(ValueError):
-        eio_twin.encode_packet(eio_twin.PING, b"binary ping")
+        engineio_twin.encode_packet(engineio_twin.PING, b"binary ping")
     with pytest.raises(TypeError):
-        eio_twin.encode_packet(eio_twin.MESSAGE, 42)
+        engineio_twin.encode_packet(engineio_twin.MESSAGE, 42)
     with pytest.raises(ValueError):
-        eio_twin.encode_payload([])
+        engineio_twin.encode_payload([])
 
 
-def test_payload_batching_with_binary(eio_twin: ModuleType) -> None:
-    e = eio_twin
+def test_payload_batching_with_binary(engineio_twin: ModuleType) -> None:
+    e = engineio_twin
     packets = [
         e.encode_packet(e.MESSAGE, '40{"sid":"abc"}'),
         e.encode_packet(e.MESSAGE, b"\x00\x01\x02", b64=True),
@@ -101,48 +101,48 @@ def test_payload_batching_with_binary(eio_twin: ModuleType) -> None:
     assert e.decode_payload(memoryview(body.encode())) == expected
 
 
-def test_single_packet_payload(eio_twin: ModuleType) -> None:
-    assert eio_twin.encode_payload(["6"]) == "6"
-    assert eio_twin.decode_payload("1") == [(1, None)]
+def test_single_packet_payload(engineio_twin: ModuleType) -> None:
+    assert engineio_twin.encode_payload(["6"]) == "6"
+    assert engineio_twin.decode_payload("1") == [(1, None)]
 
 
 @pytest.mark.parametrize(
     "packet",
     ["", "7", "9abc", "x", "-1", " 4", "\x1e", "B", "bA", "b!!!!", "bAAE", "bAA==A", "bAQI=\n", "bé", "b====", "\u0664x"],
 )
-def test_malformed_packets(eio_twin: ModuleType, packet: str) -> None:
+def test_malformed_packets(engineio_twin: ModuleType, packet: str) -> None:
     with pytest.raises(ParseError):
-        eio_twin.decode_packet(packet)
+        engineio_twin.decode_packet(packet)
     with pytest.raises(ParseError):
-        eio_twin.decode_payload("2\x1e" + packet if packet != "\x1e" else packet)
+        engineio_twin.decode_payload("2\x1e" + packet if packet != "\x1e" else packet)
 
 
 @pytest.mark.parametrize("body", ["", "\x1e", "4a\x1e", "\x1e4a", "4a\x1e\x1e4b", b"", b"4a\x1e"])
-def test_payload_with_an_empty_record(eio_twin: ModuleType, body: str | bytes) -> None:
+def test_payload_with_an_empty_record(engineio_twin: ModuleType, body: str | bytes) -> None:
     with pytest.raises(ParseError, match="empty"):
-        eio_twin.decode_payload(body)
+        engineio_twin.decode_payload(body)
 
 
 @pytest.mark.parametrize("body", [b"4\xff", b"4\xc3", b"4\xed\xa0\x80", b"\x80"])
-def test_payload_not_utf8(eio_twin: ModuleType, body: bytes) -> None:
+def test_payload_not_utf8(engineio_twin: ModuleType, body: bytes) -> None:
     with pytest.raises(ParseError, match="UTF-8"):
-        eio_twin.decode_payload(body)
+        engineio_twin.decode_payload(body)
 
 
-def test_too_many_packets(eio_twin: ModuleType) -> None:
-    assert len(eio_twin.decode_payload("\x1e".join(["3"] * 50), max_packets=50)) == 50
+def test_too_many_packets(engineio_twin: ModuleType) -> None:
+    assert len(engineio_twin.decode_payload("\x1e".join(["3"] * 50), max_packets=50)) == 50
     with pytest.raises(ParseError, match="more than 50"):
-        eio_twin.decode_payload("\x1e".join(["3"] * 51), max_packets=50)
-    assert len(eio_twin.decode_payload("\x1e".join(["3"] * eio_twin.DEFAULT_MAX_PACKETS))) == (
-        eio_twin.DEFAULT_MAX_PACKETS
+        engineio_twin.decode_payload("\x1e".join(["3"] * 51), max_packets=50)
+    assert len(engineio_twin.decode_payload("\x1e".join(["3"] * engineio_twin.DEFAULT_MAX_PACKETS))) == (
+        engineio_twin.DEFAULT_MAX_PACKETS
     )
     with pytest.raises(ParseError):
-        eio_twin.decode_payload("\x1e".join(["3"] * (eio_twin.DEFAULT_MAX_PACKETS + 1)))
+        engineio_twin.decode_payload("\x1e".join(["3"] * (engineio_twin.DEFAULT_MAX_PACKETS + 1)))
 
 
-def test_decode_rejects_non_strings(eio_twin: ModuleType) -> None:
+def test_decode_rejects_non_strings(engineio_twin: ModuleType) -> None:
     with pytest.raises(TypeError):
-        eio_twin.decode_packet(42)
+        engineio_twin.decode_packet(42)
 
 
 def test_public_names_match_between_twins() -> None:
@@ -163,10 +163,10 @@ _packet = st.one_of(
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(packets=st.lists(_packet, min_size=1, max_size=10))
-def test_payload_roundtrip_property(eio_twin: ModuleType, packets: list[tuple[int, str | bytes | None]]) -> None:
-    body = eio_twin.encode_payload([eio_twin.encode_packet(t, d, b64=True) for t, d in packets])
-    assert eio_twin.decode_payload(body) == packets
-    assert eio_twin.decode_payload(body.encode("utf-8")) == packets
+def test_payload_roundtrip_property(engineio_twin: ModuleType, packets: list[tuple[int, str | bytes | None]]) -> None:
+    body = engineio_twin.encode_payload([engineio_twin.encode_packet(t, d, b64=True) for t, d in packets])
+    assert engineio_twin.decode_payload(body) == packets
+    assert engineio_twin.decode_payload(body.encode("utf-8")) == packets
 
 
 @settings(max_examples=300, deadline=None)

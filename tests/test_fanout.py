@@ -1,4 +1,4 @@
-"""hypersio.fanout, both twins: corked output buffers, the corker, and the broadcast fan-out loop.
+"""hypersio.engine.outlet_select, both twins: corked output buffers, the corker, and the broadcast fan-out loop.
 
 The fan-out is checked recipient by recipient on small hand-built room indexes, and against a
 brute-force model (hypothesis) for random rooms, targets and exclusions.
@@ -7,32 +7,21 @@ brute-force model (hypothesis) for random rooms, targets and exclusions.
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hypersio import _speedups
-
-
-def _load(kind: str) -> ModuleType:
-    if kind == "py":
-        return importlib.import_module("hypersio._fanout_py")
-    if _speedups.NO_EXTENSIONS:
-        pytest.skip("HYPERSIO_NO_EXTENSIONS=1: compiled twins are off in this run")
-    try:
-        return importlib.import_module("hypersio._fanout_c")
-    except ImportError as exc:
-        if _speedups.REQUIRE_EXTENSIONS:
-            raise
-        pytest.skip(f"compiled module hypersio._fanout_c not built: {exc}")
+from _support import load_twin
 
 
 @pytest.fixture(params=["c", "py"])
-def fanout_twin(request: pytest.FixtureRequest) -> ModuleType:
-    return _load(request.param)
+def fanout_twin(request: pytest.FixtureRequest) -> Any:
+    """The outlet and rooms twins of one kind together: the buffers and the walk that fills them."""
+    outlet, rooms = load_twin("outlet", request.param), load_twin("rooms", request.param)
+    return SimpleNamespace(**{n: getattr(outlet, n) for n in outlet.__all__}, **{n: getattr(rooms, n) for n in rooms.__all__})
 
 
 # --------------------------------------------------------------------------- fakes
@@ -539,7 +528,7 @@ class AdapterWorld:
     def __init__(self, twin: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
         from types import SimpleNamespace
 
-        from hypersio import adapter as adapter_mod
+        from hypersio.adapters import memory as adapter_mod
         from hypersio import parser
 
         monkeypatch.setattr(adapter_mod, "Member", twin.Member)
@@ -574,7 +563,7 @@ class AdapterWorld:
 
 
 def test_adapter_defers_index_changes_made_during_a_fanout(fanout_twin: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hypersio.adapter import BroadcastOptions
+    from hypersio.adapters.memory import BroadcastOptions
 
     world = AdapterWorld(fanout_twin, monkeypatch)
     socks = [world.connect(f"s{i}") for i in range(4)]
@@ -616,7 +605,7 @@ def test_adapter_defers_index_changes_made_during_a_fanout(fanout_twin: ModuleTy
     )
 )
 def test_adapter_matches_a_model_over_random_operations(fanout_twin: ModuleType, ops: list[Any]) -> None:
-    from hypersio.adapter import BroadcastOptions
+    from hypersio.adapters.memory import BroadcastOptions
 
     with pytest.MonkeyPatch.context() as mp:
         world = AdapterWorld(fanout_twin, mp)

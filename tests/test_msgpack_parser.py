@@ -47,7 +47,7 @@ def test_selector_shares_the_json_packet_and_constants() -> None:
 
 
 def test_twins_export_the_same_names(msgpack_twin: ModuleType) -> None:
-    pure = importlib.import_module("hypersio._msgpack_parser_py")
+    pure = importlib.import_module("hypersio.protocol.socketio._msgpack_py")
     assert sorted(msgpack_twin.__all__) == sorted(pure.__all__)
     assert msgpack_twin.Packet is json_parser.Packet
 
@@ -466,7 +466,7 @@ def test_encode_decode_identity(msgpack_twin: ModuleType, packet: tuple) -> None
 
 def compiled_twin() -> ModuleType:
     try:
-        return importlib.import_module("hypersio._msgpack_parser_c")
+        return importlib.import_module("hypersio.protocol.socketio._msgpack_c")
     except ImportError:
         pytest.skip("compiled twin not built")
 
@@ -474,7 +474,7 @@ def compiled_twin() -> ModuleType:
 @settings(max_examples=200, deadline=None)
 @given(packet=packets)
 def test_twins_encode_byte_identical(packet: tuple) -> None:
-    pure = importlib.import_module("hypersio._msgpack_parser_py")
+    pure = importlib.import_module("hypersio.protocol.socketio._msgpack_py")
     assert compiled_twin().encode_packet(*packet) == pure.encode_packet(*packet)
 
 
@@ -487,9 +487,9 @@ def decode_outcome(module: ModuleType, raw: bytes) -> Any:
 
 
 @settings(max_examples=200, deadline=None)
-@given(raw=st.binary(max_size=64) | packets.map(lambda p: importlib.import_module("hypersio._msgpack_parser_py").encode_packet(*p)[0]))
+@given(raw=st.binary(max_size=64) | packets.map(lambda p: importlib.import_module("hypersio.protocol.socketio._msgpack_py").encode_packet(*p)[0]))
 def test_twins_decode_alike_and_only_raise_parse_error(raw: bytes) -> None:
-    pure = importlib.import_module("hypersio._msgpack_parser_py")
+    pure = importlib.import_module("hypersio.protocol.socketio._msgpack_py")
     c = compiled_twin()
     mutated = raw[:-1] + bytes([raw[-1] ^ 0x5A]) if raw else raw
     for blob in (raw, mutated, b"\x84\xa4type\x02" + raw):
@@ -551,7 +551,7 @@ def test_encode_while_an_encode_is_packing(msgpack_twin: ModuleType) -> None:
 
     when = Reentrant(2020, 1, 1, tzinfo=UTC)
     (outer,) = msgpack_twin.encode_packet(2, "/out", ["outer", "s" * 40, when, b"\x02" * 40], 8)
-    pure = importlib.import_module("hypersio._msgpack_parser_py")
+    pure = importlib.import_module("hypersio.protocol.socketio._msgpack_py")
     assert inner == [pure.encode_packet(2, "/in", ["inner", b"\x01" * 40], 7)]
     plain_when = dt.datetime(2020, 1, 1, tzinfo=UTC)
     assert outer == pure.encode_packet(2, "/out", ["outer", "s" * 40, plain_when, b"\x02" * 40], 8)[0]
@@ -569,7 +569,7 @@ def test_twins_tell_ext_headers_apart_alike() -> None:
     """Messages dense in look-alike headers, where only the token walk can decide."""
     import random
 
-    pure = importlib.import_module("hypersio._msgpack_parser_py")
+    pure = importlib.import_module("hypersio.protocol.socketio._msgpack_py")
     compiled = compiled_twin()
     rng = random.Random(7)
     pieces = [raw for raw, _ in EXT0_FORMS] + [msgpack.packb(d) for d in DECOYS] + [

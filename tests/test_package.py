@@ -14,7 +14,6 @@ import hypersio
 from hypersio import _speedups
 
 ROOT = Path(__file__).resolve().parent.parent
-CODEC_SELECTORS = ("parser", "msgpack_parser", "eio_parser", "wsframe", "fanout", "dispatch")
 
 
 def _run_python(code: str, **env: str) -> str:
@@ -29,18 +28,33 @@ def _run_python(code: str, **env: str) -> str:
 
 def test_no_extensions_env_selects_every_pure_twin() -> None:
     out = _run_python(
-        "import hypersio\n"
-        "from hypersio import parser, msgpack_parser, eio_parser, wsframe, fanout, dispatch\n"
-        "print(hypersio.HAS_SPEEDUPS, *(m.IMPLEMENTATION for m in (parser, msgpack_parser, eio_parser, wsframe, fanout, dispatch)))",
+        "import importlib, hypersio\n"
+        "from hypersio import _speedups\n"
+        "print(hypersio.HAS_SPEEDUPS, *(importlib.import_module(s).IMPLEMENTATION for _, s in _speedups.FAMILIES.values()))",
         HYPERSIO_NO_EXTENSIONS="1",
     )
     flag, *implementations = out.split()
     assert flag == "False"
-    assert implementations == [f"hypersio._{name}_py" for name in CODEC_SELECTORS]
+    assert implementations == [f"{base}_py" for base, _ in _speedups.FAMILIES.values()]
+
+
+def test_the_faces_re_export_their_selected_twin() -> None:
+    from hypersio import eio_parser, msgpack_parser, parser, wsframe
+    from hypersio.protocol.engineio import packets
+    from hypersio.protocol.socketio import json_codec, msgpack_codec
+    from hypersio.protocol.websocket import frames
+
+    for face, selector in ((parser, json_codec), (msgpack_parser, msgpack_codec), (eio_parser, packets), (wsframe, frames)):
+        assert face.IMPLEMENTATION == selector.IMPLEMENTATION
+        assert face.__all__ == selector.__all__
+        for name in face.__all__:
+            assert getattr(face, name) is getattr(selector, name), (face.__name__, name)
 
 
 def test_has_speedups_matches_the_selected_modules() -> None:
-    selected = [getattr(hypersio, name).IMPLEMENTATION for name in CODEC_SELECTORS]
+    import importlib
+
+    selected = [importlib.import_module(selector).IMPLEMENTATION for _, selector in _speedups.FAMILIES.values()]
     all_compiled = all(name.endswith("_c") for name in selected)
     assert hypersio.HAS_SPEEDUPS is all_compiled
     if _speedups.REQUIRE_EXTENSIONS:
@@ -51,8 +65,9 @@ def test_has_speedups_matches_the_selected_modules() -> None:
 def test_require_extensions_turns_a_missing_module_into_an_import_error() -> None:
     code = (
         "from hypersio import _speedups\n"
+        "_speedups.FAMILIES['nothing'] = ('hypersio._no_such_codec', 'hypersio._no_such_selector')\n"
         "try:\n"
-        "    _speedups.load('_no_such_codec')\n"
+        "    _speedups.load('nothing')\n"
         "except ImportError as exc:\n"
         "    print('ImportError', exc.name)\n"
     )
@@ -71,13 +86,8 @@ def test_connect_error_carries_message_and_data() -> None:
     assert (err.message, err.data, str(err)) == ("Not authorized", {"code": 42}, "Not authorized")
 
 
-def test_compiled_modules_ship_type_stubs() -> None:
-    src = ROOT / "src" / "hypersio"
-    if not src.is_dir():
-        pytest.skip("runs from a source checkout")
-    for pyx in src.rglob("*.pyx"):
-        assert pyx.with_suffix(".pyi").exists(), f"{pyx.name} has no .pyi stub"
-    assert (src / "py.typed").exists()
+def test_package_is_typed() -> None:
+    assert (Path(hypersio.__file__).parent / "py.typed").exists()
 
 
 @pytest.mark.interop

@@ -29,8 +29,8 @@ def decode_all(mod: ModuleType, chunks: list[Any], **kwargs: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def test_constants(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_constants(json_twin: ModuleType) -> None:
+    m = json_twin
     assert (m.CONNECT, m.DISCONNECT, m.EVENT, m.ACK, m.CONNECT_ERROR, m.BINARY_EVENT, m.BINARY_ACK) == tuple(
         range(7)
     )
@@ -38,8 +38,8 @@ def test_constants(parser_twin: ModuleType) -> None:
     assert set(m.__all__) >= {"Packet", "Encoder", "Decoder", "encode_packet", "EVENT"}
 
 
-def test_packet_attributes_eq_repr(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_packet_attributes_eq_repr(json_twin: ModuleType) -> None:
+    m = json_twin
     p = m.Packet(m.EVENT, "/chat", ["a", 1], 7)
     assert (p.type, p.nsp, p.data, p.id, p.attachments) == (m.EVENT, "/chat", ["a", 1], 7, 0)
     default = m.Packet(m.CONNECT)
@@ -60,23 +60,23 @@ def test_packet_attributes_eq_repr(parser_twin: ModuleType) -> None:
 def test_selector_exports_the_twin_api() -> None:
     from hypersio import parser
 
-    assert parser.IMPLEMENTATION in ("hypersio._parser_c", "hypersio._parser_py")
+    assert parser.IMPLEMENTATION in ("hypersio.protocol.socketio._json_c", "hypersio.protocol.socketio._json_py")
     for name in ("Packet", "Encoder", "Decoder", "encode_packet", "CONNECT", "BINARY_ACK"):
         assert hasattr(parser, name), name
     assert parser.Decoder().add('2["x"]') == parser.Packet(parser.EVENT, "/", ["x"])
 
 
-def test_packet_pickles(parser_twin: ModuleType) -> None:
+def test_packet_pickles(json_twin: ModuleType) -> None:
     import pickle
 
-    m = parser_twin
+    m = json_twin
     packet = m.Packet(m.ACK, "/a", [b"x", {"k": 1}], 5)
     packet.attachments = 1
     copy = pickle.loads(pickle.dumps(packet))
     assert copy == packet and copy.attachments == 1 and type(copy) is m.Packet
 
 
-def test_int_like_types_and_str_subclass_chunks(parser_twin: ModuleType) -> None:
+def test_int_like_types_and_str_subclass_chunks(json_twin: ModuleType) -> None:
     import enum
 
     class Kind(enum.IntEnum):
@@ -85,14 +85,14 @@ def test_int_like_types_and_str_subclass_chunks(parser_twin: ModuleType) -> None
     class Text(str):
         pass
 
-    m = parser_twin
+    m = json_twin
     assert m.encode_packet(Kind.EVENT, "/", ["x"], None) == ['2["x"]']
     assert m.Encoder().encode(m.Packet(Kind.EVENT, "/", ["x"])) == ['2["x"]']
     assert m.Decoder().add(Text('2/a,["x"]')) == m.Packet(m.EVENT, "/a", ["x"])
 
 
-def test_encoder_takes_any_packet_like_object(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_encoder_takes_any_packet_like_object(json_twin: ModuleType) -> None:
+    m = json_twin
     other = other_twin(m)
 
     class Duck:
@@ -106,8 +106,8 @@ def test_encoder_takes_any_packet_like_object(parser_twin: ModuleType) -> None:
         m.Encoder().encode(m.Packet(m.EVENT, b"/x", ["x"]))
 
 
-def test_decoder_reset_drops_a_half_received_packet(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decoder_reset_drops_a_half_received_packet(json_twin: ModuleType) -> None:
+    m = json_twin
     decoder = m.Decoder()
     assert decoder.add('52-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]') is None
     assert decoder.add(b"a") is None
@@ -145,14 +145,14 @@ ENCODED = [
 
 
 @pytest.mark.parametrize(("fields", "expected"), ENCODED)
-def test_encode_matches_socket_io_parser(parser_twin: ModuleType, fields: tuple, expected: str) -> None:
-    m = parser_twin
+def test_encode_matches_socket_io_parser(json_twin: ModuleType, fields: tuple, expected: str) -> None:
+    m = json_twin
     assert m.encode_packet(*fields) == [expected]
     assert m.Encoder().encode(m.Packet(*fields)) == [expected]
 
 
-def test_encode_binary_top_level_and_nested(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_encode_binary_top_level_and_nested(json_twin: ModuleType) -> None:
+    m = json_twin
     data = ["hey", b"\x01", {"a": [bytearray(b"\x02"), {"deep": memoryview(b"\x03")}]}, (b"\x04",)]
     snapshot = repr(data)
     packet = m.Packet(m.EVENT, "/admin", data, 5)
@@ -166,8 +166,8 @@ def test_encode_binary_top_level_and_nested(parser_twin: ModuleType) -> None:
     assert repr(data) == snapshot and packet.type == m.EVENT and packet.attachments == 0  # not mutated
 
 
-def test_encode_binary_ack_and_binary_only_nested(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_encode_binary_ack_and_binary_only_nested(json_twin: ModuleType) -> None:
+    m = json_twin
     assert m.encode_packet(m.ACK, "/", [{"k": b"z"}], 9) == ['61-9[{"k":{"_placeholder":true,"num":0}}]', b"z"]
     # A binary type without any binary data cannot go on the wire as such: plain EVENT/ACK.
     assert m.encode_packet(m.BINARY_EVENT, "/", ["x"], None) == ['2["x"]']
@@ -176,8 +176,8 @@ def test_encode_binary_ack_and_binary_only_nested(parser_twin: ModuleType) -> No
         '51-["x",{"_placeholder":true,"num":0}]', b"y"]
 
 
-def test_encode_json_fallbacks(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_encode_json_fallbacks(json_twin: ModuleType) -> None:
+    m = json_twin
     assert m.encode_packet(m.EVENT, "/", ["big", 2**70]) == ['2["big",1180591620717411303424]']
     assert m.encode_packet(m.EVENT, "/", ["keys", {1: "a", None: "b"}]) == ['2["keys",{"1":"a","null":"b"}]']
     # JSON.stringify escapes lone surrogates; a str holding one must still be valid UTF-8 text.
@@ -191,8 +191,8 @@ def test_encode_json_fallbacks(parser_twin: ModuleType) -> None:
         '51-["x",{"2":{"_placeholder":true,"num":0}},36893488147419103232]', b"q"]
 
 
-def test_encode_rejects_bad_fields(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_encode_rejects_bad_fields(json_twin: ModuleType) -> None:
+    m = json_twin
     for bad_type in (7, -1, "2", None, True):
         with pytest.raises(ValueError):
             m.encode_packet(bad_type, "/", ["x"], None)
@@ -214,8 +214,8 @@ def test_encode_rejects_bad_fields(parser_twin: ModuleType) -> None:
         m.encode_packet(m.CONNECT, "/", {"k": b"binary"}, None)
 
 
-def test_encode_nested_binary_beyond_top_level(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_encode_nested_binary_beyond_top_level(json_twin: ModuleType) -> None:
+    m = json_twin
     nested: Any = b"bottom"
     for _ in range(50):
         nested = [nested]
@@ -230,8 +230,8 @@ def test_encode_nested_binary_beyond_top_level(parser_twin: ModuleType) -> None:
 
 
 @pytest.mark.parametrize(("fields", "text"), ENCODED)
-def test_decode_what_socket_io_parser_writes(parser_twin: ModuleType, fields: tuple, text: str) -> None:
-    m = parser_twin
+def test_decode_what_socket_io_parser_writes(json_twin: ModuleType, fields: tuple, text: str) -> None:
+    m = json_twin
     ptype, nsp, data, pid = fields
     expected_data = [list(x) if isinstance(x, tuple) else x for x in data] if isinstance(data, list) else data
     packet = decode_all(m, [text])
@@ -253,13 +253,13 @@ def test_decode_what_socket_io_parser_writes(parser_twin: ModuleType, fields: tu
         ("0{}", (0, "/", {}, None)),
     ],
 )
-def test_decode_edge_forms(parser_twin: ModuleType, text: str, fields: tuple) -> None:
-    m = parser_twin
+def test_decode_edge_forms(json_twin: ModuleType, text: str, fields: tuple) -> None:
+    m = json_twin
     assert decode_all(m, [text]) == m.Packet(*fields)
 
 
-def test_decode_binary_packet_reassembled(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_binary_packet_reassembled(json_twin: ModuleType) -> None:
+    m = json_twin
     text = '52-/admin,4["hey",{"_placeholder":true,"num":1},{"k":[{"_placeholder":true,"num":0}]}]'
     decoder = m.Decoder()
     assert decoder.add(text) is None
@@ -275,8 +275,8 @@ def test_decode_binary_packet_reassembled(parser_twin: ModuleType) -> None:
     assert decode_all(m, ['51-["x",{"a":{"_placeholder":true,"num":0}}]', b"1"]).data == ["x", {"a": b"1"}]
 
 
-def test_decode_placeholder_lookalikes_stay(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_placeholder_lookalikes_stay(json_twin: ModuleType) -> None:
+    m = json_twin
     # Outside a binary packet placeholders are ordinary data, as in socket.io-parser.
     text = '2["x",{"_placeholder":true,"num":0}]'
     assert decode_all(m, [text]).data == ["x", {"_placeholder": True, "num": 0}]
@@ -285,8 +285,8 @@ def test_decode_placeholder_lookalikes_stay(parser_twin: ModuleType) -> None:
     assert out.data == ["x", {"_placeholder": 1, "num": 0}, b"b"]
 
 
-def test_decoder_max_attachments_setting(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decoder_max_attachments_setting(json_twin: ModuleType) -> None:
+    m = json_twin
     placeholders = ",".join(f'{{"_placeholder":true,"num":{i}}}' for i in range(12))
     text = f'512-["x",{placeholders}]'
     with pytest.raises(ParseError, match="too many attachments"):
@@ -371,8 +371,8 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("text", "reason"), INVALID)
-def test_decode_rejects(parser_twin: ModuleType, text: str, reason: str | None) -> None:
-    m = parser_twin
+def test_decode_rejects(json_twin: ModuleType, text: str, reason: str | None) -> None:
+    m = json_twin
     decoder = m.Decoder()
     with pytest.raises(ParseError) as info:
         decoder.add(text)
@@ -382,8 +382,8 @@ def test_decode_rejects(parser_twin: ModuleType, text: str, reason: str | None) 
     assert decoder.add('2["ok"]') == m.Packet(m.EVENT, "/", ["ok"])
 
 
-def test_decode_bytes_without_pending_binary_packet(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_bytes_without_pending_binary_packet(json_twin: ModuleType) -> None:
+    m = json_twin
     decoder = m.Decoder()
     with pytest.raises(ParseError, match="binary"):
         decoder.add(b'2["x"]')
@@ -392,8 +392,8 @@ def test_decode_bytes_without_pending_binary_packet(parser_twin: ModuleType) -> 
         decoder.add(b"")
 
 
-def test_decode_text_while_attachments_are_due(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_text_while_attachments_are_due(json_twin: ModuleType) -> None:
+    m = json_twin
     decoder = m.Decoder()
     assert decoder.add('52-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]') is None
     assert decoder.add(b"one") is None
@@ -406,8 +406,8 @@ def test_decode_text_while_attachments_are_due(parser_twin: ModuleType) -> None:
 
 
 @pytest.mark.parametrize("num", ["2", "-1", "0.5", '"0"', "true", "null", "1e0"])
-def test_decode_placeholder_out_of_range(parser_twin: ModuleType, num: str) -> None:
-    m = parser_twin
+def test_decode_placeholder_out_of_range(json_twin: ModuleType, num: str) -> None:
+    m = json_twin
     decoder = m.Decoder()
     assert decoder.add(f'52-["x",{{"_placeholder":true,"num":{num}}}]') is None
     assert decoder.add(b"a") is None
@@ -416,14 +416,14 @@ def test_decode_placeholder_out_of_range(parser_twin: ModuleType, num: str) -> N
     assert decoder.add('2["after"]').data == ["after"]
 
 
-def test_decode_missing_placeholder_num(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_missing_placeholder_num(json_twin: ModuleType) -> None:
+    m = json_twin
     with pytest.raises(ParseError, match="placeholder"):
         decode_all(m, ['51-["x",{"_placeholder":true}]', b"a"])
 
 
-def test_decode_wrong_chunk_types(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_wrong_chunk_types(json_twin: ModuleType) -> None:
+    m = json_twin
     decoder = m.Decoder()
     for chunk in (None, 12, ["2"], {"type": 2}):
         with pytest.raises(ParseError, match="expected str or bytes"):
@@ -432,8 +432,8 @@ def test_decode_wrong_chunk_types(parser_twin: ModuleType) -> None:
 
 
 @pytest.mark.parametrize("depth", [1030, 5000, 100_000])
-def test_decode_deep_nesting_is_a_parse_error(parser_twin: ModuleType, depth: int) -> None:
-    m = parser_twin
+def test_decode_deep_nesting_is_a_parse_error(json_twin: ModuleType, depth: int) -> None:
+    m = json_twin
     decoder = m.Decoder()
     with pytest.raises(ParseError):
         decoder.add('2["x",' + "[" * depth + "]" * depth + "]")
@@ -446,8 +446,8 @@ def test_decode_deep_nesting_is_a_parse_error(parser_twin: ModuleType, depth: in
         decoder.add("2" + "[" * depth)
 
 
-def test_decode_deep_binary_packet_within_the_json_limit(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_deep_binary_packet_within_the_json_limit(json_twin: ModuleType) -> None:
+    m = json_twin
     depth = 1000
     text = '51-["x",' + "[" * depth + '{"_placeholder":true,"num":0}' + "]" * depth + "]"
     packet = decode_all(m, [text, b"deep"])
@@ -457,16 +457,16 @@ def test_decode_deep_binary_packet_within_the_json_limit(parser_twin: ModuleType
     assert node == [b"deep"]
 
 
-def test_decode_lone_surrogate_escapes_like_json_parse(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_lone_surrogate_escapes_like_json_parse(json_twin: ModuleType) -> None:
+    m = json_twin
     # JSON.stringify("\ud800") is the escaped form; JSON.parse accepts it, so do we.
     packet = decode_all(m, ['2["s","a\\ud800b","\\udfff"]'])
     assert packet.data == ["s", "a\ud800b", "\udfff"]
     assert m.encode_packet(m.EVENT, "/", packet.data) == ['2["s","a\\ud800b","\\udfff"]']
 
 
-def test_decode_truncated_packets_never_half_accepted(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_truncated_packets_never_half_accepted(json_twin: ModuleType) -> None:
+    m = json_twin
     full = '52-/admin,12["event",{"a":[1,2,{"_placeholder":true,"num":0}]},{"_placeholder":true,"num":1}]'
     for cut in range(1, len(full)):
         decoder = m.Decoder()
@@ -479,10 +479,10 @@ def test_decode_truncated_packets_never_half_accepted(parser_twin: ModuleType) -
         assert result is None or result.data is None
 
 
-def test_decode_garbage_is_always_parse_error_or_packet(parser_twin: ModuleType) -> None:
+def test_decode_garbage_is_always_parse_error_or_packet(json_twin: ModuleType) -> None:
     import random
 
-    m = parser_twin
+    m = json_twin
     rng = random.Random(1234)
     alphabet = '0123456789-/,[]{}":tfnul\\ ab\x00é\ud7ff'
     decoder = m.Decoder()
@@ -510,16 +510,16 @@ def test_decode_garbage_is_always_parse_error_or_packet(parser_twin: ModuleType)
     ],
     ids=["ack-id", "attachments", "attachments-no-dash", "nsp", "string", "array"],
 )
-def test_decode_megabyte_hostile_input_fails_fast(parser_twin: ModuleType, text: str) -> None:
-    m = parser_twin
+def test_decode_megabyte_hostile_input_fails_fast(json_twin: ModuleType, text: str) -> None:
+    m = json_twin
     decoder = m.Decoder()
     with pytest.raises(ParseError):
         decoder.add(text)
     assert decoder.add('2["ok"]').data == ["ok"]
 
 
-def test_decode_invalid_utf8_bytes_only_as_attachment(parser_twin: ModuleType) -> None:
-    m = parser_twin
+def test_decode_invalid_utf8_bytes_only_as_attachment(json_twin: ModuleType) -> None:
+    m = json_twin
     # Text is str: invalid UTF-8 bytes are never taken for a packet text...
     with pytest.raises(ParseError):
         m.Decoder().add(b'2["\xff\xfe"]')
@@ -588,10 +588,10 @@ def other_twin(mod: ModuleType) -> ModuleType:
     """The twin that is not ``mod`` (skips when the compiled one is not built)."""
     if mod.__name__.endswith("_py"):
         try:
-            return importlib.import_module("hypersio._parser_c")
+            return importlib.import_module("hypersio.protocol.socketio._json_c")
         except ImportError:
             pytest.skip("compiled parser not built")
-    return importlib.import_module("hypersio._parser_py")
+    return importlib.import_module("hypersio.protocol.socketio._json_py")
 
 
 # The twin fixture is a module, stateless: sharing it between examples is safe.
@@ -602,8 +602,8 @@ PROPERTY_SETTINGS = settings(
 
 @PROPERTY_SETTINGS
 @given(fields=packet_fields())
-def test_property_encode_decode_identity(parser_twin: ModuleType, fields: tuple) -> None:
-    m = parser_twin
+def test_property_encode_decode_identity(json_twin: ModuleType, fields: tuple) -> None:
+    m = json_twin
     packet = m.Packet(*fields)
     wire = m.Encoder().encode(packet)
     assert type(wire[0]) is str
@@ -615,9 +615,9 @@ def test_property_encode_decode_identity(parser_twin: ModuleType, fields: tuple)
 
 @PROPERTY_SETTINGS
 @given(fields=packet_fields())
-def test_property_twins_encode_identically(parser_twin: ModuleType, fields: tuple) -> None:
-    other = other_twin(parser_twin)
-    assert parser_twin.encode_packet(*fields) == other.encode_packet(*fields)
+def test_property_twins_encode_identically(json_twin: ModuleType, fields: tuple) -> None:
+    other = other_twin(json_twin)
+    assert json_twin.encode_packet(*fields) == other.encode_packet(*fields)
 
 
 def _outcome(mod: ModuleType, chunks: list[Any]) -> Any:
@@ -641,14 +641,14 @@ def _outcome(mod: ModuleType, chunks: list[Any]) -> Any:
     extra=st.lists(st.one_of(st.binary(max_size=4), st.text(alphabet='25-[]"x,/1{}', max_size=8)), max_size=3),
 )
 def test_property_twins_decode_identically(
-    parser_twin: ModuleType, fields: tuple, cut: int, junk: str, extra: list[Any]
+    json_twin: ModuleType, fields: tuple, cut: int, junk: str, extra: list[Any]
 ) -> None:
-    other = other_twin(parser_twin)
-    wire = parser_twin.encode_packet(*fields)
+    other = other_twin(json_twin)
+    wire = json_twin.encode_packet(*fields)
     text = wire[0]
     mutated = text[:cut] + junk + text[cut:]
     for chunks in (wire, [mutated, *wire[1:]], [*wire, *extra], [mutated, *extra]):
-        assert _outcome(parser_twin, chunks) == _outcome(other, chunks)
+        assert _outcome(json_twin, chunks) == _outcome(other, chunks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -670,15 +670,15 @@ _SCALARS = st.one_of(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.lists(_SCALARS, max_size=12), pid=st.one_of(st.none(), st.integers(0, 2**53 - 1)))
-def test_scalar_arguments_encode_as_orjson_would(parser_twin: ModuleType, data: list[Any], pid: int | None) -> None:
+def test_scalar_arguments_encode_as_orjson_would(json_twin: ModuleType, data: list[Any], pid: int | None) -> None:
     # Whatever path a twin takes, the text is the type, the id and orjson's JSON of the arguments
     # (binary arguments become attachments, ints past 64 bits take the slow JSON path).
     import json
 
     import orjson
 
-    for ptype in (parser_twin.EVENT, parser_twin.ACK):
-        parts = parser_twin.encode_packet(ptype, "/chat", data, pid)
+    for ptype in (json_twin.EVENT, json_twin.ACK):
+        parts = json_twin.encode_packet(ptype, "/chat", data, pid)
         binaries = [x for x in data if isinstance(x, bytes)]
         head = f"{ptype + 3 if binaries else ptype}{f'{len(binaries)}-' if binaries else ''}/chat,"
         head += "" if pid is None else str(pid)
@@ -694,6 +694,6 @@ def test_scalar_arguments_encode_as_orjson_would(parser_twin: ModuleType, data: 
         in_64_bits = all(-(2**63) <= x < 2**64 for x in data if type(x) is int)
         # An EVENT needs a name first ([] or [False] do not decode); orjson reads ints past 64
         # bits as floats, so those round trips are not exact.
-        if ptype == parser_twin.ACK and in_64_bits:
-            decoded = decode_all(parser_twin, parts)
+        if ptype == json_twin.ACK and in_64_bits:
+            decoded = decode_all(json_twin, parts)
             assert decoded.data == data and decoded.id == pid

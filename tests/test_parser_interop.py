@@ -164,8 +164,8 @@ def chunks_from_wire(chunks: list[Any]) -> list[Any]:
     return [c if isinstance(c, str) else untag(c) for c in chunks]
 
 
-def test_both_directions_give_the_same_packet(parser_twin: ModuleType, node_env: dict[str, str]) -> None:
-    m = parser_twin
+def test_both_directions_give_the_same_packet(json_twin: ModuleType, node_env: dict[str, str]) -> None:
+    m = json_twin
     gen = RandomPackets(seed=20240501)
     packets = [gen.packet() for _ in range(1500)]
     ours = [m.encode_packet(t, n, d, i) for t, n, d, i, _ in packets]
@@ -230,8 +230,8 @@ def known_stricter(text: str, node_packet: dict[str, Any] | None, message: str) 
     return "attachments" in message or "ack id" in message or "whitespace" in message
 
 
-def test_never_more_lenient_than_socket_io_parser(parser_twin: ModuleType, node_env: dict[str, str]) -> None:
-    m = parser_twin
+def test_never_more_lenient_than_socket_io_parser(json_twin: ModuleType, node_env: dict[str, str]) -> None:
+    m = json_twin
     texts = hostile_texts(m, seed=77, count=3000)
     reply = run_node(node_env, {"decode": [[t] for t in texts]})
     agreed_errors = 0
@@ -255,8 +255,8 @@ def test_never_more_lenient_than_socket_io_parser(parser_twin: ModuleType, node_
     assert agreed_errors > 500
 
 
-def test_binary_reassembly_and_placeholder_rules_agree(parser_twin: ModuleType, node_env: dict[str, str]) -> None:
-    m = parser_twin
+def test_binary_reassembly_and_placeholder_rules_agree(json_twin: ModuleType, node_env: dict[str, str]) -> None:
+    m = json_twin
     vectors: list[list[Any]] = [
         ['51-["a",{"_placeholder":true,"num":0}]', b"x"],
         ['52-["a",{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]', b"x", b"y"],

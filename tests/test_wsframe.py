@@ -44,12 +44,12 @@ def both_twins() -> tuple[ModuleType, ModuleType]:
     if _speedups.NO_EXTENSIONS:
         pytest.skip("compiled twins are off in this run")
     try:
-        compiled = importlib.import_module("hypersio._wsframe_c")
+        compiled = importlib.import_module("hypersio.protocol.websocket._frames_c")
     except ImportError as exc:
         if _speedups.REQUIRE_EXTENSIONS:
             raise
         pytest.skip(f"compiled _wsframe_c not built: {exc}")
-    return compiled, importlib.import_module("hypersio._wsframe_py")
+    return compiled, importlib.import_module("hypersio.protocol.websocket._frames_py")
 
 
 # ---------------------------------------------------------------- building
@@ -60,94 +60,94 @@ def both_twins() -> tuple[ModuleType, ModuleType]:
     [(0, 2, b"\x00"), (125, 2, b"\x7d"), (126, 4, b"\x7e\x00\x7e"), (65535, 4, b"\x7e\xff\xff"),
      (65536, 10, b"\x7f" + (65536).to_bytes(8, "big")), (MiB, 10, b"\x7f" + MiB.to_bytes(8, "big"))],
 )
-def test_length_encodings_unmasked(wsframe_twin: ModuleType, n: int, header_len: int, length_bytes: bytes) -> None:
+def test_length_encodings_unmasked(websocket_twin: ModuleType, n: int, header_len: int, length_bytes: bytes) -> None:
     payload = bytes(range(256)) * (n // 256) + bytes(n % 256)
-    frame = wsframe_twin.build_frame(wsframe_twin.OP_BINARY, payload)
+    frame = websocket_twin.build_frame(websocket_twin.OP_BINARY, payload)
     assert frame[0] == 0x82
     assert frame[1 : 1 + len(length_bytes)] == length_bytes
     assert len(frame) == header_len + n
     assert frame[header_len:] == payload
     assert frame == raw_frame(0x82, payload)
-    parser = wsframe_twin.FrameParser(max_message_size=2 * MiB, expect_masked=False)
-    assert parser.feed(frame) == [(wsframe_twin.OP_BINARY, payload)]
+    parser = websocket_twin.FrameParser(max_message_size=2 * MiB, expect_masked=False)
+    assert parser.feed(frame) == [(websocket_twin.OP_BINARY, payload)]
 
 
 @pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 7, 8, 9, 125, 126, 65535, 65536, MiB])
-def test_masked_frames_match_hand_built(wsframe_twin: ModuleType, n: int) -> None:
+def test_masked_frames_match_hand_built(websocket_twin: ModuleType, n: int) -> None:
     payload = (b"hypersio!" * (n // 9 + 1))[:n]
-    frame = wsframe_twin.build_frame(wsframe_twin.OP_BINARY, payload, mask_key=KEY)
+    frame = websocket_twin.build_frame(websocket_twin.OP_BINARY, payload, mask_key=KEY)
     assert frame == raw_frame(0x82, payload, key=KEY)
-    parser = wsframe_twin.FrameParser(max_message_size=2 * MiB, expect_masked=True)
-    assert parser.feed(frame) == [(wsframe_twin.OP_BINARY, payload)]
+    parser = websocket_twin.FrameParser(max_message_size=2 * MiB, expect_masked=True)
+    assert parser.feed(frame) == [(websocket_twin.OP_BINARY, payload)]
 
 
-def test_random_mask_keys_differ_and_roundtrip(wsframe_twin: ModuleType) -> None:
-    frames = [wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "ping me", mask=True) for _ in range(20)]
+def test_random_mask_keys_differ_and_roundtrip(websocket_twin: ModuleType) -> None:
+    frames = [websocket_twin.build_frame(websocket_twin.OP_TEXT, "ping me", mask=True) for _ in range(20)]
     keys = {f[2:6] for f in frames}
     assert len(keys) > 15  # a repeated key in 20 draws of 32 bits would point at a broken generator
-    parser = wsframe_twin.FrameParser()
-    assert parser.feed(b"".join(frames)) == [(wsframe_twin.OP_TEXT, "ping me")] * 20
+    parser = websocket_twin.FrameParser()
+    assert parser.feed(b"".join(frames)) == [(websocket_twin.OP_TEXT, "ping me")] * 20
 
 
-def test_str_payload_is_utf8_text(wsframe_twin: ModuleType) -> None:
-    frame = wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "héllo ☃ 𝄞")
+def test_str_payload_is_utf8_text(websocket_twin: ModuleType) -> None:
+    frame = websocket_twin.build_frame(websocket_twin.OP_TEXT, "héllo ☃ 𝄞")
     assert frame[2:] == "héllo ☃ 𝄞".encode()
     assert frame[1] == len("héllo ☃ 𝄞".encode())
 
 
-def test_build_accepts_bytearray_and_memoryview(wsframe_twin: ModuleType) -> None:
+def test_build_accepts_bytearray_and_memoryview(websocket_twin: ModuleType) -> None:
     data = bytearray(b"abc" * 50)
-    assert wsframe_twin.build_frame(2, data) == wsframe_twin.build_frame(2, bytes(data))
-    assert wsframe_twin.build_frame(2, memoryview(data), mask_key=KEY) == raw_frame(0x82, bytes(data), KEY)
+    assert websocket_twin.build_frame(2, data) == websocket_twin.build_frame(2, bytes(data))
+    assert websocket_twin.build_frame(2, memoryview(data), mask_key=KEY) == raw_frame(0x82, bytes(data), KEY)
 
 
-def test_non_fin_and_continuation_headers(wsframe_twin: ModuleType) -> None:
-    assert wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "ab", fin=False)[0] == 0x01
-    assert wsframe_twin.build_frame(wsframe_twin.OP_CONTINUATION, "cd")[0] == 0x80
-    assert wsframe_twin.build_frame(wsframe_twin.OP_PING, b"")[0:2] == b"\x89\x00"
-    assert wsframe_twin.build_frame(wsframe_twin.OP_PONG, b"x", mask_key=KEY)[0:2] == b"\x8a\x81"
+def test_non_fin_and_continuation_headers(websocket_twin: ModuleType) -> None:
+    assert websocket_twin.build_frame(websocket_twin.OP_TEXT, "ab", fin=False)[0] == 0x01
+    assert websocket_twin.build_frame(websocket_twin.OP_CONTINUATION, "cd")[0] == 0x80
+    assert websocket_twin.build_frame(websocket_twin.OP_PING, b"")[0:2] == b"\x89\x00"
+    assert websocket_twin.build_frame(websocket_twin.OP_PONG, b"x", mask_key=KEY)[0:2] == b"\x8a\x81"
 
 
-def test_build_refuses_bad_frames(wsframe_twin: ModuleType) -> None:
+def test_build_refuses_bad_frames(websocket_twin: ModuleType) -> None:
     with pytest.raises(ValueError):
-        wsframe_twin.build_frame(3, b"")
+        websocket_twin.build_frame(3, b"")
     with pytest.raises(ValueError):
-        wsframe_twin.build_frame(wsframe_twin.OP_PING, b"x" * 126)
+        websocket_twin.build_frame(websocket_twin.OP_PING, b"x" * 126)
     with pytest.raises(ValueError):
-        wsframe_twin.build_frame(wsframe_twin.OP_CLOSE, b"", fin=False)
+        websocket_twin.build_frame(websocket_twin.OP_CLOSE, b"", fin=False)
     with pytest.raises(ValueError):
-        wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "x", mask_key=b"abc")
-    assert len(wsframe_twin.build_frame(wsframe_twin.OP_PING, b"x" * 125)) == 127
+        websocket_twin.build_frame(websocket_twin.OP_TEXT, "x", mask_key=b"abc")
+    assert len(websocket_twin.build_frame(websocket_twin.OP_PING, b"x" * 125)) == 127
 
 
 # ---------------------------------------------------------------- masking
 
 
 @pytest.mark.parametrize("n", list(range(0, 34)) + [1023, 1024, 1025, 65536 + 3])
-def test_mask_payload_matches_bytewise_xor(wsframe_twin: ModuleType, n: int) -> None:
+def test_mask_payload_matches_bytewise_xor(websocket_twin: ModuleType, n: int) -> None:
     data = bytes((i * 31 + 7) & 0xFF for i in range(n))
-    masked = wsframe_twin.mask_payload(data, KEY)
+    masked = websocket_twin.mask_payload(data, KEY)
     assert masked == naive_mask(data, KEY)
-    assert wsframe_twin.mask_payload(masked, KEY) == data
-    assert wsframe_twin.mask_payload(bytearray(data), bytearray(KEY)) == masked
+    assert websocket_twin.mask_payload(masked, KEY) == data
+    assert websocket_twin.mask_payload(bytearray(data), bytearray(KEY)) == masked
 
 
-def test_mask_payload_key_must_be_4_bytes(wsframe_twin: ModuleType) -> None:
+def test_mask_payload_key_must_be_4_bytes(websocket_twin: ModuleType) -> None:
     with pytest.raises(ValueError):
-        wsframe_twin.mask_payload(b"abc", b"12345")
+        websocket_twin.mask_payload(b"abc", b"12345")
 
 
-def test_server_refuses_unmasked_and_client_refuses_masked(wsframe_twin: ModuleType) -> None:
-    server = wsframe_twin.FrameParser(expect_masked=True)
+def test_server_refuses_unmasked_and_client_refuses_masked(websocket_twin: ModuleType) -> None:
+    server = websocket_twin.FrameParser(expect_masked=True)
     with pytest.raises(WebSocketError) as info:
-        server.feed(wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "hi"))
+        server.feed(websocket_twin.build_frame(websocket_twin.OP_TEXT, "hi"))
     assert info.value.code == 1002
-    client = wsframe_twin.FrameParser(expect_masked=False)
+    client = websocket_twin.FrameParser(expect_masked=False)
     with pytest.raises(WebSocketError) as info:
-        client.feed(wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "hi", mask=True))
+        client.feed(websocket_twin.build_frame(websocket_twin.OP_TEXT, "hi", mask=True))
     assert info.value.code == 1002
-    client = wsframe_twin.FrameParser(expect_masked=False)
-    assert client.feed(wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "hi")) == [(1, "hi")]
+    client = websocket_twin.FrameParser(expect_masked=False)
+    assert client.feed(websocket_twin.build_frame(websocket_twin.OP_TEXT, "hi")) == [(1, "hi")]
 
 
 # ---------------------------------------------------------------- parsing streams
@@ -171,50 +171,50 @@ def _sample_stream(w: ModuleType, key: bytes | None) -> tuple[bytes, list[tuple[
 
 
 @pytest.mark.parametrize("masked", [True, False])
-def test_every_split_point(wsframe_twin: ModuleType, masked: bool) -> None:
-    stream, expected = _sample_stream(wsframe_twin, KEY if masked else None)
-    assert wsframe_twin.FrameParser(expect_masked=masked).feed(stream) == expected
+def test_every_split_point(websocket_twin: ModuleType, masked: bool) -> None:
+    stream, expected = _sample_stream(websocket_twin, KEY if masked else None)
+    assert websocket_twin.FrameParser(expect_masked=masked).feed(stream) == expected
     for cut in range(len(stream) + 1):
-        parser = wsframe_twin.FrameParser(expect_masked=masked)
+        parser = websocket_twin.FrameParser(expect_masked=masked)
         got = parser.feed(stream[:cut]) + parser.feed(stream[cut:])
         assert got == expected, cut
 
 
 @pytest.mark.parametrize("masked", [True, False])
-def test_byte_by_byte(wsframe_twin: ModuleType, masked: bool) -> None:
-    stream, expected = _sample_stream(wsframe_twin, KEY if masked else None)
-    parser = wsframe_twin.FrameParser(expect_masked=masked)
+def test_byte_by_byte(websocket_twin: ModuleType, masked: bool) -> None:
+    stream, expected = _sample_stream(websocket_twin, KEY if masked else None)
+    parser = websocket_twin.FrameParser(expect_masked=masked)
     got: list[tuple[int, object]] = []
     for i in range(len(stream)):
         got += parser.feed(stream[i : i + 1])
     assert got == expected
 
 
-def test_large_frame_in_pieces_and_memoryview_input(wsframe_twin: ModuleType) -> None:
+def test_large_frame_in_pieces_and_memoryview_input(websocket_twin: ModuleType) -> None:
     payload = bytes(range(256)) * 4096  # 1 MiB
     frame = raw_frame(0x82, payload, KEY) + raw_frame(0x81, b"after", KEY)
-    parser = wsframe_twin.FrameParser(max_message_size=MiB)
+    parser = websocket_twin.FrameParser(max_message_size=MiB)
     got: list[tuple[int, object]] = []
     for i in range(0, len(frame), 65536):
         got += parser.feed(memoryview(frame)[i : i + 65536])
     assert got == [(2, payload), (1, "after")]
 
 
-def test_large_fragmented_text(wsframe_twin: ModuleType) -> None:
+def test_large_fragmented_text(websocket_twin: ModuleType) -> None:
     text = "☃" * 100_000
     raw = text.encode()
     stream = raw_frame(0x01, raw[:100_001], KEY) + raw_frame(0x00, raw[100_001:200_000], KEY)
     stream += raw_frame(0x80, raw[200_000:], KEY)
-    parser = wsframe_twin.FrameParser()
+    parser = websocket_twin.FrameParser()
     assert parser.feed(stream) == [(1, text)]
     # The parser is reusable for the next message after a fragmented one.
     assert parser.feed(raw_frame(0x81, b"next", KEY)) == [(1, "next")]
 
 
-def test_fragment_flood_costs_its_payload_not_per_frame_objects(wsframe_twin: ModuleType) -> None:
+def test_fragment_flood_costs_its_payload_not_per_frame_objects(websocket_twin: ModuleType) -> None:
     import tracemalloc
 
-    parser = wsframe_twin.FrameParser(max_message_size=1_000_000)
+    parser = websocket_twin.FrameParser(max_message_size=1_000_000)
     assert parser.feed(raw_frame(0x02, b"s", KEY)) == []
     empty = raw_frame(0x00, b"", KEY) * 100
     one = raw_frame(0x00, b"x", KEY) * 100
@@ -248,65 +248,65 @@ def _error_code(w: ModuleType, data: bytes, expect_masked: bool = True, limit: i
 
 
 @pytest.mark.parametrize("rsv", [0x40, 0x20, 0x10])
-def test_rsv_bits_refused(wsframe_twin: ModuleType, rsv: int) -> None:
-    assert _error_code(wsframe_twin, raw_frame(0x81 | rsv, b"x", KEY)) == 1002
+def test_rsv_bits_refused(websocket_twin: ModuleType, rsv: int) -> None:
+    assert _error_code(websocket_twin, raw_frame(0x81 | rsv, b"x", KEY)) == 1002
 
 
 @pytest.mark.parametrize("opcode", [3, 4, 5, 6, 7, 11, 12, 13, 14, 15])
-def test_unknown_opcodes_refused(wsframe_twin: ModuleType, opcode: int) -> None:
-    assert _error_code(wsframe_twin, raw_frame(0x80 | opcode, b"", KEY)) == 1002
+def test_unknown_opcodes_refused(websocket_twin: ModuleType, opcode: int) -> None:
+    assert _error_code(websocket_twin, raw_frame(0x80 | opcode, b"", KEY)) == 1002
 
 
 @pytest.mark.parametrize("opcode", [0x8, 0x9, 0xA])
-def test_control_frame_rules(wsframe_twin: ModuleType, opcode: int) -> None:
-    assert _error_code(wsframe_twin, raw_frame(opcode, b"", KEY)) == 1002  # not FIN
-    assert _error_code(wsframe_twin, raw_frame(0x80 | opcode, b"x" * 126, KEY)) == 1002
+def test_control_frame_rules(websocket_twin: ModuleType, opcode: int) -> None:
+    assert _error_code(websocket_twin, raw_frame(opcode, b"", KEY)) == 1002  # not FIN
+    assert _error_code(websocket_twin, raw_frame(0x80 | opcode, b"x" * 126, KEY)) == 1002
     # the length rule applies to the 7-bit field, even when a 16-bit form says 125
-    assert _error_code(wsframe_twin, raw_frame(0x80 | opcode, b"\x03\xe8" + b"x" * 123, KEY, wide=16)) == 1002
+    assert _error_code(websocket_twin, raw_frame(0x80 | opcode, b"\x03\xe8" + b"x" * 123, KEY, wide=16)) == 1002
 
 
-def test_control_frame_refused_from_the_first_two_bytes(wsframe_twin: ModuleType) -> None:
-    parser = wsframe_twin.FrameParser()
+def test_control_frame_refused_from_the_first_two_bytes(websocket_twin: ModuleType) -> None:
+    parser = websocket_twin.FrameParser()
     with pytest.raises(WebSocketError):
         parser.feed(b"\x09\x80")  # a non-FIN ping: no need to wait for the rest
 
 
-def test_fragmentation_state_errors(wsframe_twin: ModuleType) -> None:
-    assert _error_code(wsframe_twin, raw_frame(0x80, b"orphan", KEY)) == 1002
-    assert _error_code(wsframe_twin, raw_frame(0x01, b"a", KEY) + raw_frame(0x81, b"b", KEY)) == 1002
-    assert _error_code(wsframe_twin, raw_frame(0x02, b"a", KEY) + raw_frame(0x02, b"b", KEY)) == 1002
+def test_fragmentation_state_errors(websocket_twin: ModuleType) -> None:
+    assert _error_code(websocket_twin, raw_frame(0x80, b"orphan", KEY)) == 1002
+    assert _error_code(websocket_twin, raw_frame(0x01, b"a", KEY) + raw_frame(0x81, b"b", KEY)) == 1002
+    assert _error_code(websocket_twin, raw_frame(0x02, b"a", KEY) + raw_frame(0x02, b"b", KEY)) == 1002
 
 
-def test_size_limit_checked_on_declared_length(wsframe_twin: ModuleType) -> None:
+def test_size_limit_checked_on_declared_length(websocket_twin: ModuleType) -> None:
     limit = 1000
-    parser = wsframe_twin.FrameParser(max_message_size=limit)
+    parser = websocket_twin.FrameParser(max_message_size=limit)
     assert parser.feed(raw_frame(0x82, b"x" * limit, KEY)) == [(2, b"x" * limit)]
     # Only the header of a 2 GiB frame is sent: the refusal cannot have buffered the payload.
     header = raw_frame(0x82, b"", KEY, declared=2 << 30)[:10] + KEY
-    assert _error_code(wsframe_twin, header, limit=limit) == 1009
-    assert _error_code(wsframe_twin, raw_frame(0x82, b"", KEY, declared=limit + 1)[:4], limit=limit) == 1009
+    assert _error_code(websocket_twin, header, limit=limit) == 1009
+    assert _error_code(websocket_twin, raw_frame(0x82, b"", KEY, declared=limit + 1)[:4], limit=limit) == 1009
 
 
-def test_size_limit_counts_all_fragments(wsframe_twin: ModuleType) -> None:
+def test_size_limit_counts_all_fragments(websocket_twin: ModuleType) -> None:
     limit = 1000
     ok = raw_frame(0x02, b"a" * 600, KEY) + raw_frame(0x80, b"b" * 400, KEY)
-    assert wsframe_twin.FrameParser(max_message_size=limit).feed(ok) == [(2, b"a" * 600 + b"b" * 400)]
+    assert websocket_twin.FrameParser(max_message_size=limit).feed(ok) == [(2, b"a" * 600 + b"b" * 400)]
     too_big = raw_frame(0x02, b"a" * 600, KEY) + raw_frame(0x80, b"b" * 401, KEY)[:8]
-    assert _error_code(wsframe_twin, too_big, limit=limit) == 1009
+    assert _error_code(websocket_twin, too_big, limit=limit) == 1009
 
 
-def test_negative_limit_refused(wsframe_twin: ModuleType) -> None:
+def test_negative_limit_refused(websocket_twin: ModuleType) -> None:
     with pytest.raises(ValueError):
-        wsframe_twin.FrameParser(max_message_size=-1)
-    zero = wsframe_twin.FrameParser(max_message_size=0)
+        websocket_twin.FrameParser(max_message_size=-1)
+    zero = websocket_twin.FrameParser(max_message_size=0)
     assert zero.feed(raw_frame(0x81, b"", KEY) + raw_frame(0x89, b"ping", KEY)) == [(1, ""), (9, b"ping")]
     with pytest.raises(WebSocketError):
         zero.feed(raw_frame(0x81, b"x", KEY))
 
 
-def test_top_bit_of_64_bit_length_is_a_protocol_error(wsframe_twin: ModuleType) -> None:
+def test_top_bit_of_64_bit_length_is_a_protocol_error(websocket_twin: ModuleType) -> None:
     frame = struct.pack(">BBQ", 0x82, 0xFF, 1 << 63) + KEY
-    assert _error_code(wsframe_twin, frame, limit=1 << 62) == 1002
+    assert _error_code(websocket_twin, frame, limit=1 << 62) == 1002
 
 
 @pytest.mark.parametrize(
@@ -320,17 +320,17 @@ def test_top_bit_of_64_bit_length_is_a_protocol_error(wsframe_twin: ModuleType) 
     ],
 )
 @pytest.mark.parametrize("masked", [True, False])
-def test_invalid_utf8_text(wsframe_twin: ModuleType, chunks: list[bytes], masked: bool) -> None:
+def test_invalid_utf8_text(websocket_twin: ModuleType, chunks: list[bytes], masked: bool) -> None:
     key = KEY if masked else None
     frames = [raw_frame(0x00 if i else 0x01, c, key) for i, c in enumerate(chunks)]
     frames[-1] = raw_frame((0x80 if len(chunks) > 1 else 0x81), chunks[-1], key)
-    assert _error_code(wsframe_twin, b"".join(frames), expect_masked=masked) == 1007
+    assert _error_code(websocket_twin, b"".join(frames), expect_masked=masked) == 1007
 
 
 @pytest.mark.parametrize("masked", [True, False])
-def test_invalid_utf8_fails_fast_in_a_fragment(wsframe_twin: ModuleType, masked: bool) -> None:
+def test_invalid_utf8_fails_fast_in_a_fragment(websocket_twin: ModuleType, masked: bool) -> None:
     key = KEY if masked else None
-    parser = wsframe_twin.FrameParser(expect_masked=masked)
+    parser = websocket_twin.FrameParser(expect_masked=masked)
     assert parser.feed(raw_frame(0x01, "héllo".encode()[:2], key)) == []  # "h" + half of "é"
     assert parser.feed(raw_frame(0x00, b"\xa9llo", key)) == []
     with pytest.raises(WebSocketError) as info:
@@ -338,66 +338,66 @@ def test_invalid_utf8_fails_fast_in_a_fragment(wsframe_twin: ModuleType, masked:
     assert info.value.code == 1007
 
 
-def test_valid_utf8_split_everywhere_across_fragments(wsframe_twin: ModuleType) -> None:
+def test_valid_utf8_split_everywhere_across_fragments(websocket_twin: ModuleType) -> None:
     raw = "a€𝄞é".encode()
     for cut in range(len(raw) + 1):
         stream = raw_frame(0x01, raw[:cut], KEY) + raw_frame(0x80, raw[cut:], KEY)
-        assert wsframe_twin.FrameParser().feed(stream) == [(1, "a€𝄞é")]
+        assert websocket_twin.FrameParser().feed(stream) == [(1, "a€𝄞é")]
 
 
-def test_large_invalid_text_in_one_frame(wsframe_twin: ModuleType) -> None:
+def test_large_invalid_text_in_one_frame(websocket_twin: ModuleType) -> None:
     bad = b"x" * 40_000 + b"\xff"  # larger than the compiled parser's scratch buffer
-    assert _error_code(wsframe_twin, raw_frame(0x81, bad, KEY)) == 1007
+    assert _error_code(websocket_twin, raw_frame(0x81, bad, KEY)) == 1007
 
 
 # ---------------------------------------------------------------- close payloads
 
 
 @pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999])
-def test_close_payload_roundtrip(wsframe_twin: ModuleType, code: int) -> None:
-    payload = wsframe_twin.build_close_payload(code, "raison d'être")
+def test_close_payload_roundtrip(websocket_twin: ModuleType, code: int) -> None:
+    payload = websocket_twin.build_close_payload(code, "raison d'être")
     assert payload == code.to_bytes(2, "big") + "raison d'être".encode()
-    assert wsframe_twin.parse_close_payload(payload) == (code, "raison d'être")
-    frame = wsframe_twin.build_frame(wsframe_twin.OP_CLOSE, payload, mask_key=KEY)
-    assert wsframe_twin.FrameParser().feed(frame) == [(wsframe_twin.OP_CLOSE, (code, "raison d'être"))]
+    assert websocket_twin.parse_close_payload(payload) == (code, "raison d'être")
+    frame = websocket_twin.build_frame(websocket_twin.OP_CLOSE, payload, mask_key=KEY)
+    assert websocket_twin.FrameParser().feed(frame) == [(websocket_twin.OP_CLOSE, (code, "raison d'être"))]
 
 
-def test_close_payload_edge_cases(wsframe_twin: ModuleType) -> None:
-    assert wsframe_twin.parse_close_payload(b"") == (1005, "")
-    assert wsframe_twin.build_close_payload(1005) == b""
-    assert wsframe_twin.FrameParser().feed(raw_frame(0x88, b"", KEY)) == [(8, (1005, ""))]
-    assert wsframe_twin.parse_close_payload(b"\x03\xe8") == (1000, "")
+def test_close_payload_edge_cases(websocket_twin: ModuleType) -> None:
+    assert websocket_twin.parse_close_payload(b"") == (1005, "")
+    assert websocket_twin.build_close_payload(1005) == b""
+    assert websocket_twin.FrameParser().feed(raw_frame(0x88, b"", KEY)) == [(8, (1005, ""))]
+    assert websocket_twin.parse_close_payload(b"\x03\xe8") == (1000, "")
     longest = "é" * 61 + "x"  # 123 bytes
-    assert wsframe_twin.parse_close_payload(wsframe_twin.build_close_payload(1000, longest)) == (1000, longest)
+    assert websocket_twin.parse_close_payload(websocket_twin.build_close_payload(1000, longest)) == (1000, longest)
     with pytest.raises(ValueError):
-        wsframe_twin.build_close_payload(1000, longest + "x")
+        websocket_twin.build_close_payload(1000, longest + "x")
     for bad in (0, 999, 1004, 1006, 1015, 2999, 5000):
         with pytest.raises(ValueError):
-            wsframe_twin.build_close_payload(bad)
+            websocket_twin.build_close_payload(bad)
 
 
 @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535])
-def test_invalid_close_codes_refused(wsframe_twin: ModuleType, code: int) -> None:
+def test_invalid_close_codes_refused(websocket_twin: ModuleType, code: int) -> None:
     payload = code.to_bytes(2, "big") + b"why"
     with pytest.raises(WebSocketError) as info:
-        wsframe_twin.parse_close_payload(payload)
+        websocket_twin.parse_close_payload(payload)
     assert info.value.code == 1002
-    assert _error_code(wsframe_twin, raw_frame(0x88, payload, KEY)) == 1002
+    assert _error_code(websocket_twin, raw_frame(0x88, payload, KEY)) == 1002
 
 
-def test_bad_close_payloads(wsframe_twin: ModuleType) -> None:
-    assert _error_code(wsframe_twin, raw_frame(0x88, b"\x03", KEY)) == 1002
-    assert _error_code(wsframe_twin, raw_frame(0x88, b"\x03\xe8\xff", KEY)) == 1007
+def test_bad_close_payloads(websocket_twin: ModuleType) -> None:
+    assert _error_code(websocket_twin, raw_frame(0x88, b"\x03", KEY)) == 1002
+    assert _error_code(websocket_twin, raw_frame(0x88, b"\x03\xe8\xff", KEY)) == 1007
 
 
 # ---------------------------------------------------------------- handshake
 
 
-def test_accept_key_rfc_example(wsframe_twin: ModuleType) -> None:
-    assert wsframe_twin.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+def test_accept_key_rfc_example(websocket_twin: ModuleType) -> None:
+    assert websocket_twin.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     key = base64.b64encode(b"0123456789abcdef").decode()
-    expected = base64.b64encode(hashlib.sha1((key + wsframe_twin.WS_GUID).encode()).digest()).decode()
-    assert wsframe_twin.accept_key(key) == expected
+    expected = base64.b64encode(hashlib.sha1((key + websocket_twin.WS_GUID).encode()).digest()).decode()
+    assert websocket_twin.accept_key(key) == expected
 
 
 @pytest.mark.parametrize(
@@ -405,9 +405,9 @@ def test_accept_key_rfc_example(wsframe_twin: ModuleType) -> None:
     ["", "abc", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZQ===", "dGhlIHNhbXBsZSBub25jZQ==\n",
      "dGhlIHNhbXBsZSBub25jZ!==", "dGhlIHNhbXBsZSBub25jZé==", "dGhlIHNhbXBsZSBub25jZQ", 42],
 )
-def test_accept_key_refuses_malformed_keys(wsframe_twin: ModuleType, key: object) -> None:
+def test_accept_key_refuses_malformed_keys(websocket_twin: ModuleType, key: object) -> None:
     with pytest.raises(ParseError):
-        wsframe_twin.accept_key(key)
+        websocket_twin.accept_key(key)
 
 
 def test_public_names_match_between_twins() -> None:
@@ -437,12 +437,12 @@ _opcode_payload = st.one_of(
     cuts=st.lists(st.integers(min_value=0, max_value=200_000), max_size=5),
 )
 def test_build_then_parse_identity(
-    wsframe_twin: ModuleType, messages: list[tuple[int, object]], key: bytes, masked: bool, cuts: list[int]
+    websocket_twin: ModuleType, messages: list[tuple[int, object]], key: bytes, masked: bool, cuts: list[int]
 ) -> None:
     stream = b"".join(
-        wsframe_twin.build_frame(op, payload, mask_key=key if masked else None) for op, payload in messages
+        websocket_twin.build_frame(op, payload, mask_key=key if masked else None) for op, payload in messages
     )
-    parser = wsframe_twin.FrameParser(max_message_size=100_000, expect_masked=masked)
+    parser = websocket_twin.FrameParser(max_message_size=100_000, expect_masked=masked)
     got: list[tuple[int, object]] = []
     last = 0
     for cut in sorted(c % (len(stream) + 1) for c in cuts) + [len(stream)]:
@@ -500,19 +500,19 @@ def test_twins_parse_identically(data: bytes, masked: bool, cut: int) -> None:
     ["", "3[1]", "é" * 70, "x" * 124, "x" * 125, "x" * 65534, "x" * 65535, "x" * 70000,
      b"", b"\x00\xff", b"y" * 126, bytearray(b"ab"), memoryview(b"cd" * 40000)],
 )
-def test_message_frame_is_the_engine_io_message_in_one_frame(wsframe_twin: ModuleType, data: Any) -> None:
+def test_message_frame_is_the_engine_io_message_in_one_frame(websocket_twin: ModuleType, data: Any) -> None:
     # What a WebSocket session sends per message: "4" + text in a text frame, bytes in a binary one.
-    frame = wsframe_twin.message_frame(data)
+    frame = websocket_twin.message_frame(data)
     if isinstance(data, str):
-        assert frame == wsframe_twin.build_frame(wsframe_twin.OP_TEXT, "4" + data)
-        expected = [(wsframe_twin.OP_TEXT, "4" + data)]
+        assert frame == websocket_twin.build_frame(websocket_twin.OP_TEXT, "4" + data)
+        expected = [(websocket_twin.OP_TEXT, "4" + data)]
     else:
-        assert frame == wsframe_twin.build_frame(wsframe_twin.OP_BINARY, bytes(data))
-        expected = [(wsframe_twin.OP_BINARY, bytes(data))]
-    parser = wsframe_twin.FrameParser(max_message_size=2 * MiB, expect_masked=False)
+        assert frame == websocket_twin.build_frame(websocket_twin.OP_BINARY, bytes(data))
+        expected = [(websocket_twin.OP_BINARY, bytes(data))]
+    parser = websocket_twin.FrameParser(max_message_size=2 * MiB, expect_masked=False)
     assert parser.feed(frame) == expected
 
 
-def test_message_frame_rejects_other_types(wsframe_twin: ModuleType) -> None:
+def test_message_frame_rejects_other_types(websocket_twin: ModuleType) -> None:
     with pytest.raises(TypeError):
-        wsframe_twin.message_frame(12)
+        websocket_twin.message_frame(12)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import _speedups
-from .exceptions import (
+from hypersio import _speedups
+from hypersio.exceptions import (
     AckTimeoutError,
     ConnectError,
     DisconnectedError,
@@ -23,22 +23,19 @@ from .exceptions import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Server": "hypersio.server",
-    "Namespace": "hypersio.namespace",
-    "Socket": "hypersio.socket",
-    "BroadcastOperator": "hypersio.broadcast",
-    "Recovery": "hypersio.server",
-    "AsyncClient": "hypersio.client",
-    "connect": "hypersio.client",
+    "Server": "hypersio.server.server",
+    "Namespace": "hypersio.server.namespace",
+    "Socket": "hypersio.server.socket",
+    "BroadcastOperator": "hypersio.server.broadcast",
+    "Recovery": "hypersio.server.server",
+    "AsyncClient": "hypersio.client.client",
+    "connect": "hypersio.client.client",
     "engine": "hypersio.engine",
     "parser": "hypersio.parser",
     "msgpack_parser": "hypersio.msgpack_parser",
     "eio_parser": "hypersio.eio_parser",
     "wsframe": "hypersio.wsframe",
-    "fanout": "hypersio.fanout",
-    "dispatch": "hypersio.dispatch",
 }
-_TWIN_SELECTORS = ("parser", "msgpack_parser", "eio_parser", "wsframe", "fanout", "dispatch")
 
 HAS_SPEEDUPS: bool
 
@@ -57,10 +54,8 @@ __all__ = [
     "Socket",
     "WebSocketError",
     "connect",
-    "dispatch",
     "eio_parser",
     "engine",
-    "fanout",
     "msgpack_parser",
     "parser",
     "wsframe",
@@ -69,10 +64,6 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "HAS_SPEEDUPS":
-        # Import every twin selector first, so the answer covers all compiled modules rather
-        # than only those some earlier import happened to touch.
-        for selector in _TWIN_SELECTORS:
-            importlib.import_module(f"hypersio.{selector}")
         return _speedups.has_speedups()
     module_name = _LAZY.get(name)
     if module_name is None:
@@ -84,9 +75,9 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import dispatch, engine, eio_parser, fanout, msgpack_parser, parser, wsframe
-    from .broadcast import BroadcastOperator
-    from .client import AsyncClient, connect
-    from .namespace import Namespace
-    from .server import Recovery, Server
-    from .socket import Socket
+    from hypersio import eio_parser, engine, msgpack_parser, parser, wsframe
+    from hypersio.client.client import AsyncClient, connect
+    from hypersio.server.broadcast import BroadcastOperator
+    from hypersio.server.namespace import Namespace
+    from hypersio.server.server import Recovery, Server
+    from hypersio.server.socket import Socket

@@ -1,12 +1,7 @@
-"""Public selector: the compiled ``hypersio._eio_parser_c`` or its pure-Python twin ``_eio_parser_py``.
+"""Engine.IO v4 packets and long-polling payloads, for sans-I/O users and tools.
 
-Both twins define the same ``__all__``; whichever is loaded is re-exported here, so callers
-write ``from hypersio import eio_parser`` and never name a twin.
+The implementation is ``hypersio.protocol.engineio.packets`` (compiled, or its pure twin).
 """
 
-from ._speedups import load as _load
-
-_impl = _load("_eio_parser")
-__all__ = list(_impl.__all__)
-globals().update({_name: getattr(_impl, _name) for _name in __all__})
-IMPLEMENTATION: str = _impl.__name__
+from hypersio.protocol.engineio.packets import *  # noqa: F403
+from hypersio.protocol.engineio.packets import IMPLEMENTATION, __all__  # noqa: F401

@@ -1,12 +1,7 @@
-"""Public selector: the compiled ``hypersio._msgpack_parser_c`` or its pure-Python twin ``_msgpack_parser_py``.
+"""The Socket.IO packet codec of socket.io-msgpack-parser: the same API as ``hypersio.parser``.
 
-Both twins define the same ``__all__``; whichever is loaded is re-exported here, so callers
-write ``from hypersio import msgpack_parser`` and never name a twin.
+The implementation is ``hypersio.protocol.socketio.msgpack_codec`` (compiled, or its pure twin).
 """
 
-from ._speedups import load as _load
-
-_impl = _load("_msgpack_parser")
-__all__ = list(_impl.__all__)
-globals().update({_name: getattr(_impl, _name) for _name in __all__})
-IMPLEMENTATION: str = _impl.__name__
+from hypersio.protocol.socketio.msgpack_codec import *  # noqa: F403
+from hypersio.protocol.socketio.msgpack_codec import IMPLEMENTATION, __all__  # noqa: F401

@@ -1,12 +1,8 @@
-"""Public selector: the compiled ``hypersio._parser_c`` or its pure-Python twin ``_parser_py``.
+"""The Socket.IO packet codec of the default parser, byte-compatible with socket.io-parser.
 
-Both twins define the same ``__all__``; whichever is loaded is re-exported here, so callers
-write ``from hypersio import parser`` and never name a twin.
+``Packet``, ``Encoder``, ``Decoder`` and the packet-type constants (see API.md, "Parser"); the
+implementation is ``hypersio.protocol.socketio.json_codec`` (compiled, or its pure twin).
 """
 
-from ._speedups import load as _load
-
-_impl = _load("_parser")
-__all__ = list(_impl.__all__)
-globals().update({_name: getattr(_impl, _name) for _name in __all__})
-IMPLEMENTATION: str = _impl.__name__
+from hypersio.protocol.socketio.json_codec import *  # noqa: F403
+from hypersio.protocol.socketio.json_codec import IMPLEMENTATION, __all__  # noqa: F401

@@ -1,12 +1,7 @@
-"""Public selector: the compiled ``hypersio._wsframe_c`` or its pure-Python twin ``_wsframe_py``.
+"""WebSocket framing (RFC 6455) for sans-I/O users and tools.
 
-Both twins define the same ``__all__``; whichever is loaded is re-exported here, so callers
-write ``from hypersio import wsframe`` and never name a twin.
+The implementation is ``hypersio.protocol.websocket.frames`` (compiled, or its pure twin).
 """
 
-from ._speedups import load as _load
-
-_impl = _load("_wsframe")
-__all__ = list(_impl.__all__)
-globals().update({_name: getattr(_impl, _name) for _name in __all__})
-IMPLEMENTATION: str = _impl.__name__
+from hypersio.protocol.websocket.frames import *  # noqa: F403
+from hypersio.protocol.websocket.frames import IMPLEMENTATION, __all__  # noqa: F401

@@ -12,8 +12,8 @@ from client_node import NodeServer
 
 import hypersio
 from hypersio import wsframe
-from hypersio._client_manager import Backoff
-from hypersio.engine.client import EngineClient, EngineConnectError
+from hypersio.client.manager import Backoff
+from hypersio.engine.client.client import EngineClient, EngineConnectError
 
 pytestmark = pytest.mark.timeout(10)
 

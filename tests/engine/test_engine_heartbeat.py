@@ -91,7 +91,7 @@ async def test_traffic_while_a_pong_is_due_extends_the_deadline_once(make_server
 async def test_many_sessions_share_one_timer_and_stale_deadlines_are_skipped() -> None:
     from types import SimpleNamespace
 
-    from hypersio.engine.heartbeat import Heartbeats
+    from hypersio.engine.server.heartbeat import Heartbeats
 
     loop = asyncio.get_running_loop()
     sessions: dict[str, object] = {}
@@ -125,7 +125,7 @@ async def test_many_sessions_share_one_timer_and_stale_deadlines_are_skipped() -
 async def test_a_deadline_between_a_fired_one_and_its_successor_is_kept() -> None:
     from types import SimpleNamespace
 
-    from hypersio.engine.heartbeat import Heartbeats
+    from hypersio.engine.server.heartbeat import Heartbeats
 
     loop = asyncio.get_running_loop()
     sessions: dict[str, object] = {}

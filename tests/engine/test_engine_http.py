@@ -369,7 +369,7 @@ async def test_listen_binds_ip_literals_itself_and_resolves_names_through_the_lo
     # still go through the loop. Both must serve.
     import socket
 
-    from hypersio.engine.server import Server, _bind_literal
+    from hypersio.engine.server.server import Server, _bind_literal
 
     assert _bind_literal("localhost", 0) is None and _bind_literal("", 0) is None
     sock = _bind_literal("127.0.0.1", 0)

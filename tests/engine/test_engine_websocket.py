@@ -298,7 +298,7 @@ async def test_websocket_only_server(make_server) -> None:
 async def test_reads_after_the_handshake_bypass_the_http_connection(echo: Harness) -> None:
     # After the 101 the event loop hands received bytes to the WebSocket parser directly; the
     # HTTP connection still hears about the connection's end (the session closes).
-    from hypersio.engine.websocket import WebSocketReader
+    from hypersio.engine.server.websocket import WebSocketReader
 
     client, fields = await echo.ws_session()
     session = echo.server.sessions[fields["sid"]]

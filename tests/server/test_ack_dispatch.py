@@ -14,36 +14,36 @@ from typing import Any
 
 import pytest
 
-import hypersio._connection
-import hypersio.socket
+import hypersio.server.connection
+import hypersio.server.socket
 from hypersio import _speedups
 from hypersio import parser as P
-from hypersio._acks import AckCallback, handler_shape, takes_extra_arg
-from hypersio._emitter import EventEmitter
+from hypersio.events.acks import AckCallback, handler_shape, takes_extra_arg
+from hypersio.events.emitter import EventEmitter
 
 from sio_fakes import settle
 
 
 @pytest.fixture(autouse=True, params=["c", "py"])
 def dispatch_twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Every test here runs on both twins of hypersio.dispatch (compiled and pure Python)."""
+    """Every test here runs on both twins of hypersio.events.dispatch (compiled and pure Python)."""
     if request.param == "c":
         if _speedups.NO_EXTENSIONS:
             pytest.skip("HYPERSIO_NO_EXTENSIONS=1: compiled twins are off in this run")
         try:
-            import hypersio._dispatch_c as twin
+            import hypersio.events._dispatch_c as twin
         except ImportError as exc:
             if _speedups.REQUIRE_EXTENSIONS:
                 raise
-            pytest.skip(f"compiled module hypersio._dispatch_c not built: {exc}")
+            pytest.skip(f"compiled module hypersio.events._dispatch_c not built: {exc}")
     else:
-        import hypersio._dispatch_py as twin
+        import hypersio.events._dispatch_py as twin
     # Connection builds its Router when it is created; sockets call on_event and build
     # SocketAck through their module.
-    monkeypatch.setattr(hypersio._connection, "Router", twin.Router)
-    monkeypatch.setattr(hypersio.socket, "on_event", twin.on_event)
-    monkeypatch.setattr(hypersio.socket, "SocketAck", twin.SocketAck)
-    monkeypatch.setattr(hypersio.socket, "SocketRoute", twin.SocketRoute)
+    monkeypatch.setattr(hypersio.server.connection, "Router", twin.Router)
+    monkeypatch.setattr(hypersio.server.socket, "on_event", twin.on_event)
+    monkeypatch.setattr(hypersio.server.socket, "SocketAck", twin.SocketAck)
+    monkeypatch.setattr(hypersio.server.socket, "SocketRoute", twin.SocketRoute)
     return twin
 
 

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from hypersio._acks import AckCallback, PendingAcks, takes_extra_arg, unpack_ack_args
-from hypersio._emitter import EventEmitter
+from hypersio.events.acks import AckCallback, PendingAcks, takes_extra_arg, unpack_ack_args
+from hypersio.events.emitter import EventEmitter
 from hypersio.exceptions import AckTimeoutError, DisconnectedError
 
 

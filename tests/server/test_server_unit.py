@@ -11,7 +11,7 @@ import pytest
 
 import hypersio
 from hypersio import parser as P
-from hypersio.adapter import InMemoryAdapter
+from hypersio.adapters.memory import InMemoryAdapter
 
 from sio_fakes import FakeSession, settle
 
@@ -229,7 +229,7 @@ async def test_rooms_to_except_and_socket_broadcast(sio, connect) -> None:
     assert b.rooms == {b.id, "r2"}
 
 
-async def test_broadcast_encodes_once(sio, connect, monkeypatch) -> None:
+async def test_broadcast_encodes_once(sio, connect, monkeypatch, codec) -> None:
     socks: list[Any] = []
     sio.on("connection", socks.append)
     sessions = [connect() for _ in range(5)]
@@ -248,7 +248,7 @@ async def test_broadcast_encodes_once(sio, connect, monkeypatch) -> None:
     monkeypatch.setattr(sio, "_prepare_message", lambda d: made.append(d) or real_prepare(d))
     sio.to("room").emit("x", {"b": b"\x01\x02"})
     assert len(calls) == 1
-    assert len(made) == (2 if sio._parser is P else 1)
+    assert len(made) == (2 if codec is P else 1)
     for s in sessions:
         assert s.events()[-1] == ["x", {"b": b"\x01\x02"}]
 
@@ -266,7 +266,7 @@ async def test_operator_is_immutable() -> None:
 
 
 def test_broadcast_options_copy_compare_and_refuse_unknown_fields() -> None:
-    from hypersio.adapter import BroadcastOptions
+    from hypersio.adapters.memory import BroadcastOptions
 
     a = BroadcastOptions(rooms=frozenset({"r"}), extra={"k": 1})
     b = a.replace(volatile=True, timeout=2.0)

@@ -5,9 +5,9 @@
 layer (``hypersio.Server``) is built on these three names.
 """
 
-from .http import Request
-from .message import PreparedMessage
-from .server import Server
-from .session import Session
+from hypersio.engine.server.http import Request
+from hypersio.engine.message import PreparedMessage
+from hypersio.engine.server.server import Server
+from hypersio.engine.server.session import Session
 
 __all__ = ["PreparedMessage", "Request", "Server", "Session"]

@@ -1,0 +1,215 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The room walk of a broadcast, compiled twin of ``_rooms_py`` (same API, same behaviour).
+
+Why C here: a broadcast to N clients runs the recipient loop N times. In C a recipient costs a
+dict-slot read, a few struct fields (is it stamped, alive, closed, which buffer) and a list
+append of the shared frame: no attribute lookups, no method calls, no per-broadcast sets. The
+buffers belong to the engine (``hypersio.engine._outlet_c``, cimported), so appending a frame is
+a C call. See the pure twin for the design notes.
+"""
+
+from cpython.dict cimport PyDict_GetItem, PyDict_Next
+from cpython.list cimport PyList_GET_SIZE
+from cpython.object cimport PyObject
+from libc.stdint cimport uint64_t
+
+from hypersio.engine._outlet_c cimport CorkedWriter, Outlet
+
+__all__ = ["Member", "deliver"]
+
+cdef str _ANY_OUTGOING = "_any_outgoing"
+
+
+cdef class Member:
+    """One socket of one namespace in the room index: the entry every room of it holds.
+
+    ``rooms`` is the set of its room names. ``socket`` and the session behind it are looked up
+    (in the namespace's socket table) on the first broadcast that reaches the member, because a
+    socket joins its own room before it is registered. ``alive`` turns False the moment the socket
+    leaves the index, even when the removal itself waits for a running fan-out to end.
+    """
+
+    cdef public str sid
+    cdef public set rooms
+    cdef public object socket
+    cdef public bint alive
+    cdef object _outlet
+    cdef object _sock_dict
+    cdef bint _fast  # the session is an Outlet: its fields are read in C
+    cdef uint64_t _mark
+
+    def __init__(self, str sid):
+        self.sid = sid
+        self.rooms = set()
+        self.socket = None
+        self.alive = True
+        self._outlet = None
+        self._sock_dict = None
+        self._fast = False
+        self._mark = 0
+
+    def __repr__(self):
+        return f"<Member {self.sid!r} rooms={len(self.rooms)}{'' if self.alive else ' dead'}>"
+
+    def bind(self, sock):
+        """Attach the socket object (and its session) this entry stands for."""
+        self.socket = sock
+        self._outlet = sock._session
+        self._fast = isinstance(self._outlet, Outlet)
+        d = getattr(sock, "__dict__", None)
+        self._sock_dict = d if type(d) is dict else None
+
+
+cdef uint64_t _epoch = 0
+cdef int _depth = 0
+
+
+cdef class _Fanout:
+    """What one :func:`deliver` call carries from recipient to recipient."""
+
+    cdef list prepared
+    cdef bytes frame  # the single frame of a one-part message, built on the first WebSocket recipient
+    cdef list frames  # ... or every part's frame
+    cdef bint is_volatile
+    cdef list data
+    cdef object args
+    cdef object on_client
+    cdef object ack_id
+    cdef dict sockets
+    cdef Py_ssize_t count
+    cdef uint64_t epoch
+    cdef set seen
+
+    cdef int visit(self, dict group, bint check, bint stamp) except -1:
+        cdef Py_ssize_t pos = 0
+        cdef PyObject* key
+        cdef PyObject* value
+        cdef Member m
+        cdef Outlet outlet
+        cdef CorkedWriter w
+        cdef PyObject* listeners
+        cdef set seen = self.seen
+        cdef uint64_t epoch = self.epoch
+        cdef bint is_volatile = self.is_volatile
+        while PyDict_Next(group, &pos, &key, &value):
+            m = <Member?><object>value
+            if check:
+                if seen is None:
+                    if m._mark == epoch:
+                        continue
+                elif id(m) in seen:
+                    continue
+            if stamp:
+                if seen is None:
+                    m._mark = epoch
+                else:
+                    seen.add(id(m))
+            if not m.alive:
+                continue
+            if m.socket is None:
+                sock = self.sockets.get(m.sid)
+                if sock is None:
+                    continue
+                m.bind(sock)
+            if self.on_client is not None:
+                self.on_client(m.socket, self.ack_id)
+            if m._sock_dict is not None:
+                listeners = PyDict_GetItem(m._sock_dict, _ANY_OUTGOING)
+                if listeners != NULL and (<object>listeners):
+                    self._notify(m.socket)
+            elif getattr(m.socket, _ANY_OUTGOING, None):
+                self._notify(m.socket)
+            if m._fast:
+                outlet = <Outlet>m._outlet
+                if outlet.closed:
+                    pass
+                elif outlet._ws_out is not None:
+                    w = outlet._ws_out
+                    if self.frame is None and self.frames is None:
+                        self._build_frames()
+                    if self.frames is None:
+                        w.append_frame(self.frame, is_volatile)
+                    else:
+                        for frame in self.frames:
+                            w.append_frame(<bytes?>frame, is_volatile)
+                else:
+                    for msg in self.prepared:
+                        outlet.send_prepared(msg, is_volatile)
+            else:
+                for msg in self.prepared:
+                    m._outlet.send_prepared(msg, is_volatile)
+            self.count += 1
+        return 0
+
+    cdef int _build_frames(self) except -1:
+        if PyList_GET_SIZE(self.prepared) == 1:
+            self.frame = self.prepared[0].ws_frame
+        else:
+            self.frames = [msg.ws_frame for msg in self.prepared]
+        return 0
+
+    cdef int _notify(self, sock) except -1:
+        if self.args is None:
+            self.args = self.data[1:]
+        sock._notify_outgoing(self.data[0], self.args)
+        return 0
+
+
+def deliver(dict rooms, dict members, target_rooms, except_rooms, dict sockets, list prepared,
+            bint is_volatile, list data, on_client=None, ack_id=0):
+    """Send the prepared messages to every member the rooms select; returns how many were reached.
+
+    See the pure twin's docstring: same arguments, same order of effects per recipient.
+    """
+    global _epoch, _depth
+    cdef _Fanout state = _Fanout.__new__(_Fanout)
+    cdef Member m
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef Py_ssize_t pos
+    cdef dict group
+    cdef bint excluding = bool(except_rooms)
+    if PyList_GET_SIZE(prepared) != 1:
+        is_volatile = False
+    state.prepared = prepared
+    state.is_volatile = is_volatile
+    state.data = data
+    state.on_client = on_client
+    state.ack_id = ack_id
+    state.sockets = sockets
+    state.count = 0
+    if _depth:
+        state.seen = set()  # nested: leave the outer fan-out's stamps alone
+        state.epoch = 0
+    else:
+        _epoch += 1
+        state.epoch = _epoch
+    _depth += 1
+    try:
+        if excluding:
+            for room in except_rooms:
+                found = rooms.get(room)
+                if found:
+                    group = <dict?>found
+                    pos = 0
+                    while PyDict_Next(group, &pos, &key, &value):
+                        m = <Member?><object>value
+                        if state.seen is None:
+                            m._mark = state.epoch
+                        else:
+                            state.seen.add(id(m))
+        if not target_rooms:
+            state.visit(members, excluding, False)
+        elif len(target_rooms) == 1:
+            for room in target_rooms:
+                found = rooms.get(room)
+                if found:
+                    state.visit(<dict?>found, excluding, False)
+        else:
+            for room in target_rooms:
+                found = rooms.get(room)
+                if found:
+                    state.visit(<dict?>found, True, True)
+        return state.count
+    finally:
+        _depth -= 1

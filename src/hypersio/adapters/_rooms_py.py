@@ -1,0 +1,203 @@
+"""The room walk of a broadcast, pure-Python twin of ``_rooms_c`` (same API, same behaviour).
+
+:class:`Member` is the room index entry of one socket in one namespace; :func:`deliver` resolves a
+broadcast's recipients (one room, several rooms deduplicated, except rooms, or the whole
+namespace) and appends the prepared frame to each recipient's output buffer (the engine's
+:class:`~hypersio.engine.outlet.CorkedWriter`), or hands the prepared message to a session that is
+not carried by a WebSocket.
+
+Recipients are deduplicated without building a set per broadcast: every :func:`deliver` takes a
+new epoch number and stamps each member it reaches (or excludes) with it. A fan-out started from
+inside another one (a listener broadcasting) uses a set instead, so the outer stamps stay valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from hypersio.engine._outlet_py import CorkedWriter, Outlet
+from hypersio.engine._outlet_py import append_frame as _append
+
+__all__ = ["Member", "deliver"]
+
+
+class Member:
+    """One socket of one namespace in the room index: the entry every room of it holds.
+
+    ``rooms`` is the set of its room names. ``socket`` and the session behind it are looked up
+    (in the namespace's socket table) on the first broadcast that reaches the member, because a
+    socket joins its own room before it is registered. ``alive`` turns False the moment the socket
+    leaves the index, even when the removal itself waits for a running fan-out to end.
+    """
+
+    __slots__ = ("sid", "rooms", "socket", "alive", "_outlet", "_sock_dict", "_mark")
+
+    def __init__(self, sid: str) -> None:
+        self.sid = sid
+        self.rooms: set[str] = set()
+        self.socket: Any = None
+        self.alive = True
+        self._outlet: Any = None
+        self._sock_dict: dict[str, Any] | None = None
+        self._mark = 0
+
+    def __repr__(self) -> str:
+        return f"<Member {self.sid!r} rooms={len(self.rooms)}{'' if self.alive else ' dead'}>"
+
+    def bind(self, sock: Any) -> None:
+        """Attach the socket object (and its session) this entry stands for."""
+        self.socket = sock
+        self._outlet = sock._session
+        # Reading the listeners tuple straight from the instance dict is the cheapest way to ask
+        # "does this socket have outgoing listeners" once per recipient.
+        self._sock_dict = getattr(sock, "__dict__", None)
+
+
+_epoch = 0
+_depth = 0
+
+
+def _has_outgoing(m: Member) -> Any:
+    d = m._sock_dict
+    if d is not None:
+        return d.get("_any_outgoing")
+    return getattr(m.socket, "_any_outgoing", None)
+
+
+def deliver(
+    rooms: dict[str, dict[str, Member]],
+    members: dict[str, Member],
+    target_rooms: Any,
+    except_rooms: Any,
+    sockets: dict[str, Any],
+    prepared: list[Any],
+    is_volatile: bool,
+    data: list[Any],
+    on_client: Callable[[Any, int], None] | None = None,
+    ack_id: int = 0,
+) -> int:
+    """Send the prepared messages to every member the rooms select; returns how many were reached.
+
+    ``rooms`` maps a room to its members by sid, ``members`` is every member of the namespace
+    (the target when ``target_rooms`` is empty), ``except_rooms`` are skipped, ``sockets`` is the
+    namespace's sid -> socket table (to bind new members). For each recipient, in this order:
+    ``on_client(socket, ack_id)`` when given, the socket's outgoing any-listeners with
+    ``(data[0], data[1:])``, then every prepared message: WebSocket sessions get the ``ws_frame``
+    appended to their connection buffer, other sessions ``send_prepared(msg, volatile)``.
+    A packet of several parts (binary attachments) is never volatile. The caller must not change
+    ``rooms`` or ``members`` until this returns (the adapter defers such changes).
+    """
+    global _epoch, _depth
+    if len(prepared) != 1:
+        is_volatile = False
+    seen: set[int] | None = None
+    epoch = 0
+    if _depth:
+        seen = set()  # nested: leave the outer fan-out's stamps alone
+    else:
+        _epoch += 1
+        epoch = _epoch
+    _depth += 1
+    try:
+        if except_rooms:
+            for room in except_rooms:
+                excluded = rooms.get(room)
+                if excluded:
+                    for m in excluded.values():
+                        if seen is None:
+                            m._mark = epoch
+                        else:
+                            seen.add(id(m))
+        state = _Fanout(prepared, is_volatile, data, on_client, ack_id, sockets)
+        if not target_rooms:
+            _visit(state, members, bool(except_rooms), False, epoch, seen)
+        elif len(target_rooms) == 1:
+            for room in target_rooms:
+                group = rooms.get(room)
+                if group:
+                    _visit(state, group, bool(except_rooms), False, epoch, seen)
+        else:
+            for room in target_rooms:
+                group = rooms.get(room)
+                if group:
+                    _visit(state, group, True, True, epoch, seen)
+        return state.count
+    finally:
+        _depth -= 1
+
+
+class _Fanout:
+    """What one :func:`deliver` call carries from recipient to recipient."""
+
+    __slots__ = ("prepared", "volatile", "data", "args", "on_client", "ack_id", "sockets", "frames", "count")
+
+    def __init__(
+        self,
+        prepared: list[Any],
+        volatile: bool,
+        data: list[Any],
+        on_client: Any,
+        ack_id: int,
+        sockets: dict[str, Any],
+    ) -> None:
+        self.prepared = prepared
+        self.volatile = volatile
+        self.data = data
+        self.args: list[Any] | None = None
+        self.on_client = on_client
+        self.ack_id = ack_id
+        self.sockets = sockets
+        self.frames: list[bytes] | None = None  # built on the first WebSocket recipient
+        self.count = 0
+
+
+def _visit(
+    state: _Fanout, group: dict[str, Member], check: bool, stamp: bool, epoch: int, seen: set[int] | None
+) -> None:
+    volatile = state.volatile
+    for m in group.values():
+        if check:
+            if seen is None:
+                if m._mark == epoch:
+                    continue
+            elif id(m) in seen:
+                continue
+        if stamp:
+            if seen is None:
+                m._mark = epoch
+            else:
+                seen.add(id(m))
+        if not m.alive:
+            continue
+        sock = m.socket
+        if sock is None:
+            sock = state.sockets.get(m.sid)
+            if sock is None:
+                continue
+            m.bind(sock)
+        if state.on_client is not None:
+            state.on_client(sock, state.ack_id)
+        if _has_outgoing(m):
+            args = state.args
+            if args is None:
+                args = state.args = state.data[1:]
+            sock._notify_outgoing(state.data[0], args)
+        outlet = m._outlet
+        if isinstance(outlet, Outlet):
+            if not outlet.closed:
+                w = outlet._ws_out
+                if w is not None:
+                    frames = state.frames
+                    if frames is None:
+                        frames = state.frames = [msg.ws_frame for msg in state.prepared]
+                    for frame in frames:
+                        _append(w, frame, volatile)
+                else:
+                    for msg in state.prepared:
+                        outlet.send_prepared(msg, volatile)
+        else:
+            for msg in state.prepared:
+                outlet.send_prepared(msg, volatile)
+        state.count += 1
+
+

@@ -1,0 +1,325 @@
+"""Room bookkeeping and broadcast fan-out for one namespace: the in-memory adapter.
+
+An adapter knows which socket ids are in which rooms and delivers broadcast packets to the
+matching sockets. :class:`InMemoryAdapter` is the single-process one; a cluster adapter subclasses
+it and forwards broadcasts to other processes before delivering locally (``opts.local`` set means
+"this process only").
+
+Fan-out rule (DESIGN.md "Encode once"): a broadcast encodes its packet once, wraps each encoded
+part in one ``engine.PreparedMessage`` (which builds each transport's bytes once), then only
+hands those objects to :func:`hypersio.adapters.rooms.deliver`, which walks the selected rooms in C and
+appends the finished frame to each recipient's output buffer. No task, queue, coroutine, list or
+set per recipient or per broadcast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from hypersio.adapters.recovery import RecoveryStore, SavedSession
+from hypersio.adapters.rooms import Member
+from hypersio.adapters.rooms import deliver as _fanout_deliver
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hypersio.server.namespace import Namespace
+    from hypersio.server.socket import Socket
+
+EVENT = 2
+
+
+_NO_ROOMS: frozenset[str] = frozenset()
+_FIELDS = ("rooms", "except_rooms", "volatile", "local", "compress", "timeout")
+
+
+class BroadcastOptions:
+    """Who a broadcast goes to and how: target rooms (empty = everyone), excluded rooms, flags.
+
+    Immutable by contract: broadcast operators share them, and every chaining method makes a
+    changed copy with :meth:`replace`. A plain slotted class rather than a frozen dataclass,
+    because ``sio.to(room).emit(...)`` builds one per broadcast and a frozen dataclass costs
+    several microseconds to copy (``dataclasses.replace``), more than encoding the event.
+    ``extra`` is free-form data for adapters; it is not compared.
+    """
+
+    __slots__ = ("rooms", "except_rooms", "volatile", "local", "compress", "timeout", "extra")
+
+    def __init__(
+        self,
+        rooms: frozenset[str] = _NO_ROOMS,
+        except_rooms: frozenset[str] = _NO_ROOMS,
+        volatile: bool = False,
+        local: bool = False,
+        compress: bool = True,
+        timeout: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.rooms = rooms
+        self.except_rooms = except_rooms
+        self.volatile = volatile
+        self.local = local
+        self.compress = compress
+        self.timeout = timeout
+        self.extra: dict[str, Any] = {} if extra is None else extra
+
+    def replace(self, **changes: Any) -> BroadcastOptions:
+        """A copy with ``changes`` (field=value) applied; this object is left as it is."""
+        copy = BroadcastOptions.__new__(BroadcastOptions)
+        copy.rooms = self.rooms
+        copy.except_rooms = self.except_rooms
+        copy.volatile = self.volatile
+        copy.local = self.local
+        copy.compress = self.compress
+        copy.timeout = self.timeout
+        copy.extra = self.extra
+        for name, value in changes.items():
+            if name not in _FIELDS and name != "extra":
+                raise TypeError(f"BroadcastOptions has no field {name!r}")
+            setattr(copy, name, value)
+        return copy
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.rooms, self.except_rooms, self.volatile, self.local, self.compress, self.timeout)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not BroadcastOptions:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"BroadcastOptions({fields})"
+
+
+class InMemoryAdapter:
+    """Rooms and broadcasts of one namespace inside this process.
+
+    ``sids`` maps a socket id to its :class:`~hypersio.adapters.rooms.Member` (``member.rooms`` is the
+    set of its rooms); ``rooms`` maps a room to its members by socket id. Every socket is in the
+    room named by its own id, which is how ``sio.to(sid)`` reaches it. A member is one object
+    shared by all rooms of its socket, so the fan-out can deduplicate several rooms by stamping
+    members instead of building a set per broadcast.
+    """
+
+    def __init__(self, nsp: Namespace) -> None:
+        self.nsp = nsp
+        self.rooms: dict[str, dict[str, Member]] = {}
+        self.sids: dict[str, Member] = {}
+        # While a fan-out iterates a room, changes to the index are deferred: a send can run
+        # listeners or close a session synchronously, and mutating a dict under the loop is unsafe.
+        self._delivering = 0
+        self._deferred: list[Callable[[], None]] = []
+        recovery = nsp.server.connection_state_recovery
+        self._recovery: RecoveryStore | None = (
+            RecoveryStore(recovery.max_disconnection_duration) if recovery is not None else None
+        )
+
+    # --- rooms --------------------------------------------------------------------------------
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Put socket ``sid`` in every room of ``rooms`` (creating rooms as needed)."""
+        if self._delivering:
+            rooms = list(rooms)
+            self._deferred.append(lambda: self.add_all(sid, rooms))
+            return
+        member = self.sids.get(sid)
+        if member is None:
+            member = self.sids[sid] = Member(sid)
+        mine = member.rooms
+        for room in rooms:
+            if room in mine:
+                continue
+            mine.add(room)
+            group = self.rooms.get(room)
+            if group is None:
+                self.rooms[room] = {sid: member}
+            else:
+                group[sid] = member
+
+    def delete(self, sid: str, room: str) -> None:
+        """Take socket ``sid`` out of ``room``; an emptied room disappears."""
+        if self._delivering:
+            self._deferred.append(lambda: self.delete(sid, room))
+            return
+        member = self.sids.get(sid)
+        if member is None or room not in member.rooms:
+            return
+        member.rooms.discard(room)
+        self._drop(room, sid)
+
+    def del_all(self, sid: str) -> None:
+        """Take socket ``sid`` out of every room (on disconnect)."""
+        member = self.sids.get(sid)
+        if member is not None:
+            member.alive = False  # at once: a running fan-out must skip it from now on
+        if self._delivering:
+            self._deferred.append(lambda: self._del_all(sid, member))
+            return
+        self._del_all(sid, member)
+
+    def _del_all(self, sid: str, member: Member | None) -> None:
+        if member is None or self.sids.get(sid) is not member:
+            return
+        del self.sids[sid]
+        for room in member.rooms:
+            self._drop(room, sid)
+
+    def _drop(self, room: str, sid: str) -> None:
+        group = self.rooms.get(room)
+        if group is not None:
+            group.pop(sid, None)
+            if not group:
+                del self.rooms[room]
+
+    def socket_rooms(self, sid: str) -> set[str] | None:
+        """The rooms of socket ``sid`` (the live set; copy before changing it), or None."""
+        member = self.sids.get(sid)
+        return member.rooms if member is not None else None
+
+    # --- selecting sockets --------------------------------------------------------------------
+
+    def _iter_sockets(self, opts: BroadcastOptions) -> Iterator[Socket]:
+        """The connected sockets ``opts`` selects (a snapshot: safe to change rooms meanwhile)."""
+        rooms = self.rooms
+        excluded: set[str] = set()
+        for room in opts.except_rooms:
+            excluded.update(rooms.get(room, ()))
+        if not opts.rooms:
+            candidates: Iterable[str] = list(self.sids)
+        else:
+            chosen: dict[str, None] = {}
+            for room in opts.rooms:
+                chosen.update(dict.fromkeys(rooms.get(room, ())))
+            candidates = list(chosen)
+        sockets = self.nsp.sockets
+        for sid in candidates:
+            if sid in excluded:
+                continue
+            sock = sockets.get(sid)
+            if sock is not None:
+                yield sock
+
+    def sockets(self, rooms: Iterable[str] = ()) -> set[str]:
+        """Ids of the local sockets in any of ``rooms`` (all sockets when empty)."""
+        return {s.id for s in self._iter_sockets(BroadcastOptions(rooms=frozenset(rooms)))}
+
+    # --- broadcasting -------------------------------------------------------------------------
+
+    def _prepare(self, data: list[Any], ack_id: int | None) -> tuple[list[Any], Any]:
+        server = self.nsp.server
+        parts = server._parser.encode_packet(EVENT, self.nsp.name, data, ack_id)
+        make = server._prepare_message
+        return parts, [make(part) for part in parts]
+
+    def broadcast(self, data: list[Any], opts: BroadcastOptions) -> None:
+        """Send the EVENT ``data`` (``[event, *args]``) to every socket ``opts`` selects."""
+        if self._recovery is not None and not opts.volatile:
+            data = self._recovery.record(data, opts)
+        _, prepared = self._prepare(data, None)
+        self._deliver(prepared, opts, data, None, 0)
+
+    def broadcast_with_ack(
+        self,
+        data: list[Any],
+        opts: BroadcastOptions,
+        on_client: Callable[[Socket, int], None],
+    ) -> int:
+        """Send ``data`` asking each recipient for an ack; returns how many sockets got it.
+
+        One ack id (from the namespace's shared counter) serves every recipient, as in
+        socket.io; ``on_client(socket, ack_id)`` runs for each recipient before its packet is
+        written, so the caller can register the wait on that socket.
+        """
+        ack_id = self.nsp._next_ack_id()
+        _, prepared = self._prepare(data, ack_id)
+        return self._deliver(prepared, opts, data, on_client, ack_id)
+
+    def _deliver(
+        self,
+        prepared: list[Any],
+        opts: BroadcastOptions,
+        data: list[Any],
+        on_client: Callable[[Socket, int], None] | None,
+        ack_id: int,
+    ) -> int:
+        """Hand the prepared messages to every selected socket (hypersio.engine.outlet_select, compiled).
+
+        Returns the number of sockets reached. Outgoing any-listeners of each recipient see the
+        event (socket.io does the same for broadcasts). Index changes made meanwhile (by
+        listeners, or sessions closing) are applied once the loop is done.
+        """
+        self._delivering += 1
+        try:
+            return _fanout_deliver(
+                self.rooms,
+                self.sids,
+                opts.rooms,
+                opts.except_rooms,
+                self.nsp.sockets,
+                prepared,
+                opts.volatile,
+                data,
+                on_client,
+                ack_id,
+            )
+        finally:
+            self._delivering -= 1
+            if not self._delivering and self._deferred:
+                deferred, self._deferred = self._deferred, []
+                for fn in deferred:
+                    fn()
+
+    # --- connection state recovery ---------------------------------------------------------------
+
+    def record_packet(self, data: list[Any], opts: BroadcastOptions) -> list[Any]:
+        """With recovery on, store an event sent outside :meth:`broadcast`; returns the data to
+        send (the offset appended). Without recovery the data is returned unchanged."""
+        if self._recovery is None:
+            return data
+        return self._recovery.record(data, opts)
+
+    def persist_session(self, session: dict[str, Any]) -> None:
+        """Keep a disconnected socket's session for a later recovery (no-op when disabled)."""
+        if self._recovery is not None:
+            self._recovery.persist(session)
+
+    def restore_session(self, pid: str, offset: str) -> SavedSession | None:
+        """The saved session ``pid`` plus the events missed since ``offset``, or None."""
+        if self._recovery is None:
+            return None
+        return self._recovery.restore(pid, offset)
+
+    # --- operations on matching sockets -------------------------------------------------------
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
+        """The sockets ``opts`` selects (async because cluster adapters must ask other nodes)."""
+        return list(self._iter_sockets(opts))
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        """Make the selected sockets join ``rooms``."""
+        for sock in list(self._iter_sockets(opts)):
+            sock.join(rooms)
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: list[str]) -> None:
+        """Make the selected sockets leave ``rooms``."""
+        for sock in list(self._iter_sockets(opts)):
+            for room in rooms:
+                sock.leave(room)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        """Disconnect the selected sockets (``close`` also closes their Engine.IO connection)."""
+        for sock in list(self._iter_sockets(opts)):
+            sock.disconnect(close)
+
+    def server_side_emit(self, data: list[Any]) -> None:
+        """Send an event to the other servers of a cluster; nothing to do in one process."""
+
+    async def server_count(self) -> int:
+        """How many servers share this adapter (1 in memory)."""
+        return 1
+
+    def close(self) -> None:
+        """Release resources at server shutdown (nothing held in memory)."""

@@ -1,0 +1,60 @@
+"""``python -m hypersio``: ``bench`` (the fan-out benchmark) and ``serve MODULE:ATTR``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any
+
+
+def _load(target: str) -> Any:
+    """Import ``MODULE:ATTR`` (ATTR may be dotted) and return the attribute."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise SystemExit(f"expected MODULE:ATTR, got {target!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: the current directory's modules are importable
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Serve an application's ``hypersio.Server`` until interrupted."""
+    server = _load(args.app)
+    if callable(server) and not hasattr(server, "run"):
+        server = server()  # a factory returning the Server
+    if not hasattr(server, "run"):
+        raise SystemExit(f"{args.app} is not a hypersio.Server (it has no run method)")
+    print(f"hypersio: serving {args.app} on http://{args.host}:{args.port}", flush=True)
+    try:
+        server.run(host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m hypersio`` and of the ``hypersio`` console script."""
+    ap = argparse.ArgumentParser(prog="hypersio", description="hypersio command line")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    from hypersio.bench import runner as _bench
+    bench = sub.add_parser("bench", help="run the broadcast fan-out benchmark against hypersio")
+    _bench.add_bench_arguments(bench)
+    bench.set_defaults(func=_bench.bench_command)
+
+    serve = sub.add_parser("serve", help="serve an application's hypersio.Server")
+    serve.add_argument("app", metavar="MODULE:ATTR", help="e.g. myapp:sio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(func=serve_command)
+
+    args = ap.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+# C-level declarations other compiled modules cimport: the incoming dispatch (_dispatch_c) sends
+# an ack through outlet_send without a Python method call.
+
+cdef class Corker:
+    cdef object _loop
+    cdef list _dirty
+    cdef bint _scheduled
+    cdef object _flush_cb
+    cdef object __weakref__
+
+    cpdef mark(self, item)
+
+
+cdef class CorkedWriter:
+    cdef public object transport
+    cdef public Corker _corker
+    cdef public list _out
+    cdef public Py_ssize_t _out_size
+    cdef public bint _corked
+    cdef public bint _paused_writing
+    cdef public bint _close_after_flush
+    cdef public bint _write_closed
+    cdef public Py_ssize_t _backlog
+    cdef public Py_ssize_t high_water
+    cdef public Py_ssize_t hard_limit
+
+    cpdef write(self, data)
+    cdef int append_frame(self, bytes frame, bint is_volatile) except -1
+    cdef bint _congested(self) except -1
+    cdef int _flush(self) except -1
+
+
+cdef class Outlet:
+    cdef public bint closed
+    cdef public CorkedWriter _ws_out
+    cdef public object _tx
+    cdef public tuple _message_handlers
+    cdef public bint _awaiting_pong
+
+
+cdef int outlet_send(Outlet outlet, object data, bint is_volatile) except -1

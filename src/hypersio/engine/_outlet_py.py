@@ -1,0 +1,279 @@
+"""Corked output, pure-Python twin of ``_outlet_c`` (same API, same behaviour).
+
+Two pieces, from a send down to the ``transport.write``:
+
+- :class:`Corker` and :class:`CorkedWriter`: every connection's output buffer, appended to during
+  a loop turn and flushed with one write per connection at its end (one ``call_soon`` per turn).
+- :class:`Outlet`: the base of an Engine.IO session; it says whether the session is closed and,
+  while it is carried by a WebSocket, which connection buffer takes its frames, and sends one
+  message straight into that buffer (:meth:`Outlet.send`, the path of every ack).
+
+:func:`deliver_messages` is the receive side: the MESSAGE frames of a WebSocket read go to the
+session's handlers without a Python frame per packet in the compiled twin. The room walk that
+appends a broadcast to many of these buffers lives a step higher, in ``hypersio.adapters.rooms``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from hypersio.protocol.websocket._frames_py import message_frame as _message_frame
+
+__all__ = [
+    "DEFAULT_HIGH_WATER",
+    "DEFAULT_HARD_LIMIT",
+    "Corker",
+    "CorkedWriter",
+    "Outlet",
+    "deliver_messages",
+]
+
+logger = logging.getLogger("hypersio.engine")
+
+# Defaults: the kernel socket buffer absorbs the first few hundred KiB on its own; past 1 MiB
+# waiting in user space a client is slow, past 16 MiB it is not coming back.
+DEFAULT_HIGH_WATER = 1 << 20
+DEFAULT_HARD_LIMIT = 16 << 20
+
+
+class Corker:
+    """Collects the objects written to during a loop turn and flushes them once, at its end.
+
+    One corker serves every connection of a loop; objects call :meth:`mark` the first time they
+    buffer something in a turn (they keep their own "already marked" flag). A marked object is a
+    :class:`CorkedWriter` or anything with a ``_flush_output()`` method (a polling transport).
+    """
+
+    __slots__ = ("_loop", "_dirty", "_scheduled", "__weakref__")
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+        self._dirty: list[Any] = []
+        self._scheduled = False
+
+    def mark(self, item: Any) -> None:
+        """Queue ``item``'s flush for the end of the current loop turn."""
+        self._dirty.append(item)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Flush every marked item now (normally called by the loop; also at shutdown)."""
+        dirty = self._dirty
+        self._dirty = []
+        # A flush may mark further items (a polling session writing its answer into its HTTP
+        # connection); those land in the new list and are flushed in the same pass.
+        while dirty:
+            for item in dirty:
+                try:
+                    item._flush_output()
+                except Exception:  # one broken connection must not keep the others unflushed
+                    logger.exception("error while flushing output of %r", item)
+            dirty = self._dirty
+            self._dirty = []
+        self._scheduled = False
+
+
+class CorkedWriter:
+    """Output buffer of one connection, flushed by the corker; mix into an ``asyncio.Protocol``.
+
+    Subclasses call :meth:`_init_writer` in ``__init__``, set ``self.transport`` in
+    ``connection_made`` and implement :meth:`_write_overflow` (what to do when a peer is so slow
+    that the hard limit is passed; normally: log and close).
+    """
+
+    __slots__ = (
+        "transport",
+        "_corker",
+        "_out",
+        "_out_size",
+        "_corked",
+        "_paused_writing",
+        "_close_after_flush",
+        "_write_closed",
+        "_backlog",
+        "high_water",
+        "hard_limit",
+    )
+
+    def _init_writer(self, corker: Corker, high_water: int = DEFAULT_HIGH_WATER, hard_limit: int = DEFAULT_HARD_LIMIT) -> None:
+        """Set up an empty buffer served by ``corker`` with these backpressure limits."""
+        self.transport: Any = None
+        self._corker = corker
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._corked = False
+        self._paused_writing = False
+        self._close_after_flush = False
+        self._write_closed = False
+        # The transport's backlog as last seen (-1: not asked since the last write). It only
+        # shrinks until the next flush, so it bounds the real one and spares calls.
+        self._backlog = 0
+        self.high_water = high_water
+        self.hard_limit = hard_limit
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` to the output buffer; it goes out at the end of this loop turn.
+
+        Past the hard limit the data is dropped and the connection is closed when the turn ends,
+        not here: the caller may be in the middle of a broadcast loop.
+        """
+        if self._write_closed:
+            return
+        self._out.append(data)
+        self._out_size += len(data)
+        if not self._corked:
+            self._corked = True
+            self._corker.mark(self)
+        if self._out_size > self.hard_limit:
+            self._write_closed = True  # the corker calls _write_overflow at the end of the turn
+
+    def close_after_flush(self) -> None:
+        """Close the transport once what is buffered has been handed to it; later writes are dropped."""
+        if self._write_closed:
+            return
+        self._close_after_flush = True
+        self._write_closed = True
+        if not self._corked:
+            self._corked = True
+            self._corker.mark(self)
+
+    def buffered_size(self) -> int:
+        """Bytes accepted but not yet sent: this turn's buffer plus the transport's backlog."""
+        transport = self.transport
+        backlog = transport.get_write_buffer_size() if transport is not None else 0
+        return self._out_size + backlog
+
+    def congested(self) -> bool:
+        """True when the peer reads slower than we write: volatile messages should be dropped."""
+        if self._paused_writing:
+            return True
+        if self._backlog < 0 or self._out_size + self._backlog > self.high_water:
+            transport = self.transport
+            # It only shrinks until our next flush: a bound until then, asked for again only
+            # when the answer could change.
+            self._backlog = transport.get_write_buffer_size() if transport is not None else 0
+        return self._out_size + self._backlog > self.high_water
+
+    def _flush_output(self) -> None:
+        self._corked = False
+        transport = self.transport
+        out = self._out
+        if self._out_size > self.hard_limit and not self._close_after_flush:
+            size = self._out_size
+            self._out = []
+            self._out_size = 0
+            self._write_overflow(size)
+            return
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()  # the list lives as long as the connection
+            self._out_size = 0
+            if transport is None or transport.is_closing():
+                return
+            transport.write(data)
+            if self._paused_writing:
+                # Only a paused transport can hold more than high_water (< hard_limit) bytes.
+                backlog = self._backlog = transport.get_write_buffer_size()
+                if not self._close_after_flush and backlog > self.hard_limit:
+                    self._write_overflow(backlog)
+                    return
+            else:
+                self._backlog = -1  # at most high_water; asked for when a volatile send needs it
+        if self._close_after_flush and transport is not None:
+            self._close_after_flush = False
+            transport.close()
+
+    def _write_overflow(self, size: int) -> None:
+        raise NotImplementedError
+
+    # asyncio.Protocol flow control callbacks
+    def pause_writing(self) -> None:
+        """The transport's buffer passed its high-water mark: the peer is slow."""
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        """The transport drained below its low-water mark."""
+        self._paused_writing = False
+
+
+class Outlet:
+    """Base of an Engine.IO session: the fields the compiled send and receive paths read, and
+    the per-message :meth:`send` that uses them.
+
+    ``closed``: nothing is sent any more. ``_ws_out``: the :class:`CorkedWriter` of the WebSocket
+    connection carrying the session, or None (long-polling, or not a server session): then the
+    fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
+    ``_tx`` (the transport carrying the session), ``_message_handlers`` and ``_awaiting_pong``
+    are the session's own; they live here so that :func:`deliver_messages` reads them in C.
+    """
+
+    __slots__ = ("closed", "_ws_out", "_tx", "_message_handlers", "_awaiting_pong")
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._ws_out: CorkedWriter | None = None
+        self._tx: Any = None
+        self._message_handlers: tuple[Callable[..., Any], ...] = ()
+        self._awaiting_pong = False
+
+    def send(self, data: str | bytes | bytearray | memoryview, volatile: bool = False) -> None:
+        """Queue one Engine.IO message: ``str`` goes as a text message, bytes as a binary one.
+
+        ``volatile=True`` allows dropping it when the client cannot take it now (a congested
+        WebSocket, or no pending long-poll). Sending on a closed session does nothing. While a
+        WebSocket carries the session, the frame is built and appended to its connection buffer
+        right here (the path of every ack and every ``socket.emit``); otherwise the session's
+        ``_send_via_transport`` queues it on the polling transport.
+        """
+        if self.closed:
+            return
+        w = self._ws_out
+        if w is None:
+            self._send_via_transport(data, volatile)
+        else:
+            append_frame(w, _message_frame(data), volatile)
+
+    def _send_via_transport(self, data: Any, volatile: bool) -> None:
+        raise NotImplementedError
+
+    def send_prepared(self, msg: Any, volatile: bool = False) -> None:
+        """Queue a prepared message (sessions implement it)."""
+        raise NotImplementedError
+
+
+def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) -> int:
+    """Hand the Engine.IO MESSAGE text frames at the head of ``frames`` (``(opcode, payload)``
+    pairs from ``ws``'s frame parser) to ``session``'s message handlers; return how many frames
+    were consumed, so the caller gives the rest to the general path, in order.
+
+    It stops at the first frame that is anything else, and whenever ``ws`` no longer carries the
+    open session or a pong is due (the general path restarts the pong deadline). A failing
+    handler is logged and the next one still runs; a handler's awaitable result goes to
+    ``session._adopt``. This is the receive side of every Socket.IO packet on a WebSocket.
+    """
+    for i, (opcode, payload) in enumerate(frames):
+        if opcode != 1 or type(payload) is not str or payload[:1] != "4":  # 1: a text frame
+            return i
+        if session.closed or session._tx is not ws or session._awaiting_pong:
+            return i
+        text = payload[1:]
+        for handler in session._message_handlers:
+            try:
+                result = handler(text)
+            except Exception:
+                logger.exception("session %s: error in a handler", session.id)  # type: ignore[attr-defined]
+                continue
+            if result is not None:
+                session._adopt(result)  # type: ignore[attr-defined]
+    return len(frames)
+
+
+
+def append_frame(w: CorkedWriter, frame: bytes, volatile: bool) -> None:
+    """Buffer one frame on ``w``, dropping it when volatile and the peer is congested."""
+    if volatile and w.congested():
+        return
+    w.write(frame)

@@ -1,0 +1,270 @@
+"""WebSocket transport: RFC 6455 handshake checks and one Engine.IO packet per frame.
+
+After the 101 answer the :class:`~hypersio.engine.server.http.HttpConnection` hands every received
+byte to :meth:`WebSocketTransport.feed`; outgoing frames go through the connection's corked
+output buffer, so a burst of sends in one loop turn is a single ``transport.write``.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import TYPE_CHECKING, Any
+
+from hypersio.protocol.engineio import packets as eio_parser
+
+from hypersio.engine import outlet as fanout
+
+from hypersio.protocol.websocket import frames as wsframe
+from hypersio.exceptions import ParseError, WebSocketError
+from hypersio.engine.message import PreparedMessage
+from hypersio.engine.outlet import logger
+
+if TYPE_CHECKING:
+    from hypersio.engine.server.http import HttpConnection, Request
+    from hypersio.engine.server.server import Server
+    from hypersio.engine.server.session import Session
+
+_OP_TEXT = wsframe.OP_TEXT
+_OP_BINARY = wsframe.OP_BINARY
+_OP_PING = wsframe.OP_PING
+_OP_PONG = wsframe.OP_PONG
+_OP_CLOSE = wsframe.OP_CLOSE
+_build_frame = wsframe.build_frame
+_message_frame = wsframe.message_frame
+_decode_packet = eio_parser.decode_packet
+_MESSAGE = eio_parser.MESSAGE
+_deliver_messages = fanout.deliver_messages
+
+
+def check_handshake(req: Request) -> str | None:
+    """Why ``req`` is not a valid RFC 6455 opening handshake, or None when it is."""
+    headers = req.headers
+    if req.method != "GET":
+        return f"WebSocket handshake with method {req.method}"
+    if headers.get("upgrade", "").lower() != "websocket":
+        return "Upgrade header is not 'websocket'"
+    if "upgrade" not in headers.get("connection", "").lower():
+        return "Connection header does not contain 'upgrade'"
+    if headers.get("sec-websocket-version") != "13":
+        return "unsupported Sec-WebSocket-Version"
+    key = headers.get("sec-websocket-key", "")
+    try:
+        if len(binascii.a2b_base64(key.encode("ascii"), strict_mode=True)) != 16:
+            return "Sec-WebSocket-Key is not 16 bytes of base64"
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return "Sec-WebSocket-Key is not valid base64"
+    return None
+
+
+def handshake_response(req: Request) -> bytes:
+    """The ``101 Switching Protocols`` answer to a valid handshake."""
+    accept = wsframe.accept_key(req.headers["sec-websocket-key"])
+    return (
+        "HTTP/1.1 101 Switching Protocols\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    ).encode("ascii")
+
+
+class WebSocketReader:
+    """The protocol object the event loop talks to once a connection carries a WebSocket.
+
+    uvloop (and asyncio) look ``data_received`` up once, when the protocol is set; here it is the
+    WebSocket transport's bound ``feed``, so received bytes reach the frame parser without an
+    extra Python frame per read. Everything else stays the HTTP connection's business.
+    """
+
+    __slots__ = ("data_received", "connection_lost", "eof_received", "pause_writing", "resume_writing")
+
+    def __init__(self, conn: HttpConnection, ws: WebSocketTransport) -> None:
+        self.data_received = ws.feed
+        self.connection_lost = conn.connection_lost
+        self.eof_received = conn.eof_received
+        self.pause_writing = conn.pause_writing
+        self.resume_writing = conn.resume_writing
+
+
+class WebSocketTransport:
+    """One WebSocket connection carrying (or probing to carry) an Engine.IO session."""
+
+    name = "websocket"
+
+    __slots__ = ("conn", "server", "session", "_parser", "_closed", "_upgrade_timer")
+
+    def __init__(self, conn: HttpConnection, server: Server) -> None:
+        self.conn = conn
+        self.server = server
+        self.session: Session | None = None
+        self._parser = wsframe.FrameParser(max_message_size=server.max_http_buffer_size, expect_masked=True)
+        self._closed = False
+        self._upgrade_timer: Any = None
+
+    def __repr__(self) -> str:
+        return f"<WebSocketTransport {self.conn.peer}>"
+
+    # ---- receiving --------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        """Parse received bytes and dispatch the complete messages."""
+        if self._closed or self.conn._write_closed:
+            return  # closing: whatever else the peer sends is moot (and must not log again)
+        try:
+            messages = self._parser.feed(data)
+        except WebSocketError as exc:
+            self._fail(exc.code, f"WebSocket protocol error: {exc}")
+            return
+        session = self.session
+        if session is not None:
+            # The hot path, every Socket.IO packet: MESSAGE frames on the open session this
+            # WebSocket carries go straight to its handlers, in C (fanout.deliver_messages); it
+            # returns where the general path below must take over.
+            start = _deliver_messages(session, self, messages)
+            if start:
+                if start == len(messages):
+                    return
+                del messages[:start]
+        for opcode, payload in messages:
+            if self._closed:
+                return
+            if opcode == _OP_TEXT:
+                try:
+                    ptype, pdata = _decode_packet(payload)  # type: ignore[arg-type]
+                except ParseError as exc:
+                    self._bad_packet(str(exc))
+                    return
+                self._dispatch(ptype, pdata)
+            elif opcode == _OP_BINARY:
+                self._dispatch(_MESSAGE, payload)  # type: ignore[arg-type]
+            elif opcode == _OP_PING:
+                self.conn.write(_build_frame(_OP_PONG, payload))  # type: ignore[arg-type]
+            elif opcode == _OP_CLOSE:
+                code, _reason = payload  # type: ignore[misc]
+                self._on_close_frame(code)
+            # unsolicited pongs are allowed by RFC 6455 and mean nothing here
+
+    def _dispatch(self, ptype: int, data: str | bytes | None) -> None:
+        session = self.session
+        if session is None:
+            return
+        if session._tx is self:
+            session._on_packet(ptype, data)
+        elif session._upgrading is self:
+            session._on_probe_packet(self, ptype, data)
+
+    def _bad_packet(self, message: str) -> None:
+        session = self.session
+        logger.warning("%s: bad Engine.IO packet over WebSocket: %s", self.conn.peer, message)
+        if session is not None and session._tx is self:
+            session._close("parse error", message)
+        else:
+            self._drop_probe()
+            self.close(False, False)
+
+    def _fail(self, code: int, message: str) -> None:
+        """Protocol violation: close frame with ``code``, connection closed, session ended."""
+        logger.warning("%s: %s", self.conn.peer, message)
+        self._send_close(code)
+        session = self.session
+        if session is not None and session._tx is self:
+            session._close("transport error", message)
+        else:
+            self._drop_probe()
+
+    def _on_close_frame(self, code: int) -> None:
+        self._send_close(code if code != wsframe.CLOSE_NO_STATUS else wsframe.CLOSE_NORMAL)
+        session = self.session
+        if session is not None and session._tx is self:
+            session._close("transport close", "the client closed the WebSocket")
+        else:
+            self._drop_probe()
+
+    def connection_lost(self) -> None:
+        """The TCP connection is gone (called by the HttpConnection)."""
+        self._cancel_upgrade_timer()
+        if self._closed:
+            return
+        self._closed = True
+        session = self.session
+        if session is not None and session._tx is self:
+            session._close("transport close", "connection lost")
+        else:
+            self._drop_probe()
+
+    def _drop_probe(self) -> None:
+        self._cancel_upgrade_timer()
+        session = self.session
+        if session is not None:
+            session._upgrade_failed(self)
+
+    # ---- sending ----------------------------------------------------------------------------
+    def send_message(self, data: str | bytes, volatile: bool) -> None:
+        """Queue one message frame (the transport interface; ``Session.send`` normally appends
+        the same frame to the connection buffer itself, in C)."""
+        conn = self.conn
+        if volatile and conn.congested():
+            return
+        conn.write(_message_frame(data))
+
+    def send_prepared(self, msg: PreparedMessage, volatile: bool) -> None:
+        """Queue a prepared message's frame (broadcasts append it in hypersio.adapters.rooms instead)."""
+        conn = self.conn
+        if volatile and conn.congested():
+            return
+        conn.write(msg.ws_frame)
+
+    def send_control(self, packet: str) -> None:
+        """Queue an already-encoded text packet (``"2"``, ``"3probe"``, the open packet...)."""
+        self.conn.write(_build_frame(_OP_TEXT, packet))
+
+    def send_record(self, record: str) -> None:
+        """Queue a record left over from long-polling (``"b…"`` records become binary frames)."""
+        if record[:1] == "b":
+            self.conn.write(_build_frame(_OP_BINARY, binascii.a2b_base64(record[1:])))
+        else:
+            self.conn.write(_build_frame(_OP_TEXT, record))
+
+    def write_overflow(self, size: int) -> None:
+        """The peer stopped reading and the hard limit is passed: drop the connection."""
+        session = self.session
+        logger.warning("%s: closing: %d bytes waiting to be sent (slow consumer)", self.conn.peer, size)
+        self._closed = True
+        self.conn.abort()
+        if session is not None and session._tx is self:
+            session._close("transport error", "write buffer limit exceeded")
+        else:
+            self._drop_probe()
+
+    # ---- closing and upgrade ----------------------------------------------------------------
+    def close(self, graceful: bool, client_closed: bool) -> bool:
+        """Close for the session (or end a probe): a normal close frame, then the connection."""
+        self._send_close(wsframe.CLOSE_NORMAL)
+        return False
+
+    def _send_close(self, code: int) -> None:
+        self._cancel_upgrade_timer()
+        if self._closed:
+            return
+        self._closed = True
+        self.conn.write(_build_frame(_OP_CLOSE, wsframe.build_close_payload(code)))
+        self.conn.close_after_flush()
+
+    def start_upgrade_timer(self) -> None:
+        """Give the client ``upgrade_timeout`` seconds to finish the upgrade it started."""
+        self._upgrade_timer = self.server._loop.call_later(self.server.upgrade_timeout, self._on_upgrade_timeout)
+
+    def _on_upgrade_timeout(self) -> None:
+        self._upgrade_timer = None
+        session = self.session
+        if session is not None and session._upgrading is self:
+            logger.warning("%s: session %s: upgrade not completed in time", self.conn.peer, session.id)
+            session._upgrade_failed(self)
+            self.close(False, False)
+
+    def _cancel_upgrade_timer(self) -> None:
+        timer, self._upgrade_timer = self._upgrade_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def upgrade_done(self) -> None:
+        """The client sent the upgrade packet: this WebSocket now carries the session."""
+        self._cancel_upgrade_timer()

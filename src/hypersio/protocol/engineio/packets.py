@@ -1,0 +1,22 @@
+"""Engine.IO v4 packets and long-polling payloads: encode and decode, no I/O.
+
+The compiled twin (``hypersio.protocol.engineio._packets_c``) or, without it, the pure-Python one (``hypersio.protocol.engineio._packets_py``), chosen
+once by :func:`hypersio._speedups.load`. Both define the same ``__all__``; type checkers read the
+pure twin, which is the readable definition of the API.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hypersio import _speedups
+
+if TYPE_CHECKING:
+    from hypersio.protocol.engineio._packets_py import *  # noqa: F403
+    from hypersio.protocol.engineio._packets_py import __all__
+else:
+    _impl = _speedups.load("engineio")
+    __all__ = list(_impl.__all__)
+    globals().update({_name: getattr(_impl, _name) for _name in __all__})
+
+IMPLEMENTATION: str = _speedups.loaded["engineio"].__name__

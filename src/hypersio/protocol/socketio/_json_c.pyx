@@ -1,0 +1,681 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Socket.IO v5 packets in the JSON text format (socket.io-parser 4.2.7 compatible), compiled.
+
+Twin of ``_parser_py`` (same API, identical output; the tests hold both to that). What makes
+this one fast: the packet text is assembled in one allocation straight from orjson's bytes
+(no intermediate str), the header is parsed with direct code-point reads, binary is found by a
+cheap scan of the top-level arguments (nested binary is caught by orjson refusing bytes), and
+decoded Packets are filled in C without argument parsing. The rare slow paths (non-str dict
+keys, huge ints, lone surrogates) reuse the pure twin's helpers.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_CheckExact
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+import orjson
+
+from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio._json_py import _dumps_slow, _loads_after_error
+
+cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void* PyUnicode_DATA(object o)
+    int PyUnicode_KIND(object o)
+    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
+    bint PyUnicode_IS_ASCII(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    const char* PyUnicode_AsUTF8AndSize(object o, Py_ssize_t* size) except NULL
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
+    object PyUnicode_Substring(object o, Py_ssize_t start, Py_ssize_t end)
+    # Declared without error checks: callers test the value and clear the error themselves.
+    long PyLong_AsLong(object o)
+    long long PyLong_AsLongLong(object o)
+    long long PyLong_AsLongLongAndOverflow(object o, int* overflow)
+    void PyErr_Clear()
+
+__all__ = [
+    "ACK",
+    "BINARY_ACK",
+    "BINARY_EVENT",
+    "CONNECT",
+    "CONNECT_ERROR",
+    "DISCONNECT",
+    "EVENT",
+    "MAX_ACK_ID",
+    "RESERVED_EVENTS",
+    "Decoder",
+    "Encoder",
+    "Packet",
+    "encode_packet",
+]
+
+CONNECT = 0
+DISCONNECT = 1
+EVENT = 2
+ACK = 3
+CONNECT_ERROR = 4
+BINARY_EVENT = 5
+BINARY_ACK = 6
+
+cdef enum:
+    # Arguments lists whose JSON fits here can take the scalar fast path of _encode.
+    SIMPLE_BODY_MAX = 256
+    C_EVENT = 2
+    C_BINARY_EVENT = 5
+
+RESERVED_EVENTS = frozenset(
+    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
+)
+MAX_ACK_ID = 2**53 - 1
+cdef long long C_MAX_ACK_ID = 9007199254740991
+cdef int MAX_ACK_ID_DIGITS = 16
+# Deeper than orjson's own limit (1024): only reachable through the stdlib fallback.
+cdef int MAX_DEPTH = 1100
+
+cdef tuple TYPE_NAMES = ("CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK")
+cdef object _dumps = orjson.dumps
+cdef object _loads = orjson.loads
+cdef object _JSONDecodeError = orjson.JSONDecodeError
+cdef frozenset _RESERVED = RESERVED_EVENTS
+
+
+@cython.freelist(64)
+@cython.final
+cdef class Packet:
+    """One Socket.IO packet: what an Encoder turns into wire chunks and a Decoder returns.
+
+    ``type`` is one of the constants CONNECT..BINARY_ACK, ``nsp`` the namespace, ``data`` the
+    JSON-able payload (``None`` = no payload), ``id`` the ack id or ``None``; ``attachments`` is
+    the number of binary attachments the packet had on the wire (informational, not compared).
+    """
+
+    # Fields (type, nsp, data, id, attachments) are declared in _parser_c.pxd.
+
+    def __init__(self, int type, object nsp="/", object data=None, object id=None):
+        self.type = type
+        self.nsp = nsp
+        self.data = data
+        self.id = id
+        self.attachments = 0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Packet):
+            return NotImplemented
+        cdef Packet o = <Packet>other
+        return (
+            self.type == o.type
+            and self.nsp == o.nsp
+            and self.id == o.id
+            and self.data == o.data
+        )
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        if result is NotImplemented:
+            return result
+        return not result
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        name = TYPE_NAMES[self.type] if 0 <= self.type <= 6 else self.type
+        return f"Packet(type={name}, nsp={self.nsp!r}, data={self.data!r}, id={self.id!r})"
+
+    def __reduce__(self):
+        return (_rebuild, (self.type, self.nsp, self.data, self.id, self.attachments))
+
+
+def _rebuild(int type, nsp, data, id, Py_ssize_t attachments) -> Packet:
+    """Unpickle helper for Packet."""
+    cdef Packet p = Packet.__new__(Packet)
+    p.type = type
+    p.nsp = nsp
+    p.data = data
+    p.id = id
+    p.attachments = attachments
+    return p
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+# ---------------------------------------------------------------------------------------------
+
+
+cdef inline bint _is_ascii(const char* s, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i = 0
+    cdef uint64_t word
+    while i + 8 <= n:
+        memcpy(&word, s + i, 8)
+        if word & 0x8080808080808080ULL:
+            return False
+        i += 8
+    while i < n:
+        if <unsigned char>s[i] & 0x80:
+            return False
+        i += 1
+    return True
+
+
+cdef inline Py_ssize_t _write_uint(char* out, unsigned long long value) noexcept:
+    """Decimal digits of value at out; returns how many were written (at most 20)."""
+    cdef char tmp[24]
+    cdef Py_ssize_t n = 0, k
+    if value == 0:
+        out[0] = 48
+        return 1
+    while value:
+        tmp[n] = <char>(48 + value % 10)
+        value //= 10
+        n += 1
+    for k in range(n):
+        out[k] = tmp[n - 1 - k]
+    return n
+
+
+cdef object _assemble(int ptype, Py_ssize_t attachments, object nsp, object pid, const char* body,
+                      Py_ssize_t body_len):
+    """The packet text ``<type>[<n>-][<nsp>,][<id>]<body>`` as one str, built in one allocation."""
+    cdef char head[48]
+    cdef char tail[24]
+    cdef Py_ssize_t head_len = 1, tail_len = 0, nsp_len = 0, total, pos
+    cdef const char* nsp_utf8 = NULL
+    cdef bint ascii = True
+    cdef unsigned long long id_value
+    cdef long long signed_id
+    cdef char* buf
+    head[0] = <char>(48 + ptype)
+    if attachments:
+        head_len += _write_uint(head + 1, <unsigned long long>attachments)
+        head[head_len] = 45  # '-'
+        head_len += 1
+    if nsp is not None and type(nsp) is not str:
+        raise TypeError(f"namespace must be a str, not {type(nsp).__name__}")
+    if nsp is not None and PyUnicode_GET_LENGTH(nsp) and not (
+        PyUnicode_GET_LENGTH(nsp) == 1 and PyUnicode_READ(PyUnicode_KIND(nsp), PyUnicode_DATA(nsp), 0) == 47
+    ):
+        nsp_utf8 = PyUnicode_AsUTF8AndSize(nsp, &nsp_len)
+        ascii = PyUnicode_IS_ASCII(nsp)
+    if pid is not None:
+        if type(pid) is not int and (not isinstance(pid, int) or isinstance(pid, bool)):
+            raise TypeError(f"ack id must be an int, not {type(pid).__name__}")
+        signed_id = PyLong_AsLongLong(pid)  # -1 with OverflowError set when out of range
+        if not 0 <= signed_id <= C_MAX_ACK_ID:
+            PyErr_Clear()
+            raise ValueError(f"ack id {pid} out of range (0..2**53-1)")
+        id_value = <unsigned long long>signed_id
+        tail_len = _write_uint(tail, id_value)
+    if body_len and ascii:
+        ascii = _is_ascii(body, body_len)
+    total = head_len + (nsp_len + 1 if nsp_utf8 != NULL else 0) + tail_len + body_len
+    if ascii:
+        result = PyUnicode_New(total, 127)
+        buf = <char*>PyUnicode_DATA(result)
+    else:
+        buf = <char*>PyMem_Malloc(total)
+        if buf == NULL:
+            raise MemoryError()
+    pos = head_len
+    memcpy(buf, head, head_len)
+    if nsp_utf8 != NULL:
+        memcpy(buf + pos, nsp_utf8, nsp_len)
+        pos += nsp_len
+        buf[pos] = 44  # ','
+        pos += 1
+    if tail_len:
+        memcpy(buf + pos, tail, tail_len)
+        pos += tail_len
+    if body_len:
+        memcpy(buf + pos, body, body_len)
+    if ascii:
+        return result
+    try:
+        return PyUnicode_DecodeUTF8(buf, total, NULL)
+    finally:
+        PyMem_Free(buf)
+
+
+cdef inline bint _is_binary(object obj) noexcept:
+    cdef type t = type(obj)
+    return t is bytes or t is bytearray or t is memoryview
+
+
+cdef object _deconstruct(object obj, list buffers):
+    """Copy of obj with every binary value replaced by a placeholder appended to buffers."""
+    cdef type t = type(obj)
+    if t is bytes:
+        buffers.append(obj)
+        return {"_placeholder": True, "num": len(buffers) - 1}
+    if t is str or t is int or t is float or obj is None or t is bool:
+        return obj
+    if t is list or t is tuple:
+        return [_deconstruct(item, buffers) for item in obj]
+    if t is dict:
+        return {key: _deconstruct(value, buffers) for key, value in (<dict>obj).items()}
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        buffers.append(bytes(obj))
+        return {"_placeholder": True, "num": len(buffers) - 1}
+    if isinstance(obj, (list, tuple)):
+        return [_deconstruct(item, buffers) for item in obj]
+    if isinstance(obj, dict):
+        return {key: _deconstruct(value, buffers) for key, value in obj.items()}
+    return obj
+
+
+cdef bint _has_binary(object obj) except -1:
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return True
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            if _has_binary(item):
+                return True
+        return False
+    if isinstance(obj, dict):
+        for item in (<dict>obj).values() if type(obj) is dict else obj.values():
+            if _has_binary(item):
+                return True
+    return False
+
+
+cdef object _encode_binary(int ptype, object nsp, object data, object pid):
+    """EVENT/ACK with binary somewhere in data: placeholders, attachments after the text."""
+    cdef list buffers = []
+    stripped = _deconstruct(data, buffers)
+    if not buffers:
+        return None
+    ptype = C_BINARY_EVENT if ptype == C_EVENT or ptype == C_BINARY_EVENT else C_BINARY_EVENT + 1
+    try:
+        body = _dumps(stripped)
+    except TypeError:
+        body = _dumps_slow(stripped).encode("utf-8")
+    cdef list out = [_assemble(ptype, len(buffers), nsp, pid, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))]
+    out.extend(buffers)
+    return out
+
+
+def encode_packet(type, nsp="/", data=None, id=None) -> list:
+    """Encode one packet straight from its fields: ``[str, *bytes]`` as socket.io-parser does.
+
+    The server's emit path calls this to skip building a Packet. EVENT/ACK data holding
+    bytes/bytearray/memoryview (at any depth of lists, tuples and dicts) is sent as
+    BINARY_EVENT/BINARY_ACK with placeholders and the binary parts as extra list items.
+    Raises TypeError/ValueError for something that cannot be encoded; never mutates ``data``.
+    """
+    return _encode(_packet_type(type), nsp, data, id)
+
+
+cdef int _packet_type(object value) except -1:
+    cdef long v
+    if PyLong_CheckExact(value) or (isinstance(value, int) and not isinstance(value, bool)):
+        v = PyLong_AsLong(value)  # -1 with OverflowError set for a huge int
+        if 0 <= v <= 6:
+            return v
+        PyErr_Clear()
+    raise ValueError(f"unknown packet type {value!r}")
+
+
+cdef Py_ssize_t _dumps_scalars(list items, char* out) except -2:
+    """JSON of a list of small scalars written at ``out`` (at most SIMPLE_BODY_MAX bytes), or -1.
+
+    Acks and most events carry a few ints, short ASCII strings, booleans or None; for those this
+    writes exactly what orjson would (compact separators, the same digits), without orjson's
+    1 KiB output buffer (a libc malloc and realloc per call). Anything else (floats, containers,
+    escapes, non-ASCII, huge ints, subclasses) answers -1 and takes the general path.
+    """
+    cdef Py_ssize_t pos = 1, n, k
+    cdef Py_ssize_t count = len(items)
+    cdef long long value
+    cdef int overflow
+    cdef const unsigned char* chars
+    cdef unsigned char c
+    cdef type t
+    out[0] = 91  # '['
+    for k in range(count):
+        if pos + 24 > SIMPLE_BODY_MAX:
+            return -1
+        if k:
+            out[pos] = 44  # ','
+            pos += 1
+        item = items[k]
+        t = type(item)
+        if t is int:
+            value = PyLong_AsLongLongAndOverflow(item, &overflow)
+            if overflow:
+                return -1
+            if value < 0:
+                if value == -9223372036854775807 - 1:
+                    return -1
+                out[pos] = 45  # '-'
+                pos += 1
+                value = -value
+            pos += _write_uint(out + pos, <unsigned long long>value)
+        elif t is str:
+            if not PyUnicode_IS_ASCII(item):
+                return -1
+            n = PyUnicode_GET_LENGTH(item)
+            if pos + n + 3 > SIMPLE_BODY_MAX:
+                return -1
+            chars = <const unsigned char*>PyUnicode_DATA(item)
+            out[pos] = 34  # '"'
+            pos += 1
+            while n:
+                c = chars[0]
+                if c < 32 or c == 34 or c == 92 or c == 127:
+                    return -1  # would need an escape (or orjson's choice about DEL): general path
+                out[pos] = <char>c
+                pos += 1
+                chars += 1
+                n -= 1
+            out[pos] = 34
+            pos += 1
+        elif item is True:
+            memcpy(out + pos, b"true", 4)
+            pos += 4
+        elif item is False:
+            memcpy(out + pos, b"false", 5)
+            pos += 5
+        elif item is None:
+            memcpy(out + pos, b"null", 4)
+            pos += 4
+        else:
+            return -1
+    out[pos] = 93  # ']'
+    return pos + 1
+
+
+cdef list _encode(int ptype, object nsp, object data, object pid):
+    cdef bytes body
+    cdef type t
+    cdef char simple[SIMPLE_BODY_MAX]
+    cdef Py_ssize_t simple_len
+    if (ptype == C_EVENT or ptype == 3) and type(data) is list:
+        simple_len = _dumps_scalars(<list>data, simple)
+        if simple_len >= 0:
+            return [_assemble(ptype, 0, nsp, pid, simple, simple_len)]
+    if data is None:
+        if ptype >= C_BINARY_EVENT:
+            ptype -= 3  # a binary packet without attachments is not valid on the wire
+        return [_assemble(ptype, 0, nsp, pid, NULL, 0)]
+    if ptype == C_EVENT or ptype == 3 or ptype >= C_BINARY_EVENT:
+        # Binary is nearly always a top-level argument: catch that without a failed dumps.
+        t = type(data)
+        if t is list:
+            for item in <list>data:
+                if _is_binary(item):
+                    return _encode_binary(ptype, nsp, data, pid)
+        elif t is tuple:
+            for item in <tuple>data:
+                if _is_binary(item):
+                    return _encode_binary(ptype, nsp, data, pid)
+        elif _is_binary(data):
+            return _encode_binary(ptype, nsp, data, pid)
+    try:
+        body = _dumps(data)
+    except TypeError:
+        body = None
+    if body is not None:
+        if ptype >= C_BINARY_EVENT:
+            ptype -= 3
+        return [_assemble(ptype, 0, nsp, pid, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))]
+    if ptype == C_EVENT or ptype == 3 or ptype >= C_BINARY_EVENT:
+        out = _encode_binary(ptype, nsp, data, pid)
+        if out is not None:
+            return out
+        if ptype >= C_BINARY_EVENT:
+            ptype -= 3
+    elif _has_binary(data):
+        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {TYPE_NAMES[ptype]}")
+    body = _dumps_slow(data).encode("utf-8", "surrogatepass")
+    return [_assemble(ptype, 0, nsp, pid, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))]
+
+
+@cython.final
+cdef class Encoder:
+    """Turns Packets into wire chunks; stateless, one can serve every connection."""
+
+    def encode(self, object packet) -> list:
+        """Return ``[str, *bytes]``: the packet text and its binary attachments, if any."""
+        if isinstance(packet, Packet):
+            p = <Packet>packet
+            return _encode(p.type if 0 <= p.type <= 6 else _packet_type(p.type), p.nsp, p.data, p.id)
+        return _encode(_packet_type(packet.type), packet.nsp, packet.data, packet.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------------------------
+
+
+cdef inline bint _maybe_reserved(str name) noexcept:
+    """Cheap pre-check before the set lookup: hashing a fresh event name costs more than this.
+    Reserved names: connect(7) connect_error(13) disconnect(10) disconnecting(13)
+    newListener(11) removeListener(14)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(name)
+    cdef Py_UCS4 c
+    if n < 7 or n > 14:
+        return False
+    c = PyUnicode_READ(PyUnicode_KIND(name), PyUnicode_DATA(name), 0)
+    return c == 99 or c == 100 or c == 110 or c == 114  # c d n r
+
+
+cdef str _payload_error(int ptype, object data, bint has_payload):
+    """Why data is not a valid payload for ptype (the socket.io-parser rules), or None."""
+    cdef type t = type(data)
+    if ptype == 0:
+        if has_payload and t is not dict:
+            return "CONNECT payload must be an object"
+    elif ptype == 1:
+        if has_payload:
+            return "DISCONNECT must not have a payload"
+    elif ptype == 4:
+        if not has_payload or (t is not str and t is not dict):
+            return "CONNECT_ERROR payload must be a string or an object"
+    elif ptype == C_EVENT or ptype == C_BINARY_EVENT:
+        if t is not list or not data:
+            return "EVENT payload must be a non-empty array"
+        first = (<list>data)[0]
+        t = type(first)
+        if t is str:
+            if _maybe_reserved(<str>first) and first in _RESERVED:
+                return f"event name {first!r} is reserved"
+        elif t is not int and t is not float:
+            return "event name must be a string or a number"
+    elif t is not list:
+        return "ACK payload must be an array"
+    return None
+
+
+cdef object _resolve(object value, list buffers):
+    """The attachment a placeholder dict stands for, or value itself when it is no placeholder."""
+    if (<dict>value).get("_placeholder") is True:
+        num = (<dict>value).get("num")
+        if type(num) is not int or not 0 <= num < len(buffers):
+            raise ParseError(f"illegal attachment placeholder {num!r} ({len(buffers)} attachments)")
+        return buffers[num]
+    return value
+
+
+cdef int _reconstruct(object node, list buffers, int depth) except -1:
+    """Replace placeholders below node in place (node is a fresh list or dict we own)."""
+    cdef Py_ssize_t i
+    cdef type t
+    if depth > MAX_DEPTH:
+        raise ParseError("payload nested too deeply")
+    if type(node) is list:
+        for i in range(len(<list>node)):
+            item = (<list>node)[i]
+            t = type(item)
+            if t is dict:
+                new = _resolve(item, buffers)
+                if new is not item:
+                    (<list>node)[i] = new
+                    continue
+                _reconstruct(item, buffers, depth + 1)
+            elif t is list:
+                _reconstruct(item, buffers, depth + 1)
+    else:
+        for key, item in (<dict>node).items():
+            t = type(item)
+            if t is dict:
+                new = _resolve(item, buffers)
+                if new is not item:
+                    (<dict>node)[key] = new  # same key: no resize, iteration stays valid
+                    continue
+                _reconstruct(item, buffers, depth + 1)
+            elif t is list:
+                _reconstruct(item, buffers, depth + 1)
+    return 0
+
+
+cdef Packet _decode_text(str text, Py_ssize_t max_attachments):
+    """Decode one packet text (no attachments joined yet); raise ParseError if it is invalid."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* d = PyUnicode_DATA(text)
+    cdef long c
+    cdef int ptype
+    cdef Py_ssize_t i = 1, j, start, attachments = 0
+    cdef long long pid_value = 0
+    cdef bint has_payload
+    if n == 0:
+        raise ParseError("empty packet")
+    c = PyUnicode_READ(kind, d, 0)
+    if c < 48 or c > 54:
+        raise ParseError(f"unknown packet type {text[0]!r}")
+    ptype = c - 48
+    if ptype >= C_BINARY_EVENT:
+        j = 1
+        while j < n and PyUnicode_READ(kind, d, j) != 45:
+            j += 1
+        if j == n:
+            raise ParseError("illegal attachments: no '-' after the attachment count")
+        if j == 1:
+            raise ParseError("illegal attachments count ''")
+        for i in range(1, j):
+            c = PyUnicode_READ(kind, d, i)
+            if c < 48 or c > 57:
+                raise ParseError(f"illegal attachments count {text[1:min(j, 21)]!r}")
+        if j - 1 > 9:
+            raise ParseError(f"too many attachments (more than {max_attachments})")
+        for i in range(1, j):
+            attachments = attachments * 10 + (<long>PyUnicode_READ(kind, d, i) - 48)
+        if attachments < 1:
+            raise ParseError("illegal attachments count 0")
+        if attachments > max_attachments:
+            raise ParseError(f"too many attachments: {attachments} > {max_attachments}")
+        i = j + 1
+    nsp = "/"
+    if i < n and PyUnicode_READ(kind, d, i) == 47:
+        start = i
+        while i < n and PyUnicode_READ(kind, d, i) != 44:
+            i += 1
+        nsp = PyUnicode_Substring(text, start, i)
+        if i < n:
+            i += 1
+    pid = None
+    j = i
+    while j < n:
+        c = PyUnicode_READ(kind, d, j)
+        if c < 48 or c > 57:
+            break
+        if j - i >= MAX_ACK_ID_DIGITS:
+            raise ParseError("ack id too long")
+        pid_value = pid_value * 10 + (c - 48)
+        j += 1
+    if j > i:
+        if pid_value > C_MAX_ACK_ID:
+            raise ParseError("ack id too large")
+        pid = pid_value
+        i = j
+    if i < n:
+        c = PyUnicode_READ(kind, d, i)
+        if c == 32 or c == 9 or c == 10 or c == 13:
+            # socket.io-parser would read this whitespace as an ack id (Number(" ") == 0).
+            raise ParseError("whitespace before the payload")
+        payload = text if i == 0 else PyUnicode_Substring(text, i, n)
+        try:
+            data = _loads(payload)
+        except _JSONDecodeError as exc:
+            data = _loads_after_error(payload, exc)
+        has_payload = True
+    else:
+        data = None
+        has_payload = False
+    problem = _payload_error(ptype, data, has_payload)
+    if problem is not None:
+        raise ParseError(f"invalid payload: {problem}")
+    cdef Packet packet = Packet.__new__(Packet)
+    packet.type = ptype
+    packet.nsp = nsp
+    packet.data = data
+    packet.id = pid
+    packet.attachments = attachments
+    return packet
+
+
+@cython.final
+cdef class Decoder:
+    """Reassembles packets from wire chunks, one Decoder per connection (it keeps state).
+
+    ``add(str)`` takes a packet text, ``add(bytes)`` the next binary attachment; the result is
+    the complete Packet, or None while attachments are still due. Anything malformed raises
+    ParseError and resets the decoder, so the caller can close the connection cleanly.
+    """
+
+    # Fields (max_attachments, _pending, _buffers) are declared in _parser_c.pxd.
+
+    def __init__(self, Py_ssize_t max_attachments=10) -> None:
+        self.max_attachments = max_attachments
+        self._pending = None
+        self._buffers = None
+
+    def reset(self) -> None:
+        """Forget a half-received binary packet (after an error or when the connection closes)."""
+        self._pending = None
+        self._buffers = None
+
+    cpdef object add(self, object chunk):
+        """Feed one wire chunk; return the Packet it completes, else None. Raises ParseError."""
+        cdef Packet packet
+        cdef type t = type(chunk)
+        if t is str:
+            if self._pending is not None:
+                missing = self._pending.attachments - len(self._buffers)
+                self._pending = None
+                self._buffers = None
+                raise ParseError(f"got a text packet while {missing} binary attachment(s) were due")
+            packet = _decode_text(<str>chunk, self.max_attachments)
+            if packet.type < C_BINARY_EVENT:
+                return packet
+            packet.type -= 3  # delivered as EVENT/ACK, as socket.io-parser does
+            self._pending = packet
+            self._buffers = []
+            return None
+        if t is bytes or t is bytearray or t is memoryview or isinstance(chunk, (bytes, bytearray, memoryview)):
+            packet = self._pending
+            if packet is None:
+                raise ParseError("got binary data while no binary packet was pending")
+            self._buffers.append(chunk if t is bytes else bytes(chunk))
+            if len(self._buffers) < packet.attachments:
+                return None
+            buffers = self._buffers
+            self._pending = None
+            self._buffers = None
+            data = packet.data
+            t = type(data)
+            if t is dict:
+                new = _resolve(data, buffers)
+                if new is not data:
+                    packet.data = new
+                    return packet
+            if t is dict or t is list:
+                _reconstruct(data, buffers, 0)
+            return packet
+        if isinstance(chunk, str):
+            return self.add(str(chunk))
+        self._pending = None
+        self._buffers = None
+        raise ParseError(f"cannot decode a {t.__name__}: expected str or bytes")

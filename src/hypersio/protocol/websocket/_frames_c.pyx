@@ -1,0 +1,579 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""RFC 6455 WebSocket frames, compiled twin of ``_wsframe_py`` (same API, same bytes).
+
+Why C here: every message a server sends or receives crosses this module. Masking XORs whole
+64-bit words, frames are written straight into a new bytes object, and the parser reads headers
+from the received bytes without copying them into Python integers first.
+"""
+
+import base64
+import codecs
+import hashlib
+import os
+import re
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy, memmove
+
+from hypersio.exceptions import ParseError, WebSocketError
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+
+__all__ = [
+    "OP_CONTINUATION",
+    "OP_TEXT",
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_PING",
+    "OP_PONG",
+    "CLOSE_NORMAL",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_PROTOCOL_ERROR",
+    "CLOSE_NO_STATUS",
+    "CLOSE_INVALID_DATA",
+    "CLOSE_TOO_BIG",
+    "WS_GUID",
+    "build_frame",
+    "message_frame",
+    "mask_payload",
+    "build_close_payload",
+    "parse_close_payload",
+    "is_valid_close_code",
+    "accept_key",
+    "FrameParser",
+]
+
+OP_CONTINUATION = 0
+OP_TEXT = 1
+OP_BINARY = 2
+OP_CLOSE = 8
+OP_PING = 9
+OP_PONG = 10
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_NO_STATUS = 1005
+CLOSE_INVALID_DATA = 1007
+CLOSE_TOO_BIG = 1009
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+cdef enum:
+    MAX_CONTROL = 125
+    # Text frames up to this size are unmasked into a scratch buffer and decoded from it, saving a
+    # bytes object per message; larger ones go through a temporary bytes object.
+    SCRATCH_SIZE = 16384
+    # A receive buffer that grew past this (a large frame arrived in pieces) is freed once drained.
+    KEEP_BUFFER = 262144
+
+
+# One scratch buffer for the whole process, not one per parser: a per-parser buffer cost 16 KiB of
+# RSS on every idle connection. Sharing is safe because it is only used between unmasking and the
+# UTF-8 decode of one frame, with the GIL held and no Python code running in between.
+cdef unsigned char _SCRATCH[SCRATCH_SIZE]
+
+
+cdef inline bint _known_opcode(int opcode) noexcept:
+    return opcode <= 2 or 8 <= opcode <= 10
+
+
+cdef inline void _xor_mask(unsigned char* dst, const unsigned char* src, Py_ssize_t n,
+                           const unsigned char* key) noexcept nogil:
+    # The key repeated twice in memory order; both halves are equal, so byte order is irrelevant.
+    cdef uint32_t k32
+    cdef uint64_t k64, word
+    cdef Py_ssize_t i = 0
+    memcpy(&k32, key, 4)
+    k64 = (<uint64_t>k32 << 32) | k32
+    while i + 8 <= n:
+        memcpy(&word, src + i, 8)  # memcpy: unaligned-safe, compiles to one load
+        word ^= k64
+        memcpy(dst + i, &word, 8)
+        i += 8
+    while i < n:
+        dst[i] = src[i] ^ key[i & 3]
+        i += 1
+
+
+# xorshift64* seeded from the OS: masking keys only need to be unpredictable to the page's
+# scripts (RFC 6455 10.3), and a syscall per client frame would cost more than the frame.
+cdef uint64_t _rng_state = 0
+
+
+def _reseed() -> None:
+    """Seed the masking-key generator from os.urandom (at import and in every forked child)."""
+    global _rng_state
+    _rng_state = int.from_bytes(os.urandom(8), "little") | 1
+
+
+_reseed()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed)
+
+
+cdef inline uint32_t _next_key() noexcept:
+    global _rng_state
+    _rng_state ^= _rng_state >> 12
+    _rng_state ^= _rng_state << 25
+    _rng_state ^= _rng_state >> 27
+    return <uint32_t>((_rng_state * <uint64_t>0x2545F4914F6CDD1D) >> 32)
+
+
+cdef inline bytes _as_bytes(object data):
+    if type(data) is bytes:
+        return <bytes>data
+    if isinstance(data, str):
+        raise TypeError("expected a bytes-like object, not str")
+    return bytes(memoryview(data))  # bytes(int) would be that many zero bytes: not bytes-like
+
+
+def mask_payload(data, key) -> bytes:
+    """XOR ``data`` with the 4-byte masking ``key`` (RFC 6455 section 5.3).
+
+    The same operation masks an outgoing client frame and unmasks an incoming one.
+    """
+    cdef bytes src = _as_bytes(data)
+    cdef bytes k = _as_bytes(key)
+    if PyBytes_GET_SIZE(k) != 4:
+        raise ValueError("a WebSocket masking key is exactly 4 bytes")
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(src)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    _xor_mask(<unsigned char*>PyBytes_AS_STRING(out), <const unsigned char*>PyBytes_AS_STRING(src),
+              n, <const unsigned char*>PyBytes_AS_STRING(k))
+    return out
+
+
+def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key=None) -> bytes:
+    """Build one complete frame ready for ``transport.write``.
+
+    ``str`` payloads are UTF-8 encoded. A server sends unmasked frames (``mask=False``, the
+    broadcast fast path: one allocation, one memcpy); a client must mask (``mask=True``: a fresh
+    random key per frame). ``mask_key`` forces a given key and implies masking; tests use it to get
+    reproducible bytes. ``fin=False`` starts or continues a fragmented message. Raises ValueError
+    for an unknown opcode, a fragmented or oversized (>125 bytes) control frame, or a key that is
+    not 4 bytes.
+    """
+    cdef const char* src
+    cdef Py_ssize_t n, header
+    cdef unsigned char key[4]
+    cdef uint32_t k32
+    cdef bytes holder  # keeps the payload bytes alive while src points into them
+    cdef bytes key_bytes
+    if isinstance(payload, str):
+        src = PyUnicode_AsUTF8AndSize(payload, &n)
+    else:
+        holder = _as_bytes(payload)
+        src = PyBytes_AS_STRING(holder)
+        n = PyBytes_GET_SIZE(holder)
+    if not _known_opcode(opcode):
+        raise ValueError(f"unknown WebSocket opcode {opcode!r}")
+    if opcode >= 8:
+        if n > MAX_CONTROL:
+            raise ValueError("a WebSocket control frame carries at most 125 bytes")
+        if not fin:
+            raise ValueError("a WebSocket control frame cannot be fragmented")
+    if mask_key is not None:
+        key_bytes = _as_bytes(mask_key)
+        if PyBytes_GET_SIZE(key_bytes) != 4:
+            raise ValueError("a WebSocket masking key is exactly 4 bytes")
+        memcpy(key, PyBytes_AS_STRING(key_bytes), 4)
+        mask = True
+    elif mask:
+        k32 = _next_key()
+        memcpy(key, &k32, 4)
+    if n < 126:
+        header = 2
+    elif n < 65536:
+        header = 4
+    else:
+        header = 10
+    if mask:
+        header += 4
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, header + n)
+    cdef unsigned char* p = <unsigned char*>PyBytes_AS_STRING(out)
+    cdef unsigned char mbit = 0x80 if mask else 0
+    cdef uint64_t length = <uint64_t>n
+    cdef int i
+    p[0] = <unsigned char>((0x80 if fin else 0) | opcode)
+    if n < 126:
+        p[1] = mbit | <unsigned char>n
+        p += 2
+    elif n < 65536:
+        p[1] = mbit | 126
+        p[2] = <unsigned char>(n >> 8)
+        p[3] = <unsigned char>(n & 0xFF)
+        p += 4
+    else:
+        p[1] = mbit | 127
+        for i in range(8):
+            p[2 + i] = <unsigned char>((length >> (56 - 8 * i)) & 0xFF)
+        p += 10
+    if mask:
+        memcpy(p, key, 4)
+        _xor_mask(p + 4, <const unsigned char*>src, n, key)
+    else:
+        memcpy(p, src, n)
+    return out
+
+
+cpdef bytes message_frame(object data):
+    """The unmasked server frame carrying one Engine.IO message: a text frame of ``"4" + data``
+    for ``str``, a binary frame for bytes-like ``data``.
+
+    The per-message send path of every WebSocket session (``Outlet.send`` cimports it): the
+    Engine.IO type byte is written in place, so a text message costs one allocation and one
+    memcpy, not a string concatenation followed by a frame build.
+    """
+    cdef const char* src
+    cdef Py_ssize_t n, total, header
+    cdef Py_ssize_t prefix = 0
+    cdef unsigned char first
+    cdef bytes holder  # keeps a converted payload alive while src points into it
+    if isinstance(data, str):
+        src = PyUnicode_AsUTF8AndSize(data, &n)
+        first = 0x81  # FIN + text
+        prefix = 1
+    else:
+        holder = _as_bytes(data)
+        src = PyBytes_AS_STRING(holder)
+        n = PyBytes_GET_SIZE(holder)
+        first = 0x82  # FIN + binary
+    total = n + prefix
+    if total < 126:
+        header = 2
+    elif total < 65536:
+        header = 4
+    else:
+        header = 10
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, header + total)
+    cdef unsigned char* p = <unsigned char*>PyBytes_AS_STRING(out)
+    cdef uint64_t length = <uint64_t>total
+    cdef int i
+    p[0] = first
+    if total < 126:
+        p[1] = <unsigned char>total
+    elif total < 65536:
+        p[1] = 126
+        p[2] = <unsigned char>(total >> 8)
+        p[3] = <unsigned char>(total & 0xFF)
+    else:
+        p[1] = 127
+        for i in range(8):
+            p[2 + i] = <unsigned char>((length >> (56 - 8 * i)) & 0xFF)
+    p += header
+    if prefix:
+        p[0] = 52  # "4": the Engine.IO MESSAGE type
+        p += 1
+    memcpy(p, src, n)
+    return out
+
+
+cpdef bint is_valid_close_code(int code):
+    """True for a close code a peer may put on the wire (1005, 1006 and 1015 are local-only)."""
+    return (1000 <= code <= 1014 and code != 1004 and code != 1005 and code != 1006) or (
+        3000 <= code <= 4999
+    )
+
+
+def build_close_payload(int code, str reason="") -> bytes:
+    """Payload of a CLOSE frame: the 2-byte status code, then the UTF-8 reason.
+
+    ``code=1005`` (no status) gives the empty payload. Raises ValueError for a code that may not be
+    sent or a reason longer than 123 UTF-8 bytes (a control frame holds 125 bytes).
+    """
+    if code == 1005:
+        if reason:
+            raise ValueError("a close without status code cannot carry a reason")
+        return b""
+    if not is_valid_close_code(code):
+        raise ValueError(f"WebSocket close code {code} may not be sent")
+    cdef bytes raw = reason.encode("utf-8")
+    if len(raw) > MAX_CONTROL - 2:
+        raise ValueError("a WebSocket close reason is at most 123 UTF-8 bytes")
+    return bytes(((code >> 8) & 0xFF, code & 0xFF)) + raw
+
+
+def parse_close_payload(payload) -> tuple:
+    """Decode a received CLOSE payload into ``(code, reason)``; empty gives ``(1005, "")``.
+
+    Raises WebSocketError 1002 for a 1-byte payload or a code that may not be sent, 1007 for a
+    reason that is not UTF-8.
+    """
+    cdef bytes raw = _as_bytes(payload)
+    return _parse_close(<const unsigned char*>PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+
+
+cdef tuple _parse_close(const unsigned char* p, Py_ssize_t n):
+    if n == 0:
+        return (1005, "")
+    if n == 1:
+        raise WebSocketError(1002, "WebSocket close payload of 1 byte")
+    cdef int code = (p[0] << 8) | p[1]
+    if not is_valid_close_code(code):
+        raise WebSocketError(1002, f"invalid WebSocket close code {code}")
+    try:
+        reason = PyUnicode_DecodeUTF8(<const char*>p + 2, n - 2, NULL)
+    except UnicodeDecodeError:
+        raise WebSocketError(1007, "WebSocket close reason is not UTF-8") from None
+    return (code, reason)
+
+
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+_KEY_SHAPE = re.compile(r"[+/0-9A-Za-z]{22}==")
+
+
+def accept_key(key) -> str:
+    """The ``Sec-WebSocket-Accept`` value answering a client's ``Sec-WebSocket-Key``.
+
+    Raises ParseError when the key is not the base64 of 16 bytes (RFC 6455 4.2.1): the server
+    should answer such a handshake with 400, as the ``ws`` package does.
+    """
+    if not isinstance(key, str) or _KEY_SHAPE.fullmatch(key) is None:
+        raise ParseError(f"invalid Sec-WebSocket-Key {key!r}")
+    digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+cdef class FrameParser:
+    """Incremental frame reader for one connection: ``feed`` bytes, get complete messages.
+
+    Partial frames are buffered across calls; fragmented messages are reassembled (control frames
+    may arrive between fragments and are returned at once). A frame whose declared length would
+    take the message past ``max_message_size`` is refused before any of its payload is buffered,
+    so a peer can never make this object hold more than about twice that size.
+
+    ``expect_masked=True`` is the server side (client frames must be masked), ``False`` the client
+    side (server frames must not be). After a WebSocketError the parser stays failed.
+    """
+
+    cdef public Py_ssize_t max_message_size
+    cdef public bint expect_masked
+    cdef unsigned char* _buf
+    cdef Py_ssize_t _len
+    cdef Py_ssize_t _cap
+    cdef int _frag_opcode
+    # One growing buffer, not a list of parts: a flood of 1-byte fragments costs 1 byte each.
+    cdef bytearray _frag
+    # Validates a fragmented text message as it arrives, so bad UTF-8 fails fast (RFC 6455 8.1).
+    cdef object _utf8
+    cdef object _error
+
+    def __cinit__(self):
+        self._buf = NULL
+        self._len = 0
+        self._cap = 0
+
+    def __init__(self, Py_ssize_t max_message_size=1_000_000, bint expect_masked=True) -> None:
+        if max_message_size < 0:
+            raise ValueError("max_message_size cannot be negative")
+        self.max_message_size = max_message_size
+        self.expect_masked = expect_masked
+        self._frag_opcode = 0
+        self._frag = bytearray()
+        self._utf8 = None
+        self._error = None
+
+    def __dealloc__(self):
+        PyMem_Free(self._buf)
+
+    cdef int _reserve(self, Py_ssize_t needed) except -1:
+        cdef Py_ssize_t cap
+        cdef unsigned char* grown
+        if needed <= self._cap:
+            return 0
+        cap = self._cap * 2 if self._cap else 1024
+        if cap < needed:
+            cap = needed
+        grown = <unsigned char*>PyMem_Realloc(self._buf, cap)
+        if grown == NULL:
+            raise MemoryError()
+        self._buf = grown
+        self._cap = cap
+        return 0
+
+    cdef void _drop_buffer(self) noexcept:
+        PyMem_Free(self._buf)
+        self._buf = NULL
+        self._len = 0
+        self._cap = 0
+
+    def feed(self, data) -> list:
+        """Consume received bytes; return the messages they completed, in order.
+
+        Items are ``(OP_TEXT, str)``, ``(OP_BINARY, bytes)``, ``(OP_PING, bytes)``,
+        ``(OP_PONG, bytes)`` and ``(OP_CLOSE, (code, reason))``. Raises WebSocketError.
+        """
+        if self._error is not None:
+            raise WebSocketError(*self._error)
+        cdef bytes chunk = _as_bytes(data)
+        cdef const unsigned char* src = <const unsigned char*>PyBytes_AS_STRING(chunk)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(chunk)
+        cdef Py_ssize_t used
+        cdef list out = []
+        try:
+            if self._len == 0:
+                # Common case: nothing pending, parse the received bytes where they are.
+                used = self._parse(src, n, out)
+                if used < n:
+                    self._reserve(n - used)
+                    memcpy(self._buf, src + used, n - used)
+                    self._len = n - used
+            else:
+                self._reserve(self._len + n)
+                memcpy(self._buf + self._len, src, n)
+                self._len += n
+                used = self._parse(self._buf, self._len, out)
+                if used:
+                    self._len -= used
+                    memmove(self._buf, self._buf + used, self._len)
+                if self._len == 0 and self._cap > KEEP_BUFFER:
+                    self._drop_buffer()
+        except WebSocketError as exc:
+            self._error = (exc.code, str(exc))
+            self._drop_buffer()
+            self._frag = bytearray()
+            self._utf8 = None
+            raise
+        return out
+
+    cdef Py_ssize_t _parse(self, const unsigned char* p, Py_ssize_t end, list out) except -1:
+        cdef Py_ssize_t pos = 0, header, stop, start
+        cdef uint64_t length
+        cdef int opcode, i
+        cdef bint fin, masked
+        cdef const unsigned char* body
+        cdef bytes payload
+        cdef bytearray message
+        cdef const unsigned char* key
+        while end - pos >= 2:
+            opcode = p[pos] & 0x0F
+            fin = (p[pos] & 0x80) != 0
+            if p[pos] & 0x70:
+                raise WebSocketError(1002, "WebSocket RSV bits set without a negotiated extension")
+            if not _known_opcode(opcode):
+                raise WebSocketError(1002, f"unknown WebSocket opcode {opcode}")
+            masked = (p[pos + 1] & 0x80) != 0
+            if masked and not self.expect_masked:
+                raise WebSocketError(1002, "masked frame from a WebSocket server")
+            if not masked and self.expect_masked:
+                raise WebSocketError(1002, "unmasked frame from a WebSocket client")
+            length = p[pos + 1] & 0x7F
+            if opcode >= 8:
+                if not fin:
+                    raise WebSocketError(1002, "fragmented WebSocket control frame")
+                if length > MAX_CONTROL:
+                    raise WebSocketError(1002, "WebSocket control frame over 125 bytes")
+            elif opcode == 0:
+                if self._frag_opcode == 0:
+                    raise WebSocketError(1002, "WebSocket continuation frame without a message")
+            elif self._frag_opcode != 0:
+                raise WebSocketError(1002, "new WebSocket message inside a fragmented one")
+            header = 2
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length = (<uint64_t>p[pos + 2] << 8) | p[pos + 3]
+                header = 4
+            elif length == 127:
+                if end - pos < 10:
+                    break
+                length = 0
+                for i in range(8):
+                    length = (length << 8) | p[pos + 2 + i]
+                if length >> 63:
+                    raise WebSocketError(1002, "WebSocket frame length has its top bit set")
+                header = 10
+            # Checked on the declared length, before a single payload byte is kept.
+            if opcode == 0:
+                if <uint64_t>PyByteArray_GET_SIZE(self._frag) + length > <uint64_t>self.max_message_size:
+                    raise WebSocketError(1009, "WebSocket message over the size limit")
+            elif opcode < 8 and length > <uint64_t>self.max_message_size:
+                raise WebSocketError(1009, "WebSocket message over the size limit")
+            if masked:
+                header += 4
+            if end - pos < header or <uint64_t>(end - pos - header) < length:
+                break
+            stop = pos + header + <Py_ssize_t>length
+            body = p + pos + header
+            key = p + pos + header - 4 if masked else NULL
+            if opcode == 1 and fin:
+                # Whole text message in one frame: decode without an intermediate bytes object.
+                out.append((1, self._decode_text(body, <Py_ssize_t>length, key)))
+                pos = stop
+                continue
+            if opcode == 0 or not fin:
+                if opcode != 0:
+                    self._frag_opcode = opcode
+                    if opcode == 1:
+                        self._utf8 = _Utf8Decoder()
+                start = PyByteArray_GET_SIZE(self._frag)
+                self._append_fragment(body, <Py_ssize_t>length, key)
+                pos = stop
+                if not fin:
+                    if self._utf8 is not None and length:
+                        # Only non-final fragments: the complete message is decoded once it ends.
+                        try:
+                            self._utf8.decode(self._frag[start:])
+                        except UnicodeDecodeError:
+                            raise WebSocketError(1007, "WebSocket text message is not UTF-8") from None
+                    continue
+                opcode = self._frag_opcode
+                message = self._frag
+                self._frag_opcode = 0
+                self._frag = bytearray()
+                self._utf8 = None
+                if opcode == 1:
+                    out.append((1, self._decode_text(<const unsigned char*>PyByteArray_AS_STRING(message),
+                                                     PyByteArray_GET_SIZE(message), NULL)))
+                else:
+                    out.append((2, PyBytes_FromStringAndSize(PyByteArray_AS_STRING(message),
+                                                             PyByteArray_GET_SIZE(message))))
+                continue
+            payload = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>length)
+            if masked:
+                _xor_mask(<unsigned char*>PyBytes_AS_STRING(payload), body, <Py_ssize_t>length, key)
+            else:
+                memcpy(PyBytes_AS_STRING(payload), body, <size_t>length)
+            pos = stop
+            if opcode == 8:
+                out.append((8, _parse_close(<const unsigned char*>PyBytes_AS_STRING(payload),
+                                            <Py_ssize_t>length)))
+            else:
+                out.append((opcode, payload))
+        return pos
+
+    cdef int _append_fragment(self, const unsigned char* body, Py_ssize_t n,
+                              const unsigned char* key) except -1:
+        cdef Py_ssize_t old = PyByteArray_GET_SIZE(self._frag)
+        cdef unsigned char* dst
+        if n == 0:
+            return 0
+        PyByteArray_Resize(self._frag, old + n)
+        dst = <unsigned char*>PyByteArray_AS_STRING(self._frag) + old
+        if key != NULL:
+            _xor_mask(dst, body, n, key)
+        else:
+            memcpy(dst, body, n)
+        return 0
+
+    cdef object _decode_text(self, const unsigned char* body, Py_ssize_t n, const unsigned char* key):
+        cdef bytes tmp
+        cdef const char* src = <const char*>body
+        if key != NULL:
+            if n <= SCRATCH_SIZE:
+                _xor_mask(_SCRATCH, body, n, key)
+                src = <const char*>_SCRATCH
+            else:
+                tmp = PyBytes_FromStringAndSize(NULL, n)
+                _xor_mask(<unsigned char*>PyBytes_AS_STRING(tmp), body, n, key)
+                src = PyBytes_AS_STRING(tmp)
+        try:
+            return PyUnicode_DecodeUTF8(src, n, NULL)
+        except UnicodeDecodeError:
+            raise WebSocketError(1007, "WebSocket text message is not UTF-8") from None

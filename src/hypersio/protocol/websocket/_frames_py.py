@@ -1,0 +1,373 @@
+"""RFC 6455 WebSocket frames, pure-Python twin of ``_wsframe_c``.
+
+Builds frames (server frames unmasked, client frames masked), parses an incoming byte stream into
+complete messages, and owns the small pieces of the handshake and closing handshake that are pure
+functions (``accept_key``, close payloads). No extensions are negotiated, so RSV bits must be 0.
+
+Every protocol violation by the peer raises :class:`hypersio.exceptions.WebSocketError` carrying
+the close code to answer with: 1002 protocol error, 1007 invalid UTF-8, 1009 message too big.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import hashlib
+import os
+import re
+import struct
+
+from hypersio.exceptions import ParseError, WebSocketError
+
+__all__ = [
+    "OP_CONTINUATION",
+    "OP_TEXT",
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_PING",
+    "OP_PONG",
+    "CLOSE_NORMAL",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_PROTOCOL_ERROR",
+    "CLOSE_NO_STATUS",
+    "CLOSE_INVALID_DATA",
+    "CLOSE_TOO_BIG",
+    "WS_GUID",
+    "build_frame",
+    "message_frame",
+    "mask_payload",
+    "build_close_payload",
+    "parse_close_payload",
+    "is_valid_close_code",
+    "accept_key",
+    "FrameParser",
+]
+
+OP_CONTINUATION = 0
+OP_TEXT = 1
+OP_BINARY = 2
+OP_CLOSE = 8
+OP_PING = 9
+OP_PONG = 10
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_NO_STATUS = 1005
+CLOSE_INVALID_DATA = 1007
+CLOSE_TOO_BIG = 1009
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+_KNOWN_OPCODES = frozenset((OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG))
+_MAX_CONTROL_PAYLOAD = 125
+_pack_h2 = struct.Struct(">BB").pack
+_pack_h4 = struct.Struct(">BBH").pack
+_pack_h10 = struct.Struct(">BBQ").pack
+_unpack_u16 = struct.Struct(">H").unpack_from
+_unpack_u64 = struct.Struct(">Q").unpack_from
+# _XOR_TABLES[k] maps every byte b to b ^ k, for bytes.translate.
+_XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+_KEY_SHAPE = re.compile(r"[+/0-9A-Za-z]{22}==")
+_TRANSLATE_FROM = 512  # measured crossover between the big-int XOR and the translate passes
+
+
+def mask_payload(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
+    """XOR ``data`` with the 4-byte masking ``key`` (RFC 6455 section 5.3).
+
+    The same operation masks an outgoing client frame and unmasks an incoming one.
+    """
+    if len(key) != 4:
+        raise ValueError("a WebSocket masking key is exactly 4 bytes")
+    n = len(data)
+    if n < _TRANSLATE_FROM:
+        if n == 0:
+            return b""
+        # One big-integer XOR runs in C over machine words; cheapest for short messages.
+        stream = bytes(key) * ((n >> 2) + 1)
+        return (int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")).to_bytes(n, "little")
+    # Longer data: every 4th byte shares a key byte, so four C-level translate passes do it all.
+    buf = bytearray(data)
+    for i in range(4):
+        buf[i::4] = buf[i::4].translate(_XOR_TABLES[key[i]])
+    return bytes(buf)
+
+
+def build_frame(
+    opcode: int,
+    payload: bytes | bytearray | memoryview | str,
+    mask: bool = False,
+    fin: bool = True,
+    *,
+    mask_key: bytes | None = None,
+) -> bytes:
+    """Build one complete frame ready for ``transport.write``.
+
+    ``str`` payloads are UTF-8 encoded. A server sends unmasked frames (``mask=False``); a client
+    must mask (``mask=True``: a fresh random key per frame). ``mask_key`` forces a given key and
+    implies masking; tests use it to get reproducible bytes. ``fin=False`` starts or continues a
+    fragmented message. Raises ValueError for an unknown opcode, a fragmented or oversized
+    (>125 bytes) control frame, or a key that is not 4 bytes.
+    """
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    if opcode not in _KNOWN_OPCODES:
+        raise ValueError(f"unknown WebSocket opcode {opcode!r}")
+    n = len(payload)
+    if opcode >= OP_CLOSE:
+        if n > _MAX_CONTROL_PAYLOAD:
+            raise ValueError("a WebSocket control frame carries at most 125 bytes")
+        if not fin:
+            raise ValueError("a WebSocket control frame cannot be fragmented")
+    b0 = (opcode | 0x80) if fin else opcode
+    key: bytes | None = None
+    if mask_key is not None:
+        if len(mask_key) != 4:
+            raise ValueError("a WebSocket masking key is exactly 4 bytes")
+        key = bytes(mask_key)
+    elif mask:
+        key = os.urandom(4)
+    mbit = 0x80 if key is not None else 0
+    if n < 126:
+        header = _pack_h2(b0, mbit | n)
+    elif n < 65536:
+        header = _pack_h4(b0, mbit | 126, n)
+    else:
+        header = _pack_h10(b0, mbit | 127, n)
+    if key is not None:
+        return header + key + mask_payload(payload, key)
+    return header + bytes(payload)
+
+
+def message_frame(data: str | bytes | bytearray | memoryview) -> bytes:
+    """The unmasked server frame carrying one Engine.IO message: a text frame of ``"4" + data``
+    for ``str``, a binary frame for bytes-like ``data``.
+
+    The per-message send path of every WebSocket session (``Outlet.send``); the compiled twin
+    writes the Engine.IO type byte in place instead of concatenating.
+    """
+    if isinstance(data, str):
+        return build_frame(OP_TEXT, "4" + data)
+    return build_frame(OP_BINARY, data)
+
+
+def is_valid_close_code(code: int) -> bool:
+    """True for a close code a peer may put on the wire (1005, 1006 and 1015 are local-only)."""
+    return (1000 <= code <= 1014 and code not in (1004, 1005, 1006)) or 3000 <= code <= 4999
+
+
+def build_close_payload(code: int, reason: str = "") -> bytes:
+    """Payload of a CLOSE frame: the 2-byte status code, then the UTF-8 reason.
+
+    ``code=1005`` (no status) gives the empty payload. Raises ValueError for a code that may not be
+    sent or a reason longer than 123 UTF-8 bytes (a control frame holds 125 bytes).
+    """
+    if code == CLOSE_NO_STATUS:
+        if reason:
+            raise ValueError("a close without status code cannot carry a reason")
+        return b""
+    if not is_valid_close_code(code):
+        raise ValueError(f"WebSocket close code {code} may not be sent")
+    raw = reason.encode("utf-8")
+    if len(raw) > _MAX_CONTROL_PAYLOAD - 2:
+        raise ValueError("a WebSocket close reason is at most 123 UTF-8 bytes")
+    return code.to_bytes(2, "big") + raw
+
+
+def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
+    """Decode a received CLOSE payload into ``(code, reason)``; empty gives ``(1005, "")``.
+
+    Raises WebSocketError 1002 for a 1-byte payload or a code that may not be sent, 1007 for a
+    reason that is not UTF-8.
+    """
+    n = len(payload)
+    if n == 0:
+        return CLOSE_NO_STATUS, ""
+    if n == 1:
+        raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket close payload of 1 byte")
+    code = _unpack_u16(payload)[0]
+    if not is_valid_close_code(code):
+        raise WebSocketError(CLOSE_PROTOCOL_ERROR, f"invalid WebSocket close code {code}")
+    try:
+        reason = str(payload[2:], "utf-8")
+    except UnicodeDecodeError:
+        raise WebSocketError(CLOSE_INVALID_DATA, "WebSocket close reason is not UTF-8") from None
+    return code, reason
+
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` value answering a client's ``Sec-WebSocket-Key``.
+
+    Raises ParseError when the key is not the base64 of 16 bytes (RFC 6455 4.2.1): the server
+    should answer such a handshake with 400, as the ``ws`` package does.
+    """
+    if not isinstance(key, str) or _KEY_SHAPE.fullmatch(key) is None:
+        raise ParseError(f"invalid Sec-WebSocket-Key {key!r}")
+    digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+class FrameParser:
+    """Incremental frame reader for one connection: ``feed`` bytes, get complete messages.
+
+    Partial frames are buffered across calls; fragmented messages are reassembled (control frames
+    may arrive between fragments and are returned at once). A frame whose declared length would
+    take the message past ``max_message_size`` is refused before any of its payload is buffered,
+    so a peer can never make this object hold more than about twice that size.
+
+    ``expect_masked=True`` is the server side (client frames must be masked), ``False`` the client
+    side (server frames must not be). After a WebSocketError the parser stays failed.
+    """
+
+    __slots__ = (
+        "max_message_size",
+        "expect_masked",
+        "_buf",
+        "_frag_opcode",
+        "_frag",
+        "_utf8",
+        "_error",
+    )
+
+    def __init__(self, max_message_size: int = 1_000_000, expect_masked: bool = True) -> None:
+        if max_message_size < 0:
+            raise ValueError("max_message_size cannot be negative")
+        self.max_message_size = max_message_size
+        self.expect_masked = expect_masked
+        self._buf = bytearray()
+        self._frag_opcode = 0  # opcode of the fragmented message in progress, 0 when none
+        # One growing buffer, not a list of parts: a flood of 1-byte fragments costs 1 byte each.
+        self._frag = bytearray()
+        # Validates a fragmented text message as it arrives, so bad UTF-8 fails fast (RFC 6455 8.1).
+        self._utf8: codecs.IncrementalDecoder | None = None
+        self._error: tuple[int, str] | None = None
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
+        """Consume received bytes; return the messages they completed, in order.
+
+        Items are ``(OP_TEXT, str)``, ``(OP_BINARY, bytes)``, ``(OP_PING, bytes)``,
+        ``(OP_PONG, bytes)`` and ``(OP_CLOSE, (code, reason))``. Raises WebSocketError.
+        """
+        if self._error is not None:
+            raise WebSocketError(*self._error)
+        try:
+            return self._feed(data)
+        except WebSocketError as exc:
+            self._error = (exc.code, str(exc))
+            self._buf = bytearray()
+            self._frag = bytearray()
+            self._utf8 = None
+            raise
+
+    def _feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
+        buf: bytes | bytearray
+        if self._buf:
+            self._buf += data
+            buf = self._buf
+        elif isinstance(data, bytes):
+            buf = data
+        else:
+            buf = bytes(data)
+        out: list[tuple[int, object]] = []
+        pos = 0
+        end = len(buf)
+        expect_masked = self.expect_masked
+        while end - pos >= 2:
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            opcode = b0 & 0x0F
+            fin = b0 & 0x80
+            if b0 & 0x70:
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket RSV bits set without a negotiated extension")
+            if opcode not in _KNOWN_OPCODES:
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, f"unknown WebSocket opcode {opcode}")
+            masked = b1 & 0x80
+            if masked and not expect_masked:
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "masked frame from a WebSocket server")
+            if not masked and expect_masked:
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "unmasked frame from a WebSocket client")
+            length = b1 & 0x7F
+            if opcode >= OP_CLOSE:
+                if not fin:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "fragmented WebSocket control frame")
+                if length > _MAX_CONTROL_PAYLOAD:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket control frame over 125 bytes")
+            elif opcode == OP_CONTINUATION:
+                if not self._frag_opcode:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket continuation frame without a message")
+            elif self._frag_opcode:
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "new WebSocket message inside a fragmented one")
+            header = 2
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length = _unpack_u16(buf, pos + 2)[0]
+                header = 4
+            elif length == 127:
+                if end - pos < 10:
+                    break
+                length = _unpack_u64(buf, pos + 2)[0]
+                if length >> 63:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket frame length has its top bit set")
+                header = 10
+            # Checked on the declared length, before a single payload byte is kept.
+            if opcode == OP_CONTINUATION:
+                if len(self._frag) + length > self.max_message_size:
+                    raise WebSocketError(CLOSE_TOO_BIG, "WebSocket message over the size limit")
+            elif opcode < OP_CLOSE and length > self.max_message_size:
+                raise WebSocketError(CLOSE_TOO_BIG, "WebSocket message over the size limit")
+            if masked:
+                header += 4
+            stop = pos + header + length
+            if stop > end:
+                break
+            if masked:
+                payload = mask_payload(buf[pos + header : stop], buf[pos + header - 4 : pos + header])
+            else:
+                payload = bytes(buf[pos + header : stop])
+            pos = stop
+            if opcode >= OP_CLOSE:
+                if opcode == OP_CLOSE:
+                    out.append((OP_CLOSE, parse_close_payload(payload)))
+                else:
+                    out.append((opcode, payload))
+                continue
+            message: bytes | bytearray = payload
+            if opcode == OP_CONTINUATION:
+                self._frag += payload
+                if not fin:
+                    self._check_utf8(payload)
+                    continue
+                opcode = self._frag_opcode
+                message = self._frag
+                self._frag_opcode = 0
+                self._frag = bytearray()
+                self._utf8 = None
+            elif not fin:
+                self._frag_opcode = opcode
+                self._frag = bytearray(payload)
+                if opcode == OP_TEXT:
+                    self._utf8 = _Utf8Decoder()
+                    self._check_utf8(payload)
+                continue
+            if opcode == OP_TEXT:
+                try:
+                    out.append((OP_TEXT, message.decode("utf-8")))
+                except UnicodeDecodeError:
+                    raise WebSocketError(CLOSE_INVALID_DATA, "WebSocket text message is not UTF-8") from None
+            else:
+                out.append((OP_BINARY, bytes(message)))
+        if buf is self._buf:
+            del self._buf[:pos]
+        elif pos < end:
+            self._buf = bytearray(buf[pos:])
+        return out
+
+    def _check_utf8(self, fragment: bytes) -> None:
+        # Only non-final fragments come here; the complete message is decoded once it ends.
+        if self._utf8 is not None:
+            try:
+                self._utf8.decode(fragment)
+            except UnicodeDecodeError:
+                raise WebSocketError(CLOSE_INVALID_DATA, "WebSocket text message is not UTF-8") from None

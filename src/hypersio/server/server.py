@@ -1,0 +1,325 @@
+"""hypersio.Server: the Socket.IO server, built on the Engine.IO server of ``hypersio.engine``.
+
+Usage (API.md "Server")::
+
+    sio = hypersio.Server()
+
+    @sio.on("connection")
+    async def on_connection(socket):
+        socket.emit("hello", "world")
+
+    sio.run(host="127.0.0.1", port=3000)
+
+The server's broadcast helpers (``emit``, ``to``, ``fetch_sockets`` ...) are those of the main
+namespace ``"/"``; ``sio.of(name)`` gives the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import signal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from hypersio.protocol.socketio.codecs import parser_module
+from hypersio.events.acks import spawn
+from hypersio.server.connection import Connection
+from hypersio.server.broadcast import BroadcastOperator
+from hypersio.server.namespace import Namespace, ParentNamespace
+from hypersio.server.socket import Socket
+
+logger = logging.getLogger("hypersio")
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Connection state recovery settings (``Server(connection_state_recovery=Recovery())``).
+
+    A client that lost its connection for less than ``max_disconnection_duration`` seconds gets
+    back its socket id, rooms and ``data``, plus the events it missed; with
+    ``skip_middlewares`` the middlewares are not run again for such a client.
+    """
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
+
+
+
+class Server:
+    """A Socket.IO v4 server: namespaces, sockets, rooms, acks, middlewares, broadcasts.
+
+    Arguments are those of API.md "Server". ``parser`` is ``"json"`` or ``"msgpack"`` (or a
+    module with ``encode_packet`` and ``Decoder``); ``connection_state_recovery`` takes a
+    :class:`Recovery` (``True`` means the defaults); ``adapter`` is a callable receiving each
+    :class:`~hypersio.server.namespace.Namespace` and returning its adapter (an
+    :class:`~hypersio.adapters.memory.InMemoryAdapter` subclass, or a cluster adapter's factory);
+    ``max_attachments`` bounds binary attachments per packet (a larger count closes the
+    connection).
+    """
+
+    def __init__(
+        self,
+        path: str = "/socket.io/",
+        transports: Iterable[str] = ("polling", "websocket"),
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        max_http_buffer_size: int = 1_000_000,
+        connect_timeout: float = 45.0,
+        cors_allowed_origins: str | Iterable[str] | None = None,
+        parser: str | ModuleType = "json",
+        connection_state_recovery: Recovery | bool | None = None,
+        adapter: Callable[[Namespace], Any] | None = None,
+        *,
+        max_attachments: int = 10,
+    ) -> None:
+        self.path = path
+        self.transports = tuple(transports)
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.max_http_buffer_size = max_http_buffer_size
+        self.connect_timeout = connect_timeout
+        self.cors_allowed_origins = cors_allowed_origins
+        if connection_state_recovery is True:
+            connection_state_recovery = Recovery()
+        self.connection_state_recovery: Recovery | None = connection_state_recovery or None
+        self.max_attachments = max_attachments
+        self.logger = logger
+        self._parser = parser_module(parser)
+        if adapter is not None and not callable(adapter):
+            raise TypeError("adapter must be a callable taking a Namespace (e.g. an InMemoryAdapter subclass)")
+        # Called once per namespace, like socket.io's adapter constructor option.
+        self._adapter_factory = adapter
+        self._engine: Any = None
+        self._prepared_cls: Any = None
+        self._nsps: dict[str, Namespace] = {}
+        self._parent_nsps: list[ParentNamespace] = []
+        self._connections: dict[str, Connection] = {}
+        self.sockets: Namespace = self.of("/")
+
+    def __repr__(self) -> str:
+        return f"<hypersio.Server path={self.path!r} namespaces={sorted(self._nsps)}>"
+
+    # --- the Engine.IO layer ----------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Any:
+        """The ``hypersio.engine.Server`` carrying this server (created on first use)."""
+        if self._engine is None:
+            from hypersio import engine
+
+            self._engine = engine.Server(
+                path=self.path,
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                max_http_buffer_size=self.max_http_buffer_size,
+                transports=self.transports,
+                cors_allowed_origins=self.cors_allowed_origins,
+            )
+            self._engine.on("connection", self._on_engine_connection)
+        return self._engine
+
+    def _prepare_message(self, data: str | bytes) -> Any:
+        """One ``engine.PreparedMessage`` for a broadcast part (class resolved once, lazily)."""
+        cls = self._prepared_cls
+        if cls is None:
+            from hypersio.engine import PreparedMessage
+
+            cls = self._prepared_cls = PreparedMessage
+        return cls(data)
+
+    def _on_engine_connection(self, session: Any) -> None:
+        """A new Engine.IO session: give it a Socket.IO connection (decoder, namespaces)."""
+        conn = Connection(self, session)
+        self._connections[conn.id] = conn
+
+    @staticmethod
+    def _new_sid() -> str:
+        return secrets.token_urlsafe(15)
+
+    # --- namespaces ---------------------------------------------------------------------------
+
+    def of(self, name: str | re.Pattern[str] | Callable[[str, Any], Any]) -> Namespace:
+        """The namespace ``name`` (created on first use).
+
+        ``name`` may also be a compiled regex or a callable ``(name, auth) -> bool`` (sync or
+        async): the result is a dynamic namespace whose handlers serve every matching name.
+        """
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            nsp = self._nsps.get(name)
+            if nsp is None:
+                nsp = self._nsps[name] = Namespace(self, name)
+            return nsp
+        if isinstance(name, re.Pattern) or callable(name):
+            parent = ParentNamespace(self, name)
+            self._parent_nsps.append(parent)
+            return parent
+        raise TypeError("namespace must be a str, a compiled regex or a callable")
+
+    def _connect(self, conn: Connection, name: str, auth: Any) -> None:
+        """Route a CONNECT for ``name``: known namespace, dynamic one, or refusal."""
+        if auth is None:
+            auth = {}
+        nsp = self._nsps.get(name)
+        if nsp is not None:
+            nsp._add_client(conn, auth)
+        elif self._parent_nsps:
+            conn._connecting.add(name)
+            spawn(self._connect_dynamic(conn, name, auth), f"dynamic namespace {name}")
+        else:
+            conn._refuse(name, "Invalid namespace")
+
+    async def _connect_dynamic(self, conn: Connection, name: str, auth: Any) -> None:
+        try:
+            for parent in list(self._parent_nsps):
+                if await parent.matches(name, auth):
+                    break
+            else:
+                parent = None
+        except Exception:
+            logger.exception("dynamic namespace check for %s raised", name)
+            parent = None
+        conn._connecting.discard(name)
+        if conn.closed:
+            return
+        if parent is None:
+            conn._refuse(name, "Invalid namespace")
+            return
+        nsp = self._nsps.get(name) or parent.create_child(name)
+        nsp._add_client(conn, auth)
+
+    # --- the main namespace's API -------------------------------------------------------------------
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Register a handler on ``"/"``; ``"connection"`` (or ``"connect"``) gets each Socket."""
+        return self.sockets.on(event, handler)
+
+    def once(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Like :meth:`on`, for one call only."""
+        return self.sockets.once(event, handler)
+
+    def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
+        """Remove handlers from ``"/"``."""
+        self.sockets.off("connection" if event == "connect" else event, handler)
+
+    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+        """Add a middleware to ``"/"`` (see :meth:`Namespace.use`)."""
+        return self.sockets.use(middleware)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of ``"/"``."""
+        self.sockets.emit(event, *args)
+
+    def send(self, *args: Any) -> None:
+        """Emit ``message`` to every socket of ``"/"``."""
+        self.sockets.send(*args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Emit to every socket of ``"/"`` and wait for all acks."""
+        return await self.sockets.emit_with_ack(event, *args)
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Target the sockets of ``"/"`` in ``rooms``."""
+        return self.sockets.to(rooms)
+
+    def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        return self.sockets.to(rooms)
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Target the sockets of ``"/"`` not in ``rooms``."""
+        return self.sockets.except_(rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Target ``"/"`` with volatile packets."""
+        return self.sockets.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Target the sockets of ``"/"`` in this process only."""
+        return self.sockets.local
+
+    def compress(self, flag: bool) -> BroadcastOperator:
+        """Target ``"/"`` with the compression flag."""
+        return self.sockets.compress(flag)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Target ``"/"`` with an ack deadline."""
+        return self.sockets.timeout(seconds)
+
+    async def fetch_sockets(self) -> list[Socket]:
+        """Every socket of ``"/"``."""
+        return await self.sockets.fetch_sockets()
+
+    def sockets_join(self, rooms: str | Iterable[str]) -> None:
+        """Make every socket of ``"/"`` join ``rooms``."""
+        self.sockets.sockets_join(rooms)
+
+    def sockets_leave(self, rooms: str | Iterable[str]) -> None:
+        """Make every socket of ``"/"`` leave ``rooms``."""
+        self.sockets.sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of ``"/"``."""
+        self.sockets.disconnect_sockets(close)
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send an event to the other servers of a cluster (no-op with the in-memory adapter)."""
+        self.sockets.server_side_emit(event, *args)
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def listen(self, host: str = "127.0.0.1", port: int = 3000) -> Any:
+        """Start serving on ``host:port`` inside the running loop and return the engine server.
+
+        ``port=0`` picks a free port; read it from ``sio.engine.port``. Stop with :meth:`close`.
+        """
+        await self.engine.listen(host, port)
+        return self.engine
+
+    def run(self, host: str = "127.0.0.1", port: int = 3000) -> None:
+        """Serve on ``host:port`` on uvloop until SIGINT/SIGTERM, then close gracefully."""
+
+        async def main() -> None:
+            await self.listen(host, port)
+            logger.info("hypersio serving on http://%s:%s%s", host, self.engine.port, self.path)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, stop.set)
+                except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+                    pass
+            try:
+                await stop.wait()
+            finally:
+                await self.close()
+
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is a dependency on CPython/Unix
+            runner: Callable[[Any], Any] = asyncio.run
+        else:
+            runner = uvloop.run
+        try:
+            runner(main())
+        except KeyboardInterrupt:  # pragma: no cover - only without signal handlers
+            pass
+
+    async def close(self) -> None:
+        """Disconnect every socket ("server shutting down") and stop the Engine.IO server."""
+        for nsp in list(self._nsps.values()):
+            for socket in list(nsp.sockets.values()):
+                socket._on_close("server shutting down")
+            nsp.adapter.close()
+        for conn in list(self._connections.values()):
+            conn.close("server shutting down")
+        if self._engine is not None:
+            await self._engine.close()
