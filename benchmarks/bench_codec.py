@@ -28,8 +28,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -39,9 +40,7 @@ EVENT = 2
 
 def game_state() -> dict[str, Any]:
     """The 20-player state object shared with bench_parser.js."""
-    players = [
-        {"id": i, "x": 12.5 + i, "y": 40.25 - i, "hp": 100 - i, "name": f"player{i}"} for i in range(20)
-    ]
+    players = [{"id": i, "x": 12.5 + i, "y": 40.25 - i, "hp": 100 - i, "name": f"player{i}"} for i in range(20)]
     return {"tick": 1234, "players": players}
 
 
@@ -50,7 +49,10 @@ CASES: dict[str, tuple[str, list[Any]]] = {
     "small": ("/", ["m", 123]),
     "chat": (
         "/chat",
-        ["message", {"user": "alice", "text": "Hello, how are you doing today?", "room": "general", "ts": 1700000000123}],
+        [
+            "message",
+            {"user": "alice", "text": "Hello, how are you doing today?", "room": "general", "ts": 1700000000123},
+        ],
     ),
     "game_state": ("/", ["state", game_state()]),
     "binary_1k": ("/", ["upload", {"name": "blob.bin"}, BLOB]),
@@ -153,8 +155,10 @@ def _compiled_or_none(seconds: float, repeats: int) -> dict[str, dict[str, float
     try:
         return bench_hypersio("hypersio.protocol.socketio._json_c", seconds, repeats)
     except ImportError as exc:
-        print(f"compiled parser not built ({exc}); build it with: "
-              "cythonize -i -3 src/hypersio/_parser_c.pyx", file=sys.stderr)
+        print(
+            f"compiled parser not built ({exc}); build it with: cythonize -i -3 src/hypersio/_parser_c.pyx",
+            file=sys.stderr,
+        )
         return None
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run_all  # noqa: E402
+import run_all
 
 if __name__ == "__main__":
     sys.exit(run_all.main(["--only", "idle", *sys.argv[1:]]))

@@ -28,7 +28,8 @@ def all_specs() -> dict[str, ServerSpec]:
         "hypersio": hypersio_spec(),
         "python-socketio": ServerSpec("python-socketio", [sys.executable, str(SERVERS / "pysocketio_server.py")]),
         "node": ServerSpec(
-            "node", [shutil.which("node") or "node", str(SERVERS / "node_server.js")],
+            "node",
+            [shutil.which("node") or "node", str(SERVERS / "node_server.js")],
             {"NODE_PATH": str(NODE_MODULES)},
         ),
         "floor-cork": floor_spec("cork"),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from hypersio.bench.loadgen import (  # noqa: E402,F401  (re-exported for scripts that import benchmarks/loadgen)
+from hypersio.bench.loadgen import (  # noqa: F401  (re-exported for scripts that import benchmarks/loadgen)
     BenchClient,
     ControlClient,
     LoadGenerator,
@@ -46,11 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     raise_fd_limit()
     gen = LoadGenerator(args.workers)
     try:
-        replies = gen.call("connect", [
-            {"host": args.host, "port": args.port, "rooms": part, "sample_every": 0,
-             "deadline": time.time() + 60}
-            for part in gen.split([None] * args.clients)
-        ])
+        replies = gen.call(
+            "connect",
+            [
+                {"host": args.host, "port": args.port, "rooms": part, "sample_every": 0, "deadline": time.time() + 60}
+                for part in gen.split([None] * args.clients)
+            ],
+        )
         print(f"connected {sum(r['ok'] for r in replies)}, failed {sum(r['failed'] for r in replies)}")
         gen.call("reset", {})
         if args.start:

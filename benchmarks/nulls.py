@@ -45,4 +45,6 @@ def fanout_twin(kind: str) -> Any:
     from types import SimpleNamespace
 
     outlet, rooms = twin("outlet", kind), twin("rooms", kind)
-    return SimpleNamespace(**{n: getattr(outlet, n) for n in outlet.__all__}, **{n: getattr(rooms, n) for n in rooms.__all__})
+    return SimpleNamespace(
+        **{n: getattr(outlet, n) for n in outlet.__all__}, **{n: getattr(rooms, n) for n in rooms.__all__}
+    )

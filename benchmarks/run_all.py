@@ -26,14 +26,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (also puts src/ on sys.path)
-
-from hypersio.bench.runner import fmt_rate, run_acks, run_fanout, run_idle  # noqa: E402
-from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit  # noqa: E402
+import common
+from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit
+from hypersio.bench.runner import fmt_rate, run_acks, run_fanout, run_idle
 
 SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "codec"]
 
@@ -47,7 +47,10 @@ def median_of(runs: list[dict[str, Any]], key: str) -> float:
 def render(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
     """A plain or a Markdown table."""
     if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(headers))) + "|"]
+        lines = [
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join("---:" if i else "---" for i in range(len(headers))) + "|",
+        ]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
@@ -70,12 +73,20 @@ def status(runs: list[dict[str, Any]]) -> str:
     """'' when every run completed, else how many failed or came up short (hit the time limit)."""
     failed = sum(1 for r in runs if "error" in r)
     short = sum(1 for r in runs if "error" not in r and not r.get("complete"))
-    notes = ([f"{failed}/{len(runs)} failed"] if failed else []) + ([f"{short}/{len(runs)} incomplete"] if short else [])
+    notes = ([f"{failed}/{len(runs)} failed"] if failed else []) + (
+        [f"{short}/{len(runs)} incomplete"] if short else []
+    )
     return f" ({', '.join(notes)})" if notes else ""
 
 
-def throughput_table(name: str, results: dict[str, list[dict[str, Any]]], unit: str, markdown: bool,
-                     extra: Callable[[list[dict[str, Any]]], list[str]], extra_headers: list[str]) -> str:
+def throughput_table(
+    name: str,
+    results: dict[str, list[dict[str, Any]]],
+    unit: str,
+    markdown: bool,
+    extra: Callable[[list[dict[str, Any]]], list[str]],
+    extra_headers: list[str],
+) -> str:
     """Rows per server: median rate, ratios to node and python-socketio, then scenario columns."""
     node = median_of(results.get("node", []), "rate")
     pysio = median_of(results.get("python-socketio", []), "rate")
@@ -90,9 +101,13 @@ def throughput_table(name: str, results: dict[str, list[dict[str, Any]]], unit: 
 def latency_cols(runs: list[dict[str, Any]]) -> list[str]:
     """CPU per operation, latency percentiles and the generator's busiest worker."""
     gen = [max(r["gen_cpu_pct"]) for r in runs if "error" not in r and r.get("gen_cpu_pct")]
-    return [f"{median_of(runs, 'cpu_us'):.2f}", f"{median_of(runs, 'p50_ms'):.1f}",
-            f"{median_of(runs, 'p99_ms'):.1f}", f"{median_of(runs, 'server_cpu_pct'):.0f}",
-            f"{max(gen):.0f}" if gen else "-"]
+    return [
+        f"{median_of(runs, 'cpu_us'):.2f}",
+        f"{median_of(runs, 'p50_ms'):.1f}",
+        f"{median_of(runs, 'p99_ms'):.1f}",
+        f"{median_of(runs, 'server_cpu_pct'):.0f}",
+        f"{max(gen):.0f}" if gen else "-",
+    ]
 
 
 def fanout_cols(runs: list[dict[str, Any]]) -> list[str]:
@@ -115,9 +130,14 @@ def run_codec(quick: bool) -> str:
             argv.append("--quick")
         elif quick and "--seconds" in helptext:
             argv += ["--seconds", "0.1"] + (["--rounds", "1"] if "--rounds" in helptext else [])
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(common.ROOT / "src"), os.environ.get("PYTHONPATH")])))
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(common.ROOT / "src"), os.environ.get("PYTHONPATH")])),
+        )
         done = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
-        return done.stdout + (f"\n(bench_codec.py exited {done.returncode}: {done.stderr[-2000:]})" if done.returncode else "")
+        return done.stdout + (
+            f"\n(bench_codec.py exited {done.returncode}: {done.stderr[-2000:]})" if done.returncode else ""
+        )
     except subprocess.TimeoutExpired:
         return "bench_codec.py: timed out after 900 s"
 
@@ -134,11 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--payload-size", type=int, default=16)
     ap.add_argument("--room-clients", type=int, default=None, help="rooms scenario clients (default 10000; quick 1000)")
     ap.add_argument("--rooms", type=int, default=None, help="rooms (default 1000; quick 100)")
-    ap.add_argument("--room-broadcasts", type=int, default=None, help="broadcasts to single rooms (default 20000; quick 2000)")
+    ap.add_argument(
+        "--room-broadcasts", type=int, default=None, help="broadcasts to single rooms (default 20000; quick 2000)"
+    )
     ap.add_argument("--ack-clients", type=int, default=None, help="closed-loop ack clients (default 200; quick 50)")
     ap.add_argument("--ack-seconds", type=float, default=None, help="ack phase length (default 5; quick 2)")
     ap.add_argument("--idle-clients", type=int, default=None, help="idle connections (default 10000; quick 1000)")
-    ap.add_argument("--idle-seconds", type=float, default=None, help="idle phase (default 10; quick 6, so a 5 s heartbeat falls inside)")
+    ap.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=None,
+        help="idle phase (default 10; quick 6, so a 5 s heartbeat falls inside)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="load generator processes")
     ap.add_argument("--duration-limit", type=float, default=60.0, help="per-run cap on the delivery wait")
     ap.add_argument("--markdown", action="store_true", help="print Markdown tables")
@@ -168,25 +195,60 @@ def main(argv: list[str] | None = None) -> int:
     specs = common.available([s for s in args.servers.split(",") if s])
     import hypersio
 
-    print(f"# hypersio benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
-          f"hypersio compiled extensions: {hypersio.HAS_SPEEDUPS}; {repeat} interleaved repetition(s); "
-          f"servers: {', '.join(s.name for s in specs)}", flush=True)
+    print(
+        f"# hypersio benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+        f"hypersio compiled extensions: {hypersio.HAS_SPEEDUPS}; {repeat} interleaved repetition(s); "
+        f"servers: {', '.join(s.name for s in specs)}",
+        flush=True,
+    )
 
     def say(line: str) -> None:
         print(line, flush=True)
 
     workloads: dict[str, Callable[[Any, LoadGenerator], dict[str, Any]]] = {
-        "fanout50": lambda spec, gen: run_fanout(spec, gen, clients=clients, broadcasts=broadcasts, per_turn=50,
-                                                 payload_size=args.payload_size, duration_limit=args.duration_limit, say=say),
-        "msgpack": lambda spec, gen: run_fanout(spec, gen, clients=clients, broadcasts=broadcasts, per_turn=50,
-                                                payload_size=args.payload_size, parser="msgpack",
-                                                duration_limit=args.duration_limit, say=say),
-        "fanout1": lambda spec, gen: run_fanout(spec, gen, clients=clients, broadcasts=broadcasts, per_turn=1,
-                                                payload_size=args.payload_size, duration_limit=args.duration_limit, say=say),
-        "rooms": lambda spec, gen: run_fanout(spec, gen, clients=room_clients, broadcasts=room_broadcasts, per_turn=50,
-                                              rooms=rooms, payload_size=args.payload_size,
-                                              duration_limit=args.duration_limit, say=say),
+        "fanout50": lambda spec, gen: run_fanout(
+            spec,
+            gen,
+            clients=clients,
+            broadcasts=broadcasts,
+            per_turn=50,
+            payload_size=args.payload_size,
+            duration_limit=args.duration_limit,
+            say=say,
+        ),
+        "msgpack": lambda spec, gen: run_fanout(
+            spec,
+            gen,
+            clients=clients,
+            broadcasts=broadcasts,
+            per_turn=50,
+            payload_size=args.payload_size,
+            parser="msgpack",
+            duration_limit=args.duration_limit,
+            say=say,
+        ),
+        "fanout1": lambda spec, gen: run_fanout(
+            spec,
+            gen,
+            clients=clients,
+            broadcasts=broadcasts,
+            per_turn=1,
+            payload_size=args.payload_size,
+            duration_limit=args.duration_limit,
+            say=say,
+        ),
+        "rooms": lambda spec, gen: run_fanout(
+            spec,
+            gen,
+            clients=room_clients,
+            broadcasts=room_broadcasts,
+            per_turn=50,
+            rooms=rooms,
+            payload_size=args.payload_size,
+            duration_limit=args.duration_limit,
+            say=say,
+        ),
         "acks": lambda spec, gen: run_acks(spec, gen, clients=ack_clients, seconds=ack_seconds, say=say),
         "idle": lambda spec, gen: run_idle(spec, gen, clients=idle_clients, seconds=idle_seconds, say=say),
     }
@@ -221,18 +283,31 @@ def main(argv: list[str] | None = None) -> int:
                     if "error" in r:
                         say(f"   FAILED: {r['error'][:400]}")
                     elif scenario == "idle":
-                        say(f"   {r['ok']} connected, RSS {r['rss_per_conn'] / 1024:.1f} KiB/conn, "
-                            f"CPU {r['server_cpu_pct']:.1f}%, {r['pings']} pings answered, {r['closed']} closed")
+                        say(
+                            f"   {r['ok']} connected, RSS {r['rss_per_conn'] / 1024:.1f} KiB/conn, "
+                            f"CPU {r['server_cpu_pct']:.1f}%, {r['pings']} pings answered, {r['closed']} closed"
+                        )
                     else:
-                        say(f"   {fmt_rate(r['rate'])}/s, {r['cpu_us']:.2f} us CPU/op, p99 {r['p99_ms']:.1f} ms"
-                            + ("" if r.get("complete") else "  (INCOMPLETE)"))
+                        say(
+                            f"   {fmt_rate(r['rate'])}/s, {r['cpu_us']:.2f} us CPU/op, p99 {r['p99_ms']:.1f} ms"
+                            + ("" if r.get("complete") else "  (INCOMPLETE)")
+                        )
             all_results[scenario] = results
             if scenario in ("fanout50", "fanout1", "msgpack", "rooms"):
-                tables.append(throughput_table(titles[scenario], results, "deliveries/s", args.markdown,
-                                               fanout_cols, LAT_HEADERS + ["RSS KiB/conn"]))
+                tables.append(
+                    throughput_table(
+                        titles[scenario],
+                        results,
+                        "deliveries/s",
+                        args.markdown,
+                        fanout_cols,
+                        LAT_HEADERS + ["RSS KiB/conn"],
+                    )
+                )
             elif scenario == "acks":
-                tables.append(throughput_table(titles[scenario], results, "acks/s", args.markdown,
-                                               latency_cols, LAT_HEADERS))
+                tables.append(
+                    throughput_table(titles[scenario], results, "acks/s", args.markdown, latency_cols, LAT_HEADERS)
+                )
             else:
                 node_rss = median_of(results.get("node", []), "rss_per_conn")
                 pysio_rss = median_of(results.get("python-socketio", []), "rss_per_conn")
@@ -240,13 +315,37 @@ def main(argv: list[str] | None = None) -> int:
                 for server, runs in results.items():
                     rss = median_of(runs, "rss_per_conn")
                     gens = [max(r["gen_cpu_pct"]) for r in runs if "error" not in r]
-                    rows.append([server + status(runs), f"{rss / 1024:.1f}", ratio(rss, node_rss, False),
-                                 ratio(rss, pysio_rss, False), f"{median_of(runs, 'server_cpu_pct'):.1f}",
-                                 f"{median_of(runs, 'pings'):.0f}", f"{median_of(runs, 'closed'):.0f}",
-                                 f"{median_of(runs, 'connect_s'):.1f}", f"{max(gens):.0f}" if gens else "-"])
-                tables.append(f"{titles[scenario]}\n\n" + render(
-                    ["server", "RSS KiB/conn", "vs node (less=better)", "vs python-socketio", "server CPU%",
-                     "pings answered", "closed", "connect s", "loadgen max CPU%"], rows, args.markdown))
+                    rows.append(
+                        [
+                            server + status(runs),
+                            f"{rss / 1024:.1f}",
+                            ratio(rss, node_rss, False),
+                            ratio(rss, pysio_rss, False),
+                            f"{median_of(runs, 'server_cpu_pct'):.1f}",
+                            f"{median_of(runs, 'pings'):.0f}",
+                            f"{median_of(runs, 'closed'):.0f}",
+                            f"{median_of(runs, 'connect_s'):.1f}",
+                            f"{max(gens):.0f}" if gens else "-",
+                        ]
+                    )
+                tables.append(
+                    f"{titles[scenario]}\n\n"
+                    + render(
+                        [
+                            "server",
+                            "RSS KiB/conn",
+                            "vs node (less=better)",
+                            "vs python-socketio",
+                            "server CPU%",
+                            "pings answered",
+                            "closed",
+                            "connect s",
+                            "loadgen max CPU%",
+                        ],
+                        rows,
+                        args.markdown,
+                    )
+                )
             say("\n" + tables[-1] + "\n")
             if args.json:
                 Path(args.json).write_text(json.dumps(all_results, indent=1, default=str))
@@ -259,24 +358,39 @@ def main(argv: list[str] | None = None) -> int:
     print("\n\n# Results (medians over the repetitions; ratios: how many times better than that server)\n")
     for t in tables:
         print(t + "\n")
-    print("deliveries/s = events counted by the clients / (last delivery - first send). CPU = server "
-          "utime+stime (/proc) over the phase, per delivered event or ack. Latency: receive - send time "
-          "(~50 sampled clients) or ack round trip. loadgen max CPU% = busiest load-generator process.")
-    gens = [max(r["gen_cpu_pct"]) for res in all_results.values() for runs in res.values() for r in runs
-            if "error" not in r and r.get("gen_cpu_pct")]
+    print(
+        "deliveries/s = events counted by the clients / (last delivery - first send). CPU = server "
+        "utime+stime (/proc) over the phase, per delivered event or ack. Latency: receive - send time "
+        "(~50 sampled clients) or ack round trip. loadgen max CPU% = busiest load-generator process."
+    )
+    gens = [
+        max(r["gen_cpu_pct"])
+        for res in all_results.values()
+        for runs in res.values()
+        for r in runs
+        if "error" not in r and r.get("gen_cpu_pct")
+    ]
     if gens:
-        print(f"Load generator ({args.workers} processes): the busiest worker peaked at {max(gens):.0f}% of one core "
-              f"over all runs (median {statistics.median(gens):.0f}%), so it had headroom"
-              + (" everywhere." if max(gens) < 80 else "; runs near 100% may be generator-bound."), end=" ")
+        print(
+            f"Load generator ({args.workers} processes): the busiest worker peaked at {max(gens):.0f}% of one core "
+            f"over all runs (median {statistics.median(gens):.0f}%), so it had headroom"
+            + (" everywhere." if max(gens) < 80 else "; runs near 100% may be generator-bound."),
+            end=" ",
+        )
         for scenario in ("fanout50", "fanout1", "msgpack", "rooms"):
             res = all_results.get(scenario, {})
-            floor = max((median_of(runs, "rate") for n, runs in res.items() if n.startswith("floor")),
-                        default=float("nan"))
-            real = max((median_of(runs, "rate") for n, runs in res.items() if not n.startswith("floor")),
-                       default=float("nan"))
+            floor = max(
+                (median_of(runs, "rate") for n, runs in res.items() if n.startswith("floor")), default=float("nan")
+            )
+            real = max(
+                (median_of(runs, "rate") for n, runs in res.items() if not n.startswith("floor")), default=float("nan")
+            )
             if floor == floor and real == real:
-                print(f"In {scenario} the best floor server reached {fmt_rate(floor)}/s with the same generator, "
-                      f"the best real server {fmt_rate(real)}/s.", end=" ")
+                print(
+                    f"In {scenario} the best floor server reached {fmt_rate(floor)}/s with the same generator, "
+                    f"the best real server {fmt_rate(real)}/s.",
+                    end=" ",
+                )
         print()
     if args.json:
         Path(args.json).write_text(json.dumps(all_results, indent=1, default=str))

@@ -10,12 +10,12 @@ Divide a row's time by its deliveries (500 or 25,000) for the cost per delivery.
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 from typing import Any
 
 import pytest
-from nulls import fanout_twin, NullLoop, NullTransport
+
+from nulls import NullLoop, NullTransport, fanout_twin
 
 CLIENTS = 500
 FRAME_TEXT = '42["tick","xxxxxxxxxxxxxxxx"]'
@@ -72,7 +72,9 @@ class Setup:
         self.msg = [Msg(b"\x81" + bytes((len(FRAME_TEXT),)) + FRAME_TEXT.encode())]
         self.data = ["tick", "x" * 16]
 
-    def broadcast(self, to: frozenset[str] = frozenset(), but: frozenset[str] = frozenset(), volatile: bool = False) -> int:
+    def broadcast(
+        self, to: frozenset[str] = frozenset(), but: frozenset[str] = frozenset(), volatile: bool = False
+    ) -> int:
         return self.twin.deliver(self.rooms, self.members, to, but, self.sockets, self.msg, volatile, self.data)
 
 

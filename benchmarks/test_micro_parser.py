@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_codec import CASES  # noqa: E402  (also puts src/ on sys.path)
+from bench_codec import CASES
 
 
 @pytest.fixture(params=["c", "py"])

@@ -17,13 +17,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from nulls import NullLoop, NullTransport
 
-from hypersio.bench.runner import build_app
 from hypersio.bench.loadgen import client_frame, upgrade_request
+from hypersio.bench.runner import build_app
+from hypersio.engine.outlet import Corker
 from hypersio.engine.server.heartbeat import Heartbeats
 from hypersio.engine.server.http import HttpConnection
-from hypersio.engine.outlet import Corker
+from nulls import NullLoop, NullTransport
 
 
 class ConnectionTransport(NullTransport):

@@ -11,18 +11,17 @@ runs with the compiled fan-out ("c") and the pure-Python twin ("py"). The index 
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
-from nulls import fanout_twin, NullLoop, NullTransport
 
-from hypersio.adapters import memory as adapter_mod
 from hypersio import parser
+from hypersio.adapters import memory as adapter_mod
 from hypersio.adapters.memory import BroadcastOptions, InMemoryAdapter
 from hypersio.engine import PreparedMessage
+from nulls import NullLoop, NullTransport, fanout_twin
 
 SOCKETS = 100_000
 ROOMS = 10_000

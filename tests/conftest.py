@@ -8,7 +8,6 @@ when it was not built, unless HYPERSIO_REQUIRE_EXTENSIONS=1 (as CI sets) makes t
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 
 from _support import load_twin
-
 from hypersio import _speedups
 
 JS_DIR = Path(__file__).parent / "js"
@@ -54,4 +52,3 @@ def node_env() -> dict[str, str]:
     env = dict(os.environ)
     env["NODE_PATH"] = str(NODE_MODULES)
     return env
-

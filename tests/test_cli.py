@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hypersio.cli import main
-
 from _support import child_env
+from hypersio.cli import main
 
 
 def _env() -> dict[str, str]:
@@ -39,9 +38,28 @@ def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("parser", ["json", "msgpack"])
 def test_bench_runs_end_to_end_and_prints_the_table(parser: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "hypersio", "bench", "--clients", "20", "--broadcasts", "40",
-         "--per-turn", "10", "--parser", parser, "--duration-limit", "30", "--workers", "1"],
-        capture_output=True, text=True, timeout=110, env=_env(),
+        [
+            sys.executable,
+            "-m",
+            "hypersio",
+            "bench",
+            "--clients",
+            "20",
+            "--broadcasts",
+            "40",
+            "--per-turn",
+            "10",
+            "--parser",
+            parser,
+            "--duration-limit",
+            "30",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env=_env(),
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
@@ -56,9 +74,27 @@ def test_bench_runs_end_to_end_and_prints_the_table(parser: str) -> None:
 
 def test_bench_rooms_without_floor() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "hypersio", "bench", "--clients", "20", "--broadcasts", "40",
-         "--rooms", "4", "--no-floor", "--workers", "1", "--duration-limit", "30"],
-        capture_output=True, text=True, timeout=110, env=_env(),
+        [
+            sys.executable,
+            "-m",
+            "hypersio",
+            "bench",
+            "--clients",
+            "20",
+            "--broadcasts",
+            "40",
+            "--rooms",
+            "4",
+            "--no-floor",
+            "--workers",
+            "1",
+            "--duration-limit",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env=_env(),
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "floor-shared" not in done.stdout.split("-- run")[-1].split("Load generator")[0]
@@ -69,7 +105,10 @@ def test_serve_serves_an_application(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hypersio", "serve", "cli_app:sio", "--port", str(port)],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.time() + 20
@@ -104,8 +143,8 @@ def test_ack_workload_counts_only_matching_round_trips(parser: str) -> None:
     # The closed-loop request/response scenario of the benchmarks, small: every counted ack had
     # the id of its client's outstanding request (the generator ignores any other), so a count
     # well above the number of clients means the loop kept going, one request after another.
-    from hypersio.bench.runner import hypersio_spec, run_acks
     from hypersio.bench.loadgen import LoadGenerator
+    from hypersio.bench.runner import hypersio_spec, run_acks
 
     gen = LoadGenerator(1)
     try:

@@ -140,9 +140,7 @@ def _headers(head: str) -> dict[str, str]:
     return {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
 
 
-def _read_messages(
-    sock: socket.socket, parser: Any, pending: bytes, until: Any
-) -> list[tuple[int, object]]:
+def _read_messages(sock: socket.socket, parser: Any, pending: bytes, until: Any) -> list[tuple[int, object]]:
     """Feed the parser from the socket until ``until(message)`` is true for a message (or EOF)."""
     out = parser.feed(pending) if pending else []
     while not any(until(m) for m in out):
@@ -154,9 +152,7 @@ def _read_messages(
 
 
 def _node_ws(node_env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        ["node", str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=node_env
-    )
+    return subprocess.Popen(["node", str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=node_env)
 
 
 def test_our_masked_client_frames_against_ws_server(websocket_twin: ModuleType, node_env: dict[str, str]) -> None:
@@ -254,7 +250,9 @@ def test_ws_client_frames_against_our_parser(websocket_twin: ModuleType, node_en
 
     summary = json.loads(out)
     assert summary["error"] is None, err
-    sent_to_node = [(False, replies[0])] + [(True, r) for r in replies[1:]] + [(True, b"frag-ment"), (False, b"close-now")]
+    sent_to_node = (
+        [(False, replies[0])] + [(True, r) for r in replies[1:]] + [(True, b"frag-ment"), (False, b"close-now")]
+    )
     assert summary["received"] == [
         {"binary": binary, "length": len(data), "sha1": hashlib.sha1(data).hexdigest()} for binary, data in sent_to_node
     ]

@@ -108,7 +108,24 @@ def test_single_packet_payload(engineio_twin: ModuleType) -> None:
 
 @pytest.mark.parametrize(
     "packet",
-    ["", "7", "9abc", "x", "-1", " 4", "\x1e", "B", "bA", "b!!!!", "bAAE", "bAA==A", "bAQI=\n", "bé", "b====", "\u0664x"],
+    [
+        "",
+        "7",
+        "9abc",
+        "x",
+        "-1",
+        " 4",
+        "\x1e",
+        "B",
+        "bA",
+        "b!!!!",
+        "bAAE",
+        "bAA==A",
+        "bAQI=\n",
+        "bé",
+        "b====",
+        "\u0664x",
+    ],
 )
 def test_malformed_packets(engineio_twin: ModuleType, packet: str) -> None:
     with pytest.raises(ParseError):

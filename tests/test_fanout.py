@@ -6,7 +6,6 @@ brute-force model (hypothesis) for random rooms, targets and exclusions.
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -21,7 +20,9 @@ from _support import load_twin
 def fanout_twin(request: pytest.FixtureRequest) -> Any:
     """The outlet and rooms twins of one kind together: the buffers and the walk that fills them."""
     outlet, rooms = load_twin("outlet", request.param), load_twin("rooms", request.param)
-    return SimpleNamespace(**{n: getattr(outlet, n) for n in outlet.__all__}, **{n: getattr(rooms, n) for n in rooms.__all__})
+    return SimpleNamespace(
+        **{n: getattr(outlet, n) for n in outlet.__all__}, **{n: getattr(rooms, n) for n in rooms.__all__}
+    )
 
 
 # --------------------------------------------------------------------------- fakes
@@ -156,10 +157,28 @@ class Index:
             self.rooms.setdefault(room, {})[sid] = member
         return sock
 
-    def deliver(self, prepared: list[Any], to: tuple[str, ...] = (), but: tuple[str, ...] = (),
-                volatile: bool = False, data: list[Any] | None = None, on_client: Any = None, ack_id: int = 0) -> int:
-        return self.twin.deliver(self.rooms, self.members, frozenset(to), frozenset(but), self.sockets,
-                                 prepared, volatile, data if data is not None else ["ev", 1], on_client, ack_id)
+    def deliver(
+        self,
+        prepared: list[Any],
+        to: tuple[str, ...] = (),
+        but: tuple[str, ...] = (),
+        volatile: bool = False,
+        data: list[Any] | None = None,
+        on_client: Any = None,
+        ack_id: int = 0,
+    ) -> int:
+        return self.twin.deliver(
+            self.rooms,
+            self.members,
+            frozenset(to),
+            frozenset(but),
+            self.sockets,
+            prepared,
+            volatile,
+            data if data is not None else ["ev", 1],
+            on_client,
+            ack_id,
+        )
 
 
 # --------------------------------------------------------------------------- output buffers
@@ -528,8 +547,8 @@ class AdapterWorld:
     def __init__(self, twin: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
         from types import SimpleNamespace
 
-        from hypersio.adapters import memory as adapter_mod
         from hypersio import parser
+        from hypersio.adapters import memory as adapter_mod
 
         monkeypatch.setattr(adapter_mod, "Member", twin.Member)
         monkeypatch.setattr(adapter_mod, "_fanout_deliver", twin.deliver)
@@ -562,7 +581,9 @@ class AdapterWorld:
         return got
 
 
-def test_adapter_defers_index_changes_made_during_a_fanout(fanout_twin: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_adapter_defers_index_changes_made_during_a_fanout(
+    fanout_twin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hypersio.adapters.memory import BroadcastOptions
 
     world = AdapterWorld(fanout_twin, monkeypatch)
@@ -613,9 +634,7 @@ def test_adapter_matches_a_model_over_random_operations(fanout_twin: ModuleType,
         for n, (op, a, b) in enumerate(ops):
             if op == "emit":
                 world.adapter.broadcast([f"e{n}"], BroadcastOptions(rooms=frozenset(a), except_rooms=frozenset(b)))
-                expected = {
-                    sid for sid, rooms in model.items() if (not a or rooms & a) and not rooms & b
-                }
+                expected = {sid for sid, rooms in model.items() if (not a or rooms & a) and not rooms & b}
                 got = world.received()
                 assert {sid for sid, events in got.items() if events} == expected
                 assert all(len(events) == 1 for events in got.values() if events)
@@ -686,7 +705,12 @@ async def test_broadcast_over_a_real_server_reaches_websocket_and_polling_client
             sio.to("room").emit("hello", 1)
             sio.emit("bin", b"\x00\xff")
             joined[0].broadcast.emit("not-for-first")
-            expected = ['42["dropped-for-polling"]', '42["hello",1]', '451-["bin",{"_placeholder":true,"num":0}]', b"\x00\xff"]
+            expected = [
+                '42["dropped-for-polling"]',
+                '42["hello",1]',
+                '451-["bin",{"_placeholder":true,"num":0}]',
+                b"\x00\xff",
+            ]
             assert [(await wss[0].receive(timeout=2)).data for _ in range(4)] == expected
             assert [(await wss[1].receive(timeout=2)).data for _ in range(5)] == [*expected, '42["not-for-first"]']
             with pytest.raises(asyncio.TimeoutError):
@@ -715,12 +739,12 @@ def test_outlet_send_frames_messages_into_the_websocket_buffer(fanout_twin: Modu
     loop = FakeLoop()
     w = make_writer(fanout_twin, fanout_twin.Corker(loop))
     session = make_ws_session(fanout_twin, w)
-    session.send('3[1]')
+    session.send("3[1]")
     session.send(b"\x01\x02")
     session.send(bytearray(b"\x03"))
     assert w.transport.writes == []
     loop.run()
-    assert w.transport.writes == [b'\x81\x0543[1]' + b"\x82\x02\x01\x02" + b"\x82\x01\x03"]
+    assert w.transport.writes == [b"\x81\x0543[1]" + b"\x82\x02\x01\x02" + b"\x82\x01\x03"]
     assert session.sent == []  # nothing went through send_prepared
 
 

@@ -25,7 +25,7 @@ from hypersio import ParseError
 pytestmark = pytest.mark.interop
 
 SCRIPT = Path(__file__).parent / "js" / "msgpack_vectors.js"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 SAFE = 2**53 - 1
 
@@ -33,9 +33,7 @@ SAFE = 2**53 - 1
 def run_node(env: dict[str, str], requests: list[dict]) -> list[dict]:
     """Send every request to one node process and return its replies, in order."""
     text = "".join(json.dumps(r) + "\n" for r in requests)
-    proc = subprocess.run(
-        ["node", str(SCRIPT)], input=text, capture_output=True, text=True, env=env, timeout=60
-    )
+    proc = subprocess.run(["node", str(SCRIPT)], input=text, capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     replies = [json.loads(line) for line in proc.stdout.split("\n") if line]  # not splitlines: U+2028
     assert len(replies) == len(requests), proc.stderr
@@ -243,8 +241,12 @@ def test_our_packets_decode_in_js_and_match_its_bytes(msgpack_twin: ModuleType, 
         if not safe_ints(packet[2]):
             continue
         check_js_packet(
-            {"type": back.type, "nsp": back.nsp, **({} if back.data is None else {"data": back.data}),
-             **({} if back.id is None else {"id": back.id})},
+            {
+                "type": back.type,
+                "nsp": back.nsp,
+                **({} if back.data is None else {"data": back.data}),
+                **({} if back.id is None else {"id": back.id}),
+            },
             *packet,
         )
         if byte_comparable(packet[2]):
@@ -271,7 +273,9 @@ def test_js_packets_decode_here(msgpack_twin: ModuleType, node_env: dict[str, st
             assert packet.data == ["with-ack", 1, "two", {"three": [3.5, None, None]}, b"\x04\x05"]
         if sample["name"] == "client-2-type2":  # ext 0: 1-byte typed array, 8-byte typed array, Date
             assert packet.data == [
-                "no-ack", b"\x00", bytes.fromhex("000000000000f43f"),
+                "no-ack",
+                b"\x00",
+                bytes.fromhex("000000000000f43f"),
                 EPOCH + dt.timedelta(milliseconds=1700000000123),
             ]
         if sample["name"] == "client-0-type0":  # CONNECT without auth: data is undefined

@@ -23,7 +23,7 @@ from hypersio import ParseError
 from hypersio import msgpack_parser as selected
 from hypersio import parser as json_parser
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 HEADER_EVENT = b"\xa4type\x02"
 
@@ -66,7 +66,10 @@ def test_twins_export_the_same_names(msgpack_twin: ModuleType) -> None:
         ((3, "/", [], 300), b"\x84\xa4type\x03\xa4data\x90\xa3nsp\xa1/\xa2id\xcd\x01\x2c"),
         ((4, "/", "nope", None), b"\x83\xa4type\x04\xa4data\xa4nope\xa3nsp\xa1/"),
         ((5, "/", ["b", b"\x01"], 1), b"\x84\xa4type\x02\xa4data\x92\xa1b\xc4\x01\x01\xa3nsp\xa1/\xa2id\x01"),
-        ((6, "", [b""], 2**32), b"\x84\xa4type\x03\xa4data\x91\xc4\x00\xa3nsp\xa0\xa2id\xcf\x00\x00\x00\x01\x00\x00\x00\x00"),
+        (
+            (6, "", [b""], 2**32),
+            b"\x84\xa4type\x03\xa4data\x91\xc4\x00\xa3nsp\xa0\xa2id\xcf\x00\x00\x00\x01\x00\x00\x00\x00",
+        ),
     ],
 )
 def test_encode_packet_bytes(msgpack_twin: ModuleType, args: tuple, expected: bytes) -> None:
@@ -76,11 +79,26 @@ def test_encode_packet_bytes(msgpack_twin: ModuleType, args: tuple, expected: by
 
 # notepack.io's choice for each integer: the smallest form, unsigned for non-negative values.
 INTS = [
-    (0, "00"), (127, "7f"), (128, "cc80"), (255, "ccff"), (256, "cd0100"), (65535, "cdffff"),
-    (65536, "ce00010000"), (2**32 - 1, "ceffffffff"), (2**32, "cf0000000100000000"),
-    (2**64 - 1, "cfffffffffffffffff"), (-1, "ff"), (-32, "e0"), (-33, "d0df"), (-128, "d080"),
-    (-129, "d1ff7f"), (-32768, "d18000"), (-32769, "d2ffff7fff"), (-(2**31), "d280000000"),
-    (-(2**31) - 1, "d3ffffffff7fffffff"), (-(2**63), "d38000000000000000"),
+    (0, "00"),
+    (127, "7f"),
+    (128, "cc80"),
+    (255, "ccff"),
+    (256, "cd0100"),
+    (65535, "cdffff"),
+    (65536, "ce00010000"),
+    (2**32 - 1, "ceffffffff"),
+    (2**32, "cf0000000100000000"),
+    (2**64 - 1, "cfffffffffffffffff"),
+    (-1, "ff"),
+    (-32, "e0"),
+    (-33, "d0df"),
+    (-128, "d080"),
+    (-129, "d1ff7f"),
+    (-32768, "d18000"),
+    (-32769, "d2ffff7fff"),
+    (-(2**31), "d280000000"),
+    (-(2**31) - 1, "d3ffffffff7fffffff"),
+    (-(2**63), "d38000000000000000"),
 ]
 
 
@@ -223,7 +241,9 @@ def test_undefined(msgpack_twin: ModuleType) -> None:
     d = msgpack_twin.Decoder()
     # top level: undefined data/id mean "absent" (socket.io-client's CONNECT without auth)
     assert d.add(frame((b"\xa4type", b"\x00"), (b"\xa4data", UNDEF), (b"\xa3nsp", b"\xa1/"))).data is None
-    packet = d.add(frame((b"\xa4type", b"\x02"), (b"\xa4data", b"\x91\xa1x"), (b"\xa3nsp", b"\xa1/"), (b"\xa2id", UNDEF)))
+    packet = d.add(
+        frame((b"\xa4type", b"\x02"), (b"\xa4data", b"\x91\xa1x"), (b"\xa3nsp", b"\xa1/"), (b"\xa2id", UNDEF))
+    )
     assert packet.id is None
     # nested: None, whatever byte follows the type (notepack ignores it)
     packet = d.add(event_with(UNDEF, b"\x92\xd4\x00\x07\xc0", b"\x81\xa1u" + UNDEF))
@@ -259,7 +279,10 @@ def test_extension_type_zero_by_header(msgpack_twin: ModuleType) -> None:
     assert d.add(raw).data == ["x", b"\xc7\x01\x00", None, b"\xd4\x00", b"\x05"]
     # the other fixed sizes with type 0 are not ArrayBuffers for notepack: [type, bytes]
     assert d.add(event_with(b"\xd5\x00ab", b"\xd6\x00abcd", b"\xd8\x00" + bytes(16))).data == [
-        "x", [0, b"ab"], [0, b"abcd"], [0, bytes(16)]
+        "x",
+        [0, b"ab"],
+        [0, b"abcd"],
+        [0, bytes(16)],
     ]
     assert d.add(event_with(b"\xc7\x02\x00ab", b"\xd5\x00ab")).data == ["x", b"ab", [0, b"ab"]]
 
@@ -424,7 +447,9 @@ leaves = (
 )
 values = st.recursive(
     leaves,
-    lambda inner: st.lists(inner, max_size=5) | st.lists(inner, max_size=3).map(tuple) | st.dictionaries(keys, inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.lists(inner, max_size=3).map(tuple) | st.dictionaries(keys, inner, max_size=5)
+    ),
     max_leaves=25,
 )
 event_names = st.text(max_size=10).filter(lambda s: s not in json_parser.RESERVED_EVENTS) | st.integers(0, 9)
@@ -433,7 +458,12 @@ ack_ids = st.none() | st.integers(min_value=0, max_value=2**53 - 1)
 packets = st.one_of(
     st.tuples(st.just(0), namespaces, st.none() | st.dictionaries(keys, values, max_size=4), st.none()),
     st.tuples(st.just(1), namespaces, st.none(), st.none()),
-    st.tuples(st.sampled_from([2, 5]), namespaces, st.tuples(event_names, st.lists(values, max_size=4)).map(lambda t: [t[0], *t[1]]), ack_ids),
+    st.tuples(
+        st.sampled_from([2, 5]),
+        namespaces,
+        st.tuples(event_names, st.lists(values, max_size=4)).map(lambda t: [t[0], *t[1]]),
+        ack_ids,
+    ),
     st.tuples(st.sampled_from([3, 6]), namespaces, st.lists(values, max_size=4), ack_ids),
     st.tuples(st.just(4), namespaces, st.text() | st.dictionaries(keys, values, max_size=4), st.none()),
 )
@@ -487,7 +517,10 @@ def decode_outcome(module: ModuleType, raw: bytes) -> Any:
 
 
 @settings(max_examples=200, deadline=None)
-@given(raw=st.binary(max_size=64) | packets.map(lambda p: importlib.import_module("hypersio.protocol.socketio._msgpack_py").encode_packet(*p)[0]))
+@given(
+    raw=st.binary(max_size=64)
+    | packets.map(lambda p: importlib.import_module("hypersio.protocol.socketio._msgpack_py").encode_packet(*p)[0])
+)
 def test_twins_decode_alike_and_only_raise_parse_error(raw: bytes) -> None:
     pure = importlib.import_module("hypersio.protocol.socketio._msgpack_py")
     c = compiled_twin()
@@ -572,9 +605,11 @@ def test_twins_tell_ext_headers_apart_alike() -> None:
     pure = importlib.import_module("hypersio.protocol.socketio._msgpack_py")
     compiled = compiled_twin()
     rng = random.Random(7)
-    pieces = [raw for raw, _ in EXT0_FORMS] + [msgpack.packb(d) for d in DECOYS] + [
-        b"\xc8\x00\x01\x00q", b"\xd6\xff\x00\x00\x00\x01", b"\xa3abc", b"\x00", b"\xcd\xc7\x01"
-    ]
+    pieces = (
+        [raw for raw, _ in EXT0_FORMS]
+        + [msgpack.packb(d) for d in DECOYS]
+        + [b"\xc8\x00\x01\x00q", b"\xd6\xff\x00\x00\x00\x01", b"\xa3abc", b"\x00", b"\xcd\xc7\x01"]
+    )
     outcomes = []
     for _ in range(300):
         items = [rng.choice(pieces) for _ in range(rng.randrange(1, 12))]

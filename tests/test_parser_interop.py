@@ -26,8 +26,36 @@ HELPER = Path(__file__).parent / "js" / "parser_vectors.js"
 RESERVED = {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 # Characters that stress JSON escaping and UTF-8: quotes, backslash, controls, DEL, non-BMP,
 # U+2028/9 (raw in JSON.stringify), a BOM, and lone surrogates (escaped by both sides).
-SPICY = ['"', "\\", "/", "\n", "\r", "\t", "\b", "\f", "\x00", "\x1f", "\x7f", "é", "€", "中", "😀",
-         "\u2028", "\u2029", "\ufeff", "\ud800", "\udfff", "\U0010ffff", " ", "a", "Z", "0", "{", "]", ","]
+SPICY = [
+    '"',
+    "\\",
+    "/",
+    "\n",
+    "\r",
+    "\t",
+    "\b",
+    "\f",
+    "\x00",
+    "\x1f",
+    "\x7f",
+    "é",
+    "€",
+    "中",
+    "😀",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\ud800",
+    "\udfff",
+    "\U0010ffff",
+    " ",
+    "a",
+    "Z",
+    "0",
+    "{",
+    "]",
+    ",",
+]
 
 
 def run_node(env: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
@@ -77,8 +105,10 @@ class RandomPackets:
 
     def text(self, max_len: int = 10) -> str:
         rng = self.rng
-        text = "".join(rng.choice(SPICY) if rng.random() < 0.5 else chr(rng.randint(0x20, 0x2FF))
-                       for _ in range(rng.randint(0, max_len)))
+        text = "".join(
+            rng.choice(SPICY) if rng.random() < 0.5 else chr(rng.randint(0x20, 0x2FF))
+            for _ in range(rng.randint(0, max_len))
+        )
         # A high then a low surrogate are one astral character to JavaScript (UTF-16): not a
         # round trip for a Python str, so keep lone surrogates lone.
         return text.replace("\ud800\udfff", "\ud800-\udfff")
@@ -169,10 +199,13 @@ def test_both_directions_give_the_same_packet(json_twin: ModuleType, node_env: d
     gen = RandomPackets(seed=20240501)
     packets = [gen.packet() for _ in range(1500)]
     ours = [m.encode_packet(t, n, d, i) for t, n, d, i, _ in packets]
-    reply = run_node(node_env, {
-        "encode": [as_wire_packet(t, n, d, i) for t, n, d, i, _ in packets],
-        "decode": [chunks_to_wire(w) for w in ours],
-    })
+    reply = run_node(
+        node_env,
+        {
+            "encode": [as_wire_packet(t, n, d, i) for t, n, d, i, _ in packets],
+            "decode": [chunks_to_wire(w) for w in ours],
+        },
+    )
     assert len(reply["encoded"]) == len(reply["decoded"]) == len(packets)
     byte_equal = 0
     for (ptype, nsp, data, pid, floats), mine, theirs_wire, theirs_decoded in zip(
@@ -202,7 +235,7 @@ def hostile_texts(m: ModuleType, seed: int, count: int) -> list[str]:
     rng = random.Random(seed)
     gen = RandomPackets(seed + 1)
     alphabet = '0123456789-/,[]{}":\\ abtrue\\u00e9\\ud800nul.eE+'
-    out = ["", "0", "1", "2", "3", "4", "5", "6", "7", "51-", "5-", " ", "2 [\"x\"]", "0/", "0/,", "0,"]
+    out = ["", "0", "1", "2", "3", "4", "5", "6", "7", "51-", "5-", " ", '2 ["x"]', "0/", "0/,", "0,"]
     while len(out) < count:
         t, n, d, i, _ = gen.packet()
         text = m.encode_packet(t, n, d, i)[0]
@@ -212,7 +245,7 @@ def hostile_texts(m: ModuleType, seed: int, count: int) -> list[str]:
             if op < 0.4:
                 text = text[:pos] + "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3))) + text[pos:]
             elif op < 0.7:
-                text = text[:pos] + text[pos + rng.randint(1, 3):]
+                text = text[:pos] + text[pos + rng.randint(1, 3) :]
             else:
                 text = text[:pos]
         out.append(text)
@@ -251,7 +284,11 @@ def test_never_more_lenient_than_socket_io_parser(json_twin: ModuleType, node_en
         else:
             got = theirs["packet"]
             assert (got["type"], got["nsp"], js_numbers(untag(got.get("data"))), got.get("id")) == (
-                mine.type, mine.nsp, js_numbers(mine.data), mine.id), text
+                mine.type,
+                mine.nsp,
+                js_numbers(mine.data),
+                mine.id,
+            ), text
     assert agreed_errors > 500
 
 
@@ -270,8 +307,10 @@ def test_binary_reassembly_and_placeholder_rules_agree(json_twin: ModuleType, no
         [b"x"],
         ['61-3[{"k":[{"_placeholder":true,"num":0}]}]', b"\xff\x00"],
         ['511-["a"]'],
-        ['510-["a",' + ",".join(f'{{"_placeholder":true,"num":{i}}}' for i in range(10)) + "]",
-         *[bytes([i]) for i in range(10)]],
+        [
+            '510-["a",' + ",".join(f'{{"_placeholder":true,"num":{i}}}' for i in range(10)) + "]",
+            *[bytes([i]) for i in range(10)],
+        ],
     ]
     reply = run_node(node_env, {"decode": [chunks_to_wire(v) for v in vectors]})
     for chunks, theirs in zip(vectors, reply["decoded"]):
@@ -288,4 +327,8 @@ def test_binary_reassembly_and_placeholder_rules_agree(json_twin: ModuleType, no
             continue
         got = theirs["packet"]
         assert (got["type"], got["nsp"], untag(got.get("data")), got.get("id")) == (
-            mine.type, mine.nsp, mine.data, mine.id)
+            mine.type,
+            mine.nsp,
+            mine.data,
+            mine.id,
+        )

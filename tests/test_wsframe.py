@@ -57,8 +57,14 @@ def both_twins() -> tuple[ModuleType, ModuleType]:
 
 @pytest.mark.parametrize(
     ("n", "header_len", "length_bytes"),
-    [(0, 2, b"\x00"), (125, 2, b"\x7d"), (126, 4, b"\x7e\x00\x7e"), (65535, 4, b"\x7e\xff\xff"),
-     (65536, 10, b"\x7f" + (65536).to_bytes(8, "big")), (MiB, 10, b"\x7f" + MiB.to_bytes(8, "big"))],
+    [
+        (0, 2, b"\x00"),
+        (125, 2, b"\x7d"),
+        (126, 4, b"\x7e\x00\x7e"),
+        (65535, 4, b"\x7e\xff\xff"),
+        (65536, 10, b"\x7f" + (65536).to_bytes(8, "big")),
+        (MiB, 10, b"\x7f" + MiB.to_bytes(8, "big")),
+    ],
 )
 def test_length_encodings_unmasked(websocket_twin: ModuleType, n: int, header_len: int, length_bytes: bytes) -> None:
     payload = bytes(range(256)) * (n // 256) + bytes(n % 256)
@@ -123,7 +129,7 @@ def test_build_refuses_bad_frames(websocket_twin: ModuleType) -> None:
 # ---------------------------------------------------------------- masking
 
 
-@pytest.mark.parametrize("n", list(range(0, 34)) + [1023, 1024, 1025, 65536 + 3])
+@pytest.mark.parametrize("n", list(range(34)) + [1023, 1024, 1025, 65536 + 3])
 def test_mask_payload_matches_bytewise_xor(websocket_twin: ModuleType, n: int) -> None:
     data = bytes((i * 31 + 7) & 0xFF for i in range(n))
     masked = websocket_twin.mask_payload(data, KEY)
@@ -402,8 +408,17 @@ def test_accept_key_rfc_example(websocket_twin: ModuleType) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["", "abc", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZQ===", "dGhlIHNhbXBsZSBub25jZQ==\n",
-     "dGhlIHNhbXBsZSBub25jZ!==", "dGhlIHNhbXBsZSBub25jZé==", "dGhlIHNhbXBsZSBub25jZQ", 42],
+    [
+        "",
+        "abc",
+        "dGhlIHNhbXBsZSBub25jZQ=",
+        "dGhlIHNhbXBsZSBub25jZQ===",
+        "dGhlIHNhbXBsZSBub25jZQ==\n",
+        "dGhlIHNhbXBsZSBub25jZ!==",
+        "dGhlIHNhbXBsZSBub25jZé==",
+        "dGhlIHNhbXBsZSBub25jZQ",
+        42,
+    ],
 )
 def test_accept_key_refuses_malformed_keys(websocket_twin: ModuleType, key: object) -> None:
     with pytest.raises(ParseError):
@@ -473,9 +488,9 @@ def test_twins_build_identical_bytes(opcode: int, payload: bytes | str, key: byt
 @given(
     data=st.one_of(
         st.binary(max_size=300),
-        st.lists(
-            st.tuples(st.integers(0, 255), st.binary(max_size=140), st.booleans()), min_size=1, max_size=5
-        ).map(lambda fs: b"".join(raw_frame(b0, p, KEY if m else None) for b0, p, m in fs)),
+        st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=140), st.booleans()), min_size=1, max_size=5).map(
+            lambda fs: b"".join(raw_frame(b0, p, KEY if m else None) for b0, p, m in fs)
+        ),
     ),
     masked=st.booleans(),
     cut=st.integers(min_value=0, max_value=400),
@@ -497,8 +512,21 @@ def test_twins_parse_identically(data: bytes, masked: bool, cut: int) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    ["", "3[1]", "é" * 70, "x" * 124, "x" * 125, "x" * 65534, "x" * 65535, "x" * 70000,
-     b"", b"\x00\xff", b"y" * 126, bytearray(b"ab"), memoryview(b"cd" * 40000)],
+    [
+        "",
+        "3[1]",
+        "é" * 70,
+        "x" * 124,
+        "x" * 125,
+        "x" * 65534,
+        "x" * 65535,
+        "x" * 70000,
+        b"",
+        b"\x00\xff",
+        b"y" * 126,
+        bytearray(b"ab"),
+        memoryview(b"cd" * 40000),
+    ],
 )
 def test_message_frame_is_the_engine_io_message_in_one_frame(websocket_twin: ModuleType, data: Any) -> None:
     # What a WebSocket session sends per message: "4" + text in a text frame, bytes in a binary one.

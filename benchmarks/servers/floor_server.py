@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from hypersio.bench.floor import main  # noqa: E402
+from hypersio.bench.floor import main
 
 if __name__ == "__main__":
     main()

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
 
     from hypersio.bench import runner as _bench
+
     bench = sub.add_parser("bench", help="run the broadcast fan-out benchmark against hypersio")
     _bench.add_bench_arguments(bench)
     bench.set_defaults(func=_bench.bench_command)

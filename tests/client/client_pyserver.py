@@ -74,14 +74,16 @@ class PyServer:
 
             @socket.on("whoami")
             def whoami(cb: Any) -> None:
-                cb({
-                    "id": socket.id,
-                    "nsp": nsp.name,
-                    "auth": socket.handshake.auth,
-                    "query": socket.handshake.query,
-                    "headers": socket.handshake.headers,
-                    "transport": socket.conn.transport,
-                })
+                cb(
+                    {
+                        "id": socket.id,
+                        "nsp": nsp.name,
+                        "auth": socket.handshake.auth,
+                        "query": socket.handshake.query,
+                        "headers": socket.handshake.headers,
+                        "transport": socket.conn.transport,
+                    }
+                )
 
             socket.on("disconnect-me", lambda: socket.disconnect())
             socket.on("close-transport", lambda: socket.conn.close())

@@ -44,7 +44,13 @@ class FakeWebSocket:
         self.writer.write(wsframe.build_frame(wsframe.OP_TEXT, text))
 
     def open(self, ping_interval: int = 25000, ping_timeout: int = 20000, sid: str = "fake") -> None:
-        info = {"sid": sid, "upgrades": [], "pingInterval": ping_interval, "pingTimeout": ping_timeout, "maxPayload": 1000000}
+        info = {
+            "sid": sid,
+            "upgrades": [],
+            "pingInterval": ping_interval,
+            "pingTimeout": ping_timeout,
+            "maxPayload": 1000000,
+        }
         self.send("0" + json.dumps(info))
 
     async def receive(self, timeout: float = 3.0) -> tuple[int, Any]:
@@ -70,7 +76,7 @@ async def fake_server() -> AsyncIterator[Callable[[Script], Awaitable[str]]]:
                 if handshake:
                     await ws.handshake()
                 await script(ws)
-            except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
                 pass
             finally:
                 writer.close()

@@ -17,7 +17,9 @@ import hypersio
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(10)]
 
 
-async def make_client(server: NodeServer, transports: tuple[str, ...], nsp: str = "", **options: Any) -> hypersio.AsyncClient:
+async def make_client(
+    server: NodeServer, transports: tuple[str, ...], nsp: str = "", **options: Any
+) -> hypersio.AsyncClient:
     client = hypersio.AsyncClient(server.url + nsp, transports=transports, parser=server.parser, **options)
     await asyncio.wait_for(client.connect(), 5)
     return client
@@ -112,6 +114,7 @@ async def test_ack_timeout_option(server: NodeServer, transports: tuple[str, ...
 async def test_server_to_client_acks(server: NodeServer, transports: tuple[str, ...]) -> None:
     client = await make_client(server, transports)
     try:
+
         @client.on("by-callback")
         def by_callback(a: Any, b: Any, callback: Any) -> None:
             callback({"sum": a + b})
@@ -262,9 +265,7 @@ async def test_auth_refused_and_accepted(server: NodeServer, transports: tuple[s
 
 
 async def test_headers_and_query(server: NodeServer, transports: tuple[str, ...]) -> None:
-    client = await make_client(
-        server, transports, nsp="?from=url", headers={"X-Custom": "yes"}, query={"token": "abc"}
-    )
+    client = await make_client(server, transports, nsp="?from=url", headers={"X-Custom": "yes"}, query={"token": "abc"})
     try:
         info = await client.timeout(3).emit_with_ack("whoami")
         assert info["query"]["token"] == "abc"

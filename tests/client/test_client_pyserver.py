@@ -61,9 +61,7 @@ async def test_reconnects_to_restarted_server(kind: str) -> None:
     transports = {"websocket": ("websocket",), "polling": ("polling",), "upgrade": ("polling", "websocket")}[kind]
     first = PyServer()
     await first.start()
-    client = hypersio.AsyncClient(
-        first.url, transports=transports, reconnection_delay=0.05, reconnection_delay_max=0.2
-    )
+    client = hypersio.AsyncClient(first.url, transports=transports, reconnection_delay=0.05, reconnection_delay_max=0.2)
     second: PyServer | None = None
     try:
         await asyncio.wait_for(client.connect(), 5)

@@ -159,7 +159,12 @@ async def test_connect_to_nothing_raises() -> None:
 async def test_connection_state_recovery(node_env: dict[str, str]) -> None:
     server = NodeServer(node_env, extra_env={"HYPERSIO_RECOVERY": "1"})
     server.start()
-    options: dict[str, Any] = {"transports": ("websocket",), "reconnection_delay": 0.3, "reconnection_delay_max": 0.3, "randomization_factor": 0}
+    options: dict[str, Any] = {
+        "transports": ("websocket",),
+        "reconnection_delay": 0.3,
+        "reconnection_delay_max": 0.3,
+        "randomization_factor": 0,
+    }
     client = hypersio.AsyncClient(server.url, **options)
     other = hypersio.AsyncClient(server.url, **options)
     try:
@@ -210,8 +215,12 @@ async def test_pending_acks_fail_on_disconnect_and_retries_resend(restartable: N
 
     # With retries, a packet lost with the connection is sent again after the reconnection.
     retrying = hypersio.AsyncClient(
-        restartable.url, transports=("websocket",), reconnection_delay=0.1, reconnection_delay_max=0.1,
-        ack_timeout=3, retries=3,
+        restartable.url,
+        transports=("websocket",),
+        reconnection_delay=0.1,
+        reconnection_delay_max=0.1,
+        ack_timeout=3,
+        retries=3,
     )
     await asyncio.wait_for(retrying.connect(), 5)
     try:
@@ -236,8 +245,11 @@ async def test_wait_returns_when_the_client_stops(restartable: NodeServer) -> No
     await asyncio.wait_for(waiter, 3)
 
     giving_up = hypersio.AsyncClient(
-        restartable.url, transports=("websocket",), reconnection_attempts=1,
-        reconnection_delay=0.05, reconnection_delay_max=0.05,
+        restartable.url,
+        transports=("websocket",),
+        reconnection_attempts=1,
+        reconnection_delay=0.05,
+        reconnection_delay_max=0.05,
     )
     await asyncio.wait_for(giving_up.connect(), 5)
     waiter = asyncio.ensure_future(giving_up.wait())

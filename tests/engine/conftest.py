@@ -45,5 +45,3 @@ async def echo(make_server: MakeServer) -> Harness:
     harness = await make_server(ping_interval=5.0, ping_timeout=5.0)
     attach_echo(harness)
     return harness
-
-

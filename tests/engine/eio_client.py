@@ -67,7 +67,9 @@ class HttpClient:
         self.reader = reader
         self.writer = writer
 
-    async def request(self, method: str, url: str, body: bytes | str = b"", headers: dict[str, str] | None = None) -> Response:
+    async def request(
+        self, method: str, url: str, body: bytes | str = b"", headers: dict[str, str] | None = None
+    ) -> Response:
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.writer.write(build_request(method, url, body, headers))
@@ -187,7 +189,9 @@ class Harness:
         assert res.text[0] == "0"
         return json.loads(res.text[1:])
 
-    async def ws_upgrade_request(self, query: str, extra: dict[str, str] | None = None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+    async def ws_upgrade_request(
+        self, query: str, extra: dict[str, str] | None = None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         self.writers.append(writer)
         key = base64.b64encode(os.urandom(16)).decode()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
-
-from _support import child_env
 import uvloop
 from eio_client import Harness, attach_echo, split_payload
+
+from _support import child_env
 
 
 async def test_tests_run_on_uvloop(echo: Harness) -> None:
@@ -168,7 +167,11 @@ async def test_server_close_closes_every_session(echo: Harness) -> None:
     await asyncio.sleep(0.05)
     await asyncio.wait_for(echo.server.close(), 3)
     assert sorted(echo.closes) == sorted(
-        [(ws_fields["sid"], "server shutting down"), (poll_sid, "server shutting down"), (idle_sid, "server shutting down")]
+        [
+            (ws_fields["sid"], "server shutting down"),
+            (poll_sid, "server shutting down"),
+            (idle_sid, "server shutting down"),
+        ]
     )
     assert (await poller.read_response()).text == "1"
     assert await ws_client.closed() == (1000, "")
@@ -281,7 +284,6 @@ async def test_endless_header_line_is_refused(echo: Harness, caplog: pytest.LogC
 
 
 async def test_run_serves_until_sigterm(tmp_path) -> None:
-    import os
     import signal
     import socket
     import sys
@@ -332,16 +334,31 @@ async def test_tls(tmp_path, make_server) -> None:
         pytest.skip("openssl CLI not available to make a test certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=127.0.0.1"],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
         check=True,
         capture_output=True,
         timeout=20,
     )
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    from hypersio.engine import Server
     from eio_client import HttpClient
+
+    from hypersio.engine import Server
 
     server = Server()
     sessions = []

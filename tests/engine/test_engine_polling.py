@@ -151,7 +151,13 @@ async def test_volatile_dropped_without_pending_get(echo: Harness) -> None:
     ],
 )
 async def test_error_codes(echo: Harness, query: str, method: str, status: int, code: int) -> None:
-    messages = {0: "Transport unknown", 1: "Session ID unknown", 2: "Bad handshake method", 3: "Bad request", 5: "Unsupported protocol version"}
+    messages = {
+        0: "Transport unknown",
+        1: "Session ID unknown",
+        2: "Bad handshake method",
+        3: "Bad request",
+        5: "Unsupported protocol version",
+    }
     client = await echo.http()
     res = await client.request(method, echo.url(query), b"4x" if method == "POST" else b"")
     assert res.status == status
@@ -273,7 +279,9 @@ async def test_poll_connection_dropped_closes_session(echo: Harness) -> None:
 
 async def test_binary_post_body_is_refused(echo: Harness) -> None:
     sid = (await echo.handshake())["sid"]
-    res = await echo.post(f"EIO=4&transport=polling&sid={sid}", "4hi", headers={"Content-Type": "application/octet-stream"})
+    res = await echo.post(
+        f"EIO=4&transport=polling&sid={sid}", "4hi", headers={"Content-Type": "application/octet-stream"}
+    )
     assert res.status == 400
     assert echo.closes == [(sid, "transport error")]
 
@@ -289,7 +297,9 @@ async def test_polling_responses_are_not_cacheable(echo: Harness) -> None:
 async def test_overlapping_post_gets_400_and_closes_the_session(echo: Harness) -> None:
     sid = (await echo.handshake())["sid"]
     slow = await echo.http()
-    slow.send_raw(f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4he".encode())
+    slow.send_raw(
+        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4he".encode()
+    )
     await asyncio.sleep(0.05)
     res = await echo.post(f"EIO=4&transport=polling&sid={sid}", "4other")
     assert res.status == 400 and res.json()["code"] == 3
@@ -299,7 +309,9 @@ async def test_overlapping_post_gets_400_and_closes_the_session(echo: Harness) -
 async def test_post_cut_off_mid_body_closes_the_session(echo: Harness) -> None:
     sid = (await echo.handshake())["sid"]
     client = await echo.http()
-    client.send_raw(f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4he".encode())
+    client.send_raw(
+        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4he".encode()
+    )
     await asyncio.sleep(0.05)
     client.close()
     for _ in range(100):
@@ -322,7 +334,14 @@ async def test_sequential_posts_on_several_connections_are_fine(echo: Harness) -
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"ping_interval": 0}, {"ping_timeout": -1}, {"max_http_buffer_size": 0}, {"transports": ()}, {"transports": ("carrier-pigeon",)}, {"path": "engine.io"}],
+    [
+        {"ping_interval": 0},
+        {"ping_timeout": -1},
+        {"max_http_buffer_size": 0},
+        {"transports": ()},
+        {"transports": ("carrier-pigeon",)},
+        {"path": "engine.io"},
+    ],
 )
 def test_bad_server_options_are_refused(kwargs: dict) -> None:
     from hypersio.engine import Server

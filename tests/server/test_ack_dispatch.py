@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import pytest
+from sio_fakes import settle
 
 import hypersio.server.connection
 import hypersio.server.socket
@@ -20,8 +21,6 @@ from hypersio import _speedups
 from hypersio import parser as P
 from hypersio.events.acks import AckCallback, handler_shape, takes_extra_arg
 from hypersio.events.emitter import EventEmitter
-
-from sio_fakes import settle
 
 
 @pytest.fixture(autouse=True, params=["c", "py"])
@@ -123,8 +122,17 @@ async def test_ack_from_return_value_variants(sio, connect) -> None:
     s = connect()
     s.packets()
     for i, (event, args) in enumerate(
-        [("value", [1]), ("tuple", [1]), ("none", [1]), ("empty_tuple", []), ("false", []),
-         ("future", [1]), ("coro", [7]), ("coro_none", [1]), ("nobody", [1])]
+        [
+            ("value", [1]),
+            ("tuple", [1]),
+            ("none", [1]),
+            ("empty_tuple", []),
+            ("false", []),
+            ("future", [1]),
+            ("coro", [7]),
+            ("coro_none", [1]),
+            ("nobody", [1]),
+        ]
     ):
         s.receive_packet(P.EVENT, "/", [event, *args], 100 + i)
     await settle()

@@ -13,7 +13,9 @@ from hypersio import parser as P
 
 @pytest.fixture
 def rsio(parser_name: str) -> hypersio.Server:
-    sio = hypersio.Server(parser=parser_name, connection_state_recovery=hypersio.Recovery(max_disconnection_duration=60))
+    sio = hypersio.Server(
+        parser=parser_name, connection_state_recovery=hypersio.Recovery(max_disconnection_duration=60)
+    )
     sio._prepared_cls = FakePrepared
     return sio
 

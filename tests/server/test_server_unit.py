@@ -8,12 +8,11 @@ import re
 from typing import Any
 
 import pytest
+from sio_fakes import FakeSession, settle
 
 import hypersio
 from hypersio import parser as P
 from hypersio.adapters.memory import InMemoryAdapter
-
-from sio_fakes import FakeSession, settle
 
 
 async def test_connect_reply_and_connection_handler(sio, connect) -> None:
@@ -298,7 +297,7 @@ async def test_broadcast_acks_collect_and_timeout(sio, connect) -> None:
     pkts = [s.packets()[0] for s in sessions]
     sessions[0].receive_packet(P.ACK, "/", ["only"], pkts[0].id)
     await asyncio.sleep(0.1)
-    (err, res), = results
+    ((err, res),) = results
     assert isinstance(err, hypersio.AckTimeoutError) and res == ["only"]
     with pytest.raises(hypersio.AckTimeoutError):
         await sio.timeout(0.02).emit_with_ack("q3")

@@ -13,9 +13,10 @@ inside another one (a listener broadcasting) uses a set instead, so the outer st
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from hypersio.engine._outlet_py import CorkedWriter, Outlet
+from hypersio.engine._outlet_py import Outlet
 from hypersio.engine._outlet_py import append_frame as _append
 
 __all__ = ["Member", "deliver"]
@@ -199,5 +200,3 @@ def _visit(
             for msg in state.prepared:
                 outlet.send_prepared(msg, volatile)
         state.count += 1
-
-

@@ -160,8 +160,15 @@ class Conn(asyncio.Protocol):
             accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
             self.floor.next_id += 1
             sid = f"floor{self.floor.next_id}"
-            handshake = json.dumps({"sid": sid, "upgrades": [], "pingInterval": int(self.floor.ping_interval * 1000),
-                                    "pingTimeout": int(self.floor.ping_timeout * 1000), "maxPayload": 1000000})
+            handshake = json.dumps(
+                {
+                    "sid": sid,
+                    "upgrades": [],
+                    "pingInterval": int(self.floor.ping_interval * 1000),
+                    "pingTimeout": int(self.floor.ping_timeout * 1000),
+                    "maxPayload": 1000000,
+                }
+            )
             self.transport.write(
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + frame(b"0" + handshake.encode())

@@ -403,14 +403,17 @@ class Worker:
                     failed += 1
                     return
                 client = BenchClient(
-                    self.c, upgrade_request(host, port, path), connect_packet,
-                    sample_every > 0 and index % sample_every == 0, msgpack_mode,
+                    self.c,
+                    upgrade_request(host, port, path),
+                    connect_packet,
+                    sample_every > 0 and index % sample_every == 0,
+                    msgpack_mode,
                 )
                 client.room = room
                 try:
                     await self.loop.create_connection(lambda: client, host, port)  # type: ignore[union-attr]
                     good = await asyncio.wait_for(asyncio.shield(client.ready), timeout)
-                except (OSError, asyncio.TimeoutError):
+                except (TimeoutError, OSError):
                     good = False
             self.clients.append(client)
             if good:

@@ -29,8 +29,9 @@ import sys
 import tempfile
 import time
 from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from hypersio.bench.loadgen import ControlClient, LoadGenerator, cpu_seconds, raise_fd_limit, rss_bytes
 
@@ -126,8 +127,12 @@ def hypersio_spec(extra_env: dict[str, str] | None = None) -> ServerSpec:
 
 def floor_spec(mode: str = "cork") -> ServerSpec:
     """The bare-uvloop floor server (hypersio.bench.floor), ``mode`` "cork" or "write"."""
-    return ServerSpec(f"floor-{mode}", [sys.executable, "-m", "hypersio.bench.floor", "--mode", mode],
-                      _package_env(None), supports_msgpack=False)
+    return ServerSpec(
+        f"floor-{mode}",
+        [sys.executable, "-m", "hypersio.bench.floor", "--mode", mode],
+        _package_env(None),
+        supports_msgpack=False,
+    )
 
 
 def _package_env(extra_env: dict[str, str] | None) -> dict[str, str]:
@@ -143,19 +148,30 @@ def _package_env(extra_env: dict[str, str] | None) -> dict[str, str]:
 class ServerProcess:
     """A running server subprocess; ``stop()`` always leaves no process behind."""
 
-    def __init__(self, spec: ServerSpec, parser: str = "json", ping_interval: float = 25.0,
-                 ping_timeout: float = 20.0, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        spec: ServerSpec,
+        parser: str = "json",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        start_timeout: float = 30.0,
+    ) -> None:
         self.spec = spec
         self.port = free_port()
         self.log = tempfile.TemporaryFile()
-        argv = spec.argv + ["--port", str(self.port), "--ping-interval", str(ping_interval),
-                            "--ping-timeout", str(ping_timeout)]
+        argv = spec.argv + [
+            "--port",
+            str(self.port),
+            "--ping-interval",
+            str(ping_interval),
+            "--ping-timeout",
+            str(ping_timeout),
+        ]
         if parser != "json":
             argv += ["--parser", parser]
         env = dict(os.environ)
         env.update(spec.env)
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
         deadline = time.time() + start_timeout
         while True:
             if self.proc.poll() is not None:
@@ -225,8 +241,15 @@ def _gen_cpu(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[
     return [100.0 * (a["cpu"] - b["cpu"]) / max(1e-9, a["t"] - b["t"]) for b, a in zip(before, after)]
 
 
-def connect_clients(server: ServerProcess, gen: LoadGenerator, rooms: list[int | None], parser: str,
-                    say: Say, sample_clients: int = 50, limit: float = 120.0) -> dict[str, Any]:
+def connect_clients(
+    server: ServerProcess,
+    gen: LoadGenerator,
+    rooms: list[int | None],
+    parser: str,
+    say: Say,
+    sample_clients: int = 50,
+    limit: float = 120.0,
+) -> dict[str, Any]:
     """Connect one client per entry of ``rooms`` within ``limit`` seconds; returns ok/failed
     counts and the server's RSS growth per connected client."""
     time.sleep(0.2)
@@ -237,17 +260,35 @@ def connect_clients(server: ServerProcess, gen: LoadGenerator, rooms: list[int |
     def tick(elapsed: float) -> None:
         say(f"  [{server.spec.name}] connecting... {elapsed:4.0f}s, {gen.connected():,} connected")
 
-    replies = gen.call("connect", [
-        {"host": "127.0.0.1", "port": server.port, "rooms": part, "sample_every": sample_every,
-         "parser": parser, "deadline": t0 + limit, "timeout": min(60.0, limit)}
-        for part in gen.split(rooms)
-    ], tick=tick, timeout=limit + 90)
+    replies = gen.call(
+        "connect",
+        [
+            {
+                "host": "127.0.0.1",
+                "port": server.port,
+                "rooms": part,
+                "sample_every": sample_every,
+                "parser": parser,
+                "deadline": t0 + limit,
+                "timeout": min(60.0, limit),
+            }
+            for part in gen.split(rooms)
+        ],
+        tick=tick,
+        timeout=limit + 90,
+    )
     ok = sum(r["ok"] for r in replies)
     failed = sum(r["failed"] for r in replies)
     time.sleep(0.3)  # let the server finish its side of the last handshakes before measuring
     rss1 = server.rss()
-    return {"ok": ok, "failed": failed, "connect_s": time.time() - t0,
-            "rss_per_conn": (rss1 - rss0) / max(1, ok), "rss_before": rss0, "rss_after": rss1}
+    return {
+        "ok": ok,
+        "failed": failed,
+        "connect_s": time.time() - t0,
+        "rss_per_conn": (rss1 - rss0) / max(1, ok),
+        "rss_before": rss0,
+        "rss_after": rss1,
+    }
 
 
 @contextlib.contextmanager
@@ -271,13 +312,29 @@ def _scenario(server: ServerProcess, gen: LoadGenerator, result: dict[str, Any])
             server.stop()
 
 
-def run_fanout(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 500, broadcasts: int = 1000,
-               per_turn: int = 50, payload_size: int = 16, rooms: int = 0, parser: str = "json",
-               duration_limit: float = 60.0, say: Say = print) -> dict[str, Any]:
+def run_fanout(
+    spec: ServerSpec,
+    gen: LoadGenerator,
+    *,
+    clients: int = 500,
+    broadcasts: int = 1000,
+    per_turn: int = 50,
+    payload_size: int = 16,
+    rooms: int = 0,
+    parser: str = "json",
+    duration_limit: float = 60.0,
+    say: Say = print,
+) -> dict[str, Any]:
     """One fan-out run on a fresh server: broadcasts to all clients, or to single rooms when
     ``rooms`` > 0 (client k joins room ``k % rooms``; broadcast i goes to room ``i % rooms``)."""
-    result: dict[str, Any] = {"server": spec.name, "clients": clients, "broadcasts": broadcasts,
-                              "per_turn": per_turn, "rooms": rooms, "payload_size": payload_size}
+    result: dict[str, Any] = {
+        "server": spec.name,
+        "clients": clients,
+        "broadcasts": broadcasts,
+        "per_turn": per_turn,
+        "rooms": rooms,
+        "payload_size": payload_size,
+    }
     server = ServerProcess(spec, parser=parser)
     ctl = None
     with _scenario(server, gen, result):
@@ -290,16 +347,19 @@ def run_fanout(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 500, broa
             cpu0 = server.cpu()
             t_start = time.time()
             deadline = t_start + duration_limit
-            ctl.emit("start", {"count": broadcasts, "per_turn": per_turn, "payload_size": payload_size,
-                               "rooms": rooms})
+            ctl.emit("start", {"count": broadcasts, "per_turn": per_turn, "payload_size": payload_size, "rooms": rooms})
 
             def tick(elapsed: float) -> None:
                 done = gen.progress()
                 rate = done / max(1e-9, elapsed)
                 say(f"  [{spec.name}] {elapsed:4.0f}s  delivered {done:,}  ({rate / 1000:,.0f}k/s so far)")
 
-            after = gen.call("wait", {"count": broadcasts, "rooms": rooms, "deadline": deadline},
-                             tick=tick, timeout=duration_limit + 30)
+            after = gen.call(
+                "wait",
+                {"count": broadcasts, "rooms": rooms, "deadline": deadline},
+                tick=tick,
+                timeout=duration_limit + 30,
+            )
             cpu1 = server.cpu()
             delivered = sum(r["delivered"] for r in after)
             expected = sum(r["expected"] for r in after)
@@ -314,12 +374,17 @@ def run_fanout(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 500, broa
             window = max(1e-9, last - t0)
             lat = _latencies(after)
             result.update(
-                delivered=delivered, expected=expected, complete=delivered >= expected and expected > 0,
-                seconds=window, rate=delivered / window,
+                delivered=delivered,
+                expected=expected,
+                complete=delivered >= expected > 0,
+                seconds=window,
+                rate=delivered / window,
                 cpu_us=1e6 * (cpu1 - cpu0) / max(1, delivered),
                 server_cpu_pct=100.0 * (cpu1 - cpu0) / window,
-                p50_ms=1e3 * percentile(lat, 0.50), p99_ms=1e3 * percentile(lat, 0.99),
-                gen_cpu_pct=_gen_cpu(before, after), server_alive=server.alive(),
+                p50_ms=1e3 * percentile(lat, 0.50),
+                p99_ms=1e3 * percentile(lat, 0.99),
+                gen_cpu_pct=_gen_cpu(before, after),
+                server_alive=server.alive(),
             )
         finally:
             if ctl is not None:
@@ -327,8 +392,15 @@ def run_fanout(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 500, broa
     return result
 
 
-def run_acks(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 200, seconds: float = 5.0,
-             parser: str = "json", say: Say = print) -> dict[str, Any]:
+def run_acks(
+    spec: ServerSpec,
+    gen: LoadGenerator,
+    *,
+    clients: int = 200,
+    seconds: float = 5.0,
+    parser: str = "json",
+    say: Say = print,
+) -> dict[str, Any]:
     """Request/response: every client emits ``echo`` with an ack in a closed loop for ``seconds``."""
     result: dict[str, Any] = {"server": spec.name, "clients": clients}
     server = ServerProcess(spec, parser=parser)
@@ -342,21 +414,36 @@ def run_acks(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 200, second
         def tick(elapsed: float) -> None:
             say(f"  [{spec.name}] {elapsed:4.0f}s  acks {gen.progress():,}")
 
-        after = gen.call("acks", [{"seconds": seconds, "clients": n} for n in per_worker], tick=tick,
-                         timeout=seconds + 30)
+        after = gen.call(
+            "acks", [{"seconds": seconds, "clients": n} for n in per_worker], tick=tick, timeout=seconds + 30
+        )
         cpu1 = server.cpu()
         acks = sum(r["acks"] for r in after)
         elapsed = max(r["elapsed"] for r in after)
         rtts = _latencies(after, "rtts")
-        result.update(acks=acks, rate=acks / elapsed, cpu_us=1e6 * (cpu1 - cpu0) / max(1, acks),
-                      server_cpu_pct=100.0 * (cpu1 - cpu0) / elapsed,
-                      p50_ms=1e3 * percentile(rtts, 0.5), p99_ms=1e3 * percentile(rtts, 0.99),
-                      gen_cpu_pct=_gen_cpu(before, after), complete=acks > 0)
+        result.update(
+            acks=acks,
+            rate=acks / elapsed,
+            cpu_us=1e6 * (cpu1 - cpu0) / max(1, acks),
+            server_cpu_pct=100.0 * (cpu1 - cpu0) / elapsed,
+            p50_ms=1e3 * percentile(rtts, 0.5),
+            p99_ms=1e3 * percentile(rtts, 0.99),
+            gen_cpu_pct=_gen_cpu(before, after),
+            complete=acks > 0,
+        )
     return result
 
 
-def run_idle(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 10_000, seconds: float = 10.0,
-             ping_interval: float = 5.0, ping_timeout: float = 10.0, say: Say = print) -> dict[str, Any]:
+def run_idle(
+    spec: ServerSpec,
+    gen: LoadGenerator,
+    *,
+    clients: int = 10_000,
+    seconds: float = 10.0,
+    ping_interval: float = 5.0,
+    ping_timeout: float = 10.0,
+    say: Say = print,
+) -> dict[str, Any]:
     """Idle connections: RSS per connection, and server CPU while heartbeats run every
     ``ping_interval`` seconds for ``seconds``."""
     result: dict[str, Any] = {"server": spec.name, "clients": clients}
@@ -373,10 +460,15 @@ def run_idle(spec: ServerSpec, gen: LoadGenerator, *, clients: int = 10_000, sec
         after = gen.call("idle", {"seconds": seconds}, tick=tick, timeout=seconds + 30)
         cpu1 = server.cpu()
         still_open = sum(r["clients"] - r["closed"] for r in after)
-        result.update(pings=sum(r["pings"] for r in after), closed=sum(r["closed"] for r in after),
-                      open=still_open,
-                      server_cpu_pct=100.0 * (cpu1 - cpu0) / seconds, rss_total=server.rss(),
-                      gen_cpu_pct=_gen_cpu(before, after), complete=still_open > 0)
+        result.update(
+            pings=sum(r["pings"] for r in after),
+            closed=sum(r["closed"] for r in after),
+            open=still_open,
+            server_cpu_pct=100.0 * (cpu1 - cpu0) / seconds,
+            rss_total=server.rss(),
+            gen_cpu_pct=_gen_cpu(before, after),
+            complete=still_open > 0,
+        )
     return result
 
 
@@ -412,12 +504,28 @@ def fanout_row(r: dict[str, Any]) -> list[str]:
         return [r["server"], "FAILED: " + r["error"].splitlines()[0][:60]] + [""] * 6
     gen = "/".join(f"{p:.0f}" for p in r["gen_cpu_pct"])
     note = "" if r["complete"] else f" (got {r['delivered']:,}/{r['expected']:,})"
-    return [r["server"], fmt_rate(r["rate"]) + note, f"{r['cpu_us']:.2f}", f"{r['p50_ms']:.1f}",
-            f"{r['p99_ms']:.1f}", f"{r['rss_per_conn'] / 1024:.1f}", f"{r['server_cpu_pct']:.0f}", gen]
+    return [
+        r["server"],
+        fmt_rate(r["rate"]) + note,
+        f"{r['cpu_us']:.2f}",
+        f"{r['p50_ms']:.1f}",
+        f"{r['p99_ms']:.1f}",
+        f"{r['rss_per_conn'] / 1024:.1f}",
+        f"{r['server_cpu_pct']:.0f}",
+        gen,
+    ]
 
 
-FANOUT_HEADERS = ["server", "deliveries/s", "CPU us/deliv", "p50 ms", "p99 ms", "RSS KiB/conn",
-                  "server CPU%", "loadgen CPU%"]
+FANOUT_HEADERS = [
+    "server",
+    "deliveries/s",
+    "CPU us/deliv",
+    "p50 ms",
+    "p99 ms",
+    "RSS KiB/conn",
+    "server CPU%",
+    "loadgen CPU%",
+]
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -427,18 +535,21 @@ def add_bench_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of ``python -m hypersio bench``."""
     ap.add_argument("--clients", type=int, default=500, help="connected clients (default 500)")
     ap.add_argument("--broadcasts", type=int, default=1000, help="broadcasts to send (default 1000)")
-    ap.add_argument("--per-turn", type=int, default=50,
-                    help="broadcasts emitted per event-loop turn (default 50)")
+    ap.add_argument("--per-turn", type=int, default=50, help="broadcasts emitted per event-loop turn (default 50)")
     ap.add_argument("--payload-size", type=int, default=16, help="payload string length (default 16)")
     ap.add_argument("--parser", choices=("json", "msgpack"), default="json")
-    ap.add_argument("--rooms", type=int, default=0,
-                    help="spread clients over R rooms and broadcast to one room at a time (default 0: all)")
-    ap.add_argument("--duration-limit", type=float, default=60.0,
-                    help="stop waiting for deliveries after S seconds (default 60)")
+    ap.add_argument(
+        "--rooms",
+        type=int,
+        default=0,
+        help="spread clients over R rooms and broadcast to one room at a time (default 0: all)",
+    )
+    ap.add_argument(
+        "--duration-limit", type=float, default=60.0, help="stop waiting for deliveries after S seconds (default 60)"
+    )
     ap.add_argument("--workers", type=int, default=2, help="load generator processes (default 2)")
     ap.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh server (default 1)")
-    ap.add_argument("--no-floor", action="store_true",
-                    help="skip the calibration runs on the bare-uvloop floor server")
+    ap.add_argument("--no-floor", action="store_true", help="skip the calibration runs on the bare-uvloop floor server")
 
 
 def bench_command(args: argparse.Namespace) -> int:
@@ -447,11 +558,14 @@ def bench_command(args: argparse.Namespace) -> int:
     import hypersio
 
     raise_fd_limit()
-    print(f"hypersio {hypersio.__version__} fan-out benchmark: {args.clients} clients, "
-          f"{args.broadcasts} broadcasts, {args.per_turn} per loop turn, payload {args.payload_size} B, "
-          f"parser {args.parser}, rooms {args.rooms or 'none (broadcast to all)'}; "
-          f"compiled extensions: {'yes' if hypersio.HAS_SPEEDUPS else 'NO (pure Python)'}; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"hypersio {hypersio.__version__} fan-out benchmark: {args.clients} clients, "
+        f"{args.broadcasts} broadcasts, {args.per_turn} per loop turn, payload {args.payload_size} B, "
+        f"parser {args.parser}, rooms {args.rooms or 'none (broadcast to all)'}; "
+        f"compiled extensions: {'yes' if hypersio.HAS_SPEEDUPS else 'NO (pure Python)'}; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -465,9 +579,18 @@ def bench_command(args: argparse.Namespace) -> int:
                 say(f"-- run {rep + 1}/{max(1, args.repeat)}: {spec.name}")
                 # the floor speaks JSON only; with --parser msgpack it still calibrates the machine
                 parser = args.parser if spec.supports_msgpack else "json"
-                r = run_fanout(spec, gen, clients=args.clients, broadcasts=args.broadcasts,
-                               per_turn=args.per_turn, payload_size=args.payload_size, rooms=args.rooms,
-                               parser=parser, duration_limit=args.duration_limit, say=say)
+                r = run_fanout(
+                    spec,
+                    gen,
+                    clients=args.clients,
+                    broadcasts=args.broadcasts,
+                    per_turn=args.per_turn,
+                    payload_size=args.payload_size,
+                    rooms=args.rooms,
+                    parser=parser,
+                    duration_limit=args.duration_limit,
+                    say=say,
+                )
                 results[spec.name].append(r)
                 if "error" in r:
                     say(f"   FAILED: {r['error'][:300]}")
@@ -494,25 +617,33 @@ def bench_command(args: argparse.Namespace) -> int:
         elif r.get("failed"):
             print(f"note: {r['failed']} of {r['clients']} clients failed to connect")
         elif not r.get("complete"):
-            print(f"note: only {r['delivered']:,} of {r['expected']:,} deliveries arrived within "
-                  f"--duration-limit {args.duration_limit:g} s")
+            print(
+                f"note: only {r['delivered']:,} of {r['expected']:,} deliveries arrived within "
+                f"--duration-limit {args.duration_limit:g} s"
+            )
     floor_ok = [r for r in results.get("floor-shared", []) if "error" not in r]
     every = [r for runs in results.values() for r in runs if "error" not in r]
     if every:
         peak = max(max(r["gen_cpu_pct"]) for r in every)
-        line = (f"Load generator: {args.workers} worker process(es), busiest at {peak:.0f}% of one core "
-                f"({'well under 100%: not the bottleneck' if peak < 70 else 'NEAR 100%: it may be the bottleneck'})")
+        line = (
+            f"Load generator: {args.workers} worker process(es), busiest at {peak:.0f}% of one core "
+            f"({'well under 100%: not the bottleneck' if peak < 70 else 'NEAR 100%: it may be the bottleneck'})"
+        )
         if ok and floor_ok:
             h = sorted(r["rate"] for r in ok)[len(ok) // 2]
             f = sorted(r["rate"] for r in floor_ok)[len(floor_ok) // 2]
-            line += (f"; with the same generator the bare-uvloop floor server (each turn's broadcasts "
-                     f"joined once, the same bytes written to every client) reached {fmt_rate(f)}/s, so "
-                     f"hypersio runs at {100 * h / f:.0f}% of the floor")
+            line += (
+                f"; with the same generator the bare-uvloop floor server (each turn's broadcasts "
+                f"joined once, the same bytes written to every client) reached {fmt_rate(f)}/s, so "
+                f"hypersio runs at {100 * h / f:.0f}% of the floor"
+            )
         print(line + ".")
-        print("deliveries/s = tick events counted by the clients / (last delivery - first send); CPU = server "
-              "utime+stime over the phase; latency = receive - send time on ~50 sampled clients; RSS = server "
-              "RSS growth while connecting / clients. Side by side with Node and python-socketio: "
-              "python benchmarks/run_all.py")
+        print(
+            "deliveries/s = tick events counted by the clients / (last delivery - first send); CPU = server "
+            "utime+stime over the phase; latency = receive - send time on ~50 sampled clients; RSS = server "
+            "RSS growth while connecting / clients. Side by side with Node and python-socketio: "
+            "python benchmarks/run_all.py"
+        )
     return 0 if ok and len(ok) == len(mine) and all(r.get("complete") for r in ok) else 1
 
 

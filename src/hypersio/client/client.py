@@ -21,13 +21,13 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from hypersio.protocol.socketio import json_codec as _json_parser
-from hypersio.events.acks import AckCallback, PendingAcks, run_callback, unpack_ack_args
 from hypersio.client.manager import Manager
 from hypersio.client.retry import RetryQueue
-from hypersio.events.emitter import EventEmitter
 from hypersio.engine.client.client import EngineConnectError
+from hypersio.events.acks import AckCallback, PendingAcks, run_callback, unpack_ack_args
+from hypersio.events.emitter import EventEmitter
 from hypersio.exceptions import ConnectError, DisconnectedError
+from hypersio.protocol.socketio import json_codec as _json_parser
 
 __all__ = ["AsyncClient", "connect", "Manager"]
 
@@ -58,7 +58,9 @@ class _Flags:
 
     __slots__ = ("_client", "_volatile", "_timeout", "_compress")
 
-    def __init__(self, client: AsyncClient, volatile: bool = False, timeout: Any = _UNSET, compress: bool = True) -> None:
+    def __init__(
+        self, client: AsyncClient, volatile: bool = False, timeout: Any = _UNSET, compress: bool = True
+    ) -> None:
         self._client = client
         self._volatile = volatile
         self._timeout = timeout
@@ -155,7 +157,9 @@ class AsyncClient(EventEmitter):
         manager.nsps[nsp] = self
 
     @classmethod
-    def _attached(cls, manager: Manager, nsp: str, auth: Any, ack_timeout: float | None = None, retries: int = 0) -> AsyncClient:
+    def _attached(
+        cls, manager: Manager, nsp: str, auth: Any, ack_timeout: float | None = None, retries: int = 0
+    ) -> AsyncClient:
         """A client for another namespace of an existing manager (``manager.socket(nsp)``)."""
         self = cls.__new__(cls)
         self._setup(manager, nsp, auth, ack_timeout, retries)
@@ -230,7 +234,7 @@ class AsyncClient(EventEmitter):
                 raise
         try:
             await asyncio.wait_for(asyncio.shield(waiter), self.manager.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = ConnectError("timed out waiting for the namespace to connect")
             self._refused(error)
             raise error from None
@@ -348,10 +352,12 @@ class AsyncClient(EventEmitter):
             if isinstance(data, Mapping) and isinstance(data.get("sid"), str):
                 self._on_connect(data["sid"], data.get("pid"))
             else:
-                self._refused(ConnectError(
-                    "the server's CONNECT carries no sid: is it a Socket.IO v2 server? "
-                    "hypersio speaks Socket.IO v4 (protocol v5)"
-                ))
+                self._refused(
+                    ConnectError(
+                        "the server's CONNECT carries no sid: is it a Socket.IO v2 server? "
+                        "hypersio speaks Socket.IO v4 (protocol v5)"
+                    )
+                )
         elif ptype == CONNECT_ERROR:
             data = packet.data
             if isinstance(data, Mapping):

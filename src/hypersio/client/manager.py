@@ -19,10 +19,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from hypersio.protocol.socketio.codecs import parser_module
-from hypersio.events.emitter import EventEmitter
 from hypersio.engine.client.client import EngineClient, EngineConnectError
+from hypersio.events.emitter import EventEmitter
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio.codecs import parser_module
 
 if TYPE_CHECKING:
     from hypersio.client.client import AsyncClient
@@ -40,7 +40,9 @@ class Backoff:
     clients after a server restart so they do not all arrive in the same instant.
     """
 
-    def __init__(self, min_delay: float = 1.0, max_delay: float = 5.0, jitter: float = 0.5, factor: float = 2.0) -> None:
+    def __init__(
+        self, min_delay: float = 1.0, max_delay: float = 5.0, jitter: float = 0.5, factor: float = 2.0
+    ) -> None:
         self.min_delay = min_delay
         self.max_delay = max_delay
         self.jitter = min(max(jitter, 0.0), 1.0)
@@ -59,8 +61,6 @@ class Backoff:
     def reset(self) -> None:
         """Start over from the shortest delay (after a successful reconnection)."""
         self.attempts = 0
-
-
 
 
 class Manager(EventEmitter):
@@ -308,7 +308,9 @@ class Manager(EventEmitter):
             return
         sock._on_packet(packet)
 
-    def send_packet(self, ptype: int, nsp: str, data: Any = None, ack_id: int | None = None, volatile: bool = False) -> bool:
+    def send_packet(
+        self, ptype: int, nsp: str, data: Any = None, ack_id: int | None = None, volatile: bool = False
+    ) -> bool:
         """Encode one Socket.IO packet and hand it to the Engine.IO session; False if dropped."""
         engine = self.engine
         if engine is None or self.state != "open":

@@ -5,8 +5,8 @@
 layer (``hypersio.Server``) is built on these three names.
 """
 
-from hypersio.engine.server.http import Request
 from hypersio.engine.message import PreparedMessage
+from hypersio.engine.server.http import Request
 from hypersio.engine.server.server import Server
 from hypersio.engine.server.session import Session
 

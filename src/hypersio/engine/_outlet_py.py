@@ -16,7 +16,8 @@ appends a broadcast to many of these buffers lives a step higher, in ``hypersio.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hypersio.protocol.websocket._frames_py import message_frame as _message_frame
 
@@ -98,7 +99,9 @@ class CorkedWriter:
         "hard_limit",
     )
 
-    def _init_writer(self, corker: Corker, high_water: int = DEFAULT_HIGH_WATER, hard_limit: int = DEFAULT_HARD_LIMIT) -> None:
+    def _init_writer(
+        self, corker: Corker, high_water: int = DEFAULT_HIGH_WATER, hard_limit: int = DEFAULT_HARD_LIMIT
+    ) -> None:
         """Set up an empty buffer served by ``corker`` with these backpressure limits."""
         self.transport: Any = None
         self._corker = corker
@@ -269,7 +272,6 @@ def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) ->
             if result is not None:
                 session._adopt(result)  # type: ignore[attr-defined]
     return len(frames)
-
 
 
 def append_frame(w: CorkedWriter, frame: bytes, volatile: bool) -> None:

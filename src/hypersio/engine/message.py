@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hypersio.protocol.engineio import packets as eio_parser
-
 from hypersio.protocol.websocket import frames as wsframe
+
 _MESSAGE = eio_parser.MESSAGE
 _encode_packet = eio_parser.encode_packet
 

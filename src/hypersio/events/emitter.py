@@ -164,9 +164,7 @@ class EventEmitter:
 
     def off_any_outgoing(self, listener: Handler | None = None) -> None:
         """Remove one outgoing any-listener, or all of them when ``listener`` is None."""
-        self._any_outgoing = (
-            () if listener is None else tuple(x for x in self._any_outgoing if x is not listener)
-        )
+        self._any_outgoing = () if listener is None else tuple(x for x in self._any_outgoing if x is not listener)
 
     def listeners_any_outgoing(self) -> list[Handler]:
         """The outgoing any-listeners, in call order."""

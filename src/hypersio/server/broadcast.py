@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from hypersio.events.acks import run_callback, unpack_ack_args
 from hypersio.adapters.memory import BroadcastOptions
+from hypersio.events.acks import run_callback, unpack_ack_args
 from hypersio.exceptions import AckTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from hypersio.adapters.memory import BroadcastOptions, InMemoryAdapter
 from hypersio.events.acks import call_next_style, spawn, takes_extra_arg
 from hypersio.events.emitter import EventEmitter
-from hypersio.adapters.memory import BroadcastOptions, InMemoryAdapter
-from hypersio.server.broadcast import BroadcastOperator, _room_set
 from hypersio.exceptions import ConnectError
+from hypersio.server.broadcast import BroadcastOperator, _room_set
 
 if TYPE_CHECKING:  # pragma: no cover
     from hypersio.server.connection import Connection

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.events.acks import spawn
-from hypersio.server.connection import Connection
+from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.server.broadcast import BroadcastOperator
+from hypersio.server.connection import Connection
 from hypersio.server.namespace import Namespace, ParentNamespace
 from hypersio.server.socket import Socket
 
@@ -47,7 +47,6 @@ class Recovery:
 
     max_disconnection_duration: float = 120.0
     skip_middlewares: bool = True
-
 
 
 class Server:

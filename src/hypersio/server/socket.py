@@ -8,23 +8,23 @@ joins and leaves rooms, and starts broadcasts that skip itself (``socket.to(room
 
 from __future__ import annotations
 
-import time
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hypersio.events.acks import PendingAcks, call_next_style, spawn, takes_extra_arg
-from hypersio.events.emitter import EventEmitter, logger
-from hypersio.events.dispatch import SocketAck, SocketRoute, on_event
 from hypersio.adapters.memory import BroadcastOptions
-from hypersio.server.broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
 from hypersio.adapters.recovery import RECOVERABLE_REASONS
+from hypersio.events.acks import PendingAcks, call_next_style, spawn, takes_extra_arg
+from hypersio.events.dispatch import SocketAck, SocketRoute, on_event
+from hypersio.events.emitter import EventEmitter, logger
 from hypersio.exceptions import DisconnectedError
+from hypersio.server.broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hypersio.server.connection import Connection
     from hypersio.adapters.recovery import SavedSession
+    from hypersio.server.connection import Connection
     from hypersio.server.namespace import Namespace
     from hypersio.server.server import Server
 
@@ -435,4 +435,3 @@ class _FlaggedSocket:
     def broadcast(self) -> BroadcastOperator:
         """Broadcast with these flags to all but this socket."""
         return self._socket._operator(self._volatile, self._timeout)
-

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from hypersio.protocol.engineio import packets as eio_parser
-from hypersio.exceptions import HypersioError
 from hypersio.engine.client.transports import PollingTransport, WebSocketTransport
+from hypersio.exceptions import HypersioError
+from hypersio.protocol.engineio import packets as eio_parser
 
 __all__ = ["EngineClient", "EngineConnectError"]
 
@@ -177,12 +177,7 @@ class EngineClient:
 
     def can_send_now(self) -> bool:
         """True when a message sent now leaves at once (no upgrade pause, transport not busy)."""
-        return (
-            self.state == "open"
-            and not self._upgrading
-            and self._transport is not None
-            and self._transport.writable
-        )
+        return self.state == "open" and not self._upgrading and self._transport is not None and self._transport.writable
 
     def close(self, reason: str = "forced close", description: str = "the client closed the connection") -> None:
         """Close the session: tell the server, close the transport, run ``on_close(reason, ...)``.
@@ -207,7 +202,7 @@ class EngineClient:
         if transport is not None:
             try:
                 await asyncio.wait_for(transport.wait_closed(), timeout)
-            except (asyncio.TimeoutError, OSError, ConnectionError):
+            except (TimeoutError, OSError, ConnectionError):
                 pass
 
     # --- internals ------------------------------------------------------------------------

@@ -168,7 +168,5 @@ async def open_connection(
     if ssl:
         kwargs["ssl"] = ssl if isinstance(ssl, _ssl.SSLContext) else _ssl.create_default_context()
         kwargs["server_hostname"] = host
-    _, protocol = await asyncio.wait_for(
-        loop.create_connection(HttpConnection, host, port, **kwargs), timeout
-    )
+    _, protocol = await asyncio.wait_for(loop.create_connection(HttpConnection, host, port, **kwargs), timeout)
     return protocol

@@ -12,10 +12,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from hypersio.protocol.engineio import packets as eio_parser
-from hypersio.exceptions import ParseError
 from hypersio.engine.client.http import HttpConnection, build_request, open_connection
 from hypersio.engine.client.websocket import WebSocketConnection, open_websocket
+from hypersio.exceptions import ParseError
+from hypersio.protocol.engineio import packets as eio_parser
 
 if TYPE_CHECKING:
     from hypersio.engine.client.client import EngineClient
@@ -143,7 +143,7 @@ class PollingTransport:
                 body = eio_parser.encode_payload(batch).encode("utf-8")
                 try:
                     await asyncio.wait_for(self._request("post", "POST", body), self.session.timeout)
-                except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, ConnectionError, OSError) as exc:
                     if not self.closed:
                         self.session._on_transport_error("transport error", f"polling POST failed: {exc}")
                     return

@@ -18,9 +18,9 @@ from typing import Any
 
 import httptools
 
-from hypersio.protocol.websocket import frames as wsframe
-from hypersio.exceptions import WebSocketError
 from hypersio.engine.client.http import build_request
+from hypersio.exceptions import WebSocketError
+from hypersio.protocol.websocket import frames as wsframe
 
 __all__ = ["WebSocketConnection", "open_websocket"]
 
@@ -237,9 +237,7 @@ async def open_websocket(
     host_header = host if port in (80, 443) else f"{host}:{port}"
 
     async def connect() -> WebSocketConnection:
-        _, conn = await loop.create_connection(
-            lambda: WebSocketConnection(key, max_message_size), host, port, **kwargs
-        )
+        _, conn = await loop.create_connection(lambda: WebSocketConnection(key, max_message_size), host, port, **kwargs)
         request = build_request(
             "GET",
             host_header,

@@ -83,4 +83,3 @@ class Heartbeats:
             self._handle.cancel()
             self._handle = None
         self._heap.clear()
-

@@ -401,7 +401,9 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         if holder is not None:
             holder.held_connection_lost(self)
         self._current = None
-        self.write(build_response(status, [("Content-Type", "text/plain")], reason.encode("utf-8", "replace"), close=True))
+        self.write(
+            build_response(status, [("Content-Type", "text/plain")], reason.encode("utf-8", "replace"), close=True)
+        )
         self.close_after_flush()
 
     def abort(self) -> None:
@@ -472,4 +474,3 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             logger.warning("%s: request not completed within %.1fs", self.peer, self.server.http_idle_timeout)
         if self.transport is not None:
             self.transport.close()
-

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hypersio.protocol.engineio import packets as eio_parser
-from hypersio.exceptions import ParseError
 from hypersio.engine.message import PreparedMessage, polling_of
 from hypersio.engine.outlet import logger
+from hypersio.exceptions import ParseError
+from hypersio.protocol.engineio import packets as eio_parser
 
 if TYPE_CHECKING:
     from hypersio.engine.server.http import HttpConnection, Request

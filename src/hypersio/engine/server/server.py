@@ -13,11 +13,12 @@ import json
 import secrets
 import signal
 import socket as _socket
-from typing import Any, Awaitable, Callable, Iterable, Union
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
+from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
 from hypersio.engine.server.heartbeat import Heartbeats
 from hypersio.engine.server.http import HttpConnection, Request
-from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
 from hypersio.engine.server.polling import Polling
 from hypersio.engine.server.session import Session
 from hypersio.engine.server.websocket import WebSocketTransport, check_handshake, handshake_response
@@ -34,7 +35,7 @@ TRANSPORTS = ("polling", "websocket")
 _GET_HEADERS = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
 _JSON_HEADERS = [("Content-Type", "application/json")]
 
-AllowRequest = Callable[[Request], Union[bool, Awaitable[bool]]]
+AllowRequest = Callable[[Request], bool | Awaitable[bool]]
 
 
 def _bind_literal(host: str | None, port: int) -> _socket.socket | None:

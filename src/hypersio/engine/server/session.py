@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from hypersio.protocol.engineio import packets as eio_parser
-from hypersio.engine.outlet import Outlet
 from hypersio.engine.message import PreparedMessage
-from hypersio.engine.outlet import logger
+from hypersio.engine.outlet import Outlet, logger
+from hypersio.protocol.engineio import packets as eio_parser
 
 if TYPE_CHECKING:
     from hypersio.engine.server.http import Request

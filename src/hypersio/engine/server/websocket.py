@@ -10,14 +10,12 @@ from __future__ import annotations
 import binascii
 from typing import TYPE_CHECKING, Any
 
-from hypersio.protocol.engineio import packets as eio_parser
-
 from hypersio.engine import outlet as fanout
-
-from hypersio.protocol.websocket import frames as wsframe
-from hypersio.exceptions import ParseError, WebSocketError
 from hypersio.engine.message import PreparedMessage
 from hypersio.engine.outlet import logger
+from hypersio.exceptions import ParseError, WebSocketError
+from hypersio.protocol.engineio import packets as eio_parser
+from hypersio.protocol.websocket import frames as wsframe
 
 if TYPE_CHECKING:
     from hypersio.engine.server.http import HttpConnection, Request

@@ -56,7 +56,9 @@ _TYPE_OF_DIGIT = {str(t): t for t in range(7)}
 _DIGITS = tuple(str(t) for t in range(7))
 
 
-def encode_packet(type: int, data: str | bytes | bytearray | memoryview | None = None, b64: bool = False) -> str | bytes:
+def encode_packet(
+    type: int, data: str | bytes | bytearray | memoryview | None = None, b64: bool = False
+) -> str | bytes:
     """Encode one Engine.IO packet for the wire.
 
     Text data gives ``"<digit><data>"``. Binary data (only valid for MESSAGE) gives the raw bytes,

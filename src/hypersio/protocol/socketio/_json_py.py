@@ -81,12 +81,7 @@ class Packet:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Packet):
             return NotImplemented
-        return (
-            self.type == other.type
-            and self.nsp == other.nsp
-            and self.id == other.id
-            and self.data == other.data
-        )
+        return self.type == other.type and self.nsp == other.nsp and self.id == other.id and self.data == other.data
 
     __hash__ = None  # type: ignore[assignment]  # mutable value type
 

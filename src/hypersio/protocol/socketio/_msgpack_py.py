@@ -56,7 +56,7 @@ __all__ = [
     "encode_packet",
 ]
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _MILLISECOND = _dt.timedelta(milliseconds=1)
 _ExtType = msgpack.ExtType
 _StackError = msgpack.StackError
@@ -113,7 +113,7 @@ def _default(obj: Any) -> Any:
     """Packer fallback: a datetime becomes notepack's Date (fixext8 type 0, int64 ms)."""
     if isinstance(obj, _dt.datetime):
         if obj.tzinfo is None:
-            obj = obj.replace(tzinfo=_dt.timezone.utc)
+            obj = obj.replace(tzinfo=_dt.UTC)
         ms = (obj - _EPOCH) // _MILLISECOND
         return _ExtType(0, ms.to_bytes(8, "big", signed=True))
     if isinstance(obj, int):  # the packer hands over the ints it has no 64-bit form for

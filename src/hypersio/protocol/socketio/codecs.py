@@ -15,8 +15,10 @@ def parser_module(parser: str | ModuleType) -> ModuleType:
         return parser
     if parser == "json":
         from hypersio.protocol.socketio import json_codec as json_parser
+
         return json_parser
     if parser == "msgpack":
         from hypersio.protocol.socketio import msgpack_codec as msgpack_parser
+
         return msgpack_parser
     raise ValueError(f'parser must be "json" or "msgpack", not {parser!r}')
