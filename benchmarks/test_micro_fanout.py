@@ -62,7 +62,7 @@ class Setup:
             w.transport = NullTransport()
             session = Session()
             session.closed = False
-            session._ws_out = w
+            session.ws_out = w
             sid = f"sid{i:06d}"
             self.sockets[sid] = Sock(sid, session)
             m = self.members[sid] = twin.Member(sid)

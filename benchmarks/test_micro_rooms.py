@@ -85,7 +85,7 @@ class World:
         w.transport = NullTransport()
         session = self.Session()
         session.closed = False
-        session._ws_out = w
+        session.ws_out = w
         self.adapter.add_all(sid, [sid])
         self.nsp.sockets[sid] = Sock(sid, session)
         self.adapter.add_all(sid, rooms)

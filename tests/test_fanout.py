@@ -107,7 +107,7 @@ def make_ws_session(twin: ModuleType, writer: Any) -> Any:
 
         def __init__(self) -> None:
             self.closed = False
-            self._ws_out = writer
+            self.ws_out = writer
             self.sent: list[tuple[Any, bool]] = []
 
         def send_prepared(self, msg: Any, volatile: bool = False) -> None:
@@ -778,7 +778,7 @@ def test_outlet_send_without_websocket_goes_to_the_transport(fanout_twin: Module
 
         def __init__(self) -> None:
             self.closed = False
-            self._ws_out = None
+            self.ws_out = None
             self.queued: list[tuple[Any, bool]] = []
 
         def _send_via_transport(self, data: Any, volatile: bool) -> None:
@@ -800,9 +800,9 @@ def _receiving_session(twin: ModuleType, ws: object, got: list[Any]) -> Any:
         def __init__(self) -> None:
             self.id = "s1"
             self.closed = False
-            self._ws_out = None
-            self._tx = ws
-            self._awaiting_pong = False
+            self.ws_out = None
+            self.carrier = ws
+            self.awaiting_pong = False
             self.adopted: list[Any] = []
 
             def record(text: str) -> Any:
@@ -813,7 +813,7 @@ def _receiving_session(twin: ModuleType, ws: object, got: list[Any]) -> Any:
                     return "an awaitable stand-in"
                 return None
 
-            self._message_handlers = (record,)
+            self.message_handlers = (record,)
 
         def _adopt(self, result: Any) -> None:
             self.adopted.append(result)
@@ -841,9 +841,9 @@ def test_deliver_messages_stops_when_the_session_state_changes(fanout_twin: Modu
     assert fanout_twin.deliver_messages(session, ws, [(1, "4close me"), (1, "4after")]) == 1
     assert got == ["close me"]
     session.closed = False
-    session._awaiting_pong = True  # the general path restarts the pong deadline first
+    session.awaiting_pong = True  # the general path restarts the pong deadline first
     assert fanout_twin.deliver_messages(session, ws, [(1, "4x")]) == 0
-    session._awaiting_pong = False
+    session.awaiting_pong = False
     assert fanout_twin.deliver_messages(session, object(), [(1, "4x")]) == 0  # another transport
     assert got == ["close me"]
 
@@ -857,7 +857,7 @@ def test_deliver_messages_logs_a_failing_handler_and_goes_on(
     def failing(text: str) -> None:
         raise ValueError(text)
 
-    session._message_handlers = (failing, session._message_handlers[0])
+    session.message_handlers = (failing, session.message_handlers[0])
     assert fanout_twin.deliver_messages(session, ws, [(1, "4one"), (1, "4two")]) == 2
     assert got == ["one", "two"]
     errors = [r for r in caplog.records if "error in a handler" in r.getMessage()]

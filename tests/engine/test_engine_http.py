@@ -198,7 +198,7 @@ async def test_slow_reader_is_closed_with_bounded_memory(make_server) -> None:
     for _ in range(2000):  # bounded: at most ~128 MiB offered, the limit must stop it far earlier
         if session.closed:
             break
-        conn = session._tx.conn
+        conn = session.carrier.conn
         if conn.congested():
             before = conn._out_size
             session.send("v", volatile=True)
@@ -258,7 +258,7 @@ async def test_websocket_burst_over_the_limit_closes_at_end_of_turn(make_server)
     for _ in range(20):
         session.send("y" * 10_000)  # 200 kB in one turn
     assert not session.closed
-    conn = session._tx.conn
+    conn = session.carrier.conn
     assert conn._out_size <= 64 * 1024 + 10_010  # data past the limit is not even buffered
     await asyncio.sleep(0.01)
     assert session.closed

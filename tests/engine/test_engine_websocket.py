@@ -46,7 +46,7 @@ class CountingTransport:
 async def test_sends_in_one_turn_are_one_write(echo: Harness) -> None:
     client, fields = await echo.ws_session()
     session = echo.server.sessions[fields["sid"]]
-    conn = session._tx.conn
+    conn = session.carrier.conn
     counting = CountingTransport(conn.transport)
     conn.transport = counting
     for i in range(100):
@@ -302,10 +302,10 @@ async def test_reads_after_the_handshake_bypass_the_http_connection(echo: Harnes
 
     client, fields = await echo.ws_session()
     session = echo.server.sessions[fields["sid"]]
-    conn = session._tx.conn
+    conn = session.carrier.conn
     reader = conn.transport.get_protocol()
     assert isinstance(reader, WebSocketReader)
-    assert reader.data_received == session._tx.feed
+    assert reader.data_received == session.carrier.feed
     client.send_text("4via reader")
     assert await client.recv() == (wsframe.OP_TEXT, "4via reader")
     client.close()

@@ -123,8 +123,8 @@ cdef class _Fanout:
                 outlet = <Outlet>m._outlet
                 if outlet.closed:
                     pass
-                elif outlet._ws_out is not None:
-                    w = outlet._ws_out
+                elif outlet.ws_out is not None:
+                    w = outlet.ws_out
                     if self.frame is None and self.frames is None:
                         self._build_frames()
                     if self.frames is None:

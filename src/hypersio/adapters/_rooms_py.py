@@ -186,7 +186,7 @@ def _visit(
         outlet = m._outlet
         if isinstance(outlet, Outlet):
             if not outlet.closed:
-                w = outlet._ws_out
+                w = outlet.ws_out
                 if w is not None:
                     frames = state.frames
                     if frames is None:

@@ -32,10 +32,10 @@ cdef class CorkedWriter:
 
 cdef class Outlet:
     cdef public bint closed
-    cdef public CorkedWriter _ws_out
-    cdef public object _tx
-    cdef public tuple _message_handlers
-    cdef public bint _awaiting_pong
+    cdef public CorkedWriter ws_out
+    cdef public object carrier
+    cdef public tuple message_handlers
+    cdef public bint awaiting_pong
 
 
 cdef int outlet_send(Outlet outlet, object data, bint is_volatile) except -1

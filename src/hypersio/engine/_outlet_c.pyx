@@ -220,10 +220,10 @@ cdef class Outlet:
     """Base of an Engine.IO session: the fields the compiled send and receive paths read, and
     the per-message :meth:`send` that uses them.
 
-    ``closed``: nothing is sent any more. ``_ws_out``: the :class:`CorkedWriter` of the WebSocket
+    ``closed``: nothing is sent any more. ``ws_out``: the :class:`CorkedWriter` of the WebSocket
     connection carrying the session, or None (long-polling, or not a server session): then the
     fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
-    ``_tx`` (the transport carrying the session), ``_message_handlers`` and ``_awaiting_pong``
+    ``carrier`` (the transport carrying the session), ``message_handlers`` and ``awaiting_pong``
     are the session's own; they live here so that :func:`deliver_messages` reads them in C.
     """
 
@@ -252,7 +252,7 @@ cdef int outlet_send(Outlet outlet, object data, bint is_volatile) except -1:
     """:meth:`Outlet.send` for compiled callers (the ack path of the incoming dispatch)."""
     if outlet.closed:
         return 0
-    cdef CorkedWriter w = outlet._ws_out
+    cdef CorkedWriter w = outlet.ws_out
     if w is None:
         outlet._send_via_transport(data, is_volatile)
     else:
@@ -284,10 +284,10 @@ def deliver_messages(Outlet session, ws, list frames):
         length = len(<str>payload)
         if length == 0 or (<str>payload)[0] != _MESSAGE_TYPE:
             return i
-        if session.closed or session._tx is not ws or session._awaiting_pong:
+        if session.closed or session.carrier is not ws or session.awaiting_pong:
             return i
         text = (<str>payload)[1:]
-        for handler in session._message_handlers:
+        for handler in session.message_handlers:
             try:
                 result = handler(text)
             except Exception:

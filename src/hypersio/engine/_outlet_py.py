@@ -206,21 +206,21 @@ class Outlet:
     """Base of an Engine.IO session: the fields the compiled send and receive paths read, and
     the per-message :meth:`send` that uses them.
 
-    ``closed``: nothing is sent any more. ``_ws_out``: the :class:`CorkedWriter` of the WebSocket
+    ``closed``: nothing is sent any more. ``ws_out``: the :class:`CorkedWriter` of the WebSocket
     connection carrying the session, or None (long-polling, or not a server session): then the
     fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
-    ``_tx`` (the transport carrying the session), ``_message_handlers`` and ``_awaiting_pong``
+    ``carrier`` (the transport carrying the session), ``message_handlers`` and ``awaiting_pong``
     are the session's own; they live here so that :func:`deliver_messages` reads them in C.
     """
 
-    __slots__ = ("closed", "_ws_out", "_tx", "_message_handlers", "_awaiting_pong")
+    __slots__ = ("closed", "ws_out", "carrier", "message_handlers", "awaiting_pong")
 
     def __init__(self) -> None:
         self.closed = False
-        self._ws_out: CorkedWriter | None = None
-        self._tx: Any = None
-        self._message_handlers: tuple[Callable[..., Any], ...] = ()
-        self._awaiting_pong = False
+        self.ws_out: CorkedWriter | None = None
+        self.carrier: Any = None
+        self.message_handlers: tuple[Callable[..., Any], ...] = ()
+        self.awaiting_pong = False
 
     def send(self, data: str | bytes | bytearray | memoryview, volatile: bool = False) -> None:
         """Queue one Engine.IO message: ``str`` goes as a text message, bytes as a binary one.
@@ -233,7 +233,7 @@ class Outlet:
         """
         if self.closed:
             return
-        w = self._ws_out
+        w = self.ws_out
         if w is None:
             self._send_via_transport(data, volatile)
         else:
@@ -260,10 +260,10 @@ def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) ->
     for i, (opcode, payload) in enumerate(frames):
         if opcode != 1 or type(payload) is not str or payload[:1] != "4":  # 1: a text frame
             return i
-        if session.closed or session._tx is not ws or session._awaiting_pong:
+        if session.closed or session.carrier is not ws or session.awaiting_pong:
             return i
         text = payload[1:]
-        for handler in session._message_handlers:
+        for handler in session.message_handlers:
             try:
                 result = handler(text)
             except Exception:

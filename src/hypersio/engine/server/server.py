@@ -242,7 +242,7 @@ class Server:
             elif transport != "polling" or session.transport != "polling":
                 self._error(conn, 3, cors)
             else:
-                session._tx.on_request(conn, req, cors)
+                session.carrier.on_request(conn, req, cors)
             return
         if req.method != "GET":
             self._error(conn, 2, cors)
@@ -302,7 +302,7 @@ class Server:
         session = self._sessions.get(req.query.get("sid", ""))
         if session is None or session.closed or session.transport != "polling":
             return None
-        return session._tx  # type: ignore[no-any-return]
+        return session.carrier  # type: ignore[no-any-return]
 
     def _on_post_head(self, conn: HttpConnection, req: Request) -> None:
         # Called when a POST's head is parsed, before its body: the moment it starts to overlap.

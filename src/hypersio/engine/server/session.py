@@ -2,7 +2,7 @@
 
 The session owns what outlives a transport: its id, the handshake request, the event handlers,
 the heartbeat, and the upgrade from long-polling to WebSocket. Sending goes straight to the
-current transport object (``_tx``), which appends to a corked output buffer.
+current transport object (``carrier``), which appends to a corked output buffer.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class Session(Outlet):
     ``"polling"`` or ``"websocket"`` and changes when the client upgrades.
 
     The :class:`~hypersio.engine.outlet.Outlet` base holds ``closed`` and, while a WebSocket carries the
-    session, that connection's output buffer (``_ws_out``): a broadcast appends its frame there
-    directly, without a call per recipient. It also holds the transport (``_tx``), the message
+    session, that connection's output buffer (``ws_out``): a broadcast appends its frame there
+    directly, without a call per recipient. It also holds the transport (``carrier``), the message
     handlers and the pong state, which the compiled receive path (``fanout.deliver_messages``)
     reads.
     """
@@ -72,16 +72,16 @@ class Session(Outlet):
         self.transport: str = tx.name
         self.closed = False
         self.close_reason: str | None = None
-        self._tx = tx
-        self._ws_out = tx.conn if tx.name == "websocket" else None
+        self.carrier = tx
+        self.ws_out = tx.conn if tx.name == "websocket" else None
         self._upgrading: Any = None  # the WebSocket being probed, during an upgrade
         self._probed = False
         # Tuples: set once or twice per session, and an idle server holds one per client.
-        self._message_handlers: tuple[Handler, ...] = ()
+        self.message_handlers: tuple[Handler, ...] = ()
         self._close_handlers: tuple[Handler, ...] = ()
         self._timer: asyncio.TimerHandle | None = None  # only while lingering after a close
         self._timer_at = 0.0  # loop time of the heartbeat deadline
-        self._awaiting_pong = False
+        self.awaiting_pong = False
         self._pong_grace = False
         self._loop = server._loop
         self._tasks: set[asyncio.Task[Any]] | None = None
@@ -101,7 +101,7 @@ class Session(Outlet):
         if handler is None:
             return lambda h: self.on(event, h)
         if event == "message":
-            self._message_handlers = (*self._message_handlers, handler)
+            self.message_handlers = (*self.message_handlers, handler)
         elif event == "close":
             self._close_handlers = (*self._close_handlers, handler)
         else:
@@ -111,12 +111,12 @@ class Session(Outlet):
     # send(data, volatile=False) is inherited from Outlet: compiled, it frames and buffers a
     # message for a WebSocket-carried session without a Python call; other transports get it here.
     def _send_via_transport(self, data: str | bytes, volatile: bool) -> None:
-        self._tx.send_message(data, volatile)  # bytearray/memoryview are framed as bytes
+        self.carrier.send_message(data, volatile)  # bytearray/memoryview are framed as bytes
 
     def send_prepared(self, msg: PreparedMessage, volatile: bool = False) -> None:
         """Queue a message encoded once for many sessions (broadcasts); see :class:`PreparedMessage`."""
         if not self.closed:
-            self._tx.send_prepared(msg, volatile)
+            self.carrier.send_prepared(msg, volatile)
 
     def close(self, reason: str = "forced close", description: Any = None) -> None:
         """Close the session: queued messages are delivered, then the client gets a close packet."""
@@ -128,7 +128,7 @@ class Session(Outlet):
     # ping_interval + ping_timeout when no pong comes. The server's Heartbeats heap calls
     # _on_timer when it passes (one loop timer for all sessions, not one each).
     def _start_heartbeat(self) -> None:
-        self._awaiting_pong = False
+        self.awaiting_pong = False
         self._timer_at = self._loop.time() + self.server.ping_interval
         self.server._heartbeats.schedule(self)
 
@@ -136,18 +136,18 @@ class Session(Outlet):
         """The heartbeat deadline passed (called by the server's :class:`Heartbeats`)."""
         if self.closed:
             return
-        if self._awaiting_pong:
+        if self.awaiting_pong:
             self._close("ping timeout", None)
             return
-        self._awaiting_pong = True
+        self.awaiting_pong = True
         self._pong_grace = False
-        self._tx.send_control("2")
+        self.carrier.send_control("2")
         self._timer_at += self.server.ping_timeout
         self.server._heartbeats.schedule(self)
 
     def _on_pong(self) -> None:
-        if self._awaiting_pong:
-            self._awaiting_pong = False
+        if self.awaiting_pong:
+            self.awaiting_pong = False
             self._timer_at = self._loop.time() + self.server.ping_interval
             self.server._heartbeats.schedule(self)
 
@@ -155,14 +155,14 @@ class Session(Outlet):
     def _on_packet(self, ptype: int, data: str | bytes | None) -> None:
         if self.closed:
             return
-        if self._awaiting_pong and not self._pong_grace and ptype != _PONG:
+        if self.awaiting_pong and not self._pong_grace and ptype != _PONG:
             # Traffic while a pong is due proves the client alive: like node 6.6, restart the
             # pong deadline once per ping (a pong stuck behind a large upload still counts).
             self._pong_grace = True
             self._timer_at = self._loop.time() + self.server.ping_timeout
             self.server._heartbeats.schedule(self)
         if ptype == _MESSAGE:
-            for handler in self._message_handlers:
+            for handler in self.message_handlers:
                 self._call(handler, data)
         elif ptype == _PONG:
             self._on_pong()
@@ -214,7 +214,7 @@ class Session(Outlet):
             ws.send_control("3probe")
             self._probed = True
             # The client pauses polling once it has the probe answer; release its pending GET.
-            self._tx.release_for_upgrade()
+            self.carrier.release_for_upgrade()
         elif ptype == _UPGRADE:
             self._complete_upgrade(ws)
         else:
@@ -223,12 +223,12 @@ class Session(Outlet):
             ws.close(False, False)
 
     def _complete_upgrade(self, ws: Any) -> None:
-        old = self._tx
+        old = self.carrier
         self._upgrading = None
         ws.upgrade_done()
         records = old.discard()
-        self._tx = ws
-        self._ws_out = ws.conn
+        self.carrier = ws
+        self.ws_out = ws.conn
         self.transport = ws.name
         # What was queued for polling and not yet polled goes first, in order, on the WebSocket.
         for record in records:
@@ -238,14 +238,14 @@ class Session(Outlet):
         if self._upgrading is ws:
             self._upgrading = None
             self._probed = False
-            self._tx.upgrade_aborted()
+            self.carrier.upgrade_aborted()
 
     # ---- closing ----------------------------------------------------------------------------
     def _close(self, reason: str, description: Any = None) -> None:
         if self.closed:
             return
         self.closed = True
-        self._ws_out = None
+        self.ws_out = None
         self.close_reason = reason
         timer, self._timer = self._timer, None
         if timer is not None:
@@ -253,7 +253,7 @@ class Session(Outlet):
         probing, self._upgrading = self._upgrading, None
         if probing is not None:
             probing.close(False, False)
-        linger = self._tx.close(reason in _GRACEFUL, reason == "transport close")
+        linger = self.carrier.close(reason in _GRACEFUL, reason == "transport close")
         if linger:
             # Polling without a pending GET: keep the sid routable so the next GET can still
             # deliver the queued messages and the close packet, for a bounded time.

@@ -144,7 +144,7 @@ class WebSocketTransport:
         session = self.session
         if session is None:
             return
-        if session._tx is self:
+        if session.carrier is self:
             session._on_packet(ptype, data)
         elif session._upgrading is self:
             session._on_probe_packet(self, ptype, data)
@@ -152,7 +152,7 @@ class WebSocketTransport:
     def _bad_packet(self, message: str) -> None:
         session = self.session
         logger.warning("%s: bad Engine.IO packet over WebSocket: %s", self.conn.peer, message)
-        if session is not None and session._tx is self:
+        if session is not None and session.carrier is self:
             session._close("parse error", message)
         else:
             self._drop_probe()
@@ -163,7 +163,7 @@ class WebSocketTransport:
         logger.warning("%s: %s", self.conn.peer, message)
         self._send_close(code)
         session = self.session
-        if session is not None and session._tx is self:
+        if session is not None and session.carrier is self:
             session._close("transport error", message)
         else:
             self._drop_probe()
@@ -171,7 +171,7 @@ class WebSocketTransport:
     def _on_close_frame(self, code: int) -> None:
         self._send_close(code if code != wsframe.CLOSE_NO_STATUS else wsframe.CLOSE_NORMAL)
         session = self.session
-        if session is not None and session._tx is self:
+        if session is not None and session.carrier is self:
             session._close("transport close", "the client closed the WebSocket")
         else:
             self._drop_probe()
@@ -183,7 +183,7 @@ class WebSocketTransport:
             return
         self._closed = True
         session = self.session
-        if session is not None and session._tx is self:
+        if session is not None and session.carrier is self:
             session._close("transport close", "connection lost")
         else:
             self._drop_probe()
@@ -227,7 +227,7 @@ class WebSocketTransport:
         logger.warning("%s: closing: %d bytes waiting to be sent (slow consumer)", self.conn.peer, size)
         self._closed = True
         self.conn.abort()
-        if session is not None and session._tx is self:
+        if session is not None and session.carrier is self:
             session._close("transport error", "write buffer limit exceeded")
         else:
             self._drop_probe()
