@@ -27,6 +27,7 @@ import hashlib
 import json
 import resource
 import time
+from typing import Any
 
 import uvloop
 
@@ -56,6 +57,7 @@ class Floor:
         self.rooms: dict[str, set[Conn]] = {}
         self.dirty: list[Conn] = []
         self.next_id = 0
+        self.tasks: set[asyncio.Future[None]] = set()
         self.loop = asyncio.get_event_loop()
 
     def send(self, conn: Conn, data: bytes) -> None:
@@ -108,7 +110,7 @@ class Floor:
             self.send(conn, ping)
         self.loop.call_later(self.ping_interval, self.heartbeat)
 
-    async def run_start(self, conn: Conn, opts: dict) -> None:
+    async def run_start(self, conn: Conn, opts: dict[str, Any]) -> None:
         """The fan-out workload: `count` ticks, a loop turn after every `per_turn`."""
         payload = "x" * opts["payload_size"]
         per_turn = max(1, opts["per_turn"])
@@ -224,7 +226,9 @@ class Conn(asyncio.Protocol):
         elif p.startswith(b"42/control,"):
             event = json.loads(p[len(b"42/control,") :])
             if event[0] == "start":
-                asyncio.ensure_future(floor.run_start(self, event[1]))
+                task = asyncio.ensure_future(floor.run_start(self, event[1]))
+                floor.tasks.add(task)  # the loop keeps only a weak reference to a task
+                task.add_done_callback(floor.tasks.discard)
         elif p.startswith(b"42"):  # 42<id>["echo",...]: ack with the same arguments
             bracket = p.index(b"[")
             args = json.loads(p[bracket:])
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ping-interval", type=float, default=25.0)
     ap.add_argument("--ping-timeout", type=float, default=20.0)
     args = ap.parse_args(argv)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     uvloop.install()
 

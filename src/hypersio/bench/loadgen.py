@@ -117,7 +117,7 @@ class BenchClient(asyncio.Protocol):
         self.ack_running = False
         self.ack_id = 0
         self.ack_sent_at = 0.0
-        self.ack_rtts: array | None = None
+        self.ack_rtts: array[float] | None = None
         self.room: int | None = None
 
     # -- asyncio.Protocol
@@ -271,7 +271,7 @@ class BenchClient(asyncio.Protocol):
         return 0
 
     # -- closed-loop request/response
-    def start_acks(self, rtts: array) -> None:
+    def start_acks(self, rtts: array[float]) -> None:
         """Begin emitting ``echo`` with an ack, one outstanding request at a time."""
         self.ack_running = True
         self.ack_rtts = rtts
@@ -504,7 +504,7 @@ class LoadGenerator:
         import multiprocessing as mp
 
         methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+        ctx: Any = mp.get_context("fork" if "fork" in methods else "spawn")
         self.conns: list[Any] = []
         self.progress_values: list[Any] = []
         self.connected_values: list[Any] = []
@@ -545,7 +545,7 @@ class LoadGenerator:
         ``tick(elapsed_seconds)`` is called about once per second while waiting, for progress lines.
         """
         per_worker = args if isinstance(args, list) else [args] * len(self.conns)
-        for conn, a in zip(self.conns, per_worker):
+        for conn, a in zip(self.conns, per_worker, strict=True):
             conn.send((name, a))
         replies: list[dict[str, Any] | None] = [None] * len(self.conns)
         t0 = time.time()
@@ -557,7 +557,7 @@ class LoadGenerator:
             now = time.time()
             if now - t0 > timeout:
                 raise TimeoutError(f"load generator command {name!r} timed out")
-            for proc, reply in zip(self.procs, replies):
+            for proc, reply in zip(self.procs, replies, strict=True):
                 if reply is None and not proc.is_alive():
                     raise RuntimeError(f"load generator worker died during {name!r}")
             if tick is not None and now >= next_tick:
@@ -603,7 +603,7 @@ class ControlClient:
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         if not head.startswith(b"HTTP/1.1 101"):
             raise ConnectionError(f"WebSocket upgrade refused: {head[:80]!r}")
-        opcode, payload = self._frame()
+        _opcode, payload = self._frame()
         if not payload.startswith(b"0"):
             raise ConnectionError(f"expected an Engine.IO open packet, got {payload[:80]!r}")
         self._send_packet(0, None)
@@ -627,10 +627,9 @@ class ControlClient:
                     length, start = int.from_bytes(b[2:4], "big"), 4
                 elif length == 127 and len(b) >= 10:
                     length, start = int.from_bytes(b[2:10], "big"), 10
-                if length < 126 or start > 2:
-                    if len(b) >= start + length:
-                        self.buf = b[start + length :]
-                        return b[0] & 0x0F, b[start : start + length]
+                if (length < 126 or start > 2) and len(b) >= start + length:
+                    self.buf = b[start + length :]
+                    return b[0] & 0x0F, b[start : start + length]
             self._recv()
 
     def _send_packet(self, ptype: int, data: Any) -> None:
@@ -680,7 +679,7 @@ class ControlClient:
         while True:
             ptype, data = self._packet(deadline)
             if ptype == 2 and data and data[0] == event:
-                return data[1:]
+                return list(data[1:])
 
     def close(self) -> None:
         """Close the TCP connection."""

@@ -66,7 +66,7 @@ def build_app(parser: str = "json", ping_interval: float = 25.0, ping_timeout: f
     @sio.of("/control").on("connection")
     def on_control(socket: Any) -> None:
         @socket.on("start")
-        async def start(opts: dict) -> None:
+        async def start(opts: dict[str, Any]) -> None:
             payload = "x" * opts["payload_size"]
             per_turn = max(1, opts["per_turn"])
             rooms = opts.get("rooms") or 0
@@ -107,7 +107,8 @@ def free_port() -> int:
     ports left in TIME_WAIT by an earlier run never collide)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -158,8 +159,9 @@ class ServerProcess:
     ) -> None:
         self.spec = spec
         self.port = free_port()
-        self.log = tempfile.TemporaryFile()
-        argv = spec.argv + [
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop(), it outlives this call)
+        argv = [
+            *spec.argv,
             "--port",
             str(self.port),
             "--ping-interval",
@@ -182,7 +184,7 @@ class ServerProcess:
             except OSError:
                 if time.time() > deadline:
                     self.stop()
-                    raise RuntimeError(f"{spec.name} server did not listen within {start_timeout}s")
+                    raise RuntimeError(f"{spec.name} server did not listen within {start_timeout}s") from None
                 time.sleep(0.05)
 
     @property
@@ -221,11 +223,11 @@ class ServerProcess:
 # --------------------------------------------------------------------------- workloads
 
 
-def percentile(sorted_values: array | list, q: float) -> float:
+def percentile(sorted_values: array[float] | list[float], q: float) -> float:
     """The q-quantile (0..1) of already sorted values, nearest rank; NaN when empty."""
     if not sorted_values:
         return float("nan")
-    index = min(len(sorted_values) - 1, max(0, int(round(q * len(sorted_values) + 0.5)) - 1))
+    index = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values) + 0.5) - 1))
     return sorted_values[index]
 
 
@@ -238,7 +240,7 @@ def _latencies(replies: list[dict[str, Any]], key: str = "latencies") -> list[fl
 
 def _gen_cpu(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[float]:
     """CPU% of each generator worker between two replies."""
-    return [100.0 * (a["cpu"] - b["cpu"]) / max(1e-9, a["t"] - b["t"]) for b, a in zip(before, after)]
+    return [100.0 * (a["cpu"] - b["cpu"]) / max(1e-9, a["t"] - b["t"]) for b, a in zip(before, after, strict=True)]
 
 
 def connect_clients(
