@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVERS = Path(__file__).resolve().parent / "servers"
 NODE_MODULES = ROOT / "tests" / "js" / "node_modules"
 
-if str(ROOT / "src") not in sys.path:  # a source checkout works without installing hypersio
+try:
+    import hypersio  # noqa: F401  (the installed package, the way users run it, comes first)
+except ImportError:  # a source checkout built in place works without installing hypersio
     sys.path.insert(0, str(ROOT / "src"))
 
 from hypersio.bench.runner import ServerSpec, floor_spec, hypersio_spec  # noqa: E402
@@ -36,6 +38,13 @@ def all_specs() -> dict[str, ServerSpec]:
         "floor-write": floor_spec("write"),
         "floor-shared": floor_spec("shared"),
     }
+    baseline = os.environ.get("HYPERSIO_BASELINE_PYTHON")
+    if baseline:
+        # Another installed hypersio (e.g. the previous release in its own venv), run side by side
+        # with this one so a before/after comparison shares the machine's state. Before the layer
+        # folders the benchmark server was the module hypersio._bench.
+        module = os.environ.get("HYPERSIO_BASELINE_MODULE", "hypersio._bench")
+        specs["hypersio-baseline"] = ServerSpec("hypersio-baseline", [baseline, "-m", module], {"PYTHONPATH": ""})
     return specs
 
 
