@@ -201,6 +201,8 @@ class AsyncClient(EventEmitter):
         self._connect_task: asyncio.Task[None] | None = None
         self._queue = RetryQueue(self, self._send_event, self._acks)
         self._stopped: asyncio.Event | None = None  # set when the client stops for good
+        # ``client.volatile`` is immutable, so one view serves every volatile emit.
+        self._volatile_view: _Flags | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -441,7 +443,10 @@ class AsyncClient(EventEmitter):
     @property
     def volatile(self) -> _Flags:
         """Emit that is dropped instead of buffered when it cannot leave at once."""
-        return _Flags(self._emit, self._emit_with_ack, volatile=True)
+        view = self._volatile_view
+        if view is None:
+            view = self._volatile_view = _Flags(self._emit, self._emit_with_ack, volatile=True)
+        return view
 
     def timeout(self, seconds: float) -> _Flags:
         """Emit whose ack fails after ``seconds``: a callback then gets ``(err, *args)``."""

@@ -190,6 +190,8 @@ class Socket(EventEmitter):
         self._recovering = nsp.server.connection_state_recovery is not None
         self.packet_middlewares: list[Callable[..., Any]] = []
         self._saved = saved
+        # ``socket.volatile`` is immutable, so one view serves every volatile emit of the socket.
+        self._volatile_view: _FlaggedSocket | None = None
         if saved is not None:
             self.id: str = saved.sid
             self.pid: str | None = saved.pid
@@ -297,7 +299,10 @@ class Socket(EventEmitter):
     @property
     def volatile(self) -> _FlaggedSocket:
         """Emit that may be dropped when the client cannot take it right now."""
-        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, None, True)
+        view = self._volatile_view
+        if view is None:
+            view = self._volatile_view = _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, None, True)
+        return view
 
     def compress(self, flag: bool) -> _FlaggedSocket:
         """Emit with the compression flag (kept for API parity; frames are sent uncompressed)."""
