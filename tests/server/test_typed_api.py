@@ -43,6 +43,8 @@ async def on_connection(socket: hypersio.Socket) -> None:
     @socket.use
     def check(event: list[Any]) -> None: ...
 
+    socket.nsp.to("room").except_(socket.id).emit("joined", socket.id)
+
     reveal_type(on_request)
     reveal_type(first)
     reveal_type(seen)

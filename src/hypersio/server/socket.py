@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from hypersio.adapters import base
 from hypersio.adapters.base import BroadcastOptions
+from hypersio.adapters.base import ServerView as AdapterServerView
 from hypersio.adapters.memory import InMemoryAdapter
 from hypersio.adapters.recovery import RECOVERABLE_REASONS, SavedSession
 from hypersio.events.acks import PendingAcks, call_next_style, spawn, takes_extra_arg
@@ -50,7 +50,7 @@ def new_sid() -> str:
     return secrets.token_urlsafe(15)
 
 
-class ServerView(base.ServerView, Protocol):
+class ServerView(AdapterServerView, Protocol):
     """What a socket uses of its server: the adapter's view plus the logger."""
 
     @property
@@ -60,7 +60,8 @@ class ServerView(base.ServerView, Protocol):
 
 
 class NamespaceView(Protocol):
-    """What a socket uses of its namespace (``hypersio.server.namespace.Namespace``)."""
+    """What a socket uses of its namespace (``hypersio.server.namespace.Namespace``), plus the
+    broadcast helpers a handler reaches through ``socket.nsp``."""
 
     @property
     def name(self) -> str:
@@ -89,6 +90,22 @@ class NamespaceView(Protocol):
 
     def remove_socket(self, socket: Socket) -> None:
         """Forget a socket that disconnected."""
+        ...
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of the namespace."""
+        ...
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Target the sockets of the namespace in ``rooms``."""
+        ...
+
+    def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        ...
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Target every socket of the namespace but those in ``rooms``."""
         ...
 
 
