@@ -130,13 +130,13 @@ class PlainSession:
 class FakeSocket:
     def __init__(self, sid: str, session: Any) -> None:
         self.id = sid
-        self._session = session
-        self._any_outgoing: tuple[Any, ...] = ()
+        self.session = session
+        self.any_outgoing_listeners: tuple[Any, ...] = ()
         self.notified: list[tuple[Any, list[Any]]] = []
 
-    def _notify_outgoing(self, event: Any, args: list[Any]) -> None:
+    def notify_outgoing(self, event: Any, args: list[Any]) -> None:
         self.notified.append((event, list(args)))
-        for fn in self._any_outgoing:
+        for fn in self.any_outgoing_listeners:
             fn(event, *args)
 
 
@@ -391,7 +391,7 @@ def test_dead_member_is_skipped(fanout_twin: ModuleType) -> None:
 
 def test_closed_session_counts_but_gets_nothing(fanout_twin: ModuleType) -> None:
     _, index, writers = _ws_setup(fanout_twin, 2)
-    index.sockets["s0"]._session.closed = True
+    index.sockets["s0"].session.closed = True
     assert index.deliver([Msg("x")]) == 2  # like send_prepared on a closed session: a no-op
     assert writers[0]._out == [] and writers[1]._out == [b"F:x"]
 
@@ -446,7 +446,7 @@ def test_on_client_and_outgoing_listeners_run_per_recipient_before_the_write(fan
     _, index, writers = _ws_setup(fanout_twin, 3)
     order: list[Any] = []
     s1 = index.sockets["s1"]
-    s1._any_outgoing = (lambda ev, *args: order.append(("out", ev, args, list(writers[1]._out))),)
+    s1.any_outgoing_listeners = (lambda ev, *args: order.append(("out", ev, args, list(writers[1]._out))),)
 
     def on_client(sock: Any, ack_id: int) -> None:
         order.append(("ack", sock.id, ack_id))
@@ -460,15 +460,15 @@ def test_on_client_and_outgoing_listeners_run_per_recipient_before_the_write(fan
 
 def test_outgoing_listeners_of_a_socket_without_instance_dict(fanout_twin: ModuleType) -> None:
     class SlottedSocket:
-        __slots__ = ("id", "_session", "_any_outgoing", "notified")
+        __slots__ = ("id", "session", "any_outgoing_listeners", "notified")
 
         def __init__(self, sid: str, session: Any) -> None:
             self.id = sid
-            self._session = session
-            self._any_outgoing: tuple[Any, ...] = ()
+            self.session = session
+            self.any_outgoing_listeners: tuple[Any, ...] = ()
             self.notified: list[Any] = []
 
-        def _notify_outgoing(self, event: Any, args: list[Any]) -> None:
+        def notify_outgoing(self, event: Any, args: list[Any]) -> None:
             self.notified.append((event, list(args)))
 
     index = Index(fanout_twin)
@@ -476,7 +476,7 @@ def test_outgoing_listeners_of_a_socket_without_instance_dict(fanout_twin: Modul
     sock = index.sockets["a"] = SlottedSocket("a", PlainSession())
     assert index.deliver([Msg("x")], data=["ev", 1]) == 1
     assert sock.notified == []
-    sock._any_outgoing = (print,)  # added after the member was bound: still seen
+    sock.any_outgoing_listeners = (print,)  # added after the member was bound: still seen
     assert index.deliver([Msg("x")], data=["ev", 2]) == 1
     assert sock.notified == [("ev", [2])]
 
@@ -489,7 +489,7 @@ def test_nested_fanout_keeps_the_outer_deduplication(fanout_twin: ModuleType) ->
         if ev == "outer":  # a listener broadcasting to rooms the outer one is still walking
             inner_counts.append(index.deliver([Msg("inner")], to=("even", "odd"), data=["inner"]))
 
-    index.sockets["s0"]._any_outgoing = (listener,)
+    index.sockets["s0"].any_outgoing_listeners = (listener,)
     assert index.deliver([Msg("outer")], to=("even", "mod3-0", "odd"), data=["outer"]) == 6
     assert inner_counts == [6]
     outer = [sum(f == b"F:outer" for f in w._out) for w in writers]
@@ -555,8 +555,8 @@ class AdapterWorld:
         self.twin = twin
         self.loop = FakeLoop()
         self.corker = twin.Corker(self.loop)
-        server = SimpleNamespace(connection_state_recovery=None, _parser=parser, _prepare_message=Msg)
-        self.nsp = SimpleNamespace(name="/", server=server, sockets={}, _next_ack_id=lambda: 1)
+        server = SimpleNamespace(connection_state_recovery=None, parser=parser, prepare_message=Msg)
+        self.nsp = SimpleNamespace(name="/", server=server, sockets={}, next_ack_id=lambda: 1)
         self.adapter = adapter_mod.InMemoryAdapter(self.nsp)  # type: ignore[arg-type]
         self.writers: dict[str, Any] = {}
 
@@ -597,7 +597,7 @@ def test_adapter_defers_index_changes_made_during_a_fanout(
         world.adapter.add_all("s0", ["later"])
         world.adapter.delete("s2", "room")
 
-    socks[0]._any_outgoing = (listener,)
+    socks[0].any_outgoing_listeners = (listener,)
     world.adapter.broadcast(["ev"], BroadcastOptions(rooms=frozenset(("room",))))
     got = world.received()
     # s0 ran first in the room; s1 was gone at once; s2 still got it (leaving waits for the end)

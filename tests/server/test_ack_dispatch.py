@@ -308,15 +308,15 @@ async def test_parse_error_and_unjoined_namespace_close(sio, connect, codec) -> 
 async def test_socket_ack_object(dispatch_twin: Any) -> None:
     class Sock:
         connected = True
-        _nsp_name = "/"
+        nsp_name = "/"
 
         def __init__(self) -> None:
             self.sent: list[Any] = []
-            self._session = self
+            self.session = self
 
         closed = False
 
-        def _encode(self, ptype: int, nsp: str, data: Any, ack_id: int) -> list[Any]:
+        def encode(self, ptype: int, nsp: str, data: Any, ack_id: int) -> list[Any]:
             return P.encode_packet(ptype, nsp, data, ack_id)
 
         def send(self, part: Any, volatile: bool) -> None:

@@ -235,16 +235,16 @@ async def test_broadcast_encodes_once(sio, connect, monkeypatch, codec) -> None:
     for sock in socks:
         sock.join("room")
     calls = []
-    real = sio._parser.encode_packet
+    real = sio.parser.encode_packet
 
     def counting(*a):
         calls.append(a)
         return real(*a)
 
-    monkeypatch.setattr(sio._parser, "encode_packet", counting)
+    monkeypatch.setattr(sio.parser, "encode_packet", counting)
     made = []
-    real_prepare = sio._prepare_message
-    monkeypatch.setattr(sio, "_prepare_message", lambda d: made.append(d) or real_prepare(d))
+    real_prepare = sio.prepare_message
+    monkeypatch.setattr(sio, "prepare_message", lambda d: made.append(d) or real_prepare(d))
     sio.to("room").emit("x", {"b": b"\x01\x02"})
     assert len(calls) == 1
     assert len(made) == (2 if codec is P else 1)
@@ -569,7 +569,7 @@ async def test_unencodable_arguments_raise_and_leave_no_pending_ack(sio, connect
         sock.timeout(0.01).emit("x", object(), lambda err, *a: pytest.fail("callback must not run"))
     with pytest.raises(TypeError):
         await sock.emit_with_ack("x", object())
-    assert len(sock._acks) == 0
+    assert len(sock.acks) == 0
     called = []
     with pytest.raises(TypeError):
         sio.timeout(0.01).emit("x", object(), lambda err, res: called.append(err))
@@ -595,7 +595,7 @@ async def test_no_state_left_after_clients_go(sio, connect) -> None:
     assert sio._connections == {}
     for nsp in (sio.sockets, admin):
         assert nsp.sockets == {} and nsp.adapter.rooms == {} and nsp.adapter.sids == {}
-    assert not any(s.connected for s in socks) and all(len(s._acks) == 0 for s in socks)
+    assert not any(s.connected for s in socks) and all(len(s.acks) == 0 for s in socks)
 
 
 async def test_socket_use_packet_middlewares(sio, connect) -> None:

@@ -17,7 +17,8 @@ from hypersio.engine._outlet_c cimport CorkedWriter, Outlet
 
 __all__ = ["Member", "deliver"]
 
-cdef str _ANY_OUTGOING = "_any_outgoing"
+# The socket's outgoing listeners, read from its instance dict (hypersio.adapters.base.SocketView).
+cdef str _ANY_OUTGOING = "any_outgoing_listeners"
 
 
 cdef class Member:
@@ -33,20 +34,20 @@ cdef class Member:
     cdef public set rooms
     cdef public object socket
     cdef public bint alive
-    cdef object _outlet
-    cdef object _sock_dict
-    cdef bint _fast  # the session is an Outlet: its fields are read in C
-    cdef uint64_t _mark
+    cdef object outlet
+    cdef object socket_dict
+    cdef bint fast  # the session is an Outlet: its fields are read in C
+    cdef uint64_t mark
 
     def __init__(self, str sid):
         self.sid = sid
         self.rooms = set()
         self.socket = None
         self.alive = True
-        self._outlet = None
-        self._sock_dict = None
-        self._fast = False
-        self._mark = 0
+        self.outlet = None
+        self.socket_dict = None
+        self.fast = False
+        self.mark = 0
 
     def __repr__(self):
         return f"<Member {self.sid!r} rooms={len(self.rooms)}{'' if self.alive else ' dead'}>"
@@ -54,10 +55,10 @@ cdef class Member:
     def bind(self, sock):
         """Attach the socket object (and its session) this entry stands for."""
         self.socket = sock
-        self._outlet = sock._session
-        self._fast = isinstance(self._outlet, Outlet)
+        self.outlet = sock.session
+        self.fast = isinstance(self.outlet, Outlet)
         d = getattr(sock, "__dict__", None)
-        self._sock_dict = d if type(d) is dict else None
+        self.socket_dict = d if type(d) is dict else None
 
 
 cdef uint64_t _epoch = 0
@@ -95,13 +96,13 @@ cdef class _Fanout:
             m = <Member?><object>value
             if check:
                 if seen is None:
-                    if m._mark == epoch:
+                    if m.mark == epoch:
                         continue
                 elif id(m) in seen:
                     continue
             if stamp:
                 if seen is None:
-                    m._mark = epoch
+                    m.mark = epoch
                 else:
                     seen.add(id(m))
             if not m.alive:
@@ -113,14 +114,14 @@ cdef class _Fanout:
                 m.bind(sock)
             if self.on_client is not None:
                 self.on_client(m.socket, self.ack_id)
-            if m._sock_dict is not None:
-                listeners = PyDict_GetItem(m._sock_dict, _ANY_OUTGOING)
+            if m.socket_dict is not None:
+                listeners = PyDict_GetItem(m.socket_dict, _ANY_OUTGOING)
                 if listeners != NULL and (<object>listeners):
                     self._notify(m.socket)
             elif getattr(m.socket, _ANY_OUTGOING, None):
                 self._notify(m.socket)
-            if m._fast:
-                outlet = <Outlet>m._outlet
+            if m.fast:
+                outlet = <Outlet>m.outlet
                 if outlet.closed:
                     pass
                 elif outlet.ws_out is not None:
@@ -137,7 +138,7 @@ cdef class _Fanout:
                         outlet.send_prepared(msg, is_volatile)
             else:
                 for msg in self.prepared:
-                    m._outlet.send_prepared(msg, is_volatile)
+                    m.outlet.send_prepared(msg, is_volatile)
             self.count += 1
         return 0
 
@@ -151,7 +152,7 @@ cdef class _Fanout:
     cdef int _notify(self, sock) except -1:
         if self.args is None:
             self.args = self.data[1:]
-        sock._notify_outgoing(self.data[0], self.args)
+        sock.notify_outgoing(self.data[0], self.args)
         return 0
 
 
@@ -195,7 +196,7 @@ def deliver(dict rooms, dict members, target_rooms, except_rooms, dict sockets, 
                     while PyDict_Next(group, &pos, &key, &value):
                         m = <Member?><object>value
                         if state.seen is None:
-                            m._mark = state.epoch
+                            m.mark = state.epoch
                         else:
                             state.seen.add(id(m))
         if not target_rooms:

@@ -13,9 +13,10 @@ inside another one (a listener broadcasting) uses a set instead, so the outer st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from hypersio.adapters.base import SocketView
 from hypersio.engine._outlet_py import Outlet
 from hypersio.engine._outlet_py import append_frame as _append
 
@@ -29,29 +30,31 @@ class Member:
     (in the namespace's socket table) on the first broadcast that reaches the member, because a
     socket joins its own room before it is registered. ``alive`` turns False the moment the socket
     leaves the index, even when the removal itself waits for a running fan-out to end.
+    ``outlet`` (the socket's session), ``socket_dict`` (its instance dict) and ``mark`` (the epoch
+    of the last fan-out that reached or excluded it) are the walk's own bookkeeping.
     """
 
-    __slots__ = ("sid", "rooms", "socket", "alive", "_outlet", "_sock_dict", "_mark")
+    __slots__ = ("sid", "rooms", "socket", "alive", "outlet", "socket_dict", "mark")
 
     def __init__(self, sid: str) -> None:
         self.sid = sid
         self.rooms: set[str] = set()
         self.socket: Any = None
         self.alive = True
-        self._outlet: Any = None
-        self._sock_dict: dict[str, Any] | None = None
-        self._mark = 0
+        self.outlet: Any = None
+        self.socket_dict: dict[str, Any] | None = None
+        self.mark = 0
 
     def __repr__(self) -> str:
         return f"<Member {self.sid!r} rooms={len(self.rooms)}{'' if self.alive else ' dead'}>"
 
-    def bind(self, sock: Any) -> None:
+    def bind(self, sock: SocketView) -> None:
         """Attach the socket object (and its session) this entry stands for."""
         self.socket = sock
-        self._outlet = sock._session
+        self.outlet = sock.session
         # Reading the listeners tuple straight from the instance dict is the cheapest way to ask
         # "does this socket have outgoing listeners" once per recipient.
-        self._sock_dict = getattr(sock, "__dict__", None)
+        self.socket_dict = getattr(sock, "__dict__", None)
 
 
 _epoch = 0
@@ -59,10 +62,10 @@ _depth = 0
 
 
 def _has_outgoing(m: Member) -> Any:
-    d = m._sock_dict
+    d = m.socket_dict
     if d is not None:
-        return d.get("_any_outgoing")
-    return getattr(m.socket, "_any_outgoing", None)
+        return d.get("any_outgoing_listeners")
+    return getattr(m.socket, "any_outgoing_listeners", None)
 
 
 def deliver(
@@ -70,7 +73,7 @@ def deliver(
     members: dict[str, Member],
     target_rooms: Any,
     except_rooms: Any,
-    sockets: dict[str, Any],
+    sockets: Mapping[str, SocketView],
     prepared: list[Any],
     is_volatile: bool,
     data: list[Any],
@@ -81,7 +84,8 @@ def deliver(
 
     ``rooms`` maps a room to its members by sid, ``members`` is every member of the namespace
     (the target when ``target_rooms`` is empty), ``except_rooms`` are skipped, ``sockets`` is the
-    namespace's sid -> socket table (to bind new members). For each recipient, in this order:
+    namespace's sid -> socket table (a dict; to bind new members), each socket a
+    :class:`~hypersio.adapters.base.SocketView`. For each recipient, in this order:
     ``on_client(socket, ack_id)`` when given, the socket's outgoing any-listeners with
     ``(data[0], data[1:])``, then every prepared message: WebSocket sessions get the ``ws_frame``
     appended to their connection buffer, other sessions ``send_prepared(msg, volatile)``.
@@ -106,7 +110,7 @@ def deliver(
                 if excluded:
                     for m in excluded.values():
                         if seen is None:
-                            m._mark = epoch
+                            m.mark = epoch
                         else:
                             seen.add(id(m))
         state = _Fanout(prepared, is_volatile, data, on_client, ack_id, sockets)
@@ -139,7 +143,7 @@ class _Fanout:
         data: list[Any],
         on_client: Any,
         ack_id: int,
-        sockets: dict[str, Any],
+        sockets: Mapping[str, SocketView],
     ) -> None:
         self.prepared = prepared
         self.volatile = volatile
@@ -159,13 +163,13 @@ def _visit(
     for m in group.values():
         if check:
             if seen is None:
-                if m._mark == epoch:
+                if m.mark == epoch:
                     continue
             elif id(m) in seen:
                 continue
         if stamp:
             if seen is None:
-                m._mark = epoch
+                m.mark = epoch
             else:
                 seen.add(id(m))
         if not m.alive:
@@ -182,8 +186,8 @@ def _visit(
             args = state.args
             if args is None:
                 args = state.args = state.data[1:]
-            sock._notify_outgoing(state.data[0], args)
-        outlet = m._outlet
+            sock.notify_outgoing(state.data[0], args)
+        outlet = m.outlet
         if isinstance(outlet, Outlet):
             if not outlet.closed:
                 w = outlet.ws_out

@@ -15,83 +15,15 @@ set per recipient or per broadcast.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hypersio.adapters.base import BroadcastOptions, NamespaceView, OnClient, SocketView
 from hypersio.adapters.recovery import RecoveryStore, SavedSession
 from hypersio.adapters.rooms import Member
 from hypersio.adapters.rooms import deliver as _fanout_deliver
+from hypersio.protocol.socketio.packet import EVENT
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hypersio.server.namespace import Namespace
-    from hypersio.server.socket import Socket
-
-EVENT = 2
-
-
-_NO_ROOMS: frozenset[str] = frozenset()
-_FIELDS = ("rooms", "except_rooms", "volatile", "local", "compress", "timeout")
-
-
-class BroadcastOptions:
-    """Who a broadcast goes to and how: target rooms (empty = everyone), excluded rooms, flags.
-
-    Immutable by contract: broadcast operators share them, and every chaining method makes a
-    changed copy with :meth:`replace`. A plain slotted class rather than a frozen dataclass,
-    because ``sio.to(room).emit(...)`` builds one per broadcast and a frozen dataclass costs
-    several microseconds to copy (``dataclasses.replace``), more than encoding the event.
-    ``extra`` is free-form data for adapters; it is not compared.
-    """
-
-    __slots__ = ("rooms", "except_rooms", "volatile", "local", "compress", "timeout", "extra")
-
-    def __init__(
-        self,
-        rooms: frozenset[str] = _NO_ROOMS,
-        except_rooms: frozenset[str] = _NO_ROOMS,
-        volatile: bool = False,
-        local: bool = False,
-        compress: bool = True,
-        timeout: float | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        self.rooms = rooms
-        self.except_rooms = except_rooms
-        self.volatile = volatile
-        self.local = local
-        self.compress = compress
-        self.timeout = timeout
-        self.extra: dict[str, Any] = {} if extra is None else extra
-
-    def replace(self, **changes: Any) -> BroadcastOptions:
-        """A copy with ``changes`` (field=value) applied; this object is left as it is."""
-        copy = BroadcastOptions.__new__(BroadcastOptions)
-        copy.rooms = self.rooms
-        copy.except_rooms = self.except_rooms
-        copy.volatile = self.volatile
-        copy.local = self.local
-        copy.compress = self.compress
-        copy.timeout = self.timeout
-        copy.extra = self.extra
-        for name, value in changes.items():
-            if name not in _FIELDS and name != "extra":
-                raise TypeError(f"BroadcastOptions has no field {name!r}")
-            setattr(copy, name, value)
-        return copy
-
-    def _key(self) -> tuple[Any, ...]:
-        return (self.rooms, self.except_rooms, self.volatile, self.local, self.compress, self.timeout)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not BroadcastOptions:
-            return NotImplemented
-        return self._key() == other._key()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
-        return f"BroadcastOptions({fields})"
+__all__ = ["BroadcastOptions", "InMemoryAdapter"]
 
 
 class InMemoryAdapter:
@@ -104,7 +36,7 @@ class InMemoryAdapter:
     members instead of building a set per broadcast.
     """
 
-    def __init__(self, nsp: Namespace) -> None:
+    def __init__(self, nsp: NamespaceView) -> None:
         self.nsp = nsp
         self.rooms: dict[str, dict[str, Member]] = {}
         self.sids: dict[str, Member] = {}
@@ -181,7 +113,7 @@ class InMemoryAdapter:
 
     # --- selecting sockets --------------------------------------------------------------------
 
-    def _iter_sockets(self, opts: BroadcastOptions) -> Iterator[Socket]:
+    def _iter_sockets(self, opts: BroadcastOptions) -> Iterator[SocketView]:
         """The connected sockets ``opts`` selects (a snapshot: safe to change rooms meanwhile)."""
         rooms = self.rooms
         excluded: set[str] = set()
@@ -210,8 +142,8 @@ class InMemoryAdapter:
 
     def _prepare(self, data: list[Any], ack_id: int | None) -> tuple[list[Any], Any]:
         server = self.nsp.server
-        parts = server._parser.encode_packet(EVENT, self.nsp.name, data, ack_id)
-        make = server._prepare_message
+        parts: list[Any] = server.parser.encode_packet(EVENT, self.nsp.name, data, ack_id)
+        make = server.prepare_message
         return parts, [make(part) for part in parts]
 
     def broadcast(self, data: list[Any], opts: BroadcastOptions) -> None:
@@ -225,7 +157,7 @@ class InMemoryAdapter:
         self,
         data: list[Any],
         opts: BroadcastOptions,
-        on_client: Callable[[Socket, int], None],
+        on_client: OnClient,
     ) -> int:
         """Send ``data`` asking each recipient for an ack; returns how many sockets got it.
 
@@ -233,7 +165,7 @@ class InMemoryAdapter:
         socket.io; ``on_client(socket, ack_id)`` runs for each recipient before its packet is
         written, so the caller can register the wait on that socket.
         """
-        ack_id = self.nsp._next_ack_id()
+        ack_id = self.nsp.next_ack_id()
         _, prepared = self._prepare(data, ack_id)
         return self._deliver(prepared, opts, data, on_client, ack_id)
 
@@ -242,10 +174,10 @@ class InMemoryAdapter:
         prepared: list[Any],
         opts: BroadcastOptions,
         data: list[Any],
-        on_client: Callable[[Socket, int], None] | None,
+        on_client: OnClient | None,
         ack_id: int,
     ) -> int:
-        """Hand the prepared messages to every selected socket (hypersio.engine.outlet_select, compiled).
+        """Hand the prepared messages to every selected socket (the room walk, hypersio.adapters.rooms).
 
         Returns the number of sockets reached. Outgoing any-listeners of each recipient see the
         event (socket.io does the same for broadcasts). Index changes made meanwhile (by

@@ -14,10 +14,11 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hypersio.adapters.memory import BroadcastOptions
+from hypersio.adapters.base import BroadcastOptions
+
+__all__ = ["RECOVERABLE_REASONS", "Recovery", "RecoveryStore", "SavedSession"]
 
 # Disconnect reasons after which a client may come back and recover (as in socket.io).
 RECOVERABLE_REASONS = frozenset(
@@ -30,6 +31,19 @@ RECOVERABLE_REASONS = frozenset(
         "forced server close",
     }
 )
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Connection state recovery settings (``Server(connection_state_recovery=Recovery())``).
+
+    A client that lost its connection for less than ``max_disconnection_duration`` seconds gets
+    back its socket id, rooms and ``data``, plus the events it missed; with
+    ``skip_middlewares`` the middlewares are not run again for such a client.
+    """
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The room index entries and the broadcast room walk (the fan-out loop).
 
-The compiled twin (``hypersio.adapters._rooms_c``) or, without it, the pure-Python one (``hypersio.adapters._rooms_py``), chosen
-once by :func:`hypersio._speedups.load`. Both define the same ``__all__``; type checkers read the
-pure twin, which is the readable definition of the API.
+The compiled twin (``hypersio.adapters._rooms_c``) or, without it, the pure-Python one
+(``hypersio.adapters._rooms_py``), chosen once by :func:`hypersio._speedups.load`. Both define the same
+``__all__``; type checkers read the pure twin, which is the readable definition of the API.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -27,25 +27,26 @@ from hypersio.engine.client.client import EngineConnectError
 from hypersio.events.acks import AckCallback, PendingAcks, run_callback, unpack_ack_args
 from hypersio.events.emitter import EventEmitter
 from hypersio.exceptions import ConnectError, DisconnectedError
-from hypersio.protocol.socketio import json_codec as _json_parser
+from hypersio.protocol.socketio.packet import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    CONNECT_ERROR,
+    DISCONNECT,
+    EVENT,
+    RESERVED_EVENTS,
+)
 
 __all__ = ["AsyncClient", "connect", "Manager"]
 
 logger = logging.getLogger("hypersio.client.client")
 
-CONNECT = _json_parser.CONNECT
-DISCONNECT = _json_parser.DISCONNECT
-EVENT = _json_parser.EVENT
-ACK = _json_parser.ACK
-CONNECT_ERROR = _json_parser.CONNECT_ERROR
-BINARY_EVENT = _json_parser.BINARY_EVENT
-BINARY_ACK = _json_parser.BINARY_ACK
-
-RESERVED_EVENTS = frozenset(
-    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
-)
-
 _UNSET: Any = object()
+
+# The client's emit paths, (event, args, volatile, timeout), as a flagged view calls them.
+_Emit = Callable[[str, tuple[Any, ...], bool, Any], None]
+_EmitWithAck = Callable[[str, tuple[Any, ...], bool, Any], Awaitable[Any]]
 
 
 class _Flags:
@@ -53,15 +54,22 @@ class _Flags:
 
     ``client.volatile``, ``client.timeout(5)`` and ``client.compress(False)`` return one of
     these; it has ``emit`` and ``emit_with_ack`` and the same modifiers, and never changes the
-    client itself (so concurrent tasks cannot leak flags into each other's emits).
+    client itself (so concurrent tasks cannot leak flags into each other's emits). It holds the
+    client's emit paths as bound methods, handed in by the client.
     """
 
-    __slots__ = ("_client", "_volatile", "_timeout", "_compress")
+    __slots__ = ("_emit", "_emit_with_ack", "_volatile", "_timeout", "_compress")
 
     def __init__(
-        self, client: AsyncClient, volatile: bool = False, timeout: Any = _UNSET, compress: bool = True
+        self,
+        emit: _Emit,
+        emit_with_ack: _EmitWithAck,
+        volatile: bool = False,
+        timeout: Any = _UNSET,
+        compress: bool = True,
     ) -> None:
-        self._client = client
+        self._emit = emit
+        self._emit_with_ack = emit_with_ack
         self._volatile = volatile
         self._timeout = timeout
         self._compress = compress
@@ -69,23 +77,23 @@ class _Flags:
     @property
     def volatile(self) -> _Flags:
         """The same emit, dropped instead of buffered when it cannot leave at once."""
-        return _Flags(self._client, True, self._timeout, self._compress)
+        return _Flags(self._emit, self._emit_with_ack, True, self._timeout, self._compress)
 
     def timeout(self, seconds: float) -> _Flags:
         """The same emit, whose ack fails with AckTimeoutError after ``seconds``."""
-        return _Flags(self._client, self._volatile, float(seconds), self._compress)
+        return _Flags(self._emit, self._emit_with_ack, self._volatile, float(seconds), self._compress)
 
     def compress(self, flag: bool) -> _Flags:
         """Accepted for API parity; hypersio negotiates no WebSocket compression."""
-        return _Flags(self._client, self._volatile, self._timeout, bool(flag))
+        return _Flags(self._emit, self._emit_with_ack, self._volatile, self._timeout, bool(flag))
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with these flags (see :meth:`AsyncClient.emit`)."""
-        self._client._emit(event, args, self._volatile, self._timeout)
+        self._emit(event, args, self._volatile, self._timeout)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` and wait for its ack (see :meth:`AsyncClient.emit_with_ack`)."""
-        return await self._client._emit_with_ack(event, args, self._volatile, self._timeout)
+        return await self._emit_with_ack(event, args, self._volatile, self._timeout)
 
 
 class AsyncClient(EventEmitter):
@@ -108,7 +116,8 @@ class AsyncClient(EventEmitter):
     * ``timeout``: how long :meth:`connect` may take; ``ssl``: an ``ssl.SSLContext`` for https.
 
     Reserved events: ``connect``, ``connect_error`` (a ConnectError), ``disconnect``
-    (reason, description).
+    (reason, description). The ``handle_*`` methods are how its manager drives it
+    (:class:`~hypersio.client.manager.NamespaceSocket`).
     """
 
     def __init__(
@@ -135,8 +144,14 @@ class AsyncClient(EventEmitter):
         parts = urlsplit(url)
         merged_query = dict(parse_qsl(parts.query))
         merged_query.update(query or {})
-        manager = Manager(
+
+        def new_socket(manager: Manager[AsyncClient], nsp: str, auth: Any, /, **options: Any) -> AsyncClient:
+            # Another namespace of this manager: this client's options are its defaults.
+            return self._attached(manager, nsp, auth, **{"ack_timeout": ack_timeout, "retries": retries, **options})
+
+        manager: Manager[AsyncClient] = Manager(
             url,
+            socket_factory=new_socket,
             transports=transports,
             path=path,
             parser=parser,
@@ -151,21 +166,22 @@ class AsyncClient(EventEmitter):
             upgrade=upgrade,
             ssl=ssl,
         )
-        manager._client_options = {"ack_timeout": ack_timeout, "retries": retries}
         nsp = parts.path.rstrip("/") or "/"
         self._setup(manager, nsp, auth, ack_timeout, retries)
         manager.nsps[nsp] = self
 
     @classmethod
     def _attached(
-        cls, manager: Manager, nsp: str, auth: Any, ack_timeout: float | None = None, retries: int = 0
+        cls, manager: Manager[AsyncClient], nsp: str, auth: Any, ack_timeout: float | None = None, retries: int = 0
     ) -> AsyncClient:
         """A client for another namespace of an existing manager (``manager.socket(nsp)``)."""
         self = cls.__new__(cls)
         self._setup(manager, nsp, auth, ack_timeout, retries)
         return self
 
-    def _setup(self, manager: Manager, nsp: str, auth: Any, ack_timeout: float | None, retries: int) -> None:
+    def _setup(
+        self, manager: Manager[AsyncClient], nsp: str, auth: Any, ack_timeout: float | None, retries: int
+    ) -> None:
         EventEmitter.__init__(self)
         self.manager = manager
         self.nsp = nsp
@@ -183,8 +199,10 @@ class AsyncClient(EventEmitter):
         self._receive_buffer: list[tuple[list[Any], AckCallback | None]] = []
         self._connect_waiter: asyncio.Future[None] | None = None
         self._connect_task: asyncio.Task[None] | None = None
-        self._queue = RetryQueue(self)
+        self._queue = RetryQueue(self, self._send_event, self._acks)
         self._stopped: asyncio.Event | None = None  # set when the client stops for good
+        # ``client.volatile`` is immutable, so one view serves every volatile emit.
+        self._volatile_view: _Flags | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -219,9 +237,9 @@ class AsyncClient(EventEmitter):
         self._active = True
         if self._stopped is not None:
             self._stopped.clear()
-        self.manager._activate(self)
+        self.manager.activate(self)
         if self.manager.state == "open":
-            self._on_open()
+            self.handle_open()
         else:
             try:
                 await self.manager.open()
@@ -258,7 +276,7 @@ class AsyncClient(EventEmitter):
             waiter.set_exception(ConnectError("disconnect() was called before the connection completed"))
             waiter.exception()  # the connect() awaiting it, if any, re-raises it
         if was_connected:
-            self._on_close("io client disconnect", "the client called disconnect()")
+            self.handle_close("io client disconnect", "the client called disconnect()")
         self._queue.clear()
         await self.manager.wait_closed()
 
@@ -270,7 +288,7 @@ class AsyncClient(EventEmitter):
             self._active = False
             if self._stopped is not None:
                 self._stopped.set()
-            self.manager._deactivate(self)
+            self.manager.deactivate(self)
 
     async def __aenter__(self) -> AsyncClient:
         await self.connect()
@@ -288,9 +306,9 @@ class AsyncClient(EventEmitter):
             self._stopped = asyncio.Event()
         await self._stopped.wait()
 
-    # --- called by the manager ------------------------------------------------------------
+    # --- driven by the manager (NamespaceSocket) -------------------------------------------
 
-    def _on_open(self) -> None:
+    def handle_open(self) -> None:
         """The Engine.IO connection is open: send our CONNECT (auth may be a coroutine)."""
         if self._connect_task is None or self._connect_task.done():
             self._connect_task = asyncio.ensure_future(self._send_connect())
@@ -314,7 +332,7 @@ class AsyncClient(EventEmitter):
             data = {"pid": self._pid, "offset": self._last_offset, **(data or {})}
         self.manager.send_packet(CONNECT, self.nsp, data)
 
-    def _on_close(self, reason: str, description: str) -> None:
+    def handle_close(self, reason: str, description: str) -> None:
         """The namespace connection ended (engine closed, server or client disconnect)."""
         if not self.connected:
             return
@@ -323,12 +341,13 @@ class AsyncClient(EventEmitter):
         self._acks.cancel_all(DisconnectedError(f"disconnected: {reason}"))
         self._emit_reserved("disconnect", reason, description)
 
-    def _on_connect_failed(self, message: str) -> None:
+    def handle_connect_failed(self, message: str) -> None:
         """A reconnection attempt of the manager failed: tell the user via connect_error."""
         if self._active and not self.connected:
             self._emit_reserved("connect_error", ConnectError(message))
 
-    def _on_reconnect_failed(self) -> None:
+    def handle_reconnect_failed(self) -> None:
+        """The manager gave up reconnecting: the client stops (connect_error)."""
         if self._active:
             self._refused(ConnectError("reconnection failed: gave up"))
 
@@ -340,7 +359,8 @@ class AsyncClient(EventEmitter):
             waiter.exception()  # mark retrieved: the waiter may have no one awaiting it
         self._emit_reserved("connect_error", error)
 
-    def _on_packet(self, packet: Any) -> None:
+    def handle_packet(self, packet: Any) -> None:
+        """A decoded packet for this namespace."""
         ptype = packet.type
         if ptype == EVENT or ptype == BINARY_EVENT:
             self._on_event(packet)
@@ -367,11 +387,11 @@ class AsyncClient(EventEmitter):
             was_connected = self.connected
             self._refused(error)
             if was_connected:  # a refusal after the fact still ends the namespace connection
-                self._on_close("io server disconnect", error.message)
+                self.handle_close("io server disconnect", error.message)
         elif ptype == DISCONNECT:
             # The server ended this namespace: no automatic reconnection, as in socket.io.
             self._deactivate()
-            self._on_close("io server disconnect", "the server disconnected this client")
+            self.handle_close("io server disconnect", "the server disconnected this client")
 
     def _on_connect(self, sid: str, pid: Any) -> None:
         self.recovered = bool(pid) and pid == self._pid
@@ -386,8 +406,8 @@ class AsyncClient(EventEmitter):
             self._deliver(args, ack)
         buffered, self._send_buffer = self._send_buffer, []
         for data, ack_id in buffered:
-            if self._any_outgoing:
-                self._notify_outgoing(data[0], data[1:])
+            if self.any_outgoing_listeners:
+                self.notify_outgoing(data[0], data[1:])
             self.manager.send_packet(EVENT, self.nsp, data, ack_id)
         self._emit_reserved("connect")
         waiter = self._connect_waiter
@@ -423,15 +443,18 @@ class AsyncClient(EventEmitter):
     @property
     def volatile(self) -> _Flags:
         """Emit that is dropped instead of buffered when it cannot leave at once."""
-        return _Flags(self, volatile=True)
+        view = self._volatile_view
+        if view is None:
+            view = self._volatile_view = _Flags(self._emit, self._emit_with_ack, volatile=True)
+        return view
 
     def timeout(self, seconds: float) -> _Flags:
         """Emit whose ack fails after ``seconds``: a callback then gets ``(err, *args)``."""
-        return _Flags(self, timeout=float(seconds))
+        return _Flags(self._emit, self._emit_with_ack, timeout=float(seconds))
 
     def compress(self, flag: bool) -> _Flags:
         """Accepted for API parity with the JS client; no compression is negotiated."""
-        return _Flags(self, compress=bool(flag))
+        return _Flags(self._emit, self._emit_with_ack, compress=bool(flag))
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with ``args`` (any JSON/msgpack value; bytes anywhere as binary).
@@ -482,8 +505,8 @@ class AsyncClient(EventEmitter):
             timeout = self.ack_timeout
         if self.retries and not volatile:
             return await self._queue.add_future(event, list(args), timeout)
-        fut = self._register_future(timeout)
-        self._send_event(event, list(args), fut._hypersio_ack_id, volatile)  # type: ignore[attr-defined]
+        ack_id, fut = self._register_future(timeout)
+        self._send_event(event, list(args), ack_id, volatile)
         return await fut
 
     def _register_callback(self, callback: Callable[..., Any], timeout: float | None) -> int:
@@ -498,7 +521,7 @@ class AsyncClient(EventEmitter):
         holder.append(ack_id)
         return ack_id
 
-    def _register_future(self, timeout: float | None) -> asyncio.Future[Any]:
+    def _register_future(self, timeout: float | None) -> tuple[int, asyncio.Future[Any]]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         holder: list[int] = []
 
@@ -515,8 +538,7 @@ class AsyncClient(EventEmitter):
 
         ack_id = self._acks.register(on_ack, on_error, timeout)
         holder.append(ack_id)
-        fut._hypersio_ack_id = ack_id  # type: ignore[attr-defined]
-        return fut
+        return ack_id, fut
 
     def _ack_failed(self, ack_id: int, exc: BaseException, report: Callable[[], Any]) -> None:
         # A timed-out packet still waiting in the send buffer must not be sent later.
@@ -530,8 +552,8 @@ class AsyncClient(EventEmitter):
                 # As in socket.io, an ack of a dropped packet can only fail by its timeout.
                 logger.debug("volatile %r dropped: the transport is busy", event)
                 return
-            if self._any_outgoing:
-                self._notify_outgoing(event, args)
+            if self.any_outgoing_listeners:
+                self.notify_outgoing(event, args)
             self.manager.send_packet(EVENT, self.nsp, data, ack_id)
         elif volatile:
             logger.debug("volatile %r dropped: not connected", event)

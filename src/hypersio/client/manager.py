@@ -7,6 +7,9 @@ reconnects with exponential backoff and jitter when the connection is lost. User
 connection, and ``client.manager.on("reconnect", ...)`` observes the connection itself (events
 ``open``, ``close`` (reason, description), ``reconnect_attempt`` (attempt), ``reconnect``
 (attempt), ``reconnect_error`` (error), ``reconnect_failed``, ``error`` (error)).
+
+The manager sits below the client: it creates namespace sockets with the ``socket_factory`` the
+client hands in and drives them through :class:`NamespaceSocket`, so it never imports the client.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 import random
 from collections.abc import Iterable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from hypersio.engine.client.client import EngineClient, EngineConnectError
@@ -24,10 +27,7 @@ from hypersio.events.emitter import EventEmitter
 from hypersio.exceptions import ParseError
 from hypersio.protocol.socketio.codecs import parser_module
 
-if TYPE_CHECKING:
-    from hypersio.client.client import AsyncClient
-
-__all__ = ["Manager", "Backoff"]
+__all__ = ["Backoff", "Manager", "NamespaceSocket", "SocketFactory"]
 
 logger = logging.getLogger("hypersio.client.client")
 
@@ -63,16 +63,59 @@ class Backoff:
         self.attempts = 0
 
 
-class Manager(EventEmitter):
+class NamespaceSocket(Protocol):
+    """A namespace socket as the manager drives it (``hypersio.AsyncClient``)."""
+
+    @property
+    def nsp(self) -> str:
+        """The namespace name."""
+        ...
+
+    def handle_open(self) -> None:
+        """The Engine.IO connection is open: join the namespace."""
+        ...
+
+    def handle_packet(self, packet: Any) -> None:
+        """A decoded packet for the namespace."""
+        ...
+
+    def handle_close(self, reason: str, description: str) -> None:
+        """The connection ended."""
+        ...
+
+    def handle_connect_failed(self, message: str) -> None:
+        """A reconnection attempt failed."""
+        ...
+
+    def handle_reconnect_failed(self) -> None:
+        """Reconnection gave up."""
+        ...
+
+
+S = TypeVar("S", bound=NamespaceSocket)
+S_co = TypeVar("S_co", bound=NamespaceSocket, covariant=True)
+
+
+class SocketFactory(Protocol[S_co]):
+    """``factory(manager, nsp, auth, **options)``: a new socket for namespace ``nsp``."""
+
+    def __call__(self, manager: Any, nsp: str, auth: Any, /, **options: Any) -> S_co:
+        """Create the socket (options: ``ack_timeout``, ``retries``)."""
+        ...
+
+
+class Manager(EventEmitter, Generic[S]):
     """One Engine.IO connection and the namespace sockets multiplexed over it.
 
-    Created by :class:`hypersio.AsyncClient`; applications use it through ``client.manager``.
+    Created by :class:`hypersio.AsyncClient`, which hands in ``socket_factory``; applications use
+    it through ``client.manager``.
     """
 
     def __init__(
         self,
         url: str,
         *,
+        socket_factory: SocketFactory[S],
         transports: Iterable[str] = ("polling", "websocket"),
         path: str = "/socket.io/",
         parser: str | ModuleType = "json",
@@ -103,40 +146,38 @@ class Manager(EventEmitter):
         self.ssl = ssl
         self.engine: EngineClient | None = None
         self.state = "closed"  # closed, opening, open
-        self.nsps: dict[str, AsyncClient] = {}
+        self.nsps: dict[str, S] = {}
+        self._socket_factory = socket_factory
         self._active: set[str] = set()
         self._decoder: Any = None
         self._open_task: asyncio.Task[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self._skip_reconnect = False
-        self._client_options: dict[str, Any] = {}
         self._closing_engine: EngineClient | None = None  # the engine _close() closed last
 
     # --- namespaces -------------------------------------------------------------------------
 
-    def socket(self, nsp: str = "/", auth: Any = None, **options: Any) -> AsyncClient:
+    def socket(self, nsp: str = "/", auth: Any = None, **options: Any) -> S:
         """The client for namespace ``nsp`` on this connection (created on first use).
 
         Call ``await sock.connect()`` on it; it shares this Engine.IO connection, reconnection
         and parser with every other namespace of the manager. ``options`` are ``ack_timeout``
         and ``retries`` (defaults: those of the client that created the manager).
         """
-        from hypersio.client.client import AsyncClient
-
         if not nsp.startswith("/"):
             nsp = "/" + nsp
         sock = self.nsps.get(nsp)
         if sock is None:
-            opts = {**self._client_options, **options}
-            sock = AsyncClient._attached(self, nsp, auth, **opts)
+            sock = self._socket_factory(self, nsp, auth, **options)
             self.nsps[nsp] = sock
         return sock
 
-    def _activate(self, sock: AsyncClient) -> None:
+    def activate(self, sock: S) -> None:
+        """A socket wants to be connected: it is served once the connection is open."""
         self.nsps[sock.nsp] = sock
         self._active.add(sock.nsp)
 
-    def _deactivate(self, sock: AsyncClient) -> None:
+    def deactivate(self, sock: S) -> None:
         """A socket left (disconnect or refused): close the connection when none is left."""
         self._active.discard(sock.nsp)
         if not self._active:
@@ -196,7 +237,7 @@ class Manager(EventEmitter):
         for nsp in list(self._active):
             sock = self.nsps.get(nsp)
             if sock is not None:
-                sock._on_open()
+                sock.handle_open()
 
     def _close(self) -> None:
         """Close on purpose (no socket left, or the user's disconnect): no reconnection."""
@@ -240,7 +281,7 @@ class Manager(EventEmitter):
         for nsp in list(self._active):
             sock = self.nsps.get(nsp)
             if sock is not None:
-                sock._on_close(reason, description)
+                sock.handle_close(reason, description)
 
     # --- reconnection ---------------------------------------------------------------------
 
@@ -257,7 +298,7 @@ class Manager(EventEmitter):
                     self.backoff.reset()
                     self._emit_reserved("reconnect_failed")
                     for sock in list(self.nsps.values()):
-                        sock._on_reconnect_failed()
+                        sock.handle_reconnect_failed()
                     return
                 delay = self.backoff.duration()
                 logger.debug("reconnecting in %.2f s", delay)
@@ -274,7 +315,7 @@ class Manager(EventEmitter):
                     logger.debug("reconnection attempt %d failed: %s", attempt, exc)
                     self._emit_reserved("reconnect_error", exc)
                     for sock in list(self.nsps.values()):
-                        sock._on_connect_failed(str(exc))
+                        sock.handle_connect_failed(str(exc))
                     continue
                 finally:
                     if self._open_task is task and task.done():
@@ -306,7 +347,7 @@ class Manager(EventEmitter):
         if sock is None or packet.nsp not in self._active:
             logger.debug("packet for namespace %r that is not connected: ignored", packet.nsp)
             return
-        sock._on_packet(packet)
+        sock.handle_packet(packet)
 
     def send_packet(
         self, ptype: int, nsp: str, data: Any = None, ack_id: int | None = None, volatile: bool = False

@@ -5,6 +5,9 @@ at a time, always with an acknowledgement; when its ack times out (or the connec
 is sent again, up to N more times, and then fails. The next packet leaves only once the head is
 acknowledged or has failed, so order is kept. The server may see a packet more than once; the
 application makes its handler idempotent if that matters.
+
+The queue sits below the client: it reads the client through :class:`RetryOwner`, sends through
+the ``send`` callable the client hands in, and registers its waits in the client's acks.
 """
 
 from __future__ import annotations
@@ -12,14 +15,28 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from hypersio.events.acks import run_callback, unpack_ack_args
+from hypersio.events.acks import PendingAcks, run_callback, unpack_ack_args
 
-if TYPE_CHECKING:
-    from hypersio.client.client import AsyncClient
+__all__ = ["RetryOwner", "RetryQueue", "SendEvent"]
 
-__all__ = ["RetryQueue"]
+#: ``send(event, args, ack_id, volatile)``: write one EVENT packet (the client's send path).
+SendEvent = Callable[[str, list[Any], int | None, bool], None]
+
+
+class RetryOwner(Protocol):
+    """What the queue reads of its client."""
+
+    @property
+    def connected(self) -> bool:
+        """True while the namespace is connected (only then does the head leave)."""
+        ...
+
+    @property
+    def retries(self) -> int:
+        """How many times a packet is sent again before it fails."""
+        ...
 
 
 class _Entry:
@@ -37,8 +54,10 @@ class _Entry:
 class RetryQueue:
     """The queue of one client; see the module docstring."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    def __init__(self, owner: RetryOwner, send: SendEvent, acks: PendingAcks) -> None:
+        self._owner = owner
+        self._send = send
+        self._acks = acks
         self._entries: deque[_Entry] = deque()
 
     def __len__(self) -> int:
@@ -72,18 +91,17 @@ class RetryQueue:
 
     def drain(self, force: bool = False) -> None:
         """Send the head of the queue if nothing is in flight (``force``: after a reconnection)."""
-        client = self._client
-        if not client.connected or not self._entries:
+        if not self._owner.connected or not self._entries:
             return
         entry = self._entries[0]
         if entry.pending and not force:
             return
         entry.pending = True
         entry.tries += 1
-        client._send_event(entry.event, entry.args, self._register(entry), False)
+        self._send(entry.event, entry.args, self._register(entry), False)
 
     def _register(self, entry: _Entry) -> int:
-        acks = self._client._acks
+        acks = self._acks
         if entry.timeout is None:
             return acks.register(lambda args: self._answered(entry, None, args))
         return acks.register(
@@ -96,7 +114,7 @@ class RetryQueue:
         if not self._entries or self._entries[0] is not entry:
             return  # an earlier try of this packet was already acknowledged
         if error is not None:
-            if entry.tries > self._client.retries:
+            if entry.tries > self._owner.retries:
                 self._entries.popleft()
                 if entry.callback is not None:
                     run_callback(entry.callback, (error,), "ack callback")

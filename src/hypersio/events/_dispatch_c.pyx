@@ -19,15 +19,18 @@ import logging
 from inspect import isawaitable
 
 from hypersio.events.acks import handler_shape
-from hypersio.protocol.socketio._json_c import encode_packet as _json_encode_packet
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio._json_c import encode_packet as _json_encode_packet
+from hypersio.protocol.socketio import packet as _packet
 
 __all__ = ["on_event", "send_ack", "SocketAck", "HandlerEntry", "Router", "SocketRoute"]
 
 logger = logging.getLogger("hypersio")
 
-cdef int EVENT = 2
-cdef int ACK = 3
+# C copies of the packet types (compared with the decoded packet's C field), taken from the one
+# definition in hypersio.protocol.socketio.packet.
+cdef int EVENT = _packet.EVENT
+cdef int ACK = _packet.ACK
 
 cdef frozenset _PLAIN_RESULTS = frozenset((str, int, float, bool, list, dict, tuple, bytes))
 
@@ -84,7 +87,7 @@ cdef class Router:
             else:
                 packet = self._decode(data)
         except ParseError as exc:
-            conn._parse_failed(exc)
+            conn.parse_failed(exc)
             return
         if packet is None:
             return  # waiting for binary attachments
@@ -99,7 +102,7 @@ cdef class Router:
             if found is not NULL and packet.type == EVENT:
                 on_event(<object>found, packet.data, packet.id)
                 return
-        conn._on_other_packet(packet, None if found is NULL else <object>found)
+        conn.handle_other_packet(packet, None if found is NULL else <object>found)
 
 
 cdef class SocketRoute:
@@ -114,13 +117,13 @@ cdef class SocketRoute:
     cdef object nsp_name
 
     def __init__(self, socket):
-        self.handlers = socket._handlers
-        self.middlewares = socket._packet_middlewares
-        self.session = socket._session
+        self.handlers = socket.handlers
+        self.middlewares = socket.packet_middlewares
+        self.session = socket.session
         self.outlet = <Outlet>self.session if isinstance(self.session, Outlet) else None
-        self.encode = socket._encode
+        self.encode = socket.encode
         self.json = self.encode is _json_encode_packet
-        self.nsp_name = socket._nsp_name
+        self.nsp_name = socket.nsp_name
 
 
 cpdef on_event(socket, data, ack_id):
@@ -131,29 +134,29 @@ cpdef on_event(socket, data, ack_id):
     cdef SocketAck ack
     cdef HandlerEntry entry
     cdef SocketRoute route
-    route_obj = socket._route
+    route_obj = socket.route
     if type(route_obj) is not SocketRoute:
-        socket._on_event_general(event, data, ack_id)
+        socket.dispatch_general(event, data, ack_id)
         return
     route = <SocketRoute>route_obj
-    if route.middlewares or socket._any or type(event) is not str:
-        socket._on_event_general(event, data, ack_id)
+    if route.middlewares or socket.any_listeners or type(event) is not str:
+        socket.dispatch_general(event, data, ack_id)
         return
     found = PyDict_GetItem(route.handlers, event)
     if found is NULL:
-        socket._on_event_general(event, data, ack_id)
+        socket.dispatch_general(event, data, ack_id)
         return
     entries = <object>found
     if type(entries) is not tuple or len(<tuple>entries) != 1:
-        socket._on_event_general(event, data, ack_id)
+        socket.dispatch_general(event, data, ack_id)
         return
     first = (<tuple>entries)[0]
     if type(first) is not HandlerEntry:
-        socket._on_event_general(event, data, ack_id)
+        socket.dispatch_general(event, data, ack_id)
         return
     entry = <HandlerEntry>first
     if entry.once:
-        socket._on_event_general(event, data, ack_id)
+        socket.dispatch_general(event, data, ack_id)
         return
     cdef Py_ssize_t nargs = len(data) - 1
     fn = entry.fn
@@ -163,12 +166,12 @@ cpdef on_event(socket, data, ack_id):
         try:
             result = fn(*data[1:], ack)
         except Exception:
-            socket._handler_failed(event)
+            socket.handler_failed(event)
             return
         if result is None:
             return
         if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
-            socket._answer_later(fn, result, event, ack)
+            socket.answer_later(fn, result, event, ack)
         else:
             ack.send_result(result)
         return
@@ -181,12 +184,12 @@ cpdef on_event(socket, data, ack_id):
         else:
             result = fn(*data[1:])
     except Exception:
-        socket._handler_failed(event)
+        socket.handler_failed(event)
         return
     if result is None:
         return
     if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
-        socket._answer_later(fn, result, event, None if ack_id is None else SocketAck(socket, ack_id))
+        socket.answer_later(fn, result, event, None if ack_id is None else SocketAck(socket, ack_id))
         return
     if ack_id is None:
         return  # a plain event: the return value goes nowhere
@@ -213,14 +216,14 @@ cdef int _send_ack_over(SocketRoute route, socket, ack_id, list args) except -1:
 
 cpdef send_ack(socket, ack_id, list args):
     """Write the ACK ``ack_id`` with ``args`` (nothing once the socket left the namespace)."""
-    route = getattr(socket, "_route", None)  # test doubles of a socket have none
+    route = getattr(socket, "route", None)  # test doubles of a socket have none
     if type(route) is SocketRoute:
         _send_ack_over(<SocketRoute>route, socket, ack_id, args)
         return
-    session = socket._session
+    session = socket.session
     if session.closed or not socket.connected:
         return  # the handler may have disconnected the socket: no answer then
-    parts = socket._encode(ACK, socket._nsp_name, args, ack_id)
+    parts = socket.encode(ACK, socket.nsp_name, args, ack_id)
     for part in parts:  # attachments go with their packet, never volatile
         session.send(part, False)
 

@@ -14,37 +14,29 @@ Everything else (CONNECT, DISCONNECT, ACK packets, several or once handlers, mid
 any-listeners, errors, awaitable results) goes to methods of the ``Connection`` and ``Socket``
 that own the state, so this module holds only the straight line.
 
-Contract with the owners (``hypersio.server.connection.Connection``, ``hypersio.server.socket.Socket``):
-
-* ``Router(conn)(data)`` (the session's message handler, with
-  ``conn.decoder.add`` and ``conn.sockets`` resolved once): ``conn`` has ``closed``, ``decoder``,
-  ``sockets`` (namespace name → socket; the same dict for the connection's life),
-  ``_parse_failed(exc)`` and ``_on_other_packet(packet, socket)``.
-* ``on_event(socket, data, ack_id)``: ``socket`` has ``connected``, ``_session``, ``_encode``,
-  ``_nsp_name``, ``_handlers`` (event → tuple of entries with ``fn once var count coro``),
-  ``_any``, ``_packet_middlewares``, ``_on_event_general(event, data, ack_id)``,
-  ``_handler_failed(event)`` (called inside the ``except`` block, so it can log the traceback)
-  and ``_answer_later(fn, result, event, ack)`` (an awaitable result; ``ack`` is a
-  :class:`SocketAck` or None), and ``_route``, a :class:`SocketRoute` of itself built once its
-  handler dict, middleware list, session, encoder and namespace name exist (these must stay
-  the same objects for the socket's life; the compiled twin reads them from there).
+The owners above implement the protocols of :mod:`hypersio.events.targets`: the connection is a
+:class:`~hypersio.events.targets.RoutedConnection` (``Router(conn)(data)`` is the session's message
+handler, with ``conn.decoder.add`` and ``conn.sockets`` resolved once), the socket a
+:class:`~hypersio.events.targets.DispatchTarget` (``on_event(socket, data, ack_id)``), whose
+``route`` is a :class:`SocketRoute` of itself built once its handler dict, middleware list,
+session, encoder and namespace name exist (the compiled twin reads them from there).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from inspect import isawaitable
 from typing import Any
 
 from hypersio.events.acks import handler_shape
+from hypersio.events.targets import DispatchTarget, Encode, RoutedConnection, Sender
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio.packet import ACK, EVENT
 
 __all__ = ["on_event", "send_ack", "SocketAck", "HandlerEntry", "Router", "SocketRoute"]
 
 logger = logging.getLogger("hypersio")
-
-EVENT = 2
-ACK = 3
 
 # Return values that are certainly not awaitable: an exact type test first, since most handlers
 # that answer return plain data and inspect.isawaitable is an ABC instance check.
@@ -61,7 +53,7 @@ class HandlerEntry:
 
     __slots__ = ("fn", "once", "count", "var", "coro")
 
-    def __init__(self, fn: Any, once: bool) -> None:
+    def __init__(self, fn: Callable[..., Any], once: bool) -> None:
         self.fn = fn
         self.once = once
         self.count, self.var, self.coro = handler_shape(fn)
@@ -81,7 +73,7 @@ class Router:
 
     __slots__ = ("_conn", "_decode", "_sockets")
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: RoutedConnection) -> None:
         self._conn = conn
         self._decode = conn.decoder.add
         self._sockets = conn.sockets
@@ -93,7 +85,7 @@ class Router:
         try:
             packet = self._decode(data)
         except ParseError as exc:
-            conn._parse_failed(exc)
+            conn.parse_failed(exc)
             return
         if packet is None:
             return  # waiting for binary attachments
@@ -101,12 +93,12 @@ class Router:
         if packet.type == EVENT and socket is not None:
             on_event(socket, packet.data, packet.id)
             return
-        conn._on_other_packet(packet, socket)
+        conn.handle_other_packet(packet, socket)
 
 
 class SocketRoute:
     """The parts of a socket that never change identity (handler dict, middleware list, session,
-    encoder, namespace name), resolved once; the socket keeps it as ``_route``.
+    encoder, namespace name), resolved once; the socket keeps it as ``route``.
 
     The compiled twin reads them from C fields instead of five attribute lookups per event; this
     twin reads the socket's own attributes (one lookup each either way) and keeps the class for
@@ -115,27 +107,27 @@ class SocketRoute:
 
     __slots__ = ("handlers", "middlewares", "session", "encode", "nsp_name")
 
-    def __init__(self, socket: Any) -> None:
-        self.handlers = socket._handlers
-        self.middlewares = socket._packet_middlewares
-        self.session = socket._session
-        self.encode = socket._encode
-        self.nsp_name = socket._nsp_name
+    def __init__(self, socket: DispatchTarget) -> None:
+        self.handlers = socket.handlers
+        self.middlewares = socket.packet_middlewares
+        self.session: Sender = socket.session
+        self.encode: Encode = socket.encode
+        self.nsp_name = socket.nsp_name
 
 
-def on_event(socket: Any, data: list[Any], ack_id: int | None) -> None:
+def on_event(socket: DispatchTarget, data: list[Any], ack_id: int | None) -> None:
     """Deliver an incoming EVENT ``data`` (``[name, *args]``) to ``socket``'s handlers."""
     event = data[0]
-    if socket._packet_middlewares or socket._any or type(event) is not str:
-        socket._on_event_general(event, data, ack_id)
+    if socket.packet_middlewares or socket.any_listeners or type(event) is not str:
+        socket.dispatch_general(event, data, ack_id)
         return
-    entries = socket._handlers.get(event)
+    entries = socket.handlers.get(event)
     if entries is None or len(entries) != 1:
-        socket._on_event_general(event, data, ack_id)
+        socket.dispatch_general(event, data, ack_id)
         return
     entry = entries[0]
     if entry.once:
-        socket._on_event_general(event, data, ack_id)
+        socket.dispatch_general(event, data, ack_id)
         return
     args = data[1:]
     fn = entry.fn
@@ -145,36 +137,36 @@ def on_event(socket: Any, data: list[Any], ack_id: int | None) -> None:
         try:
             result = fn(*args, ack)
         except Exception:
-            socket._handler_failed(event)
+            socket.handler_failed(event)
             return
         if result is None:
             return
         if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
-            socket._answer_later(fn, result, event, ack)
+            socket.answer_later(fn, result, event, ack)
         else:
             ack.send_result(result)
         return
     try:
         result = fn(*args)
     except Exception:
-        socket._handler_failed(event)
+        socket.handler_failed(event)
         return
     if result is None:
         return
     if entry.coro or (type(result) not in _PLAIN_RESULTS and isawaitable(result)):
-        socket._answer_later(fn, result, event, None if ack_id is None else SocketAck(socket, ack_id))
+        socket.answer_later(fn, result, event, None if ack_id is None else SocketAck(socket, ack_id))
         return
     if ack_id is not None:
         # No ack object needed: nobody else can answer this id.
         send_ack(socket, ack_id, list(result) if isinstance(result, tuple) else [result])
 
 
-def send_ack(socket: Any, ack_id: int, args: list[Any]) -> None:
+def send_ack(socket: DispatchTarget, ack_id: int, args: list[Any]) -> None:
     """Write the ACK ``ack_id`` with ``args`` (nothing once the socket left the namespace)."""
-    session = socket._session
+    session = socket.session
     if session.closed or not socket.connected:
         return  # the handler may have disconnected the socket: no answer then
-    parts = socket._encode(ACK, socket._nsp_name, args, ack_id)
+    parts = socket.encode(ACK, socket.nsp_name, args, ack_id)
     if len(parts) == 1:
         session.send(parts[0], False)
         return
@@ -192,7 +184,7 @@ class SocketAck:
 
     __slots__ = ("_socket", "_id", "sent")
 
-    def __init__(self, socket: Any, ack_id: int) -> None:
+    def __init__(self, socket: DispatchTarget, ack_id: int) -> None:
         self._socket = socket
         self._id = ack_id
         self.sent = False

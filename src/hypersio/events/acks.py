@@ -27,7 +27,7 @@ import logging
 import weakref
 from collections.abc import Callable, Iterator
 from types import FunctionType, MethodType
-from typing import Any
+from typing import Any, Protocol
 
 from hypersio.exceptions import AckTimeoutError
 
@@ -57,21 +57,28 @@ def run_callback(fn: Callable[..., Any], args: tuple[Any, ...] | list[Any], what
 
 def spawn(awaitable: Any, what: str = "task", fn: Any = None) -> asyncio.Task[Any]:
     """Run ``awaitable`` as a task kept alive until done, logging any exception it raises."""
-    task = asyncio.ensure_future(awaitable)
+    task: asyncio.Task[Any] = asyncio.ensure_future(awaitable)
     _background_tasks.add(task)
-    task.add_done_callback(_task_done)
-    task._hypersio_what = (what, fn)  # type: ignore[attr-defined]
+    task.add_done_callback(_TaskDone(what, fn))
     return task
 
 
-def _task_done(task: asyncio.Task[Any]) -> None:
-    _background_tasks.discard(task)
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        what, fn = getattr(task, "_hypersio_what", ("task", None))
-        logger.error("error in %s %r", what, fn, exc_info=exc)
+class _TaskDone:
+    """Done-callback of a :func:`spawn` task: forget it, and log its exception with what it ran."""
+
+    __slots__ = ("what", "fn")
+
+    def __init__(self, what: str, fn: Any) -> None:
+        self.what = what
+        self.fn = fn
+
+    def __call__(self, task: asyncio.Task[Any]) -> None:
+        _background_tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("error in %s %r", self.what, self.fn, exc_info=exc)
 
 
 async def call_next_style(fn: Callable[..., Any], arg: Any) -> None:
@@ -189,6 +196,23 @@ def takes_extra_arg(fn: Callable[..., Any], nargs: int) -> bool:
 
 
 # --- the once-only ack callable ------------------------------------------------------------
+
+
+class Ack(Protocol):
+    """What a handler's ack callable offers: :class:`AckCallback` and the server's
+    ``hypersio.events.dispatch.SocketAck`` both are one."""
+
+    def __call__(self, *args: Any) -> None:
+        """Send the ACK with ``args`` (only the first answer is sent)."""
+        ...
+
+    def send_result(self, result: Any) -> None:
+        """Answer with a handler's return value (a tuple spreads into several arguments)."""
+        ...
+
+    def from_task(self, task: asyncio.Task[Any]) -> None:
+        """Done-callback of a coroutine handler's task: its non-None result is the answer."""
+        ...
 
 
 class AckCallback:

@@ -1,8 +1,8 @@
 """Incoming EVENT dispatch to handlers and the ack answer path (the per-packet hot path).
 
-The compiled twin (``hypersio.events._dispatch_c``) or, without it, the pure-Python one (``hypersio.events._dispatch_py``), chosen
-once by :func:`hypersio._speedups.load`. Both define the same ``__all__``; type checkers read the
-pure twin, which is the readable definition of the API.
+The compiled twin (``hypersio.events._dispatch_c``) or, without it, the pure-Python one
+(``hypersio.events._dispatch_py``), chosen once by :func:`hypersio._speedups.load`. Both define the same
+``__all__``; type checkers read the pure twin, which is the readable definition of the API.
 """
 
 from __future__ import annotations

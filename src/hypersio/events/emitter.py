@@ -10,12 +10,17 @@ How an owner (server ``Socket``, ``Namespace``, ``hypersio.AsyncClient``) uses i
 
 * subclass it (it uses ``__slots__``-free plain attributes, call ``super().__init__()``);
 * incoming EVENT → ``self._dispatch_event(event, args, ack)`` where ``ack`` is an
-  :class:`hypersio.events.acks.AckCallback` (or the server's ``hypersio.events.dispatch.SocketAck``, same
-  interface: call, ``send_result``, ``from_task``) when the peer asked for one, else ``None``;
+  :class:`hypersio.events.acks.Ack` (an ``AckCallback``, or the server's
+  ``hypersio.events.dispatch.SocketAck``) when the peer asked for one, else ``None``;
 * reserved local events (``connect``, ``disconnect`` ...) → ``self._emit_reserved(name, *args)``
   (handlers only, no any-listeners, no ack);
-* before sending an EVENT → ``self._notify_outgoing(event, args)`` when
-  ``self._any_outgoing`` is non-empty (check first: the common case costs one truth test).
+* before sending an EVENT → ``self.notify_outgoing(event, args)`` when
+  ``self.any_outgoing_listeners`` is non-empty (check first: the common case costs one truth test).
+
+The registry itself is public state, because the compiled paths below the owners read it: the
+incoming dispatch reads ``handlers`` and ``any_listeners`` (:mod:`hypersio.events.targets`), the
+broadcast room walk reads ``any_outgoing_listeners`` from the instance dict. ``handlers`` keeps its
+identity for the object's life (changed in place); the listener tuples are replaced on change.
 
 Ack rules (API.md "Handlers and acks"): with an ack, each handler gets the ack callable as one
 more positional argument when it can take it (:func:`hypersio.events.acks.takes_extra_arg`); a
@@ -28,9 +33,9 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
-from hypersio.events.acks import AckCallback, spawn, takes_extra_arg
+from hypersio.events.acks import Ack, spawn, takes_extra_arg
 from hypersio.events.dispatch import HandlerEntry
 
 logger = logging.getLogger("hypersio")
@@ -47,77 +52,94 @@ def _awaitable(result: Any) -> bool:
     return type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result)
 
 
-# The handler entry (shape computed at registration) lives with the dispatch twins, where the
-# compiled server path reads its fields directly.
-_Entry = HandlerEntry
-
-
 class EventEmitter:
-    """Event handlers plus incoming/outgoing catch-all listeners, with socket.io's dispatch rules."""
+    """Event handlers plus incoming/outgoing catch-all listeners, with socket.io's dispatch rules.
+
+    ``handlers`` maps an event to its :class:`~hypersio.events.dispatch.HandlerEntry` tuple (in
+    call order), ``once_events`` holds the events that have a once-handler, ``any_listeners`` and
+    ``any_outgoing_listeners`` are the catch-all listeners; see the module docstring for who reads
+    them. Change them through the methods.
+    """
 
     def __init__(self) -> None:
         # Tuples are rebuilt on change so dispatch iterates them without copying.
-        self._handlers: dict[Any, tuple[_Entry, ...]] = {}
+        self.handlers: dict[Any, tuple[HandlerEntry, ...]] = {}
         # Events that have a once-handler: dispatch of the others skips the removal scan.
-        self._once_events: set[Any] = set()
-        self._any: tuple[Handler, ...] = ()
-        self._any_outgoing: tuple[Handler, ...] = ()
+        self.once_events: set[Any] = set()
+        self.any_listeners: tuple[Handler, ...] = ()
+        self.any_outgoing_listeners: tuple[Handler, ...] = ()
 
     # --- registration -----------------------------------------------------------------------
 
-    def on(self, event: str, handler: Handler | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register ``handler`` for ``event``; without a handler, return a decorator.
 
         ``@socket.on("chat")`` or ``socket.on("chat", fn)``. Handlers may be sync or async and
         receive the event's arguments (plus the ack callable when asked for and there is room).
+        The handler is returned unchanged, so a decorated function keeps its type.
         """
-        if handler is None:
+        return self._register(event, handler, False)
 
-            def decorator(fn: F) -> F:
-                self._add(event, _Entry(fn, False))
-                return fn
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
 
-            return decorator
-        self._add(event, _Entry(handler, False))
-        return handler
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
 
-    def once(self, event: str, handler: Handler | None = None) -> Any:
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, but the handler is removed after its first call."""
+        return self._register(event, handler, True)
+
+    def _register(self, event: Any, handler: F | None, once: bool) -> F | Callable[[F], F]:
         if handler is None:
 
             def decorator(fn: F) -> F:
-                self._add(event, _Entry(fn, True))
+                self._add(event, HandlerEntry(fn, once))
                 return fn
 
             return decorator
-        self._add(event, _Entry(handler, True))
+        self._add(event, HandlerEntry(handler, once))
         return handler
 
-    def _add(self, event: Any, entry: _Entry) -> None:
-        self._handlers[event] = (*self._handlers.get(event, ()), entry)
+    def _add(self, event: Any, entry: HandlerEntry) -> None:
+        self.handlers[event] = (*self.handlers.get(event, ()), entry)
         if entry.once:
-            self._once_events.add(event)
+            self.once_events.add(event)
 
-    def _set_entries(self, event: Any, entries: tuple[_Entry, ...]) -> None:
+    def _set_entries(self, event: Any, entries: tuple[HandlerEntry, ...]) -> None:
         if entries:
-            self._handlers[event] = entries
+            self.handlers[event] = entries
         else:
-            self._handlers.pop(event, None)
+            self.handlers.pop(event, None)
         if any(e.once for e in entries):
-            self._once_events.add(event)
+            self.once_events.add(event)
         else:
-            self._once_events.discard(event)
+            self.once_events.discard(event)
+
+    def inherit_listeners(self, parent: EventEmitter) -> None:
+        """Take over ``parent``'s handlers and catch-all listeners as they are now (a dynamic
+        namespace's child gets its parent's registrations; later ones do not follow)."""
+        self.handlers.update(parent.handlers)
+        self.once_events = set(parent.once_events)
+        self.any_listeners = parent.any_listeners
+        self.any_outgoing_listeners = parent.any_outgoing_listeners
 
     def off(self, event: str | None = None, handler: Handler | None = None) -> None:
         """Remove ``handler`` from ``event``, all handlers of ``event`` (no handler), or all."""
         if event is None:
-            self._handlers.clear()
-            self._once_events.clear()
+            self.handlers.clear()
+            self.once_events.clear()
             return
         if handler is None:
             self._set_entries(event, ())
             return
-        entries = self._handlers.get(event, ())
+        entries = self.handlers.get(event, ())
         for i, entry in enumerate(entries):
             if entry.fn is handler:
                 self._set_entries(event, entries[:i] + entries[i + 1 :])
@@ -125,56 +147,58 @@ class EventEmitter:
 
     def listeners(self, event: str) -> list[Handler]:
         """The handlers registered for ``event``, in call order."""
-        return [e.fn for e in self._handlers.get(event, ())]
+        return [e.fn for e in self.handlers.get(event, ())]
 
     def has_listeners(self, event: str) -> bool:
         """True when at least one handler is registered for ``event``."""
-        return event in self._handlers
+        return event in self.handlers
 
-    def on_any(self, listener: Handler) -> Handler:
+    def on_any(self, listener: F) -> F:
         """Call ``listener(event, *args)`` for every incoming event, before its handlers.
 
-        Usable as a decorator. Any-listeners do not receive the ack callable.
+        Usable as a decorator (the function keeps its type). Any-listeners do not receive the
+        ack callable.
         """
-        self._any = (*self._any, listener)
+        self.any_listeners = (*self.any_listeners, listener)
         return listener
 
-    def prepend_any(self, listener: Handler) -> Handler:
+    def prepend_any(self, listener: F) -> F:
         """Like :meth:`on_any`, but the listener runs before those already registered."""
-        self._any = (listener, *self._any)
+        self.any_listeners = (listener, *self.any_listeners)
         return listener
 
     def off_any(self, listener: Handler | None = None) -> None:
         """Remove one any-listener, or all of them when ``listener`` is None."""
-        self._any = () if listener is None else tuple(x for x in self._any if x is not listener)
+        self.any_listeners = () if listener is None else tuple(x for x in self.any_listeners if x is not listener)
 
     def listeners_any(self) -> list[Handler]:
         """The incoming any-listeners, in call order."""
-        return list(self._any)
+        return list(self.any_listeners)
 
-    def on_any_outgoing(self, listener: Handler) -> Handler:
+    def on_any_outgoing(self, listener: F) -> F:
         """Call ``listener(event, *args)`` for every event this object emits (ack callback excluded)."""
-        self._any_outgoing = (*self._any_outgoing, listener)
+        self.any_outgoing_listeners = (*self.any_outgoing_listeners, listener)
         return listener
 
-    def prepend_any_outgoing(self, listener: Handler) -> Handler:
+    def prepend_any_outgoing(self, listener: F) -> F:
         """Like :meth:`on_any_outgoing`, but first in line."""
-        self._any_outgoing = (listener, *self._any_outgoing)
+        self.any_outgoing_listeners = (listener, *self.any_outgoing_listeners)
         return listener
 
     def off_any_outgoing(self, listener: Handler | None = None) -> None:
         """Remove one outgoing any-listener, or all of them when ``listener`` is None."""
-        self._any_outgoing = () if listener is None else tuple(x for x in self._any_outgoing if x is not listener)
+        outgoing = self.any_outgoing_listeners
+        self.any_outgoing_listeners = () if listener is None else tuple(x for x in outgoing if x is not listener)
 
     def listeners_any_outgoing(self) -> list[Handler]:
         """The outgoing any-listeners, in call order."""
-        return list(self._any_outgoing)
+        return list(self.any_outgoing_listeners)
 
     # --- dispatch (internal API for owners) ---------------------------------------------------
 
-    def _take_handlers(self, event: Any) -> tuple[_Entry, ...]:
-        entries = self._handlers.get(event, ())
-        if event in self._once_events:
+    def _take_handlers(self, event: Any) -> tuple[HandlerEntry, ...]:
+        entries = self.handlers.get(event, ())
+        if event in self.once_events:
             self._set_entries(event, tuple(e for e in entries if not e.once))
         return entries
 
@@ -183,28 +207,29 @@ class EventEmitter:
         for entry in self._take_handlers(event):
             self._run(entry, args, None, event)
 
-    def _dispatch_event(self, event: Any, args: list[Any], ack: AckCallback | None = None) -> None:
+    def _dispatch_event(self, event: Any, args: list[Any], ack: Ack | None = None) -> None:
         """Deliver one incoming event: any-listeners, then handlers (see the module docstring)."""
-        if self._any:
+        if self.any_listeners:
             self._dispatch_any(event, args)
         self._dispatch_handlers(event, args, ack)
 
     def _dispatch_any(self, event: Any, args: list[Any]) -> None:
         """The any-listener half of :meth:`_dispatch_event` (for owners that run middlewares between)."""
-        for listener in self._any:
+        for listener in self.any_listeners:
             self._invoke(listener, (event, *args), None, "any listener")
 
-    def _dispatch_handlers(self, event: Any, args: list[Any], ack: AckCallback | None = None) -> None:
+    def _dispatch_handlers(self, event: Any, args: list[Any], ack: Ack | None = None) -> None:
         """The handler half of :meth:`_dispatch_event`."""
         for entry in self._take_handlers(event):
             self._run(entry, args, ack, event)
 
-    def _notify_outgoing(self, event: Any, args: list[Any] | tuple[Any, ...]) -> None:
-        """Tell the outgoing any-listeners about an event being sent."""
-        for listener in self._any_outgoing:
+    def notify_outgoing(self, event: Any, args: list[Any] | tuple[Any, ...]) -> None:
+        """Tell the outgoing any-listeners about an event being sent (the broadcast room walk
+        calls it for each recipient that has some)."""
+        for listener in self.any_outgoing_listeners:
             self._invoke(listener, (event, *args), None, "outgoing any listener")
 
-    def _run(self, entry: _Entry, args: Any, ack: AckCallback | None, what: Any) -> None:
+    def _run(self, entry: HandlerEntry, args: Any, ack: Ack | None, what: Any) -> None:
         """Call one registered handler (its shape is known): ack placement, result, task."""
         fn = entry.fn
         try:
@@ -225,7 +250,7 @@ class EventEmitter:
         if ack is not None:
             ack.send_result(result)
 
-    def _invoke(self, fn: Handler, args: Any, ack: AckCallback | None, what: Any) -> None:
+    def _invoke(self, fn: Handler, args: Any, ack: Ack | None, what: Any) -> None:
         """Call a listener that is not a registered entry (any-listeners): same rules as _run."""
         if ack is not None and takes_extra_arg(fn, len(args)):
             call_args = (*args, ack)

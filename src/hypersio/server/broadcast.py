@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hypersio.adapters.memory import BroadcastOptions
+from hypersio.adapters.base import BroadcastAdapter, BroadcastOptions, SocketView
 from hypersio.events.acks import run_callback, unpack_ack_args
 from hypersio.exceptions import AckTimeoutError
+from hypersio.protocol.socketio.packet import RESERVED_EVENTS
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hypersio.adapters.memory import InMemoryAdapter
-    from hypersio.server.socket import Socket
-
-RESERVED_EVENTS = frozenset(
-    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
-)
+__all__ = ["BroadcastOperator", "room_set"]
 
 
-def _room_set(rooms: str | Iterable[str]) -> frozenset[str]:
+def room_set(rooms: str | Iterable[str]) -> frozenset[str]:
+    """The room names of a ``to``/``except_``/``join`` argument: one name, or several."""
     if isinstance(rooms, str):
         return frozenset((rooms,))
     return frozenset(rooms)
@@ -39,7 +35,7 @@ class BroadcastOperator:
 
     __slots__ = ("_adapter", "_opts")
 
-    def __init__(self, adapter: InMemoryAdapter, opts: BroadcastOptions | None = None) -> None:
+    def __init__(self, adapter: BroadcastAdapter, opts: BroadcastOptions | None = None) -> None:
         self._adapter = adapter
         self._opts = opts if opts is not None else BroadcastOptions()
 
@@ -58,7 +54,7 @@ class BroadcastOperator:
     def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """A new operator that also targets ``rooms`` (a name or several); union with earlier ones."""
         current = self._opts.rooms
-        added = _room_set(rooms)
+        added = room_set(rooms)
         return self._with(rooms=current | added if current else added)
 
     def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
@@ -67,7 +63,7 @@ class BroadcastOperator:
 
     def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """A new operator that skips the sockets in ``rooms``."""
-        return self._with(except_rooms=self._opts.except_rooms | _room_set(rooms))
+        return self._with(except_rooms=self._opts.except_rooms | room_set(rooms))
 
     @property
     def volatile(self) -> BroadcastOperator:
@@ -109,34 +105,34 @@ class BroadcastOperator:
 
     def _emit_with_ack_callback(self, data: list[Any], done: Callable[[Any, list[Any]], None]) -> None:
         responses: list[Any] = []
-        state = {"expected": None, "failed": 0, "finished": False}
+        state = _AckCount()
         timer: asyncio.TimerHandle | None = None
 
         def finish(err: Any) -> None:
-            if state["finished"]:
+            if state.finished:
                 return
-            state["finished"] = True
+            state.finished = True
             if timer is not None:
                 timer.cancel()
             done(err, responses)
 
         def check() -> None:
-            expected = state["expected"]
-            if expected is not None and len(responses) + state["failed"] >= expected:
-                if state["failed"] and self._opts.timeout is not None:
+            expected = state.expected
+            if expected is not None and len(responses) + state.failed >= expected:
+                if state.failed and self._opts.timeout is not None:
                     return  # a client left: let the timer report the missing answers
                 finish(None)
 
-        def on_client(sock: Socket, ack_id: int) -> None:
+        def on_client(sock: SocketView, ack_id: int) -> None:
             def on_ack(args: list[Any]) -> None:
                 responses.append(unpack_ack_args(args))
                 check()
 
             def on_error(exc: BaseException) -> None:
-                state["failed"] += 1
+                state.failed += 1
                 check()
 
-            sock._acks.register(on_ack, on_error, None, ack_id)
+            sock.acks.register(on_ack, on_error, None, ack_id)
 
         if self._opts.timeout is not None:
             timeout = self._opts.timeout
@@ -145,9 +141,9 @@ class BroadcastOperator:
                 lambda: finish(AckTimeoutError(f"not every client acknowledged within {timeout}s")),
             )
         try:
-            state["expected"] = self._adapter.broadcast_with_ack(data, self._opts, on_client)
+            state.expected = self._adapter.broadcast_with_ack(data, self._opts, on_client)
         except Exception:
-            state["finished"] = True  # unencodable arguments: report to the caller, not later
+            state.finished = True  # unencodable arguments: report to the caller, not later
             if timer is not None:
                 timer.cancel()
             raise
@@ -177,18 +173,29 @@ class BroadcastOperator:
 
     # --- acting on the targeted sockets ---------------------------------------------------------
 
-    async def fetch_sockets(self) -> list[Socket]:
+    async def fetch_sockets(self) -> list[Any]:
         """The targeted sockets (``Socket`` objects in memory; remote stand-ins with a cluster)."""
         return await self._adapter.fetch_sockets(self._opts)
 
     def sockets_join(self, rooms: str | Iterable[str]) -> None:
         """Make every targeted socket join ``rooms``."""
-        self._adapter.add_sockets(self._opts, sorted(_room_set(rooms)))
+        self._adapter.add_sockets(self._opts, sorted(room_set(rooms)))
 
     def sockets_leave(self, rooms: str | Iterable[str]) -> None:
         """Make every targeted socket leave ``rooms``."""
-        self._adapter.del_sockets(self._opts, sorted(_room_set(rooms)))
+        self._adapter.del_sockets(self._opts, sorted(room_set(rooms)))
 
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every targeted socket; ``close=True`` also closes their connections."""
         self._adapter.disconnect_sockets(self._opts, close)
+
+
+class _AckCount:
+    """The answers a broadcast with acks still waits for (how many were sent, failed, done)."""
+
+    __slots__ = ("expected", "failed", "finished")
+
+    def __init__(self) -> None:
+        self.expected: int | None = None
+        self.failed = 0
+        self.finished = False

@@ -3,40 +3,67 @@
 It owns the packet decoder of that session, routes decoded packets to the namespace sockets the
 client joined, handles CONNECT requests and the connect timeout, and turns the session's close
 into a disconnect of each of those sockets. Internal: applications see ``socket.client`` at most.
+
+The connection sits below the namespace and the server: a CONNECT is handed to the ``on_connect``
+callable and the end of the connection reported to ``on_closed``, both given by the server.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 from hypersio.events.dispatch import Router
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio.packet import CONNECT, CONNECT_ERROR, DISCONNECT
+from hypersio.server.socket import Socket
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hypersio.server.server import Server
-    from hypersio.server.socket import Socket
+__all__ = ["Connection", "OnClosed", "OnConnect"]
 
-CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR = range(5)
+#: ``on_connect(conn, name, auth)``: the client asked to join namespace ``name``.
+OnConnect = Callable[["Connection", str, Any], None]
+#: ``on_closed(conn)``: the connection is closed and its sockets disconnected.
+OnClosed = Callable[["Connection"], None]
 
 
 class Connection:
-    """The Socket.IO state of one Engine.IO session: decoder, joined namespaces, connect timer."""
+    """The Socket.IO state of one Engine.IO session: decoder, joined namespaces, connect timer.
 
-    def __init__(self, server: Server, session: Any) -> None:
-        self.server = server
+    ``parser`` is the codec module, ``max_attachments`` bounds attachments per packet,
+    ``connect_timeout`` (seconds, 0 for none) closes a connection that joins no namespace in time.
+    ``sockets`` (namespace name -> socket) and ``connecting`` (names whose CONNECT is being
+    decided) are changed by the namespaces and sockets; ``decoder`` and ``sockets`` keep their
+    identity for the connection's life (the incoming dispatch resolved them once).
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        parser: ModuleType,
+        *,
+        max_attachments: int,
+        connect_timeout: float,
+        logger: logging.Logger,
+        on_connect: OnConnect,
+        on_closed: OnClosed,
+    ) -> None:
         self.session = session
         self.id: str = session.id
-        self.decoder = server._parser.Decoder(max_attachments=server.max_attachments)
+        self.decoder = parser.Decoder(max_attachments=max_attachments)
         self.sockets: dict[str, Socket] = {}
-        self._connecting: set[str] = set()
+        self.connecting: set[str] = set()
         self.closed = False
+        self.logger = logger
+        self._parser = parser
+        self._on_connect = on_connect
+        self._on_closed = on_closed
         self._close_reason: str | None = None
         self._connect_timer: asyncio.TimerHandle | None = None
-        if server.connect_timeout:
-            self._connect_timer = asyncio.get_running_loop().call_later(
-                server.connect_timeout, self._on_connect_timeout
-            )
+        if connect_timeout:
+            self._connect_timer = asyncio.get_running_loop().call_later(connect_timeout, self._on_connect_timeout)
         # The (compiled) router itself is the session's handler: no Python frame per message.
         self._route = Router(self)
         session.on("message", self._route)
@@ -45,55 +72,58 @@ class Connection:
     def __repr__(self) -> str:
         return f"<Connection {self.id!r} namespaces={sorted(self.sockets)}>"
 
-    # --- incoming -----------------------------------------------------------------------------
+    # --- incoming (called by the Router of hypersio.events.dispatch) ----------------------------
 
-    def _parse_failed(self, exc: ParseError) -> None:
-        self.server.logger.warning("invalid packet from %s: %s; closing the connection", self.id, exc)
+    def parse_failed(self, exc: ParseError) -> None:
+        """A message did not decode: close the connection ("parse error")."""
+        self.logger.warning("invalid packet from %s: %s; closing the connection", self.id, exc)
         self.close("parse error")
 
-    def _on_other_packet(self, packet: Any, socket: Socket | None) -> None:
-        """Every decoded packet but an EVENT for a joined namespace (hypersio.events.dispatch routes those)."""
+    def handle_other_packet(self, packet: Any, socket: Socket | None) -> None:
+        """Every decoded packet but an EVENT for a joined namespace (the Router takes those)."""
         ptype = packet.type
         name = packet.nsp
         if ptype == CONNECT:
-            if socket is None and name not in self._connecting:
-                self.server._connect(self, name, packet.data)
+            if socket is None and name not in self.connecting:
+                self._on_connect(self, name, packet.data)
             else:
-                self.server.logger.warning("%s sent CONNECT twice for %s; ignored", self.id, name)
+                self.logger.warning("%s sent CONNECT twice for %s; ignored", self.id, name)
         elif socket is not None:
-            socket._on_packet(packet)
+            socket.handle_packet(packet)
         elif ptype == DISCONNECT:
             pass  # the client leaves a namespace we already dropped: nothing to do
         else:
             # socket.io closes a client that talks to a namespace it has not joined.
-            self.server.logger.warning("%s sent a packet to %s before joining it; closing", self.id, name)
+            self.logger.warning("%s sent a packet to %s before joining it; closing", self.id, name)
             self.close("parse error")
 
-    # --- namespace bookkeeping ----------------------------------------------------------------
+    # --- namespace bookkeeping (called by the namespaces and their sockets) -----------------------
 
-    def _refuse(self, name: str, message: str, data: Any = None) -> None:
+    def refuse(self, name: str, message: str, data: Any = None) -> None:
         """Answer a CONNECT with CONNECT_ERROR ``{"message", "data"}`` (data omitted when None)."""
         payload: dict[str, Any] = {"message": message}
         if data is not None:
             payload["data"] = data
         if self.closed:
             return
-        for part in self.server._parser.encode_packet(CONNECT_ERROR, name, payload, None):
+        for part in self._parser.encode_packet(CONNECT_ERROR, name, payload, None):
             self.session.send(part)
 
-    def _joined(self) -> None:
+    def namespace_joined(self) -> None:
+        """A namespace accepted the client: the connect timeout no longer applies."""
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
 
-    def _remove(self, socket: Socket) -> None:
+    def remove_socket(self, socket: Socket) -> None:
+        """Forget a socket that left its namespace."""
         if self.sockets.get(socket.nsp.name) is socket:
             del self.sockets[socket.nsp.name]
 
     def _on_connect_timeout(self) -> None:
         self._connect_timer = None
         if not self.sockets and not self.closed:
-            self.server.logger.info("%s joined no namespace in time; closing", self.id)
+            self.logger.info("%s joined no namespace in time; closing", self.id)
             self.close("forced close")
 
     # --- closing ------------------------------------------------------------------------------
@@ -124,9 +154,9 @@ class Connection:
             self._connect_timer.cancel()
             self._connect_timer = None
         for socket in list(self.sockets.values()):
-            socket._on_close(reason, description)
+            socket.handle_close(reason, description)
         self.sockets.clear()
-        self.server._connections.pop(self.id, None)
+        self._on_closed(self)
         reset = getattr(self.decoder, "reset", None)
         if reset is not None:
             reset()

@@ -19,34 +19,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 import signal
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar, overload
 
+from hypersio.adapters.recovery import Recovery
 from hypersio.events.acks import spawn
 from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.server.broadcast import BroadcastOperator
 from hypersio.server.connection import Connection
-from hypersio.server.namespace import Namespace, ParentNamespace
+from hypersio.server.namespace import AdapterFactory, Namespace
+from hypersio.server.parent_namespace import Matcher, ParentNamespace
 from hypersio.server.socket import Socket
+
+__all__ = ["Recovery", "Server"]
 
 logger = logging.getLogger("hypersio")
 
-
-@dataclass(frozen=True)
-class Recovery:
-    """Connection state recovery settings (``Server(connection_state_recovery=Recovery())``).
-
-    A client that lost its connection for less than ``max_disconnection_duration`` seconds gets
-    back its socket id, rooms and ``data``, plus the events it missed; with
-    ``skip_middlewares`` the middlewares are not run again for such a client.
-    """
-
-    max_disconnection_duration: float = 120.0
-    skip_middlewares: bool = True
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Server:
@@ -59,6 +50,10 @@ class Server:
     :class:`~hypersio.adapters.memory.InMemoryAdapter` subclass, or a cluster adapter's factory);
     ``max_attachments`` bounds binary attachments per packet (a larger count closes the
     connection).
+
+    ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
+    and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
+    (``hypersio.server.namespace.ServerView``).
     """
 
     def __init__(
@@ -72,7 +67,7 @@ class Server:
         cors_allowed_origins: str | Iterable[str] | None = None,
         parser: str | ModuleType = "json",
         connection_state_recovery: Recovery | bool | None = None,
-        adapter: Callable[[Namespace], Any] | None = None,
+        adapter: AdapterFactory | None = None,
         *,
         max_attachments: int = 10,
     ) -> None:
@@ -88,11 +83,11 @@ class Server:
         self.connection_state_recovery: Recovery | None = connection_state_recovery or None
         self.max_attachments = max_attachments
         self.logger = logger
-        self._parser = parser_module(parser)
+        self.parser = parser_module(parser)
         if adapter is not None and not callable(adapter):
             raise TypeError("adapter must be a callable taking a Namespace (e.g. an InMemoryAdapter subclass)")
         # Called once per namespace, like socket.io's adapter constructor option.
-        self._adapter_factory = adapter
+        self.adapter_factory = adapter
         self._engine: Any = None
         self._prepared_cls: Any = None
         self._nsps: dict[str, Namespace] = {}
@@ -122,7 +117,7 @@ class Server:
             self._engine.on("connection", self._on_engine_connection)
         return self._engine
 
-    def _prepare_message(self, data: str | bytes) -> Any:
+    def prepare_message(self, data: str | bytes) -> Any:
         """One ``engine.PreparedMessage`` for a broadcast part (class resolved once, lazily)."""
         cls = self._prepared_cls
         if cls is None:
@@ -133,16 +128,23 @@ class Server:
 
     def _on_engine_connection(self, session: Any) -> None:
         """A new Engine.IO session: give it a Socket.IO connection (decoder, namespaces)."""
-        conn = Connection(self, session)
+        conn = Connection(
+            session,
+            self.parser,
+            max_attachments=self.max_attachments,
+            connect_timeout=self.connect_timeout,
+            logger=self.logger,
+            on_connect=self._connect,
+            on_closed=self._connection_closed,
+        )
         self._connections[conn.id] = conn
 
-    @staticmethod
-    def _new_sid() -> str:
-        return secrets.token_urlsafe(15)
+    def _connection_closed(self, conn: Connection) -> None:
+        self._connections.pop(conn.id, None)
 
     # --- namespaces ---------------------------------------------------------------------------
 
-    def of(self, name: str | re.Pattern[str] | Callable[[str, Any], Any]) -> Namespace:
+    def of(self, name: str | Matcher) -> Namespace:
         """The namespace ``name`` (created on first use).
 
         ``name`` may also be a compiled regex or a callable ``(name, auth) -> bool`` (sync or
@@ -167,12 +169,12 @@ class Server:
             auth = {}
         nsp = self._nsps.get(name)
         if nsp is not None:
-            nsp._add_client(conn, auth)
+            nsp.add_client(conn, auth)
         elif self._parent_nsps:
-            conn._connecting.add(name)
+            conn.connecting.add(name)
             spawn(self._connect_dynamic(conn, name, auth), f"dynamic namespace {name}")
         else:
-            conn._refuse(name, "Invalid namespace")
+            conn.refuse(name, "Invalid namespace")
 
     async def _connect_dynamic(self, conn: Connection, name: str, auth: Any) -> None:
         try:
@@ -184,31 +186,53 @@ class Server:
         except Exception:
             logger.exception("dynamic namespace check for %s raised", name)
             parent = None
-        conn._connecting.discard(name)
+        conn.connecting.discard(name)
         if conn.closed:
             return
         if parent is None:
-            conn._refuse(name, "Invalid namespace")
+            conn.refuse(name, "Invalid namespace")
             return
-        nsp = self._nsps.get(name) or parent.create_child(name)
-        nsp._add_client(conn, auth)
+        nsp = self._nsps.get(name)
+        if nsp is None:
+            nsp = self._nsps[name] = parent.create_child(name)
+        nsp.add_client(conn, auth)
 
     # --- the main namespace's API -------------------------------------------------------------------
 
-    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
-        """Register a handler on ``"/"``; ``"connection"`` (or ``"connect"``) gets each Socket."""
+    @overload
+    def on(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
+        """Register a handler on ``"/"``; ``"connection"`` (or ``"connect"``) gets each Socket.
+
+        ``@sio.on("connection")`` or ``sio.on("connection", fn)``; the handler is returned
+        unchanged, so a decorated function keeps its type.
+        """
+        if handler is None:
+            return self.sockets.on(event)
         return self.sockets.on(event, handler)
 
-    def once(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def once(self, event: str) -> Callable[[F], F]: ...
+
+    @overload
+    def once(self, event: str, handler: F) -> F: ...
+
+    def once(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Like :meth:`on`, for one call only."""
+        if handler is None:
+            return self.sockets.once(event)
         return self.sockets.once(event, handler)
 
     def off(self, event: str | None = None, handler: Callable[..., Any] | None = None) -> None:
         """Remove handlers from ``"/"``."""
         self.sockets.off("connection" if event == "connect" else event, handler)
 
-    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
-        """Add a middleware to ``"/"`` (see :meth:`Namespace.use`)."""
+    def use(self, middleware: F) -> F:
+        """Add a middleware to ``"/"`` (see :meth:`Namespace.use`); usable as a decorator."""
         return self.sockets.use(middleware)
 
     def emit(self, event: str, *args: Any) -> None:
@@ -316,7 +340,7 @@ class Server:
         """Disconnect every socket ("server shutting down") and stop the Engine.IO server."""
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
-                socket._on_close("server shutting down")
+                socket.handle_close("server shutting down")
             nsp.adapter.close()
         for conn in list(self._connections.values()):
             conn.close("server shutting down")

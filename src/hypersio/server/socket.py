@@ -4,31 +4,135 @@ A ``Socket`` is created when a client's CONNECT for a namespace passes the middl
 handed to the namespace's ``connection`` handlers. It receives the client's events, emits to it,
 joins and leaves rooms, and starts broadcasts that skip itself (``socket.to(room)``,
 ``socket.broadcast``).
+
+The socket sits below its namespace, connection and server in ``hypersio.server``: what it uses
+of them is declared here (:class:`NamespaceView`, :class:`ConnectionView`, :class:`ServerView`)
+and implemented there, so this module imports none of them.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
+import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
-from hypersio.adapters.memory import BroadcastOptions
-from hypersio.adapters.recovery import RECOVERABLE_REASONS
+from hypersio.adapters.base import BroadcastOptions
+from hypersio.adapters.base import ServerView as AdapterServerView
+from hypersio.adapters.memory import InMemoryAdapter
+from hypersio.adapters.recovery import RECOVERABLE_REASONS, SavedSession
 from hypersio.events.acks import PendingAcks, call_next_style, spawn, takes_extra_arg
 from hypersio.events.dispatch import SocketAck, SocketRoute, on_event
 from hypersio.events.emitter import EventEmitter, logger
+from hypersio.events.targets import Encode
 from hypersio.exceptions import DisconnectedError
-from hypersio.server.broadcast import RESERVED_EVENTS, BroadcastOperator, _room_set
+from hypersio.protocol.socketio.packet import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    DISCONNECT,
+    EVENT,
+    RESERVED_EVENTS,
+)
+from hypersio.server.broadcast import BroadcastOperator, room_set
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hypersio.adapters.recovery import SavedSession
-    from hypersio.server.connection import Connection
-    from hypersio.server.namespace import Namespace
-    from hypersio.server.server import Server
+__all__ = ["ConnectionView", "Handshake", "NamespaceView", "ServerView", "Socket", "new_sid"]
 
-CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range(7)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def new_sid() -> str:
+    """A fresh random socket id (20 URL-safe characters, as socket.io's base64id)."""
+    return secrets.token_urlsafe(15)
+
+
+class ServerView(AdapterServerView, Protocol):
+    """What a socket uses of its server: the adapter's view plus the logger."""
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Where the server logs."""
+        ...
+
+
+class NamespaceView(Protocol):
+    """What a socket uses of its namespace (``hypersio.server.namespace.Namespace``), plus the
+    broadcast helpers a handler reaches through ``socket.nsp``."""
+
+    @property
+    def name(self) -> str:
+        """The namespace name."""
+        ...
+
+    @property
+    def server(self) -> ServerView:
+        """The server."""
+        ...
+
+    @property
+    def adapter(self) -> InMemoryAdapter:
+        """The namespace's rooms and broadcasts."""
+        ...
+
+    @property
+    def sockets(self) -> dict[str, Socket]:
+        """Socket id -> connected socket; the socket enters itself when accepted."""
+        ...
+
+    @property
+    def ack_ids(self) -> Iterator[int]:
+        """The namespace's one ack id source, shared by its sockets and broadcasts."""
+        ...
+
+    def remove_socket(self, socket: Socket) -> None:
+        """Forget a socket that disconnected."""
+        ...
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of the namespace."""
+        ...
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Target the sockets of the namespace in ``rooms``."""
+        ...
+
+    def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Alias of :meth:`to`."""
+        ...
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Target every socket of the namespace but those in ``rooms``."""
+        ...
+
+
+class ConnectionView(Protocol):
+    """What a socket uses of its client connection (``hypersio.server.connection.Connection``)."""
+
+    @property
+    def session(self) -> Any:
+        """The Engine.IO session."""
+        ...
+
+    @property
+    def sockets(self) -> dict[str, Socket]:
+        """Namespace name -> joined socket; the socket enters itself when accepted."""
+        ...
+
+    def disconnect_all(self) -> None:
+        """Disconnect every namespace of the connection, then close it."""
+        ...
+
+    def close(self, reason: str = "forced close") -> None:
+        """Close the Engine.IO session."""
+        ...
+
+    def remove_socket(self, socket: Socket) -> None:
+        """Forget a socket that disconnected."""
+        ...
 
 
 @dataclass
@@ -76,35 +180,44 @@ def _build_handshake(session: Any, auth: Any) -> Handshake:
 
 
 class Socket(EventEmitter):
-    """A client connected to one namespace (see the module docstring and API.md "Socket")."""
+    """A client connected to one namespace (see the module docstring and API.md "Socket").
 
-    def __init__(self, nsp: Namespace, conn: Connection, auth: Any, saved: SavedSession | None = None) -> None:
+    Besides the API of API.md, a socket has the fields the layers below read (it is their
+    :class:`~hypersio.events.targets.DispatchTarget` and :class:`~hypersio.adapters.base.SocketView`):
+    ``session`` (the Engine.IO session), ``encode`` (the codec's ``encode_packet``), ``nsp_name``,
+    ``packet_middlewares``, ``acks`` (the acks it waits for) and ``route`` (what the incoming
+    dispatch reads on every message, resolved once); they keep their identity for its life.
+    The ``handle_*`` methods are how its connection and namespace drive it.
+    """
+
+    def __init__(self, nsp: NamespaceView, conn: ConnectionView, auth: Any, saved: SavedSession | None = None) -> None:
         super().__init__()
         self.nsp = nsp
-        self.server: Server = nsp.server
+        self.server = nsp.server
         self.client = conn
-        self._session = conn.session
+        self.session: Any = conn.session
         self.handshake = _build_handshake(conn.session, auth)
         self.data: Any = {}
         self.connected = False
         self.recovered = False
-        self._acks = PendingAcks(nsp._ack_ids)
-        self._encode = nsp.server._parser.encode_packet
-        self._nsp_name: str = nsp.name
+        self.acks = PendingAcks(nsp.ack_ids)
+        self.encode: Encode = nsp.server.parser.encode_packet
+        self.nsp_name: str = nsp.name
         self._adapter = nsp.adapter
         self._recovering = nsp.server.connection_state_recovery is not None
-        self._packet_middlewares: list[Callable[..., Any]] = []
+        self.packet_middlewares: list[Callable[..., Any]] = []
         self._saved = saved
+        # ``socket.volatile`` is immutable, so one view serves every volatile emit of the socket.
+        self._volatile_view: _FlaggedSocket | None = None
         if saved is not None:
             self.id: str = saved.sid
             self.pid: str | None = saved.pid
             self.data = saved.data
             self.recovered = True
         else:
-            self.id = nsp.server._new_sid()
-            self.pid = nsp.server._new_sid() if self._recovering else None
-        # What the incoming-event path reads on every message, resolved once (hypersio.events.dispatch).
-        self._route = SocketRoute(self)
+            self.id = new_sid()
+            self.pid = new_sid() if self._recovering else None
+        self.route = SocketRoute(self)
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp.name!r} connected={self.connected}>"
@@ -117,15 +230,15 @@ class Socket(EventEmitter):
     @property
     def conn(self) -> Any:
         """The underlying Engine.IO session (transport, request details)."""
-        return self._session
+        return self.session
 
     # --- sending ------------------------------------------------------------------------------
 
     def _send_packet(self, ptype: int, data: Any, ack_id: int | None = None, volatile: bool = False) -> None:
-        if self._session.closed:
+        if self.session.closed:
             return
-        parts = self._encode(ptype, self._nsp_name, data, ack_id)
-        send = self._session.send
+        parts = self.encode(ptype, self.nsp_name, data, ack_id)
+        send = self.session.send
         if len(parts) == 1:
             send(parts[0], volatile)
             return
@@ -152,10 +265,10 @@ class Socket(EventEmitter):
         if args and callable(args[-1]):
             if not self.connected:
                 return
-            ack_id = self._acks.register_callback(args[-1], timeout)
+            ack_id = self.acks.register_callback(args[-1], timeout)
             args = args[:-1]
-        if self._any_outgoing:
-            self._notify_outgoing(event, args)
+        if self.any_outgoing_listeners:
+            self.notify_outgoing(event, args)
         data = [event, *args]
         if self._recovering and ack_id is None and not volatile:
             # Stored with an offset so a reconnecting client can get it replayed.
@@ -166,7 +279,7 @@ class Socket(EventEmitter):
             self._send_packet(EVENT, data, ack_id, volatile)
         except Exception:
             if ack_id is not None:
-                self._acks.discard(ack_id)  # unencodable arguments: nobody will ever answer
+                self.acks.discard(ack_id)  # unencodable arguments: nobody will ever answer
             raise
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
@@ -183,13 +296,13 @@ class Socket(EventEmitter):
             raise ValueError(f'"{event}" is a reserved event name')
         if not self.connected:
             raise DisconnectedError(f"socket {self.id} is not connected")
-        ack_id, fut = self._acks.register_future(timeout)
-        if self._any_outgoing:
-            self._notify_outgoing(event, args)
+        ack_id, fut = self.acks.register_future(timeout)
+        if self.any_outgoing_listeners:
+            self.notify_outgoing(event, args)
         try:
             self._send_packet(EVENT, [event, *args], ack_id, volatile)
         except Exception:
-            self._acks.discard(ack_id)
+            self.acks.discard(ack_id)
             raise
         return await fut
 
@@ -198,22 +311,25 @@ class Socket(EventEmitter):
 
         The callback then receives ``(err, *args)``: ``err`` is None or ``AckTimeoutError``.
         """
-        return _FlaggedSocket(self, float(seconds), False)
+        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, float(seconds), False)
 
     @property
     def volatile(self) -> _FlaggedSocket:
         """Emit that may be dropped when the client cannot take it right now."""
-        return _FlaggedSocket(self, None, True)
+        view = self._volatile_view
+        if view is None:
+            view = self._volatile_view = _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, None, True)
+        return view
 
     def compress(self, flag: bool) -> _FlaggedSocket:
         """Emit with the compression flag (kept for API parity; frames are sent uncompressed)."""
-        return _FlaggedSocket(self, None, False)
+        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, None, False)
 
     # --- rooms and broadcasts -----------------------------------------------------------------
 
     def join(self, rooms: str | Iterable[str]) -> None:
         """Join one room or several (a list); joining twice is harmless."""
-        self._adapter.add_all(self.id, _room_set(rooms))
+        self._adapter.add_all(self.id, room_set(rooms))
 
     def leave(self, room: str) -> None:
         """Leave ``room``."""
@@ -244,20 +360,21 @@ class Socket(EventEmitter):
 
     # --- per-packet middlewares ---------------------------------------------------------------
 
-    def use(self, middleware: Callable[..., Any]) -> Callable[..., Any]:
+    def use(self, middleware: F) -> F:
         """Run ``middleware(event)`` on every incoming event before its handlers (socket.io's
         ``socket.use``); ``event`` is the list ``[name, *args]`` and may be changed in place.
 
         Sync or async; raising (or, JS style with a second parameter, calling ``next(err)``)
         stops the event and emits ``"error"`` on this socket with the exception (logged when
-        nobody listens). Any-listeners run before middlewares, as in socket.io.
+        nobody listens). Any-listeners run before middlewares, as in socket.io. Usable as a
+        decorator (the function keeps its type).
         """
-        self._packet_middlewares.append(middleware)
+        self.packet_middlewares.append(middleware)
         return middleware
 
     def _run_packet_middlewares(self, event: list[Any], ack: SocketAck | None) -> None:
         # Fast path: sync middlewares finish here; the first awaitable moves the rest to a task.
-        for i, middleware in enumerate(self._packet_middlewares):
+        for i, middleware in enumerate(self.packet_middlewares):
             try:
                 if takes_extra_arg(middleware, 1):
                     spawn(self._finish_packet_middlewares(event, ack, i), "socket middleware")
@@ -278,7 +395,7 @@ class Socket(EventEmitter):
             if pending is not None:
                 await pending
                 start += 1
-            for middleware in self._packet_middlewares[start:]:
+            for middleware in self.packet_middlewares[start:]:
                 if takes_extra_arg(middleware, 1):
                     await call_next_style(middleware, event)
                 else:
@@ -311,50 +428,47 @@ class Socket(EventEmitter):
             self.client.disconnect_all()
             return
         self._send_packet(DISCONNECT, None)
-        self._on_close("server namespace disconnect")
+        self.handle_close("server namespace disconnect")
 
-    # --- internal: driven by the Connection and the Namespace ---------------------------------
+    # --- driven by the Connection, the Namespace and the incoming dispatch ------------------------
 
-    def _on_packet(self, packet: Any) -> None:
+    def handle_packet(self, packet: Any) -> None:
+        """A decoded packet for this socket that the incoming dispatch did not take."""
         ptype = packet.type
         if ptype == EVENT or ptype == BINARY_EVENT:
-            self._on_event(packet.data, packet.id)
+            on_event(self, packet.data, packet.id)
         elif ptype == ACK or ptype == BINARY_ACK:
-            self._acks.resolve(packet.id, packet.data)
+            self.acks.resolve(packet.id, packet.data)
         elif ptype == DISCONNECT:
-            self._on_close("client namespace disconnect")
+            self.handle_close("client namespace disconnect")
         else:
             self.server.logger.warning("unexpected packet type %s on socket %s; closing", ptype, self.id)
             self.client.close("parse error")
 
-    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
-        """An incoming EVENT ``[name, *args]`` (``ack_id`` when the client wants an answer)."""
-        on_event(self, data, ack_id)
-
-    def _on_event_general(self, event: Any, data: list[Any], ack_id: int | None) -> None:
+    def dispatch_general(self, event: Any, data: list[Any], ack_id: int | None) -> None:
         """Every EVENT hypersio.events.dispatch's straight line does not take: any-listeners,
         middlewares, several or once handlers, numeric event names, no handler at all."""
         if type(event) is not str:
             event = str(event)  # the protocol allows numeric names; JS handlers key them as strings
         ack = None if ack_id is None else SocketAck(self, ack_id)
-        if self._packet_middlewares:
-            if self._any:
+        if self.packet_middlewares:
+            if self.any_listeners:
                 self._dispatch_any(event, data[1:])
             self._run_packet_middlewares([event, *data[1:]], ack)
         else:
             self._dispatch_event(event, data[1:], ack)
 
-    def _handler_failed(self, event: Any) -> None:
+    def handler_failed(self, event: Any) -> None:
         """Called from inside the ``except`` block around a handler: log with the traceback."""
         logger.exception("error in handler for %r", event)
 
-    def _answer_later(self, fn: Any, result: Any, event: Any, ack: SocketAck | None) -> None:
+    def answer_later(self, fn: Callable[..., Any], result: Any, event: Any, ack: SocketAck | None) -> None:
         """A handler returned an awaitable: run it as a task; its result becomes the ack."""
         task = spawn(result, f"handler for {event!r}", fn)
         if ack is not None:
             task.add_done_callback(ack.from_task)
 
-    def _on_connect(self) -> None:
+    def handle_connect(self) -> None:
         """Accepted: join the own room (and recovered rooms), replay missed events, reply CONNECT."""
         self.connected = True
         self._adapter.add_all(self.id, (self.id,))
@@ -371,7 +485,7 @@ class Socket(EventEmitter):
             payload["pid"] = self.pid
         self._send_packet(CONNECT, payload)
 
-    def _on_close(self, reason: str, description: Any = None) -> None:
+    def handle_close(self, reason: str, description: Any = None) -> None:
         """Run the disconnect sequence once: disconnecting, leave rooms, forget, disconnect."""
         if not self.connected:
             return
@@ -382,38 +496,50 @@ class Socket(EventEmitter):
             )
         self.connected = False
         self._adapter.del_all(self.id)
-        self.nsp._remove(self)
-        self.client._remove(self)
-        self._acks.cancel_all(DisconnectedError(f"socket disconnected: {reason}"))
+        self.nsp.remove_socket(self)
+        self.client.remove_socket(self)
+        self.acks.cancel_all(DisconnectedError(f"socket disconnected: {reason}"))
         self._emit_reserved("disconnect", reason, description)
 
 
 class _FlaggedSocket:
-    """A socket seen through emit flags (timeout, volatile); returned by ``socket.timeout(t)``."""
+    """A socket seen through emit flags (timeout, volatile); returned by ``socket.timeout(t)``.
 
-    __slots__ = ("_socket", "_timeout", "_volatile")
+    It holds the socket's emit paths as bound methods, handed in by the socket.
+    """
 
-    def __init__(self, socket: Socket, timeout: float | None, volatile: bool) -> None:
-        self._socket = socket
+    __slots__ = ("_emit", "_emit_with_ack", "_operator", "_timeout", "_volatile")
+
+    def __init__(
+        self,
+        emit: Callable[[str, tuple[Any, ...], float | None, bool], None],
+        emit_with_ack: Callable[[str, tuple[Any, ...], float | None, bool], Awaitable[Any]],
+        operator: Callable[[bool, float | None], BroadcastOperator],
+        timeout: float | None,
+        volatile: bool,
+    ) -> None:
+        self._emit = emit
+        self._emit_with_ack = emit_with_ack
+        self._operator = operator
         self._timeout = timeout
         self._volatile = volatile
 
     def emit(self, event: str, *args: Any) -> None:
         """Emit with these flags (see :meth:`Socket.emit` and :meth:`Socket.timeout`)."""
-        self._socket._emit(event, args, self._timeout, self._volatile)
+        self._emit(event, args, self._timeout, self._volatile)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Emit with these flags and await the ack (see :meth:`Socket.emit_with_ack`)."""
-        return await self._socket._emit_with_ack(event, args, self._timeout, self._volatile)
+        return await self._emit_with_ack(event, args, self._timeout, self._volatile)
 
     def timeout(self, seconds: float) -> _FlaggedSocket:
         """These flags plus a deadline for the ack."""
-        return _FlaggedSocket(self._socket, float(seconds), self._volatile)
+        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, float(seconds), self._volatile)
 
     @property
     def volatile(self) -> _FlaggedSocket:
         """These flags plus volatile."""
-        return _FlaggedSocket(self._socket, self._timeout, True)
+        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, self._timeout, True)
 
     def compress(self, flag: bool) -> _FlaggedSocket:
         """These flags (compression is not applied)."""
@@ -421,7 +547,7 @@ class _FlaggedSocket:
 
     def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Broadcast with these flags to ``rooms``, skipping this socket."""
-        return self._socket._operator(self._volatile, self._timeout).to(rooms)
+        return self._operator(self._volatile, self._timeout).to(rooms)
 
     def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Alias of :meth:`to`."""
@@ -429,9 +555,9 @@ class _FlaggedSocket:
 
     def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Broadcast with these flags to all but this socket and ``rooms``."""
-        return self._socket._operator(self._volatile, self._timeout).except_(rooms)
+        return self._operator(self._volatile, self._timeout).except_(rooms)
 
     @property
     def broadcast(self) -> BroadcastOperator:
         """Broadcast with these flags to all but this socket."""
-        return self._socket._operator(self._volatile, self._timeout)
+        return self._operator(self._volatile, self._timeout)
