@@ -33,8 +33,8 @@ class Msg:
 class Sock:
     def __init__(self, sid: str, session: Any) -> None:
         self.id = sid
-        self._session = session
-        self._any_outgoing = ()
+        self.session = session
+        self.any_outgoing_listeners = ()
 
 
 class Setup:

@@ -34,8 +34,8 @@ def _twin(kind: str) -> Any:
 class Sock:
     def __init__(self, sid: str, session: Any) -> None:
         self.id = sid
-        self._session = session
-        self._any_outgoing = ()
+        self.session = session
+        self.any_outgoing_listeners = ()
         self.connected = True
 
 
@@ -56,10 +56,10 @@ class World:
         ack_ids = itertools.count()
         server = SimpleNamespace(
             connection_state_recovery=None,
-            _parser=parser,
-            _prepare_message=PreparedMessage,
+            parser=parser,
+            prepare_message=PreparedMessage,
         )
-        self.nsp = SimpleNamespace(name="/", server=server, sockets={}, _next_ack_id=lambda: next(ack_ids))
+        self.nsp = SimpleNamespace(name="/", server=server, sockets={}, next_ack_id=lambda: next(ack_ids))
         with self.patched():
             self.adapter = InMemoryAdapter(self.nsp)  # type: ignore[arg-type]
             for i in range(SOCKETS):
