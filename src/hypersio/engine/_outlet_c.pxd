@@ -2,7 +2,7 @@
 # an ack through outlet_send without a Python method call.
 
 cdef class Corker:
-    cdef readonly object loop
+    cdef object _loop
     cdef list _dirty
     cdef bint _scheduled
     cdef object _flush_cb

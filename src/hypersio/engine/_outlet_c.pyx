@@ -41,13 +41,12 @@ cdef class Corker:
     One corker serves every connection of a loop; objects call :meth:`mark` the first time they
     buffer something in a turn (they keep their own "already marked" flag). A marked object is a
     :class:`CorkedWriter` (flushed here in C) or anything with a ``flush_output()`` method.
-    ``loop`` is the event loop it flushes on (read-only).
     """
 
     # Fields: see _outlet_c.pxd.
 
     def __init__(self, loop):
-        self.loop = loop
+        self._loop = loop
         self._dirty = []
         self._scheduled = False
         self._flush_cb = self.flush
@@ -57,7 +56,7 @@ cdef class Corker:
         PyList_Append(self._dirty, item)
         if not self._scheduled:
             self._scheduled = True
-            self.loop.call_soon(self._flush_cb)
+            self._loop.call_soon(self._flush_cb)
 
     def flush(self):
         """Flush every marked item now (normally called by the loop; also at shutdown)."""

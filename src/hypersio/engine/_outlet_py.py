@@ -45,13 +45,12 @@ class Corker:
     One corker serves every connection of a loop; objects call :meth:`mark` the first time they
     buffer something in a turn (they keep their own "already marked" flag). A marked object is a
     :class:`CorkedWriter` or anything with a ``flush_output()`` method (a polling transport).
-    ``loop`` is the event loop it flushes on (read it, do not change it).
     """
 
-    __slots__ = ("loop", "_dirty", "_scheduled", "__weakref__")
+    __slots__ = ("_loop", "_dirty", "_scheduled", "__weakref__")
 
     def __init__(self, loop: Any) -> None:
-        self.loop = loop
+        self._loop = loop
         self._dirty: list[Any] = []
         self._scheduled = False
 
@@ -60,7 +59,7 @@ class Corker:
         self._dirty.append(item)
         if not self._scheduled:
             self._scheduled = True
-            self.loop.call_soon(self.flush)
+            self._loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Flush every marked item now (normally called by the loop; also at shutdown)."""

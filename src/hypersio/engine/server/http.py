@@ -213,12 +213,19 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         "_upgrade_req",
     )
 
-    def __init__(self, handler: RequestHandler, options: EngineOptions, corker: Corker, secure: bool = False) -> None:
+    def __init__(
+        self,
+        handler: RequestHandler,
+        options: EngineOptions,
+        corker: Corker,
+        loop: asyncio.AbstractEventLoop,
+        secure: bool = False,
+    ) -> None:
         self.handler = handler
         self.options = options
         self._init_writer(corker, options.write_buffer_high_water, options.write_buffer_limit)
         self.secure = secure
-        self.loop: asyncio.AbstractEventLoop = corker.loop
+        self.loop = loop
         self.address = ""
         self.port = 0
         self.ws: Upgraded | None = None  # the WebSocket transport once upgraded; it gets every byte

@@ -8,6 +8,8 @@ session and answered ``ok``.
 
 from __future__ import annotations
 
+import asyncio
+
 from hypersio.engine.message import PreparedMessage, polling_of
 from hypersio.engine.options import EngineOptions
 from hypersio.engine.outlet import Corker, logger
@@ -37,6 +39,7 @@ class Polling:
         "options",
         "session",
         "_corker",
+        "_loop",
         "_queue",
         "_queue_size",
         "_get",
@@ -49,10 +52,11 @@ class Polling:
         "_post_conn",
     )
 
-    def __init__(self, options: EngineOptions, corker: Corker) -> None:
+    def __init__(self, options: EngineOptions, corker: Corker, loop: asyncio.AbstractEventLoop) -> None:
         self.options = options
         self.session: TransportSession = None  # type: ignore[assignment]  # set by Session()
         self._corker = corker
+        self._loop = loop
         self._queue: list[str] = []
         self._queue_size = 0
         self._get: HttpConnection | None = None  # connection whose GET waits for data
@@ -98,7 +102,7 @@ class Polling:
             # Not closed here: the caller may be iterating over sessions (a broadcast), and the
             # close handlers would run in the middle of it. Nothing more is queued meanwhile.
             self._overflowed = True
-            self._corker.loop.call_soon(session.close, "transport error", "write buffer limit exceeded")
+            self._loop.call_soon(session.close, "transport error", "write buffer limit exceeded")
             return
         if self._get is not None and not self._corked:
             self._corked = True

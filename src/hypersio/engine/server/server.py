@@ -197,11 +197,14 @@ class Server:
         listening = _bind_literal(host, port)
         if listening is not None:
             self._aio_server = await loop.create_server(
-                lambda: HttpConnection(self, self.options, self._corker, secure), sock=listening, ssl=ssl, backlog=1024
+                lambda: HttpConnection(self, self.options, self._corker, loop, secure),
+                sock=listening,
+                ssl=ssl,
+                backlog=1024,
             )
         else:
             self._aio_server = await loop.create_server(
-                lambda: HttpConnection(self, self.options, self._corker, secure),
+                lambda: HttpConnection(self, self.options, self._corker, loop, secure),
                 host,
                 port,
                 ssl=ssl,
@@ -411,7 +414,7 @@ class Server:
 
     def _open_polling(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
         sid = self._new_sid()
-        session = self._new_session(sid, req, Polling(self.options, self._corker))
+        session = self._new_session(sid, req, Polling(self.options, self._corker, self._loop))
         body = open_packet(self.options, sid, self._upgrades_json).encode()
         conn.respond(200, _GET_HEADERS + cors if cors else _GET_HEADERS, body)
         session.start_heartbeat()
