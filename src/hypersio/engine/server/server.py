@@ -45,7 +45,7 @@ __all__ = ["ERROR_MESSAGES", "TRANSPORTS", "AllowRequest", "Server"]
 _GET_HEADERS = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
 
 AllowRequest = Callable[[Request], bool | Awaitable[bool]]
-Then = Callable[[HttpConnection, Request, list[tuple[str, str]]], None]
+Opener = Callable[[HttpConnection, Request, list[tuple[str, str]]], None]
 
 
 def _bind_literal(host: str | None, port: int) -> _socket.socket | None:
@@ -367,7 +367,7 @@ class Server:
         return session.carrier  # type: ignore[no-any-return]
 
     # ---- handshakes -------------------------------------------------------------------------
-    def _check_allowed(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Then) -> None:
+    def _check_allowed(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Opener) -> None:
         check = self.allow_request
         if check is None:
             then(conn, req, cors)
@@ -387,7 +387,7 @@ class Server:
             respond_error(conn, req, FORBIDDEN, cors, close=req.upgrade)
 
     async def _await_allowed(
-        self, verdict: Awaitable[bool], conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Then
+        self, verdict: Awaitable[bool], conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Opener
     ) -> None:
         try:
             allowed = bool(await verdict)
