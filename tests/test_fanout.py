@@ -216,7 +216,7 @@ def test_hard_limit_closes_at_end_of_turn_and_drops_later_writes(fanout_twin: Mo
     w = make_writer(fanout_twin, fanout_twin.Corker(loop), high_water=10, hard_limit=20)
     w.write(b"a" * 15)
     w.write(b"b" * 15)
-    assert w._write_closed
+    assert w.write_closed
     w.write(b"dropped")
     assert w._out_size == 30
     loop.run()
@@ -289,7 +289,7 @@ def test_corker_flushes_items_marked_during_the_flush(fanout_twin: ModuleType) -
         def __init__(self) -> None:
             self.flushed = 0
 
-        def _flush_output(self) -> None:
+        def flush_output(self) -> None:
             self.flushed += 1
             w.write(b"answer")  # a polling transport answering into its HTTP connection
 
@@ -305,7 +305,7 @@ def test_corker_survives_a_failing_item(fanout_twin: ModuleType, caplog: pytest.
     corker = fanout_twin.Corker(loop)
 
     class Broken:
-        def _flush_output(self) -> None:
+        def flush_output(self) -> None:
             raise RuntimeError("boom")
 
     w = make_writer(fanout_twin, corker)
@@ -427,7 +427,7 @@ def test_hard_limit_during_a_broadcast(fanout_twin: ModuleType) -> None:
     index.deliver([big])
     index.deliver([big])  # 1204 > 1000: write-closed, closed at the end of the turn
     index.deliver([big])
-    assert all(w._write_closed and len(w._out) == 2 for w in writers)
+    assert all(w.write_closed and len(w._out) == 2 for w in writers)
     loop.run()
     assert [w.overflows for w in writers] == [[1204], [1204]]
 
@@ -773,21 +773,20 @@ def test_outlet_send_volatile_is_dropped_while_congested(fanout_twin: ModuleType
 
 
 def test_outlet_send_without_websocket_goes_to_the_transport(fanout_twin: ModuleType) -> None:
-    class PollingSession(fanout_twin.Outlet):  # type: ignore[misc,name-defined]
-        __slots__ = ("queued",)
-
+    class Polling:
         def __init__(self) -> None:
-            self.closed = False
-            self.ws_out = None
             self.queued: list[tuple[Any, bool]] = []
 
-        def _send_via_transport(self, data: Any, volatile: bool) -> None:
+        def send_message(self, data: Any, volatile: bool) -> None:
             self.queued.append((data, volatile))
 
-    session = PollingSession()
+    session = fanout_twin.Outlet()
+    session.closed = False
+    session.ws_out = None
+    session.carrier = Polling()
     session.send("a")
     session.send(b"b", True)
-    assert session.queued == [("a", False), (b"b", True)]
+    assert session.carrier.queued == [("a", False), (b"b", True)]
 
 
 # --------------------------------------------------------------------------- deliver_messages
@@ -795,7 +794,7 @@ def test_outlet_send_without_websocket_goes_to_the_transport(fanout_twin: Module
 
 def _receiving_session(twin: ModuleType, ws: object, got: list[Any]) -> Any:
     class Session(twin.Outlet):  # type: ignore[misc,name-defined]
-        __slots__ = ("id", "adopted")
+        __slots__ = ("adopted",)
 
         def __init__(self) -> None:
             self.id = "s1"
@@ -815,7 +814,7 @@ def _receiving_session(twin: ModuleType, ws: object, got: list[Any]) -> Any:
 
             self.message_handlers = (record,)
 
-        def _adopt(self, result: Any) -> None:
+        def adopt(self, result: Any) -> None:
             self.adopted.append(result)
 
     return Session()

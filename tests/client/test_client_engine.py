@@ -34,7 +34,7 @@ class FakeWebSocket:
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode().split("\r\n")
         self.query = lines[0].split(" ")[1]
-        key = next(l.split(":", 1)[1].strip() for l in lines if l.lower().startswith("sec-websocket-key"))
+        key = next(line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("sec-websocket-key"))
         self.writer.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + wsframe.accept_key(key).encode() + b"\r\n\r\n"
@@ -176,9 +176,9 @@ async def test_bad_socketio_packet_closes_and_reconnects(fake_server: Any, caplo
     async def script(ws: FakeWebSocket) -> None:
         connections.append(1)
         ws.open(sid=f"s{len(connections)}")
-        kind, text = await ws.receive()
+        _kind, text = await ws.receive()
         assert text == "40"
-        ws.send('40{"sid":"sock%d"}' % len(connections))
+        ws.send(f'40{{"sid":"sock{len(connections)}"}}')
         if len(connections) == 1:
             ws.send("42{}")  # an EVENT whose payload is not an array: invalid
         await asyncio.sleep(5)
@@ -218,10 +218,11 @@ async def test_v2_style_connect_reply_refused(fake_server: Any) -> None:
 async def test_heartbeat_with_node(node_env: dict[str, str]) -> None:
     server = NodeServer(node_env, extra_env={"HYPERSIO_PING_INTERVAL": "100", "HYPERSIO_PING_TIMEOUT": "100"})
     server.start()
+    closed: list[str] = []
     try:
         for transports in (("websocket",), ("polling",)):
             client = EngineClient(server.url, path="/socket.io/", transports=transports)
-            closed: list[str] = []
+            closed.clear()
             client.on_close = lambda reason, description: closed.append(reason)
             await client.open()
             assert client.ping_interval == 0.1 and client.ping_timeout == 0.1
@@ -294,7 +295,7 @@ async def test_websocket_close_frame_from_server(fake_server: Any) -> None:
         ws.open()
         await asyncio.sleep(0.05)
         ws.writer.write(wsframe.build_frame(wsframe.OP_CLOSE, wsframe.build_close_payload(1001, "bye")))
-        kind, payload = await ws.receive()
+        kind, _payload = await ws.receive()
         assert kind == wsframe.OP_CLOSE  # the client answers the closing handshake
         await asyncio.sleep(5)
 

@@ -99,18 +99,19 @@ async def test_many_sessions_share_one_timer_and_stale_deadlines_are_skipped() -
     beats = Heartbeats(loop, sessions)  # type: ignore[arg-type]
 
     def make(sid: str, delay: float) -> SimpleNamespace:
-        s = SimpleNamespace(id=sid, closed=False, _timer_at=loop.time() + delay)
-        s._on_timer = lambda: fired.append(sid)
+        s = SimpleNamespace(id=sid, closed=False, heartbeat_at=loop.time() + delay)
+        s.on_heartbeat = lambda: fired.append(sid)
         sessions[sid] = s
         beats.schedule(s)  # type: ignore[arg-type]
         return s
 
     a, b, c = make("a", 0.05), make("b", 0.02), make("c", 0.03)
     make("d", 0.04)
-    handle = beats._handle
+    armed_at = beats.armed_at
+    assert armed_at == b.heartbeat_at  # the earliest deadline
     make("e", 0.5)  # later than the armed timer: no new loop timer
-    assert beats._handle is handle
-    a._timer_at = loop.time() + 0.06  # moved: the first entry of "a" is stale now
+    assert beats.armed_at == armed_at
+    a.heartbeat_at = loop.time() + 0.06  # moved: the first entry of "a" is stale now
     beats.schedule(a)  # type: ignore[arg-type]
     c.closed = True
     del sessions["d"]
@@ -119,7 +120,7 @@ async def test_many_sessions_share_one_timer_and_stale_deadlines_are_skipped() -
     assert len(beats) == 1  # only e's entry is left
     beats.close()
     await asyncio.sleep(0)
-    assert beats._handle is None and len(beats) == 0
+    assert beats.armed_at is None and len(beats) == 0
 
 
 async def test_a_deadline_between_a_fired_one_and_its_successor_is_kept() -> None:
@@ -133,15 +134,15 @@ async def test_a_deadline_between_a_fired_one_and_its_successor_is_kept() -> Non
     beats = Heartbeats(loop, sessions)  # type: ignore[arg-type]
 
     def make(sid: str, delay: float, then: float | None) -> None:
-        s = SimpleNamespace(id=sid, closed=False, _timer_at=loop.time() + delay)
+        s = SimpleNamespace(id=sid, closed=False, heartbeat_at=loop.time() + delay)
 
         def on_timer() -> None:
             fired.append(sid)
             if then is not None:  # like a ping: the next deadline comes much later
-                s._timer_at += then
+                s.heartbeat_at += then
                 beats.schedule(s)  # type: ignore[arg-type]
 
-        s._on_timer = on_timer
+        s.on_heartbeat = on_timer
         sessions[sid] = s
         beats.schedule(s)  # type: ignore[arg-type]
 

@@ -132,7 +132,7 @@ async def test_silent_client_is_disconnected(make_server) -> None:
     partial.send_raw(b"GET /engine.io/?EIO=4&trans")  # and never finishes
     assert await silent.at_eof(timeout=2)
     assert await partial.at_eof(timeout=2)
-    assert not harness.server._connections
+    assert not harness.server.connections
 
 
 async def test_keepalive_connection_idle_timeout(make_server) -> None:
@@ -143,7 +143,7 @@ async def test_keepalive_connection_idle_timeout(make_server) -> None:
 
 
 async def test_bad_client_does_not_disturb_another(echo: Harness) -> None:
-    good, fields = await echo.ws_session()
+    good, _fields = await echo.ws_session()
     good_poll_sid = (await echo.handshake())["sid"]
     bad = await echo.http()
     bad.send_raw(b"\x00\x01\x02 garbage \xff\r\n\r\n")
@@ -200,12 +200,12 @@ async def test_slow_reader_is_closed_with_bounded_memory(make_server) -> None:
             break
         conn = session.carrier.conn
         if conn.congested():
-            before = conn._out_size
+            before = conn.buffered_size()
             session.send("v", volatile=True)
-            dropped_volatile = dropped_volatile or conn._out_size == before
+            dropped_volatile = dropped_volatile or conn.buffered_size() == before
         session.send(chunk)
         await asyncio.sleep(0)
-        assert conn._out_size + conn.transport.get_write_buffer_size() <= 256 * 1024 + 2 * len(chunk) + 64
+        assert conn.buffered_size() <= 256 * 1024 + 2 * len(chunk) + 64
     assert session.closed
     assert dropped_volatile
     assert harness.closes == [(session.id, "transport error")]
@@ -247,7 +247,7 @@ async def test_pipeline_flood_is_refused(echo: Harness) -> None:
     flood += "GET /x HTTP/1.1\r\nHost: x\r\n\r\n" * 1000
     client.send_raw(flood.encode())
     assert await client.at_eof()
-    assert len(echo.server._connections) <= 1
+    assert len(echo.server.connections) <= 1
 
 
 async def test_websocket_burst_over_the_limit_closes_at_end_of_turn(make_server) -> None:
@@ -259,7 +259,7 @@ async def test_websocket_burst_over_the_limit_closes_at_end_of_turn(make_server)
         session.send("y" * 10_000)  # 200 kB in one turn
     assert not session.closed
     conn = session.carrier.conn
-    assert conn._out_size <= 64 * 1024 + 10_010  # data past the limit is not even buffered
+    assert conn.buffered_size() <= 64 * 1024 + 10_010  # data past the limit is not even buffered
     await asyncio.sleep(0.01)
     assert session.closed
     assert harness.closes == [(fields["sid"], "transport error")]
@@ -276,10 +276,10 @@ async def test_endless_header_line_is_refused(echo: Harness, caplog: pytest.LogC
             break
         await asyncio.sleep(0.005)
     for _ in range(100):
-        if not echo.server._connections:
+        if not echo.server.connections:
             break
         await asyncio.sleep(0.01)
-    assert not echo.server._connections  # dropped long before the 80 kB were buffered
+    assert not echo.server.connections  # dropped long before the 80 kB were buffered
     assert "request head too large" in caplog.text
 
 

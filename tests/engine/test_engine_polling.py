@@ -298,7 +298,8 @@ async def test_overlapping_post_gets_400_and_closes_the_session(echo: Harness) -
     sid = (await echo.handshake())["sid"]
     slow = await echo.http()
     slow.send_raw(
-        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4he".encode()
+        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+        "Host: x\r\nContent-Length: 10\r\n\r\n4he".encode()
     )
     await asyncio.sleep(0.05)
     res = await echo.post(f"EIO=4&transport=polling&sid={sid}", "4other")
@@ -310,7 +311,8 @@ async def test_post_cut_off_mid_body_closes_the_session(echo: Harness) -> None:
     sid = (await echo.handshake())["sid"]
     client = await echo.http()
     client.send_raw(
-        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4he".encode()
+        f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+        "Host: x\r\nContent-Length: 10\r\n\r\n4he".encode()
     )
     await asyncio.sleep(0.05)
     client.close()

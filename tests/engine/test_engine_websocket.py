@@ -61,7 +61,7 @@ async def test_sends_in_one_turn_are_one_write(echo: Harness) -> None:
 async def test_prepared_message_reaches_both_transports(echo: Harness) -> None:
     from hypersio.engine import PreparedMessage
 
-    ws_client, fields = await echo.ws_session()
+    ws_client, _fields = await echo.ws_session()
     poll_sid = (await echo.handshake())["sid"]
     text = PreparedMessage("broadcast")
     binary = PreparedMessage(b"\x01\x02")
@@ -148,11 +148,11 @@ async def test_client_ping_packet_is_a_protocol_error(echo: Harness) -> None:
 
 
 async def test_bad_handshake_gets_400(echo: Harness) -> None:
-    reader, writer, _ = await echo.ws_upgrade_request("EIO=4&transport=websocket", {"Sec-WebSocket-Version": "8"})
+    reader, _writer, _ = await echo.ws_upgrade_request("EIO=4&transport=websocket", {"Sec-WebSocket-Version": "8"})
     res = await read_response(reader)
     assert res.status == 400
     assert await reader.read() == b""
-    reader, writer, _ = await echo.ws_upgrade_request("EIO=4&transport=websocket", {"Sec-WebSocket-Key": "short"})
+    reader, _writer, _ = await echo.ws_upgrade_request("EIO=4&transport=websocket", {"Sec-WebSocket-Key": "short"})
     assert (await read_response(reader)).status == 400
 
 
@@ -298,7 +298,7 @@ async def test_websocket_only_server(make_server) -> None:
 async def test_reads_after_the_handshake_bypass_the_http_connection(echo: Harness) -> None:
     # After the 101 the event loop hands received bytes to the WebSocket parser directly; the
     # HTTP connection still hears about the connection's end (the session closes).
-    from hypersio.engine.server.websocket import WebSocketReader
+    from hypersio.engine.server.http import WebSocketReader
 
     client, fields = await echo.ws_session()
     session = echo.server.sessions[fields["sid"]]
@@ -314,13 +314,13 @@ async def test_reads_after_the_handshake_bypass_the_http_connection(echo: Harnes
             break
         await asyncio.sleep(0.01)
     assert session.closed and session.close_reason == "transport close"
-    assert conn not in echo.server._connections
+    assert conn not in echo.server.connections
 
 
 async def test_message_handlers_failing_or_async_on_the_websocket_path(
     make_server, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Messages on an open WebSocket session skip Session._on_packet; what a handler does there
+    # Messages on an open WebSocket session skip Session.handle_packet; what a handler does there
     # must still be what it does on the general path: a failure is logged and the next handler
     # and the next message still run, a coroutine handler runs as a task of the session.
     harness = await make_server()

@@ -19,7 +19,7 @@ cdef class CorkedWriter:
     cdef public bint _corked
     cdef public bint _paused_writing
     cdef public bint _close_after_flush
-    cdef public bint _write_closed
+    cdef public bint write_closed
     cdef public Py_ssize_t _backlog
     cdef public Py_ssize_t high_water
     cdef public Py_ssize_t hard_limit
@@ -31,6 +31,7 @@ cdef class CorkedWriter:
 
 
 cdef class Outlet:
+    cdef public object id
     cdef public bint closed
     cdef public CorkedWriter ws_out
     cdef public object carrier

@@ -40,10 +40,10 @@ cdef class Corker:
 
     One corker serves every connection of a loop; objects call :meth:`mark` the first time they
     buffer something in a turn (they keep their own "already marked" flag). A marked object is a
-    :class:`CorkedWriter` (flushed here in C) or anything with a ``_flush_output()`` method.
+    :class:`CorkedWriter` (flushed here in C) or anything with a ``flush_output()`` method.
     """
 
-    # Fields: see _fanout_c.pxd.
+    # Fields: see _outlet_c.pxd.
 
     def __init__(self, loop):
         self._loop = loop
@@ -75,7 +75,7 @@ cdef class Corker:
                         if isinstance(item, CorkedWriter):
                             (<CorkedWriter>item)._flush()
                         else:
-                            item._flush_output()
+                            item.flush_output()
                 except Exception:  # one broken connection must not keep the others unflushed
                     logger.exception("error while flushing output of %r", item)
             dirty = self._dirty
@@ -88,10 +88,11 @@ cdef class CorkedWriter:
 
     Subclasses call :meth:`_init_writer` in ``__init__``, set ``self.transport`` in
     ``connection_made`` and implement :meth:`_write_overflow` (what to do when a peer is so slow
-    that the hard limit is passed; normally: log and close).
+    that the hard limit is passed; normally: log and close). ``write_closed`` turns true when
+    nothing more is accepted (closing, or past the hard limit); later writes are dropped.
     """
 
-    # Fields: see _fanout_c.pxd.
+    # Fields: see _outlet_c.pxd.
 
     def _init_writer(self, Corker corker not None, Py_ssize_t high_water=DEFAULT_HIGH_WATER,
                      Py_ssize_t hard_limit=DEFAULT_HARD_LIMIT):
@@ -103,7 +104,7 @@ cdef class CorkedWriter:
         self._corked = False
         self._paused_writing = False
         self._close_after_flush = False
-        self._write_closed = False
+        self.write_closed = False
         self._backlog = 0
         self.high_water = high_water
         self.hard_limit = hard_limit
@@ -114,7 +115,7 @@ cdef class CorkedWriter:
         Past the hard limit the data is dropped and the connection is closed when the turn ends,
         not here: the caller may be in the middle of a broadcast loop.
         """
-        if self._write_closed:
+        if self.write_closed:
             return
         PyList_Append(self._out, data)
         self._out_size += len(data)
@@ -122,12 +123,12 @@ cdef class CorkedWriter:
             self._corked = True
             self._corker.mark(self)
         if self._out_size > self.hard_limit:
-            self._write_closed = True
+            self.write_closed = True
 
     cdef int append_frame(self, bytes frame, bint is_volatile) except -1:
         if is_volatile and self._congested():
             return 0
-        if self._write_closed:
+        if self.write_closed:
             return 0
         PyList_Append(self._out, frame)
         self._out_size += len(frame)
@@ -135,15 +136,15 @@ cdef class CorkedWriter:
             self._corked = True
             self._corker.mark(self)
         if self._out_size > self.hard_limit:
-            self._write_closed = True
+            self.write_closed = True
         return 0
 
     def close_after_flush(self):
         """Close the transport once what is buffered has been handed to it; later writes are dropped."""
-        if self._write_closed:
+        if self.write_closed:
             return
         self._close_after_flush = True
-        self._write_closed = True
+        self.write_closed = True
         if not self._corked:
             self._corked = True
             self._corker.mark(self)
@@ -201,7 +202,8 @@ cdef class CorkedWriter:
             transport.close()
         return 0
 
-    def _flush_output(self):
+    def flush_output(self):
+        """Hand this turn's buffer to the transport in one write (called by the corker)."""
         self._flush()
 
     def _write_overflow(self, size):
@@ -220,14 +222,16 @@ cdef class Outlet:
     """Base of an Engine.IO session: the fields the compiled send and receive paths read, and
     the per-message :meth:`send` that uses them.
 
-    ``closed``: nothing is sent any more. ``ws_out``: the :class:`CorkedWriter` of the WebSocket
-    connection carrying the session, or None (long-polling, or not a server session): then the
-    fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
-    ``carrier`` (the transport carrying the session), ``message_handlers`` and ``awaiting_pong``
-    are the session's own; they live here so that :func:`deliver_messages` reads them in C.
+    ``id``: the session id. ``closed``: nothing is sent any more. ``ws_out``: the
+    :class:`CorkedWriter` of the WebSocket connection carrying the session, or None (long-polling,
+    or not a server session): then the fan-out calls ``send_prepared(msg, volatile)`` instead of
+    appending the frame itself. ``carrier``: the transport carrying the session; it has
+    ``send_message(data, volatile)``, which :meth:`send` calls when ``ws_out`` is None.
+    ``message_handlers`` and ``awaiting_pong`` are the session's own; they live here so that
+    :func:`deliver_messages` reads them in C.
     """
 
-    # Fields: see _fanout_c.pxd.
+    # Fields: see _outlet_c.pxd.
 
     def send(self, data, bint volatile=False):
         """Queue one Engine.IO message: ``str`` goes as a text message, bytes as a binary one.
@@ -235,16 +239,17 @@ cdef class Outlet:
         ``volatile=True`` allows dropping it when the client cannot take it now (a congested
         WebSocket, or no pending long-poll). Sending on a closed session does nothing. While a
         WebSocket carries the session, the frame is built and appended to its connection buffer
-        right here (the path of every ack and every ``socket.emit``); otherwise the session's
-        ``_send_via_transport`` queues it on the polling transport.
+        right here (the path of every ack and every ``socket.emit``); otherwise the carrier's
+        ``send_message`` queues it (the polling transport).
         """
         outlet_send(self, data, volatile)
 
-    def _send_via_transport(self, data, is_volatile):
-        raise NotImplementedError
-
     def send_prepared(self, msg, *args):
         """Queue a prepared message (sessions implement it)."""
+        raise NotImplementedError
+
+    def adopt(self, result):
+        """Keep a message handler's awaitable result running until it ends (sessions implement it)."""
         raise NotImplementedError
 
 
@@ -254,7 +259,7 @@ cdef int outlet_send(Outlet outlet, object data, bint is_volatile) except -1:
         return 0
     cdef CorkedWriter w = outlet.ws_out
     if w is None:
-        outlet._send_via_transport(data, is_volatile)
+        outlet.carrier.send_message(data, is_volatile)
     else:
         w.append_frame(message_frame(data), is_volatile)
     return 0
@@ -271,7 +276,7 @@ def deliver_messages(Outlet session, ws, list frames):
     It stops at the first frame that is anything else, and whenever ``ws`` no longer carries the
     open session or a pong is due (the general path restarts the pong deadline). A failing
     handler is logged and the next one still runs; a handler's awaitable result goes to
-    ``session._adopt``. This is the receive side of every Socket.IO packet on a WebSocket.
+    ``session.adopt``. This is the receive side of every Socket.IO packet on a WebSocket.
     """
     cdef Py_ssize_t i, n = len(frames)
     cdef tuple frame
@@ -294,7 +299,7 @@ def deliver_messages(Outlet session, ws, list frames):
                 logger.exception("session %s: error in a handler", session.id)
                 continue
             if result is not None:
-                session._adopt(result)
+                session.adopt(result)
     return n
 
 

@@ -6,7 +6,8 @@ Two pieces, from a send down to the ``transport.write``:
   a loop turn and flushed with one write per connection at its end (one ``call_soon`` per turn).
 - :class:`Outlet`: the base of an Engine.IO session; it says whether the session is closed and,
   while it is carried by a WebSocket, which connection buffer takes its frames, and sends one
-  message straight into that buffer (:meth:`Outlet.send`, the path of every ack).
+  message straight into that buffer (:meth:`Outlet.send`, the path of every ack), or else to
+  the transport carrying the session (its ``carrier``).
 
 :func:`deliver_messages` is the receive side: the MESSAGE frames of a WebSocket read go to the
 session's handlers without a Python frame per packet in the compiled twin. The room walk that
@@ -43,7 +44,7 @@ class Corker:
 
     One corker serves every connection of a loop; objects call :meth:`mark` the first time they
     buffer something in a turn (they keep their own "already marked" flag). A marked object is a
-    :class:`CorkedWriter` or anything with a ``_flush_output()`` method (a polling transport).
+    :class:`CorkedWriter` or anything with a ``flush_output()`` method (a polling transport).
     """
 
     __slots__ = ("_loop", "_dirty", "_scheduled", "__weakref__")
@@ -69,7 +70,7 @@ class Corker:
         while dirty:
             for item in dirty:
                 try:
-                    item._flush_output()
+                    item.flush_output()
                 except Exception:  # one broken connection must not keep the others unflushed
                     logger.exception("error while flushing output of %r", item)
             dirty = self._dirty
@@ -82,7 +83,8 @@ class CorkedWriter:
 
     Subclasses call :meth:`_init_writer` in ``__init__``, set ``self.transport`` in
     ``connection_made`` and implement :meth:`_write_overflow` (what to do when a peer is so slow
-    that the hard limit is passed; normally: log and close).
+    that the hard limit is passed; normally: log and close). ``write_closed`` turns true when
+    nothing more is accepted (closing, or past the hard limit); later writes are dropped.
     """
 
     __slots__ = (
@@ -93,7 +95,7 @@ class CorkedWriter:
         "_corked",
         "_paused_writing",
         "_close_after_flush",
-        "_write_closed",
+        "write_closed",
         "_backlog",
         "high_water",
         "hard_limit",
@@ -110,7 +112,7 @@ class CorkedWriter:
         self._corked = False
         self._paused_writing = False
         self._close_after_flush = False
-        self._write_closed = False
+        self.write_closed = False
         # The transport's backlog as last seen (-1: not asked since the last write). It only
         # shrinks until the next flush, so it bounds the real one and spares calls.
         self._backlog = 0
@@ -123,7 +125,7 @@ class CorkedWriter:
         Past the hard limit the data is dropped and the connection is closed when the turn ends,
         not here: the caller may be in the middle of a broadcast loop.
         """
-        if self._write_closed:
+        if self.write_closed:
             return
         self._out.append(data)
         self._out_size += len(data)
@@ -131,14 +133,14 @@ class CorkedWriter:
             self._corked = True
             self._corker.mark(self)
         if self._out_size > self.hard_limit:
-            self._write_closed = True  # the corker calls _write_overflow at the end of the turn
+            self.write_closed = True  # the corker calls _write_overflow at the end of the turn
 
     def close_after_flush(self) -> None:
         """Close the transport once what is buffered has been handed to it; later writes are dropped."""
-        if self._write_closed:
+        if self.write_closed:
             return
         self._close_after_flush = True
-        self._write_closed = True
+        self.write_closed = True
         if not self._corked:
             self._corked = True
             self._corker.mark(self)
@@ -160,7 +162,8 @@ class CorkedWriter:
             self._backlog = transport.get_write_buffer_size() if transport is not None else 0
         return self._out_size + self._backlog > self.high_water
 
-    def _flush_output(self) -> None:
+    def flush_output(self) -> None:
+        """Hand this turn's buffer to the transport in one write (called by the corker)."""
         self._corked = False
         transport = self.transport
         out = self._out
@@ -206,16 +209,19 @@ class Outlet:
     """Base of an Engine.IO session: the fields the compiled send and receive paths read, and
     the per-message :meth:`send` that uses them.
 
-    ``closed``: nothing is sent any more. ``ws_out``: the :class:`CorkedWriter` of the WebSocket
-    connection carrying the session, or None (long-polling, or not a server session): then the
-    fan-out calls ``send_prepared(msg, volatile)`` instead of appending the frame itself.
-    ``carrier`` (the transport carrying the session), ``message_handlers`` and ``awaiting_pong``
-    are the session's own; they live here so that :func:`deliver_messages` reads them in C.
+    ``id``: the session id. ``closed``: nothing is sent any more. ``ws_out``: the
+    :class:`CorkedWriter` of the WebSocket connection carrying the session, or None (long-polling,
+    or not a server session): then the fan-out calls ``send_prepared(msg, volatile)`` instead of
+    appending the frame itself. ``carrier``: the transport carrying the session; it has
+    ``send_message(data, volatile)``, which :meth:`send` calls when ``ws_out`` is None.
+    ``message_handlers`` and ``awaiting_pong`` are the session's own; they live here so that
+    :func:`deliver_messages` reads them in C.
     """
 
-    __slots__ = ("closed", "ws_out", "carrier", "message_handlers", "awaiting_pong")
+    __slots__ = ("id", "closed", "ws_out", "carrier", "message_handlers", "awaiting_pong")
 
     def __init__(self) -> None:
+        self.id: str = ""
         self.closed = False
         self.ws_out: CorkedWriter | None = None
         self.carrier: Any = None
@@ -228,22 +234,23 @@ class Outlet:
         ``volatile=True`` allows dropping it when the client cannot take it now (a congested
         WebSocket, or no pending long-poll). Sending on a closed session does nothing. While a
         WebSocket carries the session, the frame is built and appended to its connection buffer
-        right here (the path of every ack and every ``socket.emit``); otherwise the session's
-        ``_send_via_transport`` queues it on the polling transport.
+        right here (the path of every ack and every ``socket.emit``); otherwise the carrier's
+        ``send_message`` queues it (the polling transport).
         """
         if self.closed:
             return
         w = self.ws_out
         if w is None:
-            self._send_via_transport(data, volatile)
+            self.carrier.send_message(data, volatile)
         else:
             append_frame(w, _message_frame(data), volatile)
 
-    def _send_via_transport(self, data: Any, volatile: bool) -> None:
-        raise NotImplementedError
-
     def send_prepared(self, msg: Any, volatile: bool = False) -> None:
         """Queue a prepared message (sessions implement it)."""
+        raise NotImplementedError
+
+    def adopt(self, result: Any) -> None:
+        """Keep a message handler's awaitable result running until it ends (sessions implement it)."""
         raise NotImplementedError
 
 
@@ -255,7 +262,7 @@ def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) ->
     It stops at the first frame that is anything else, and whenever ``ws`` no longer carries the
     open session or a pong is due (the general path restarts the pong deadline). A failing
     handler is logged and the next one still runs; a handler's awaitable result goes to
-    ``session._adopt``. This is the receive side of every Socket.IO packet on a WebSocket.
+    ``session.adopt``. This is the receive side of every Socket.IO packet on a WebSocket.
     """
     for i, (opcode, payload) in enumerate(frames):
         if opcode != 1 or type(payload) is not str or payload[:1] != "4":  # 1: a text frame
@@ -267,10 +274,10 @@ def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) ->
             try:
                 result = handler(text)
             except Exception:
-                logger.exception("session %s: error in a handler", session.id)  # type: ignore[attr-defined]
+                logger.exception("session %s: error in a handler", session.id)
                 continue
             if result is not None:
-                session._adopt(result)  # type: ignore[attr-defined]
+                session.adopt(result)
     return len(frames)
 
 

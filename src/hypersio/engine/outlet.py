@@ -26,13 +26,15 @@ from hypersio import _speedups
 
 if TYPE_CHECKING:
     from hypersio.engine._outlet_py import *  # noqa: F403
+    from hypersio.engine._outlet_py import Corker
     from hypersio.engine._outlet_py import __all__ as _twin_all
 else:
     _impl = _speedups.load("outlet")
     _twin_all = list(_impl.__all__)
     globals().update({_name: getattr(_impl, _name) for _name in _twin_all})
 
-__all__ = [*_twin_all, "Flushable", "get_corker", "logger"]
+__all__ = ["Flushable", "get_corker", "logger"]
+__all__.extend(_twin_all)
 
 IMPLEMENTATION: str = _speedups.loaded["outlet"].__name__
 
@@ -42,7 +44,8 @@ logger = logging.getLogger("hypersio.engine")
 class Flushable(Protocol):
     """Anything the corker can flush: it owns a buffer and writes it out in one call."""
 
-    def _flush_output(self) -> None: ...
+    def flush_output(self) -> None:
+        """Write out what was buffered during this loop turn."""
 
 
 _corkers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Corker] = weakref.WeakKeyDictionary()

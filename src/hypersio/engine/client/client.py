@@ -143,7 +143,7 @@ class EngineClient:
                 if not packets or packets[0][0] != eio_parser.OPEN:
                     raise EngineConnectError("the server's first packet was not an Engine.IO OPEN")
                 for ptype, data in packets:
-                    self._on_packet(ptype, data)
+                    self.handle_packet(ptype, data)
                 await asyncio.wait_for(asyncio.shield(self._opened), self.timeout)
         except BaseException as exc:
             transport, self._transport = self._transport, None
@@ -205,22 +205,10 @@ class EngineClient:
             except (TimeoutError, OSError, ConnectionError):
                 pass
 
-    # --- internals ------------------------------------------------------------------------
+    # --- TransportOwner: what the transports call ------------------------------------------
 
-    def _queue(self, ptype: int, data: Any = None) -> None:
-        self._buffer.append((ptype, data))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if self._upgrading or self._transport is None or not self._buffer or self.state == "closed":
-            return
-        packets, self._buffer = self._buffer, []
-        self._transport.write(packets)
-
-    def _on_packet(self, ptype: int, data: Any) -> None:
+    def handle_packet(self, ptype: int, data: Any) -> None:
+        """An Engine.IO packet arrived from the server (called by the transports)."""
         if self.state == "closed":
             return
         if ptype == eio_parser.MESSAGE:
@@ -248,9 +236,39 @@ class EngineClient:
         # PONG and UPGRADE are client→server packets; a server sending them is broken.
         self._protocol_error(f"unexpected Engine.IO packet type {ptype} from the server")
 
+    def transport_failed(self, reason: str, description: str) -> None:
+        """A transport failed or was closed by the server (called by the transports)."""
+        if self.state == "opening":
+            self._fail_open(EngineConnectError(description))
+            return
+        if reason == "parse error":
+            logger.error("Engine.IO: %s; closing the connection", description)
+        elif reason == "transport error":
+            logger.warning("Engine.IO transport error: %s", description)
+        else:
+            logger.info("Engine.IO connection closed by the server: %s", description)
+        self._shutdown(reason, description, send_close=False)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _queue(self, ptype: int, data: Any = None) -> None:
+        self._buffer.append((ptype, data))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._upgrading or self._transport is None or not self._buffer or self.state == "closed":
+            return
+        packets, self._buffer = self._buffer, []
+        self._transport.write(packets)
+
     def _on_handshake(self, data: Any) -> None:
         try:
-            info = json.loads(data) if isinstance(data, str) else None
+            if not isinstance(data, str):
+                raise TypeError("the OPEN packet carries no text")
+            info: Any = json.loads(data)
             sid = info["sid"]
             ping_interval = float(info.get("pingInterval", 25000)) / 1000.0
             ping_timeout = float(info.get("pingTimeout", 20000)) / 1000.0
@@ -296,19 +314,6 @@ class EngineClient:
             self._fail_open(EngineConnectError(message))
             return
         self._shutdown("parse error", message, send_close=False)
-
-    def _on_transport_error(self, reason: str, description: str) -> None:
-        """A transport failed or was closed by the server (called by the transports)."""
-        if self.state == "opening":
-            self._fail_open(EngineConnectError(description))
-            return
-        if reason == "parse error":
-            logger.error("Engine.IO: %s; closing the connection", description)
-        elif reason == "transport error":
-            logger.warning("Engine.IO transport error: %s", description)
-        else:
-            logger.info("Engine.IO connection closed by the server: %s", description)
-        self._shutdown(reason, description, send_close=False)
 
     def _shutdown(self, reason: str, description: str, send_close: bool) -> None:
         if self.state == "closed":
@@ -366,7 +371,7 @@ class EngineClient:
                     self._shutdown("transport error", "the WebSocket closed during the upgrade", False)
                 return
             ws.attach()
-            ws.conn.send(eio_parser.encode_packet(eio_parser.UPGRADE))  # type: ignore[arg-type]
+            ws.conn.send(eio_parser.encode_packet(eio_parser.UPGRADE))
             self._transport = ws
             polling.close(False)
             self._upgrading = False

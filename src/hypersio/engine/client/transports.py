@@ -1,30 +1,70 @@
 """The two Engine.IO client transports: HTTP long-polling and WebSocket.
 
-A transport only moves Engine.IO packets; the session (:class:`hypersio.engine.client.client.EngineClient`)
-owns the state machine, the heartbeat and the upgrade. Each transport reports incoming packets
-with ``session._on_packet(type, data)`` and failures with ``session._on_transport_error(reason,
-description)``.
+A transport only moves Engine.IO packets; its owner, the session
+(:class:`hypersio.engine.client.client.EngineClient`), owns the state machine, the heartbeat and
+the upgrade. What a transport needs of its owner is the :class:`TransportOwner` protocol below:
+where to connect, and where to report incoming packets (``handle_packet(type, data)``) and
+failures (``transport_failed(reason, description)``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+import ssl as _ssl
+from typing import Any, Protocol
 
 from hypersio.engine.client.http import HttpConnection, build_request, open_connection
 from hypersio.engine.client.websocket import WebSocketConnection, open_websocket
 from hypersio.exceptions import ParseError
 from hypersio.protocol.engineio import packets as eio_parser
 
-if TYPE_CHECKING:
-    from hypersio.engine.client.client import EngineClient
-
-__all__ = ["PollingTransport", "WebSocketTransport"]
+__all__ = ["PollingTransport", "TransportOwner", "WebSocketTransport"]
 
 logger = logging.getLogger("hypersio.client.client")
 
 Packet = tuple[int, Any]
+
+
+class TransportOwner(Protocol):
+    """What a client transport needs of the session that owns it (``EngineClient`` has it)."""
+
+    @property
+    def host(self) -> str:
+        """The server's host name or address, to connect to."""
+
+    @property
+    def port(self) -> int:
+        """The server's TCP port."""
+
+    @property
+    def ssl(self) -> bool | _ssl.SSLContext:
+        """True (default context) or an SSL context for TLS; False for plain TCP."""
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a connect or a request may take."""
+
+    @property
+    def host_header(self) -> str:
+        """The ``Host`` header value."""
+
+    @property
+    def extra_headers(self) -> list[tuple[str, str]]:
+        """Headers to send with every request (the user's)."""
+
+    @property
+    def max_payload(self) -> int:
+        """The server's ``maxPayload``: the largest POST body it takes."""
+
+    def target(self, transport: str, sid: str | None = None) -> str:
+        """The request target (path and query string) for one request of ``transport``."""
+
+    def handle_packet(self, ptype: int, data: Any) -> None:
+        """An Engine.IO packet arrived from the server."""
+
+    def transport_failed(self, reason: str, description: str) -> None:
+        """The transport failed or the server closed it (``reason``: a JavaScript close reason)."""
 
 
 class PollingTransport:
@@ -36,7 +76,7 @@ class PollingTransport:
 
     name = "polling"
 
-    def __init__(self, session: EngineClient) -> None:
+    def __init__(self, session: TransportOwner) -> None:
         self.session = session
         self.closed = False
         self.paused = False
@@ -44,6 +84,7 @@ class PollingTransport:
         self._post_conn: HttpConnection | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._post_task: asyncio.Task[None] | None = None
+        self._final_post: asyncio.Task[None] | None = None  # the POST carrying the close packet
         self._outbox: list[str] = []
         self._close_after_drain = False
 
@@ -103,16 +144,16 @@ class PollingTransport:
                     body = await self._request("get", "GET")
                     packets = eio_parser.decode_payload(body)
                 except ParseError as exc:
-                    self.session._on_transport_error("parse error", f"bad polling payload: {exc}")
+                    self.session.transport_failed("parse error", f"bad polling payload: {exc}")
                     return
                 except (ConnectionError, OSError) as exc:
                     if not self.closed:
-                        self.session._on_transport_error("transport error", f"polling GET failed: {exc}")
+                        self.session.transport_failed("transport error", f"polling GET failed: {exc}")
                     return
                 for ptype, data in packets:
                     if self.closed:
                         return
-                    self.session._on_packet(ptype, data)
+                    self.session.handle_packet(ptype, data)
         finally:
             self._poll_task = None
 
@@ -145,7 +186,7 @@ class PollingTransport:
                     await asyncio.wait_for(self._request("post", "POST", body), self.session.timeout)
                 except (TimeoutError, ConnectionError, OSError) as exc:
                     if not self.closed:
-                        self.session._on_transport_error("transport error", f"polling POST failed: {exc}")
+                        self.session.transport_failed("transport error", f"polling POST failed: {exc}")
                     return
         finally:
             self._post_task = None
@@ -192,7 +233,7 @@ class PollingTransport:
 
     async def wait_closed(self) -> None:
         """Wait for the last POST started by :meth:`close` to finish."""
-        task = getattr(self, "_final_post", None)
+        task = self._final_post
         if task is not None and not task.done():
             await asyncio.wait([task])
 
@@ -203,13 +244,13 @@ class WebSocketTransport:
     name = "websocket"
     writable = True
 
-    def __init__(self, session: EngineClient, conn: WebSocketConnection) -> None:
+    def __init__(self, session: TransportOwner, conn: WebSocketConnection) -> None:
         self.session = session
         self.conn = conn
         self.closed = False
 
     @classmethod
-    async def open(cls, session: EngineClient, sid: str | None) -> WebSocketTransport:
+    async def open(cls, session: TransportOwner, sid: str | None) -> WebSocketTransport:
         """Open the WebSocket (with ``sid`` when probing for an upgrade)."""
         conn = await open_websocket(
             session.host,
@@ -229,14 +270,14 @@ class WebSocketTransport:
         try:
             ptype, payload = eio_parser.decode_packet(data)
         except ParseError as exc:
-            self.session._on_transport_error("parse error", f"bad Engine.IO packet: {exc}")
+            self.session.transport_failed("parse error", f"bad Engine.IO packet: {exc}")
             return
-        self.session._on_packet(ptype, payload)
+        self.session.handle_packet(ptype, payload)
 
     def _on_close(self, reason: str, description: str) -> None:
         if not self.closed:
             self.closed = True
-            self.session._on_transport_error(reason, description)
+            self.session.transport_failed(reason, description)
 
     def write(self, packets: list[Packet]) -> None:
         """Send packets, one frame each (joined into one write at the end of the loop turn)."""

@@ -14,7 +14,7 @@ import logging
 import os
 import ssl as _ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import httptools
 
@@ -158,7 +158,7 @@ class WebSocketConnection(asyncio.Protocol):
             elif opcode == wsframe.OP_PING:
                 self._write(wsframe.build_frame(wsframe.OP_PONG, payload, mask=True))  # type: ignore[arg-type]
             elif opcode == wsframe.OP_CLOSE:
-                code, reason = payload  # type: ignore[misc]
+                code, reason = cast("tuple[int, str]", payload)  # what the frame parser makes of a close frame
                 self._send_close(code if code not in (wsframe.CLOSE_NO_STATUS,) else wsframe.CLOSE_NORMAL, "")
                 self._closed("transport close", f"WebSocket closed by the server ({code} {reason})".strip())
                 if self.transport is not None:

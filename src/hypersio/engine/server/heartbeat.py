@@ -5,8 +5,8 @@ A loop timer per session (uvloop: a TimerHandle, a libuv timer and a context cop
 deadline is a ``(loop_time, sid)`` entry in a heap and a single timer fires at the earliest one.
 
 Entries are never removed early: moving a deadline pushes a new entry, and the stale one is
-skipped when it comes up because it no longer equals the session's ``_timer_at`` (or the session
-is gone or closed). A session therefore has at most a couple of entries at a time, and the heap
+skipped when it comes up because it no longer equals the session's ``heartbeat_at`` (or the
+session is gone or closed). A session therefore has at most a couple of entries at a time, and the heap
 holds sids, not sessions, so a closed session is not kept alive by it.
 """
 
@@ -14,25 +14,45 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from hypersio.engine.outlet import logger
-
-if TYPE_CHECKING:
-    from hypersio.engine.server.session import Session
 
 # uvloop's timers have millisecond resolution and may fire up to that much before the requested
 # loop time: deadlines that close are due.
 _SLACK = 0.001
 
 
+class Timed(Protocol):
+    """What :class:`Heartbeats` needs of a session (``engine.server.session.Session`` has it)."""
+
+    @property
+    def id(self) -> str:
+        """The key of the session in the table handed to :class:`Heartbeats`."""
+
+    @property
+    def closed(self) -> bool:
+        """True once the session is closed: its deadlines are skipped."""
+
+    @property
+    def heartbeat_at(self) -> float:
+        """Loop time of the session's current heartbeat deadline."""
+
+    def on_heartbeat(self) -> None:
+        """The deadline passed: send a ping, or close for a missing pong."""
+
+
 class Heartbeats:
-    """The heap of heartbeat deadlines of one server's sessions (see the module docstring)."""
+    """The heap of heartbeat deadlines of one server's sessions (see the module docstring).
 
-    __slots__ = ("_loop", "_sessions", "_heap", "_handle", "_handle_at", "_firing")
+    ``loop`` is the event loop its one timer runs on; the sessions time their other delays on it too.
+    """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sessions: dict[str, Session]) -> None:
-        self._loop = loop
+    __slots__ = ("loop", "_sessions", "_heap", "_handle", "_handle_at", "_firing")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sessions: Mapping[str, Timed]) -> None:
+        self.loop = loop
         self._sessions = sessions
         self._heap: list[tuple[float, str]] = []
         self._handle: asyncio.TimerHandle | None = None
@@ -42,9 +62,14 @@ class Heartbeats:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def schedule(self, session: Session) -> None:
-        """Call ``session._on_timer()`` at loop time ``session._timer_at`` (unless it moves again)."""
-        when = session._timer_at
+    @property
+    def armed_at(self) -> float | None:
+        """Loop time the timer is set for, or None when it is not set (nothing is due)."""
+        return self._handle_at if self._handle is not None else None
+
+    def schedule(self, session: Timed) -> None:
+        """Call ``session.on_heartbeat()`` at loop time ``session.heartbeat_at`` (unless it moves again)."""
+        when = session.heartbeat_at
         heapq.heappush(self._heap, (when, session.id))
         if not self._firing and (self._handle is None or when < self._handle_at):
             self._arm(when)
@@ -53,22 +78,22 @@ class Heartbeats:
         if self._handle is not None:
             self._handle.cancel()
         self._handle_at = when
-        self._handle = self._loop.call_at(when, self._fire)
+        self._handle = self.loop.call_at(when, self._fire)
 
     def _fire(self) -> None:
         self._handle = None
         heap = self._heap
         sessions = self._sessions
-        due = self._loop.time() + _SLACK
+        due = self.loop.time() + _SLACK
         self._firing = True
         try:
             while heap and heap[0][0] <= due:
                 when, sid = heapq.heappop(heap)
                 session = sessions.get(sid)
-                if session is None or session.closed or session._timer_at != when:
+                if session is None or session.closed or session.heartbeat_at != when:
                     continue  # a stale entry: the deadline moved, or the session is gone
                 try:
-                    session._on_timer()
+                    session.on_heartbeat()
                 except Exception:  # one session's failure must not stop the others' heartbeats
                     logger.exception("session %s: error in the heartbeat", sid)
         finally:

@@ -2,8 +2,13 @@
 
 One :class:`HttpConnection` per TCP connection. It parses requests (keep-alive, pipelining,
 Content-Length and chunked bodies), enforces the header and body limits, hands each complete
-request to the server in order, and writes responses through the corked output buffer. A
-WebSocket upgrade turns the same connection into a frame stream (``self.ws`` takes the bytes).
+request in order to its :class:`RequestHandler` (the Engine.IO server), and writes responses
+through the corked output buffer. A WebSocket upgrade turns the same connection into a frame
+stream (an :class:`Upgraded` object takes the bytes).
+
+This module sits below everything it serves: what it needs from them is declared here as
+protocols (:class:`RequestHandler`, :class:`Holder`, :class:`Upgraded`), as httptools declares
+the callbacks its parser calls.
 
 Responses to pipelined requests must leave in request order, and a long-polling GET may stay
 unanswered for a while: so requests are handled one at a time, and the ones behind a pending
@@ -14,16 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import httptools
 
-from hypersio.engine.outlet import CorkedWriter, logger
-from hypersio.engine.server.websocket import WebSocketReader
-
-if TYPE_CHECKING:
-    from hypersio.engine.server.server import Server
+from hypersio.engine.options import EngineOptions
+from hypersio.engine.outlet import CorkedWriter, Corker, logger
 
 MAX_HEADER_BYTES = 16 * 1024  # URL plus all header lines: node's default limit
 MAX_HEADERS = 100
@@ -117,6 +119,56 @@ def build_response(
     return head + body if body else head
 
 
+class RequestHandler(Protocol):
+    """What an :class:`HttpConnection` hands its requests to (``engine.server.server.Server``).
+
+    Every call gets the connection and, but for the first two, the request concerned. A request
+    is answered with ``conn.respond`` or ``conn.fail``, now or later (``conn.hold`` for a
+    long-poll); the connection handles the next pipelined request only after that.
+    """
+
+    def connection_opened(self, conn: HttpConnection) -> None:
+        """A client connected."""
+
+    def connection_closed(self, conn: HttpConnection) -> None:
+        """The connection is gone (after everything else it reports)."""
+
+    def handle_request(self, conn: HttpConnection, req: Request) -> None:
+        """A complete request (body included) is the connection's current one: answer it."""
+
+    def handle_upgrade(self, conn: HttpConnection, req: Request) -> None:
+        """An upgrade request: write the ``101`` and call ``conn.switch_to``, or ``conn.fail``."""
+
+    def post_started(self, conn: HttpConnection, req: Request) -> None:
+        """A POST's head is parsed; its body follows (the moment two POSTs start to overlap)."""
+
+    def post_aborted(self, conn: HttpConnection, req: Request) -> None:
+        """The connection went away in the middle of the body of POST ``req``."""
+
+    def body_too_large(self, conn: HttpConnection, req: Request) -> None:
+        """``req``'s body passed ``max_http_buffer_size``; the connection answers 413 and closes."""
+
+
+class Holder(Protocol):
+    """Whoever keeps a connection's current request unanswered (a long-poll, see :meth:`HttpConnection.hold`)."""
+
+    def held_connection_lost(self, conn: HttpConnection) -> None:
+        """The connection went away before the held request was answered."""
+
+
+class Upgraded(Protocol):
+    """The stream that takes a connection over after a WebSocket upgrade (:meth:`HttpConnection.switch_to`)."""
+
+    def feed(self, data: bytes) -> None:
+        """Bytes received on the connection."""
+
+    def connection_lost(self) -> None:
+        """The TCP connection is gone."""
+
+    def write_overflow(self, size: int) -> None:
+        """``size`` bytes wait to be sent, past the hard limit: the peer stopped reading."""
+
+
 class _ParseLimit(Exception):
     """Raised inside a parser callback to stop parsing with an HTTP status."""
 
@@ -128,12 +180,14 @@ class _ParseLimit(Exception):
 class HttpConnection(CorkedWriter, asyncio.Protocol):
     """One client TCP connection: HTTP/1.1 requests, then possibly a WebSocket.
 
-    Created by the server's ``create_server`` factory; users never build one.
+    Created by the server's ``create_server`` factory; users never build one. ``closed`` turns
+    true when the TCP connection is gone; ``loop`` is the event loop it runs on.
     """
 
     # slots: an idle server holds one of these per client, so every byte counts
     __slots__ = (
-        "server",
+        "handler",
+        "options",
         "secure",
         "loop",
         "address",
@@ -147,7 +201,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         "_reading_paused",
         "_idle_handle",
         "_upgrade_buffer",
-        "_closed",
+        "closed",
         "_url",
         "_headers",
         "_header_bytes",
@@ -159,23 +213,32 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         "_upgrade_req",
     )
 
-    def __init__(self, server: Server, secure: bool = False) -> None:
-        self.server = server
-        self._init_writer(server._corker, server.write_buffer_high_water, server.write_buffer_limit)
+    def __init__(
+        self,
+        handler: RequestHandler,
+        options: EngineOptions,
+        corker: Corker,
+        loop: asyncio.AbstractEventLoop,
+        secure: bool = False,
+    ) -> None:
+        self.handler = handler
+        self.options = options
+        self._init_writer(corker, options.write_buffer_high_water, options.write_buffer_limit)
         self.secure = secure
-        self.loop = server._loop
+        self.loop = loop
         self.address = ""
         self.port = 0
-        self.ws: Any = None  # the WebSocket transport once upgraded; it gets every byte
-        self._parser = httptools.HttpRequestParser(self)
+        self.ws: Upgraded | None = None  # the WebSocket transport once upgraded; it gets every byte
+        # httptools is untyped; None once the connection is a WebSocket (nothing parses HTTP then)
+        self._parser: Any = httptools.HttpRequestParser(self)
         self._queue: list[Request] = []  # short (MAX_QUEUED): a list is smaller than a deque
         self._current: Request | None = None  # the request being answered
-        self._held_by: Any = None  # polling transport holding _current (long-poll GET)
+        self._held_by: Holder | None = None  # polling transport holding _current (long-poll GET)
         self._running = False
         self._reading_paused = False
         self._idle_handle: asyncio.TimerHandle | None = None
         self._upgrade_buffer: list[bytes] | None = None  # bytes after an upgrade, before the 101
-        self._closed = False
+        self.closed = False
         # request being parsed
         self._url = b""
         self._headers: dict[str, str] = {}
@@ -204,34 +267,34 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             self.address, self.port = str(peer[0]), int(peer[1])
         # The transport pauses us past high_water; we close past hard_limit ourselves.
         transport.set_write_buffer_limits(high=self.high_water)  # type: ignore[attr-defined]
-        self.server._connections.add(self)
+        self.handler.connection_opened(self)
         self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """asyncio: the connection is gone; tell the long-poll or WebSocket that used it."""
-        self._closed = True
-        self._write_closed = True
+        self.closed = True
+        self.write_closed = True
         self._cancel_idle()
-        self.server._connections.discard(self)
         req, self._req = self._req, None
         if req is not None and req.method == "POST":
-            self.server._on_post_aborted(self, req)
+            self.handler.post_aborted(self, req)
         holder, self._held_by = self._held_by, None
         if holder is not None:
             holder.held_connection_lost(self)
         if self.ws is not None:
             self.ws.connection_lost()
+        self.handler.connection_closed(self)
 
     def data_received(self, data: bytes) -> None:
         """asyncio: bytes arrived; parse HTTP, or hand them to the WebSocket after an upgrade."""
-        if self._write_closed:
+        if self.write_closed:
             return  # closing: whatever else the peer sends is moot (and must not log again)
         if self.ws is not None:
             self.ws.feed(data)
             return
         if self._upgrade_buffer is not None:
             self._upgrade_buffer.append(data)
-            if sum(map(len, self._upgrade_buffer)) > self.server.max_http_buffer_size:
+            if sum(map(len, self._upgrade_buffer)) > self.options.max_http_buffer_size:
                 self.fail(400, "too much data before the WebSocket handshake completed")
             return
         if self._in_head:
@@ -308,10 +371,10 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._req = req
         self._in_head = False
         length = req.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.server.max_http_buffer_size:
+        if length is not None and length.isdigit() and int(length) > self.options.max_http_buffer_size:
             raise _ParseLimit(413, f"body of {length} bytes over max_http_buffer_size")
         if req.method == "POST" and not req.upgrade:
-            self.server._on_post_head(self, req)
+            self.handler.post_started(self, req)
         if req.headers.get("expect", "").lower() == "100-continue" and self._current is None and not self._queue:
             # curl and some HTTP libraries wait for this before sending a larger body
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -319,7 +382,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         """httptools: a piece of the body (de-chunked); refused past max_http_buffer_size."""
         self._body_size += len(body)
-        if self._body_size > self.server.max_http_buffer_size:
+        if self._body_size > self.options.max_http_buffer_size:
             raise _ParseLimit(413, "body over max_http_buffer_size")
         self._body.append(body)
 
@@ -356,23 +419,23 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             return
         self._running = True
         try:
-            while self._current is None and self._queue and not self._write_closed:
+            while self._current is None and self._queue and not self.write_closed:
                 req = self._current = self._queue.pop(0)
                 try:
-                    self.server._handle_request(self, req)
+                    self.handler.handle_request(self, req)
                 except Exception:
                     logger.exception("%s: error while handling %s %s", self.peer, req.method, req.url)
                     if self._current is req:
                         self.respond(500, [], b"internal error", close=True)
         finally:
             self._running = False
-        if self._reading_paused and len(self._queue) <= MAX_PIPELINE // 2 and not self._closed:
+        if self._reading_paused and len(self._queue) <= MAX_PIPELINE // 2 and not self.closed:
             self._reading_paused = False
             self.transport.resume_reading()
         if self._current is None and not self._queue and self.ws is None:
             self._arm_idle()
 
-    def hold(self, holder: Any) -> None:
+    def hold(self, holder: Holder) -> None:
         """Keep the current request unanswered (a long-poll GET); ``holder`` learns of a disconnect."""
         self._held_by = holder
 
@@ -408,7 +471,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
 
     def abort(self) -> None:
         """Drop the connection at once (bad or hopelessly slow peer)."""
-        self._write_closed = True
+        self.write_closed = True
         self._out = []
         self._out_size = 0
         if self.transport is not None:
@@ -417,7 +480,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
     def _on_limit(self, exc: _ParseLimit) -> None:
         req = self._req
         if exc.status == 413 and req is not None:
-            self.server._on_body_too_large(self, req)
+            self.handler.body_too_large(self, req)
         self.fail(exc.status, str(exc))
 
     def _on_upgrade(self, tail: bytes) -> None:
@@ -431,12 +494,12 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._upgrade_buffer = [tail] if tail else []
         self._current = req
         try:
-            self.server._handle_upgrade(self, req)
+            self.handler.handle_upgrade(self, req)
         except Exception:
             logger.exception("%s: error while handling a WebSocket upgrade", self.peer)
             self.fail(500, "internal error")
 
-    def switch_to(self, ws: Any) -> None:
+    def switch_to(self, ws: Upgraded) -> None:
         """Hand the connection to the WebSocket ``ws`` (after the 101 was written)."""
         self._current = None
         self.ws = ws
@@ -451,15 +514,15 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         if pending:
             ws.feed(b"".join(pending))
         set_protocol = getattr(self.transport, "set_protocol", None)
-        if set_protocol is not None and not self._closed:
+        if set_protocol is not None and not self.closed:
             # Reads go to the WebSocket parser directly from now on (WebSocketReader);
             # data_received below keeps forwarding for transports that cannot switch.
             set_protocol(WebSocketReader(self, ws))
 
     # ---- idle timeout -----------------------------------------------------------------------
     def _arm_idle(self) -> None:
-        if self._idle_handle is None and not self._closed:
-            self._idle_handle = self.loop.call_later(self.server.http_idle_timeout, self._on_idle)
+        if self._idle_handle is None and not self.closed:
+            self._idle_handle = self.loop.call_later(self.options.http_idle_timeout, self._on_idle)
 
     def _cancel_idle(self) -> None:
         handle, self._idle_handle = self._idle_handle, None
@@ -471,6 +534,24 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         if self.ws is not None or self._current is not None:
             return
         if self._url or self._headers or self._req is not None:
-            logger.warning("%s: request not completed within %.1fs", self.peer, self.server.http_idle_timeout)
+            logger.warning("%s: request not completed within %.1fs", self.peer, self.options.http_idle_timeout)
         if self.transport is not None:
             self.transport.close()
+
+
+class WebSocketReader:
+    """The protocol object the event loop talks to once a connection carries a WebSocket.
+
+    uvloop (and asyncio) look ``data_received`` up once, when the protocol is set; here it is the
+    WebSocket transport's bound ``feed``, so received bytes reach the frame parser without an
+    extra Python frame per read. Everything else stays the HTTP connection's business.
+    """
+
+    __slots__ = ("data_received", "connection_lost", "eof_received", "pause_writing", "resume_writing")
+
+    def __init__(self, conn: HttpConnection, ws: Upgraded) -> None:
+        self.data_received = ws.feed
+        self.connection_lost = conn.connection_lost
+        self.eof_received = conn.eof_received
+        self.pause_writing = conn.pause_writing
+        self.resume_writing = conn.resume_writing

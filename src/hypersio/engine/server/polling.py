@@ -8,17 +8,16 @@ session and answered ``ok``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
 
 from hypersio.engine.message import PreparedMessage, polling_of
-from hypersio.engine.outlet import logger
+from hypersio.engine.options import EngineOptions
+from hypersio.engine.outlet import Corker, logger
+from hypersio.engine.server.http import HttpConnection, Request
+from hypersio.engine.server.protocols import TransportSession
+from hypersio.engine.server.routing import BAD_REQUEST, respond_error
 from hypersio.exceptions import ParseError
 from hypersio.protocol.engineio import packets as eio_parser
-
-if TYPE_CHECKING:
-    from hypersio.engine.server.http import HttpConnection, Request
-    from hypersio.engine.server.server import Server
-    from hypersio.engine.server.session import Session
 
 _SEPARATOR = eio_parser.SEPARATOR
 _decode_payload = eio_parser.decode_payload
@@ -29,13 +28,18 @@ _POST_HEADERS = [("Content-Type", "text/html"), ("Cache-Control", "no-store")]
 
 
 class Polling:
-    """The long-polling side of one session (see the module docstring)."""
+    """The long-polling side of one session (see the module docstring).
+
+    ``session`` is set by the session this transport carries.
+    """
 
     name = "polling"
 
     __slots__ = (
-        "server",
+        "options",
         "session",
+        "_corker",
+        "_loop",
         "_queue",
         "_queue_size",
         "_get",
@@ -48,9 +52,11 @@ class Polling:
         "_post_conn",
     )
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.session: Session = None  # type: ignore[assignment]  # set by Session()
+    def __init__(self, options: EngineOptions, corker: Corker, loop: asyncio.AbstractEventLoop) -> None:
+        self.options = options
+        self.session: TransportSession = None  # type: ignore[assignment]  # set by Session()
+        self._corker = corker
+        self._loop = loop
         self._queue: list[str] = []
         self._queue_size = 0
         self._get: HttpConnection | None = None  # connection whose GET waits for data
@@ -78,31 +84,32 @@ class Polling:
     def _push(self, record: str, volatile: bool) -> None:
         if self._overflowed:
             return
-        if volatile and (self._get is None or self._queue_size > self.server.write_buffer_high_water):
+        if volatile and (self._get is None or self._queue_size > self.options.write_buffer_high_water):
             return  # nobody is polling right now: a volatile message is dropped, as in node
         self._queue.append(record)
         self._queue_size += len(record)
-        if self._queue_size > self.server.write_buffer_limit:
+        if self._queue_size > self.options.write_buffer_limit:
             size = self._queue_size
             self._queue = []
             self._queue_size = 0
             session = self.session
             logger.warning(
                 "%s: session %s: closing: %d bytes queued for a client that does not poll (slow consumer)",
-                session._peer(),
+                session.peer,
                 session.id,
                 size,
             )
             # Not closed here: the caller may be iterating over sessions (a broadcast), and the
             # close handlers would run in the middle of it. Nothing more is queued meanwhile.
             self._overflowed = True
-            self.server._loop.call_soon(session._close, "transport error", "write buffer limit exceeded")
+            self._loop.call_soon(session.close, "transport error", "write buffer limit exceeded")
             return
         if self._get is not None and not self._corked:
             self._corked = True
-            self.server._corker.mark(self)
+            self._corker.mark(self)
 
-    def _flush_output(self) -> None:
+    def flush_output(self) -> None:
+        """Answer the pending GET with what was queued during this loop turn (called by the corker)."""
         self._corked = False
         if self._get is not None and self._queue:
             self._answer_get()
@@ -121,7 +128,7 @@ class Polling:
         conn.respond(200, self._get_headers, body.encode("utf-8", "replace"))
         if self._closing:
             self._closing = False
-            self.session._unregister()
+            self.session.unregister()
 
     # ---- requests ---------------------------------------------------------------------------
     def on_request(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
@@ -131,15 +138,15 @@ class Polling:
         elif req.method == "POST":
             self._on_post(conn, req, cors)
         else:
-            self.server._error(conn, 3, cors)
+            respond_error(conn, req, BAD_REQUEST, cors)
 
     def _on_get(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
         session = self.session
         if self._get is not None:
             # Two polls at once: the client is broken (or hostile). node closes the session.
             logger.warning("%s: session %s: overlapping GET requests", conn.peer, session.id)
-            self.server._error(conn, 3, cors)
-            session._close("transport error", "overlap from client")
+            respond_error(conn, req, BAD_REQUEST, cors)
+            session.close("transport error", "overlap from client")
             return
         self._get = conn
         self._get_headers = _GET_HEADERS + cors if cors else _GET_HEADERS
@@ -153,7 +160,7 @@ class Polling:
     def post_started(self, conn: HttpConnection, req: Request) -> None:
         """A POST's head arrived; its body follows. Two bodies at once is an overlap."""
         current = self._post_conn
-        if current is not None and current is not conn and not current._closed:
+        if current is not None and current is not conn and not current.closed:
             req.overlap = True
         else:
             self._post_conn = conn
@@ -162,15 +169,15 @@ class Polling:
         """The connection went away in the middle of a POST body."""
         if self._post_conn is conn:
             self._post_conn = None
-            self.session._protocol_error("transport error", "data request connection closed prematurely")
+            self.session.protocol_error("transport error", "data request connection closed prematurely")
 
     def _on_post(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
         session = self.session
         if self._post_conn is conn:
             self._post_conn = None
         if req.overlap and not session.closed:
-            self.server._error(conn, 3, cors)
-            session._protocol_error("transport error", "data request overlap from client")
+            respond_error(conn, req, BAD_REQUEST, cors)
+            session.protocol_error("transport error", "data request overlap from client")
             return
         if session.closed:
             # packets for a closing session are ignored, as in node
@@ -178,18 +185,18 @@ class Polling:
             return
         if req.headers.get("content-type") == "application/octet-stream":
             # Engine.IO v4 polling bodies are text; a binary body is a v3 client or garbage.
-            self.server._error(conn, 3, cors)
-            session._protocol_error("transport error", "binary POST body (not Engine.IO v4)")
+            respond_error(conn, req, BAD_REQUEST, cors)
+            session.protocol_error("transport error", "binary POST body (not Engine.IO v4)")
             return
         try:
             packets = _decode_payload(req.body)
         except ParseError as exc:
-            self.server._error(conn, 3, cors)
-            session._protocol_error("parse error", f"bad POST body: {exc}")
+            respond_error(conn, req, BAD_REQUEST, cors)
+            session.protocol_error("parse error", f"bad POST body: {exc}")
             return
         conn.respond(200, _POST_HEADERS + cors if cors else _POST_HEADERS, b"ok")
         for ptype, data in packets:
-            session._on_packet(ptype, data)
+            session.handle_packet(ptype, data)
             if session.closed:
                 break
 
@@ -201,10 +208,10 @@ class Polling:
         session = self.session
         if self._closing:
             self._closing = False
-            session._unregister()
+            session.unregister()
         elif not session.closed and not self._discarded:
             logger.info("%s: session %s: poll connection closed prematurely", conn.peer, session.id)
-            session._close("transport error", "poll connection closed prematurely")
+            session.close("transport error", "poll connection closed prematurely")
 
     # ---- upgrade and close ------------------------------------------------------------------
     def release_for_upgrade(self) -> None:

@@ -1,7 +1,9 @@
 """The Engine.IO v4 server: routing, handshakes, errors, CORS, upgrades, lifecycle.
 
-Requests arrive from :class:`~hypersio.engine.server.http.HttpConnection`; this module decides what
-they mean (handshake, poll, post, WebSocket open or upgrade, error) and creates the sessions.
+Requests arrive from :class:`~hypersio.engine.server.http.HttpConnection`, for which the server is
+the :class:`~hypersio.engine.server.http.RequestHandler`; with the plain decisions of
+:mod:`~hypersio.engine.server.routing` it works out what they mean (handshake, poll, post,
+WebSocket open or upgrade, error), creates the sessions and keeps their table.
 """
 
 from __future__ import annotations
@@ -9,33 +11,41 @@ from __future__ import annotations
 import asyncio
 import inspect
 import ipaddress
-import json
 import secrets
 import signal
 import socket as _socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from hypersio.engine.options import TRANSPORTS, EngineOptions
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
 from hypersio.engine.server.heartbeat import Heartbeats
 from hypersio.engine.server.http import HttpConnection, Request
 from hypersio.engine.server.polling import Polling
+from hypersio.engine.server.routing import (
+    BAD_REQUEST,
+    ERROR_MESSAGES,
+    FORBIDDEN,
+    UNKNOWN_SID,
+    UNKNOWN_TRANSPORT,
+    cors_headers,
+    handshake_error,
+    open_packet,
+    path_matches,
+    preflight_headers,
+    respond_error,
+    upgrade_error,
+    upgrades_of,
+)
 from hypersio.engine.server.session import Session
 from hypersio.engine.server.websocket import WebSocketTransport, check_handshake, handshake_response
 
-ERROR_MESSAGES = {
-    0: "Transport unknown",
-    1: "Session ID unknown",
-    2: "Bad handshake method",
-    3: "Bad request",
-    4: "Forbidden",
-    5: "Unsupported protocol version",
-}
-TRANSPORTS = ("polling", "websocket")
+__all__ = ["ERROR_MESSAGES", "TRANSPORTS", "AllowRequest", "Server"]
+
 _GET_HEADERS = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
-_JSON_HEADERS = [("Content-Type", "application/json")]
 
 AllowRequest = Callable[[Request], bool | Awaitable[bool]]
+Opener = Callable[[HttpConnection, Request, list[tuple[str, str]]], None]
 
 
 def _bind_literal(host: str | None, port: int) -> _socket.socket | None:
@@ -76,6 +86,11 @@ class Server:
     ``cors_allowed_origins``: None sends no CORS headers (same-origin pages only), ``"*"``
     reflects any request's Origin, a list reflects only those origins. ``allow_request(request)``
     may refuse a handshake by returning False (or an awaitable of False): the client gets 403.
+    Every setting is kept, validated, in :attr:`options`
+    (:class:`~hypersio.engine.options.EngineOptions`).
+
+    The ``connection_opened`` ... ``body_too_large`` methods are the
+    :class:`~hypersio.engine.server.http.RequestHandler` its HTTP connections call.
     """
 
     def __init__(
@@ -93,32 +108,19 @@ class Server:
         write_buffer_high_water: int = DEFAULT_HIGH_WATER,
         write_buffer_limit: int = DEFAULT_HARD_LIMIT,
     ) -> None:
-        if not path.startswith("/"):
-            raise ValueError("path must start with '/'")
-        self.path = path if path.endswith("/") else path + "/"
-        self.ping_interval = float(ping_interval)
-        self.ping_timeout = float(ping_timeout)
-        self.max_http_buffer_size = int(max_http_buffer_size)
-        if self.ping_interval <= 0 or self.ping_timeout <= 0 or self.max_http_buffer_size <= 0:
-            raise ValueError("ping_interval, ping_timeout and max_http_buffer_size must be positive")
-        self.transports = tuple(transports)
-        for name in self.transports:
-            if name not in TRANSPORTS:
-                raise ValueError(f"unknown transport {name!r} (expected 'polling' and/or 'websocket')")
-        if not self.transports:
-            raise ValueError("at least one transport is needed")
-        if cors_allowed_origins is None or cors_allowed_origins == "*":
-            self.cors_allowed_origins: str | frozenset[str] | None = cors_allowed_origins
-        elif isinstance(cors_allowed_origins, str):
-            self.cors_allowed_origins = frozenset((cors_allowed_origins,))
-        else:
-            origins = frozenset(cors_allowed_origins)
-            self.cors_allowed_origins = "*" if "*" in origins else origins
+        self.options = EngineOptions(
+            path,
+            ping_interval,
+            ping_timeout,
+            max_http_buffer_size,
+            transports,
+            cors_allowed_origins,
+            upgrade_timeout=upgrade_timeout,
+            http_idle_timeout=http_idle_timeout,
+            write_buffer_high_water=write_buffer_high_water,
+            write_buffer_limit=write_buffer_limit,
+        )
         self.allow_request = allow_request
-        self.upgrade_timeout = float(upgrade_timeout)
-        self.http_idle_timeout = float(http_idle_timeout)
-        self.write_buffer_high_water = int(write_buffer_high_water)
-        self.write_buffer_limit = max(int(write_buffer_limit), self.write_buffer_high_water)
         self.port: int | None = None
         self._connection_handlers: list[Callable[[Session], Any]] = []
         self._sessions: dict[str, Session] = {}
@@ -128,9 +130,39 @@ class Server:
         self._heartbeats: Heartbeats = None  # type: ignore[assignment]  # set by listen()
         self._aio_server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._upgrades_json = json.dumps(["websocket"] if "websocket" in self.transports else [])
+        self._upgrades_json = upgrades_of(self.options)
 
     # ---- public API -------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """The URL path clients use, ending with ``/`` (also matched without it)."""
+        return self.options.path
+
+    @property
+    def ping_interval(self) -> float:
+        """Seconds between two pings of a session."""
+        return self.options.ping_interval
+
+    @property
+    def ping_timeout(self) -> float:
+        """Seconds a client has to answer a ping (and a closed polling session lingers)."""
+        return self.options.ping_timeout
+
+    @property
+    def max_http_buffer_size(self) -> int:
+        """The largest message or POST body accepted, in bytes."""
+        return self.options.max_http_buffer_size
+
+    @property
+    def transports(self) -> tuple[str, ...]:
+        """The transports offered: ``"polling"`` and/or ``"websocket"``."""
+        return self.options.transports
+
+    @property
+    def cors_allowed_origins(self) -> str | frozenset[str] | None:
+        """None (no CORS headers), ``"*"`` or the allowed origins."""
+        return self.options.cors_allowed_origins
+
     def on(self, event: str, handler: Callable[[Session], Any] | None = None) -> Any:
         """Register a ``connection`` handler, called with each new :class:`Session`.
 
@@ -148,6 +180,11 @@ class Server:
         """Open sessions by id (read it, do not modify it)."""
         return self._sessions
 
+    @property
+    def connections(self) -> set[HttpConnection]:
+        """The open client connections, HTTP or WebSocket (read it, do not modify it)."""
+        return self._connections
+
     async def listen(self, host: str = "127.0.0.1", port: int = 0, ssl: Any = None) -> None:
         """Bind and start serving in the running loop; returns once bound (see :attr:`port`)."""
         if self._aio_server is not None:
@@ -160,11 +197,19 @@ class Server:
         listening = _bind_literal(host, port)
         if listening is not None:
             self._aio_server = await loop.create_server(
-                lambda: HttpConnection(self, secure), sock=listening, ssl=ssl, backlog=1024
+                lambda: HttpConnection(self, self.options, self._corker, loop, secure),
+                sock=listening,
+                ssl=ssl,
+                backlog=1024,
             )
         else:
             self._aio_server = await loop.create_server(
-                lambda: HttpConnection(self, secure), host, port, ssl=ssl, reuse_address=True, backlog=1024
+                lambda: HttpConnection(self, self.options, self._corker, loop, secure),
+                host,
+                port,
+                ssl=ssl,
+                reuse_address=True,
+                backlog=1024,
             )
         sockets = self._aio_server.sockets
         self.port = sockets[0].getsockname()[1] if sockets else port
@@ -199,7 +244,7 @@ class Server:
             return
         aio_server.close()
         for session in list(self._sessions.values()):
-            session._close("server shutting down", None)
+            session.close("server shutting down", None)
         self._sessions.clear()
         self._heartbeats.close()
         for conn in list(self._connections):
@@ -216,45 +261,51 @@ class Server:
             task.cancel()
         self._aio_server = None
 
-    # ---- routing ----------------------------------------------------------------------------
-    def _path_matches(self, req: Request) -> bool:
-        path = req.path
-        return path == self.path or path == self.path[:-1]
+    # ---- RequestHandler: what the HTTP connections report -----------------------------------
+    def connection_opened(self, conn: HttpConnection) -> None:
+        """A client connected (``RequestHandler``)."""
+        self._connections.add(conn)
 
-    def _handle_request(self, conn: HttpConnection, req: Request) -> None:
-        if not self._path_matches(req):
+    def connection_closed(self, conn: HttpConnection) -> None:
+        """A client connection is gone (``RequestHandler``)."""
+        self._connections.discard(conn)
+
+    def handle_request(self, conn: HttpConnection, req: Request) -> None:
+        """Route a complete HTTP request (``RequestHandler``): a poll or POST of a session, a
+        long-polling handshake, a CORS preflight, or an error."""
+        options = self.options
+        if not path_matches(options, req.path):
             conn.respond(404, [("Content-Type", "text/plain")], b"Not Found")
             return
-        cors = self._cors_headers(req)
-        if req.method == "OPTIONS" and self.cors_allowed_origins is not None:
-            self._preflight(conn, req, cors)
+        cors = cors_headers(options, req.headers)
+        if req.method == "OPTIONS" and options.cors_allowed_origins is not None:
+            conn.respond(204, preflight_headers(cors, req.headers))
             return
         query = req.query
         transport = query.get("transport")
-        if transport not in self.transports:
-            self._error(conn, 0, cors)
+        if transport not in options.transports:
+            respond_error(conn, req, UNKNOWN_TRANSPORT, cors)
             return
         sid = query.get("sid")
         if sid is not None:
             session = self._sessions.get(sid)
             if session is None:
-                self._error(conn, 1, cors)
+                respond_error(conn, req, UNKNOWN_SID, cors)
             elif transport != "polling" or session.transport != "polling":
-                self._error(conn, 3, cors)
+                respond_error(conn, req, BAD_REQUEST, cors)
             else:
                 session.carrier.on_request(conn, req, cors)
             return
-        if req.method != "GET":
-            self._error(conn, 2, cors)
-        elif query.get("EIO") != "4":
-            self._error(conn, 5, cors)
-        elif transport != "polling":
-            self._error(conn, 3, cors)  # a WebSocket handshake without the Upgrade headers
+        code = handshake_error(options, req.method, query)
+        if code is not None:
+            respond_error(conn, req, code, cors)
         else:
             self._check_allowed(conn, req, cors, self._open_polling)
 
-    def _handle_upgrade(self, conn: HttpConnection, req: Request) -> None:
-        if not self._path_matches(req):
+    def handle_upgrade(self, conn: HttpConnection, req: Request) -> None:
+        """Route a WebSocket upgrade request (``RequestHandler``): a new WebSocket session, the
+        probe of a polling session's upgrade, or a refusal."""
+        if not path_matches(self.options, req.path):
             conn.fail(404, f"upgrade request for {req.path}")
             return
         problem = check_handshake(req)
@@ -262,96 +313,61 @@ class Server:
             conn.fail(400, f"bad WebSocket handshake: {problem}")
             return
         query = req.query
-        if query.get("transport") != "websocket" or "websocket" not in self.transports:
-            self._error(conn, 0 if query.get("transport") not in self.transports else 3, [], close=True)
+        code = upgrade_error(self.options, query)
+        if code is not None:
+            respond_error(conn, req, code, [], close=True)
             return
         sid = query.get("sid")
         if sid is None:
-            if query.get("EIO") != "4":
-                self._error(conn, 5, [], close=True)
-            else:
-                self._check_allowed(conn, req, [], self._open_websocket)
+            self._check_allowed(conn, req, [], self._open_websocket)
             return
         session = self._sessions.get(sid)
         if session is None:
-            self._error(conn, 1, [], close=True)
+            respond_error(conn, req, UNKNOWN_SID, [], close=True)
             return
         conn.write(handshake_response(req))
-        ws = WebSocketTransport(conn, self)
-        if session.closed or session.transport != "polling" or session._upgrading is not None:
+        ws = WebSocketTransport(conn, self.options)
+        if session.closed or session.transport != "polling" or session.upgrading is not None:
             # Already upgraded or upgrading: node accepts this WebSocket and closes it at once.
             logger.warning("%s: session %s: second WebSocket refused", conn.peer, sid)
             conn.switch_to(ws)
             ws.close(False, False)
             return
-        session._begin_upgrade(ws)
+        session.begin_upgrade(ws)
         ws.start_upgrade_timer()
         conn.switch_to(ws)
 
-    def _error(self, conn: HttpConnection, code: int, cors: list[tuple[str, str]], close: bool = False) -> None:
-        message = ERROR_MESSAGES[code]
-        req = conn._current
-        logger.warning("%s: %s (%s)", conn.peer, message, req.url if req is not None else "?")
-        body = json.dumps({"code": code, "message": message}, separators=(",", ":")).encode()
-        conn.respond(403 if code == 4 else 400, _JSON_HEADERS + cors, body, close=close)
+    def post_started(self, conn: HttpConnection, req: Request) -> None:
+        """A POST's head is parsed, before its body: the moment it starts to overlap (``RequestHandler``)."""
+        tx = self._polling_of(req)
+        if tx is not None:
+            tx.post_started(conn, req)
+
+    def post_aborted(self, conn: HttpConnection, req: Request) -> None:
+        """The connection went away in the middle of a POST body (``RequestHandler``)."""
+        tx = self._polling_of(req)
+        if tx is not None:
+            tx.post_aborted(conn)
+
+    def body_too_large(self, conn: HttpConnection, req: Request) -> None:
+        """A body passed ``max_http_buffer_size``: its session is closed (``RequestHandler``)."""
+        if not path_matches(self.options, req.path):
+            return
+        session = self._sessions.get(req.query.get("sid", ""))
+        if session is not None and not session.closed:
+            session.protocol_error("transport error", "payload too large")
 
     def _polling_of(self, req: Request) -> Polling | None:
         """The polling transport a request with a sid is for, if that session polls."""
-        if not self._path_matches(req) or req.query.get("transport") != "polling":
+        if not path_matches(self.options, req.path) or req.query.get("transport") != "polling":
             return None
         session = self._sessions.get(req.query.get("sid", ""))
         if session is None or session.closed or session.transport != "polling":
             return None
         return session.carrier  # type: ignore[no-any-return]
 
-    def _on_post_head(self, conn: HttpConnection, req: Request) -> None:
-        # Called when a POST's head is parsed, before its body: the moment it starts to overlap.
-        tx = self._polling_of(req)
-        if tx is not None:
-            tx.post_started(conn, req)
-
-    def _on_post_aborted(self, conn: HttpConnection, req: Request) -> None:
-        tx = self._polling_of(req)
-        if tx is not None:
-            tx.post_aborted(conn)
-
-    def _on_body_too_large(self, conn: HttpConnection, req: Request) -> None:
-        if not self._path_matches(req):
-            return
-        session = self._sessions.get(req.query.get("sid", ""))
-        if session is not None and not session.closed:
-            session._protocol_error("transport error", "payload too large")
-
-    # ---- CORS -------------------------------------------------------------------------------
-    def _cors_headers(self, req: Request) -> list[tuple[str, str]]:
-        allowed = self.cors_allowed_origins
-        if allowed is None:
-            return []
-        origin = req.headers.get("origin")
-        if not origin or (allowed != "*" and origin not in allowed):
-            return []
-        return [
-            ("Access-Control-Allow-Origin", origin),
-            ("Access-Control-Allow-Credentials", "true"),
-            ("Vary", "Origin"),
-        ]
-
-    def _preflight(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
-        headers = list(cors)
-        if cors:
-            headers.append(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
-            requested = req.headers.get("access-control-request-headers")
-            headers.append(("Access-Control-Allow-Headers", requested or "Content-Type"))
-        conn.respond(204, headers)
-
     # ---- handshakes -------------------------------------------------------------------------
-    def _check_allowed(
-        self,
-        conn: HttpConnection,
-        req: Request,
-        cors: list[tuple[str, str]],
-        then: Callable[[HttpConnection, Request, list[tuple[str, str]]], None],
-    ) -> None:
+    def _check_allowed(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Opener) -> None:
         check = self.allow_request
         if check is None:
             then(conn, req, cors)
@@ -368,27 +384,22 @@ class Server:
         elif verdict:
             then(conn, req, cors)
         else:
-            self._error(conn, 4, cors, close=req.upgrade)
+            respond_error(conn, req, FORBIDDEN, cors, close=req.upgrade)
 
     async def _await_allowed(
-        self,
-        verdict: Awaitable[bool],
-        conn: HttpConnection,
-        req: Request,
-        cors: list[tuple[str, str]],
-        then: Callable[[HttpConnection, Request, list[tuple[str, str]]], None],
+        self, verdict: Awaitable[bool], conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Opener
     ) -> None:
         try:
             allowed = bool(await verdict)
         except Exception:
             logger.exception("%s: allow_request raised", conn.peer)
             allowed = False
-        if conn._closed or self._aio_server is None:
+        if conn.closed or self._aio_server is None:
             return
         if allowed:
             then(conn, req, cors)
         else:
-            self._error(conn, 4, cors, close=req.upgrade)
+            respond_error(conn, req, FORBIDDEN, cors, close=req.upgrade)
 
     def _new_sid(self) -> str:
         while True:
@@ -396,36 +407,33 @@ class Server:
             if sid not in self._sessions:
                 return sid
 
-    def _open_packet(self, sid: str, upgrades: str) -> str:
-        return (
-            f'0{{"sid":"{sid}","upgrades":{upgrades},"pingInterval":{round(self.ping_interval * 1000)},'
-            f'"pingTimeout":{round(self.ping_timeout * 1000)},"maxPayload":{self.max_http_buffer_size}}}'
-        )
+    def _new_session(self, sid: str, req: Request, tx: Polling | WebSocketTransport) -> Session:
+        session = Session(sid, req, tx, self.options, self._heartbeats, self._forget)
+        self._sessions[sid] = session
+        return session
 
     def _open_polling(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
         sid = self._new_sid()
-        session = Session(self, sid, req, Polling(self))
-        self._sessions[sid] = session
-        body = self._open_packet(sid, self._upgrades_json).encode()
+        session = self._new_session(sid, req, Polling(self.options, self._corker, self._loop))
+        body = open_packet(self.options, sid, self._upgrades_json).encode()
         conn.respond(200, _GET_HEADERS + cors if cors else _GET_HEADERS, body)
-        session._start_heartbeat()
+        session.start_heartbeat()
         self._emit_connection(session)
 
     def _open_websocket(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
         conn.write(handshake_response(req))
         sid = self._new_sid()
-        ws = WebSocketTransport(conn, self)
-        session = Session(self, sid, req, ws)
-        self._sessions[sid] = session
-        ws.send_control(self._open_packet(sid, "[]"))
-        session._start_heartbeat()
+        ws = WebSocketTransport(conn, self.options)
+        session = self._new_session(sid, req, ws)
+        ws.send_control(open_packet(self.options, sid, "[]"))
+        session.start_heartbeat()
         self._emit_connection(session)
         # Bytes the client sent right after its handshake are handled once the handlers are set.
         conn.switch_to(ws)
 
     def _emit_connection(self, session: Session) -> None:
         for handler in self._connection_handlers:
-            session._call(handler, session)
+            session.run_handler(handler, session)
 
     def _forget(self, session: Session) -> None:
         if self._sessions.get(session.id) is session:

@@ -1,26 +1,26 @@
 """WebSocket transport: RFC 6455 handshake checks and one Engine.IO packet per frame.
 
 After the 101 answer the :class:`~hypersio.engine.server.http.HttpConnection` hands every received
-byte to :meth:`WebSocketTransport.feed`; outgoing frames go through the connection's corked
-output buffer, so a burst of sends in one loop turn is a single ``transport.write``.
+byte to :meth:`WebSocketTransport.feed` (through its ``WebSocketReader``); outgoing frames go
+through the connection's corked output buffer, so a burst of sends in one loop turn is a single
+``transport.write``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import binascii
-from typing import TYPE_CHECKING, Any
+from typing import cast
 
 from hypersio.engine import outlet as fanout
 from hypersio.engine.message import PreparedMessage
+from hypersio.engine.options import EngineOptions
 from hypersio.engine.outlet import logger
+from hypersio.engine.server.http import HttpConnection, Request
+from hypersio.engine.server.protocols import TransportSession
 from hypersio.exceptions import ParseError, WebSocketError
 from hypersio.protocol.engineio import packets as eio_parser
 from hypersio.protocol.websocket import frames as wsframe
-
-if TYPE_CHECKING:
-    from hypersio.engine.server.http import HttpConnection, Request
-    from hypersio.engine.server.server import Server
-    from hypersio.engine.server.session import Session
 
 _OP_TEXT = wsframe.OP_TEXT
 _OP_BINARY = wsframe.OP_BINARY
@@ -65,38 +65,23 @@ def handshake_response(req: Request) -> bytes:
     ).encode("ascii")
 
 
-class WebSocketReader:
-    """The protocol object the event loop talks to once a connection carries a WebSocket.
-
-    uvloop (and asyncio) look ``data_received`` up once, when the protocol is set; here it is the
-    WebSocket transport's bound ``feed``, so received bytes reach the frame parser without an
-    extra Python frame per read. Everything else stays the HTTP connection's business.
-    """
-
-    __slots__ = ("data_received", "connection_lost", "eof_received", "pause_writing", "resume_writing")
-
-    def __init__(self, conn: HttpConnection, ws: WebSocketTransport) -> None:
-        self.data_received = ws.feed
-        self.connection_lost = conn.connection_lost
-        self.eof_received = conn.eof_received
-        self.pause_writing = conn.pause_writing
-        self.resume_writing = conn.resume_writing
-
-
 class WebSocketTransport:
-    """One WebSocket connection carrying (or probing to carry) an Engine.IO session."""
+    """One WebSocket connection carrying (or probing to carry) an Engine.IO session.
+
+    ``session`` is set by the session it carries or probes for (None until then).
+    """
 
     name = "websocket"
 
-    __slots__ = ("conn", "server", "session", "_parser", "_closed", "_upgrade_timer")
+    __slots__ = ("conn", "options", "session", "_parser", "_closed", "_upgrade_timer")
 
-    def __init__(self, conn: HttpConnection, server: Server) -> None:
+    def __init__(self, conn: HttpConnection, options: EngineOptions) -> None:
         self.conn = conn
-        self.server = server
-        self.session: Session | None = None
-        self._parser = wsframe.FrameParser(max_message_size=server.max_http_buffer_size, expect_masked=True)
+        self.options = options
+        self.session: TransportSession | None = None
+        self._parser = wsframe.FrameParser(max_message_size=options.max_http_buffer_size, expect_masked=True)
         self._closed = False
-        self._upgrade_timer: Any = None
+        self._upgrade_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"<WebSocketTransport {self.conn.peer}>"
@@ -104,7 +89,7 @@ class WebSocketTransport:
     # ---- receiving --------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         """Parse received bytes and dispatch the complete messages."""
-        if self._closed or self.conn._write_closed:
+        if self._closed or self.conn.write_closed:
             return  # closing: whatever else the peer sends is moot (and must not log again)
         try:
             messages = self._parser.feed(data)
@@ -116,7 +101,8 @@ class WebSocketTransport:
             # The hot path, every Socket.IO packet: MESSAGE frames on the open session this
             # WebSocket carries go straight to its handlers, in C (fanout.deliver_messages); it
             # returns where the general path below must take over.
-            start = _deliver_messages(session, self, messages)
+            # (A Session is an Outlet, which deliver_messages reads in C; the protocol cannot say so.)
+            start = _deliver_messages(session, self, messages)  # type: ignore[arg-type]
             if start:
                 if start == len(messages):
                     return
@@ -136,7 +122,7 @@ class WebSocketTransport:
             elif opcode == _OP_PING:
                 self.conn.write(_build_frame(_OP_PONG, payload))  # type: ignore[arg-type]
             elif opcode == _OP_CLOSE:
-                code, _reason = payload  # type: ignore[misc]
+                code, _reason = cast("tuple[int, str]", payload)  # what the frame parser makes of a close frame
                 self._on_close_frame(code)
             # unsolicited pongs are allowed by RFC 6455 and mean nothing here
 
@@ -145,15 +131,15 @@ class WebSocketTransport:
         if session is None:
             return
         if session.carrier is self:
-            session._on_packet(ptype, data)
-        elif session._upgrading is self:
-            session._on_probe_packet(self, ptype, data)
+            session.handle_packet(ptype, data)
+        elif session.upgrading is self:
+            session.handle_probe_packet(self, ptype, data)
 
     def _bad_packet(self, message: str) -> None:
         session = self.session
         logger.warning("%s: bad Engine.IO packet over WebSocket: %s", self.conn.peer, message)
         if session is not None and session.carrier is self:
-            session._close("parse error", message)
+            session.close("parse error", message)
         else:
             self._drop_probe()
             self.close(False, False)
@@ -164,7 +150,7 @@ class WebSocketTransport:
         self._send_close(code)
         session = self.session
         if session is not None and session.carrier is self:
-            session._close("transport error", message)
+            session.close("transport error", message)
         else:
             self._drop_probe()
 
@@ -172,7 +158,7 @@ class WebSocketTransport:
         self._send_close(code if code != wsframe.CLOSE_NO_STATUS else wsframe.CLOSE_NORMAL)
         session = self.session
         if session is not None and session.carrier is self:
-            session._close("transport close", "the client closed the WebSocket")
+            session.close("transport close", "the client closed the WebSocket")
         else:
             self._drop_probe()
 
@@ -184,7 +170,7 @@ class WebSocketTransport:
         self._closed = True
         session = self.session
         if session is not None and session.carrier is self:
-            session._close("transport close", "connection lost")
+            session.close("transport close", "connection lost")
         else:
             self._drop_probe()
 
@@ -192,7 +178,7 @@ class WebSocketTransport:
         self._cancel_upgrade_timer()
         session = self.session
         if session is not None:
-            session._upgrade_failed(self)
+            session.upgrade_failed(self)
 
     # ---- sending ----------------------------------------------------------------------------
     def send_message(self, data: str | bytes, volatile: bool) -> None:
@@ -228,7 +214,7 @@ class WebSocketTransport:
         self._closed = True
         self.conn.abort()
         if session is not None and session.carrier is self:
-            session._close("transport error", "write buffer limit exceeded")
+            session.close("transport error", "write buffer limit exceeded")
         else:
             self._drop_probe()
 
@@ -248,14 +234,14 @@ class WebSocketTransport:
 
     def start_upgrade_timer(self) -> None:
         """Give the client ``upgrade_timeout`` seconds to finish the upgrade it started."""
-        self._upgrade_timer = self.server._loop.call_later(self.server.upgrade_timeout, self._on_upgrade_timeout)
+        self._upgrade_timer = self.conn.loop.call_later(self.options.upgrade_timeout, self._on_upgrade_timeout)
 
     def _on_upgrade_timeout(self) -> None:
         self._upgrade_timer = None
         session = self.session
-        if session is not None and session._upgrading is self:
+        if session is not None and session.upgrading is self:
             logger.warning("%s: session %s: upgrade not completed in time", self.conn.peer, session.id)
-            session._upgrade_failed(self)
+            session.upgrade_failed(self)
             self.close(False, False)
 
     def _cancel_upgrade_timer(self) -> None:

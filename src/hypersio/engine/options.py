@@ -1,0 +1,83 @@
+"""EngineOptions: the settings of an Engine.IO server, checked once and read by every part of it.
+
+The server builds one from its constructor arguments and hands it down: the HTTP connections,
+the transports and the sessions read their limits and timeouts here instead of reaching back
+into the server (they sit below it and never import it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER
+
+__all__ = ["TRANSPORTS", "EngineOptions"]
+
+TRANSPORTS = ("polling", "websocket")
+
+
+class EngineOptions:
+    """The validated settings of one Engine.IO server (see ``hypersio.engine.Server``).
+
+    ``path`` always ends with ``/``; ``cors_allowed_origins`` is None (no CORS headers), ``"*"``
+    (any origin) or a frozenset of origins; ``write_buffer_limit`` is at least
+    ``write_buffer_high_water``. Times are in seconds, sizes in bytes.
+    """
+
+    __slots__ = (
+        "path",
+        "ping_interval",
+        "ping_timeout",
+        "max_http_buffer_size",
+        "transports",
+        "cors_allowed_origins",
+        "upgrade_timeout",
+        "http_idle_timeout",
+        "write_buffer_high_water",
+        "write_buffer_limit",
+    )
+
+    def __init__(
+        self,
+        path: str = "/engine.io/",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Iterable[str] = TRANSPORTS,
+        cors_allowed_origins: str | Iterable[str] | None = None,
+        *,
+        upgrade_timeout: float = 10.0,
+        http_idle_timeout: float = 30.0,
+        write_buffer_high_water: int = DEFAULT_HIGH_WATER,
+        write_buffer_limit: int = DEFAULT_HARD_LIMIT,
+    ) -> None:
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        self.path = path if path.endswith("/") else path + "/"
+        self.ping_interval = float(ping_interval)
+        self.ping_timeout = float(ping_timeout)
+        self.max_http_buffer_size = int(max_http_buffer_size)
+        if self.ping_interval <= 0 or self.ping_timeout <= 0 or self.max_http_buffer_size <= 0:
+            raise ValueError("ping_interval, ping_timeout and max_http_buffer_size must be positive")
+        self.transports = tuple(transports)
+        for name in self.transports:
+            if name not in TRANSPORTS:
+                raise ValueError(f"unknown transport {name!r} (expected 'polling' and/or 'websocket')")
+        if not self.transports:
+            raise ValueError("at least one transport is needed")
+        self.cors_allowed_origins: str | frozenset[str] | None
+        if cors_allowed_origins is None or cors_allowed_origins == "*":
+            self.cors_allowed_origins = cors_allowed_origins
+        elif isinstance(cors_allowed_origins, str):
+            self.cors_allowed_origins = frozenset((cors_allowed_origins,))
+        else:
+            origins = frozenset(cors_allowed_origins)
+            self.cors_allowed_origins = "*" if "*" in origins else origins
+        self.upgrade_timeout = float(upgrade_timeout)
+        self.http_idle_timeout = float(http_idle_timeout)
+        self.write_buffer_high_water = int(write_buffer_high_water)
+        self.write_buffer_limit = max(int(write_buffer_limit), self.write_buffer_high_water)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"EngineOptions({fields})"
