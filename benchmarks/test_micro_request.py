@@ -53,8 +53,8 @@ async def connected() -> Any:
     loop = asyncio.get_running_loop()
     engine._loop = loop
     engine._corker = Corker(NullLoop())
-    engine._heartbeats = Heartbeats(loop, engine._sessions)
-    conn = HttpConnection(engine)
+    engine._heartbeats = Heartbeats(loop, engine.sessions)
+    conn = HttpConnection(engine, engine.options, engine._corker, loop)
     transport = ConnectionTransport()
     transport.protocol = conn
     conn.connection_made(transport)  # type: ignore[arg-type]

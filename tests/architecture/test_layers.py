@@ -149,7 +149,6 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return components
 
 
-@pytest.mark.xfail(reason="the layer cuts of issue 9 are in progress", strict=False)
 def test_no_import_cycle_of_any_kind() -> None:
     # The root package's __init__ only re-exports lazily; an import of "hypersio" itself by a
     # submodule is an import of the face and is forbidden below the faces by the layer test.
@@ -162,7 +161,6 @@ def test_the_cycle_finder_finds_cycles() -> None:
     assert strongly_connected({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.xfail(reason="the layer cuts of issue 9 are in progress", strict=False)
 def test_every_import_and_cimport_goes_down_the_staircase() -> None:
     layers = layer_order()
     graph = import_graph()
@@ -237,7 +235,6 @@ def private_reads_pyx(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(reason="the layer cuts of issue 9 are in progress", strict=False)
 def test_no_module_reads_another_objects_private_attributes() -> None:
     found: list[str] = []
     for path in source_files():
@@ -245,7 +242,6 @@ def test_no_module_reads_another_objects_private_attributes() -> None:
     assert found == []
 
 
-@pytest.mark.xfail(reason="the layer cuts of issue 9 are in progress", strict=False)
 def test_import_linter_contracts_hold() -> None:
     lint_imports = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
     if not Path(lint_imports).exists():

@@ -53,7 +53,7 @@ def build_app(parser: str = "json", ping_interval: float = 25.0, ping_timeout: f
     )
 
     @sio.on("connection")
-    def on_connection(socket: Any) -> None:
+    def on_connection(socket: hypersio.Socket) -> None:
         room = (socket.handshake.auth or {}).get("room")
         if room:
             socket.join(room)
@@ -64,7 +64,7 @@ def build_app(parser: str = "json", ping_interval: float = 25.0, ping_timeout: f
             return value
 
     @sio.of("/control").on("connection")
-    def on_control(socket: Any) -> None:
+    def on_control(socket: hypersio.Socket) -> None:
         @socket.on("start")
         async def start(opts: dict[str, Any]) -> None:
             payload = "x" * opts["payload_size"]
