@@ -138,8 +138,8 @@ def _loads_after_error(text: str, exc: Exception) -> Any:
         return _stdjson.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ParseError("invalid JSON payload: nested too deeply") from None
-    except ValueError as exc:
-        raise ParseError(f"invalid JSON payload: {exc}") from None
+    except ValueError as stdlib_exc:
+        raise ParseError(f"invalid JSON payload: {stdlib_exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------
