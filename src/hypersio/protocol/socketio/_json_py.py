@@ -17,6 +17,18 @@ from typing import Any
 import orjson
 
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio.packet import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    CONNECT_ERROR,
+    DISCONNECT,
+    EVENT,
+    MAX_ACK_ID,
+    RESERVED_EVENTS,
+    TYPE_NAMES,
+)
 
 __all__ = [
     "ACK",
@@ -34,23 +46,8 @@ __all__ = [
     "encode_packet",
 ]
 
-CONNECT = 0
-DISCONNECT = 1
-EVENT = 2
-ACK = 3
-CONNECT_ERROR = 4
-BINARY_EVENT = 5
-BINARY_ACK = 6
-
-# Event names a peer may not emit: they mean something to the Socket.IO layers themselves.
-RESERVED_EVENTS: frozenset[str] = frozenset(
-    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
-)
-# Ack ids are JavaScript numbers on the other side: beyond 2**53 they would silently change.
-MAX_ACK_ID = 2**53 - 1
 _MAX_ACK_ID_DIGITS = 16
 
-_TYPE_NAMES = ("CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK")
 _BINARY_TYPES = (bytes, bytearray, memoryview)
 _orjson_dumps = orjson.dumps
 _orjson_loads = orjson.loads
@@ -86,7 +83,7 @@ class Packet:
     __hash__ = None  # type: ignore[assignment]  # mutable value type
 
     def __repr__(self) -> str:
-        name = _TYPE_NAMES[self.type] if type(self.type) is int and 0 <= self.type <= 6 else self.type
+        name = TYPE_NAMES[self.type] if type(self.type) is int and 0 <= self.type <= 6 else self.type
         return f"Packet(type={name}, nsp={self.nsp!r}, data={self.data!r}, id={self.id!r})"
 
 
@@ -216,7 +213,7 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
         if ptype >= BINARY_EVENT:
             ptype -= 3
     elif _has_binary(data):
-        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {_TYPE_NAMES[ptype]}")
+        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {TYPE_NAMES[ptype]}")
     return [_header(ptype, nsp, id, 0) + _dumps_slow(data)]
 
 
@@ -272,7 +269,11 @@ def _payload_error(ptype: int, data: Any, has_payload: bool) -> str | None:
 
 
 def _reconstruct(data: Any, buffers: list[bytes]) -> Any:
-    """Put the attachments back in place of their placeholders (iterative: input depth is hostile)."""
+    """Put the attachments back in place of their placeholders (iterative: input depth is hostile).
+
+    Every placeholder of a container is resolved before the containers below it are walked; the
+    compiled twin walks in the same order, so both report the same bad placeholder first.
+    """
     count = len(buffers)
 
     def resolve(value: Any) -> Any:

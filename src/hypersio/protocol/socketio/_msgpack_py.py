@@ -180,21 +180,11 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
     if ptype >= BINARY_EVENT:
         ptype -= 3
         if ptype < EVENT or ptype > ACK:
-            raise ValueError(f"unknown packet type {type!r}")
+            raise ValueError(f"unknown packet type {_short(type)}")
     elif ptype < 0:
-        raise ValueError(f"unknown packet type {type!r}")
-    parts = [b"", _TYPE_ITEMS[ptype]]
-    count = 2  # type and nsp are always there
-    if data is not None:
-        count = 3
-        parts.append(_KEY_DATA)
-        parts.append(_pack_data(data))
-    if nsp == "/":
-        parts.append(_ROOT_NSP)
-    elif isinstance(nsp, str):
-        parts.append(_KEY_NSP)
-        parts.append(_pack_str(nsp))
-    else:
+        raise ValueError(f"unknown packet type {_short(type)}")
+    # The cheap checks come before the payload is packed (the compiled twin's order).
+    if nsp != "/" and not isinstance(nsp, str):
         raise TypeError(f"namespace must be a str, not {nsp.__class__.__name__}")
     if id is not None:
         if id.__class__ is not int and (not isinstance(id, int) or isinstance(id, bool)):
@@ -203,6 +193,18 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
             raise ValueError(f"ack id must not be negative: {id}")
         if id >= 1 << 64:
             raise OverflowError(f"integer {id} does not fit in msgpack's 64 bits")
+    parts = [b"", _TYPE_ITEMS[ptype]]
+    count = 2  # type and nsp are always there
+    if data is not None:
+        count = 3
+        parts.append(_KEY_DATA)
+        parts.append(_pack_data(data))
+    if nsp == "/":
+        parts.append(_ROOT_NSP)
+    else:
+        parts.append(_KEY_NSP)
+        parts.append(_pack_str(nsp))
+    if id is not None:
         parts.append(_KEY_ID)
         parts.append(_pack_uint(id))
         count += 1
