@@ -177,7 +177,7 @@ def _header(ptype: int, nsp: str, pid: Any, attachments: int) -> str:
     return head
 
 
-def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> list:
+def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> list[str | bytes]:
     """Encode one packet straight from its fields: ``[str, *bytes]`` as socket.io-parser does.
 
     The server's emit path calls this to skip building a Packet. EVENT/ACK data holding
@@ -232,7 +232,7 @@ class Encoder:
 
     __slots__ = ()
 
-    def encode(self, packet: Packet) -> list:
+    def encode(self, packet: Packet) -> list[str | bytes]:
         """Return ``[str, *bytes]``: the packet text and its binary attachments, if any."""
         return encode_packet(packet.type, packet.nsp, packet.data, packet.id)
 
@@ -404,16 +404,16 @@ class Decoder:
             self._pending = packet
             return None
         if isinstance(chunk, (bytes, bytearray, memoryview)):
-            packet = self._pending
-            if packet is None:
+            pending = self._pending
+            if pending is None:
                 raise ParseError("got binary data while no binary packet was pending")
             buffers = self._buffers
             buffers.append(chunk if type(chunk) is bytes else bytes(chunk))
-            if len(buffers) < packet.attachments:
+            if len(buffers) < pending.attachments:
                 return None
             self.reset()
-            packet.data = _reconstruct(packet.data, buffers)
-            return packet
+            pending.data = _reconstruct(pending.data, buffers)
+            return pending
         if isinstance(chunk, str):
             return self.add(str(chunk))
         self.reset()
