@@ -348,7 +348,7 @@ INVALID = [
     ('5x-["a"]', "attachments"),
     ('51.0-["a"]', "attachments"),
     ('5 1-["a"]', "attachments"),
-    ('5١-["a"]', "attachments"),
+    ('5١-["a"]', "attachments"),  # noqa: RUF001  (a non-ASCII digit on purpose)
     ('511-["a"]', "too many attachments"),
     ('599999999999999999999-["a"]', "too many attachments"),
     ("51-[]", "EVENT"),

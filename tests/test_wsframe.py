@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import struct
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -129,7 +130,7 @@ def test_build_refuses_bad_frames(websocket_twin: ModuleType) -> None:
 # ---------------------------------------------------------------- masking
 
 
-@pytest.mark.parametrize("n", list(range(34)) + [1023, 1024, 1025, 65536 + 3])
+@pytest.mark.parametrize("n", [*range(34), 1023, 1024, 1025, 65536 + 3])
 def test_mask_payload_matches_bytewise_xor(websocket_twin: ModuleType, n: int) -> None:
     data = bytes((i * 31 + 7) & 0xFF for i in range(n))
     masked = websocket_twin.mask_payload(data, KEY)
@@ -460,7 +461,7 @@ def test_build_then_parse_identity(
     parser = websocket_twin.FrameParser(max_message_size=100_000, expect_masked=masked)
     got: list[tuple[int, object]] = []
     last = 0
-    for cut in sorted(c % (len(stream) + 1) for c in cuts) + [len(stream)]:
+    for cut in [*sorted(c % (len(stream) + 1) for c in cuts), len(stream)]:
         got += parser.feed(stream[last:cut])
         last = cut
     assert got == [(op, payload) for op, payload in messages]

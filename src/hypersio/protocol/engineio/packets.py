@@ -1,8 +1,9 @@
 """Engine.IO v4 packets and long-polling payloads: encode and decode, no I/O.
 
-The compiled twin (``hypersio.protocol.engineio._packets_c``) or, without it, the pure-Python one (``hypersio.protocol.engineio._packets_py``), chosen
-once by :func:`hypersio._speedups.load`. Both define the same ``__all__``; type checkers read the
-pure twin, which is the readable definition of the API.
+The compiled twin (``hypersio.protocol.engineio._packets_c``) or, without it, the pure-Python one
+(``hypersio.protocol.engineio._packets_py``), chosen once by :func:`hypersio._speedups.load`. Both
+define the same ``__all__``; type checkers read the pure twin, which is the readable definition of
+the API.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from hypersio import _speedups
 
 if TYPE_CHECKING:
     from hypersio.protocol.engineio._packets_py import *  # noqa: F403
-    from hypersio.protocol.engineio._packets_py import __all__
+    from hypersio.protocol.engineio._packets_py import __all__ as __all__  # noqa: PLC0414  (the re-export form mypy --strict reads)
+    from hypersio.protocol.engineio.constants import *  # noqa: F403  (mypy does not follow __all__ +=)
 else:
     _impl = _speedups.load("engineio")
     __all__ = list(_impl.__all__)

@@ -19,6 +19,18 @@ from libc.string cimport memcpy
 import orjson
 
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio.packet import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    CONNECT_ERROR,
+    DISCONNECT,
+    EVENT,
+    MAX_ACK_ID,
+    RESERVED_EVENTS,
+    TYPE_NAMES,
+)
 from hypersio.protocol.socketio._json_py import _dumps_slow, _loads_after_error
 
 cdef extern from "Python.h":
@@ -53,30 +65,23 @@ __all__ = [
     "encode_packet",
 ]
 
-CONNECT = 0
-DISCONNECT = 1
-EVENT = 2
-ACK = 3
-CONNECT_ERROR = 4
-BINARY_EVENT = 5
-BINARY_ACK = 6
-
 cdef enum:
     # Arguments lists whose JSON fits here can take the scalar fast path of _encode.
     SIMPLE_BODY_MAX = 256
-    C_EVENT = 2
-    C_BINARY_EVENT = 5
 
-RESERVED_EVENTS = frozenset(
-    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
-)
-MAX_ACK_ID = 2**53 - 1
-cdef long long C_MAX_ACK_ID = 9007199254740991
+# Typed copies of the packet types for C comparisons (their values come from ``packet``).
+cdef int C_CONNECT = CONNECT
+cdef int C_DISCONNECT = DISCONNECT
+cdef int C_EVENT = EVENT
+cdef int C_ACK = ACK
+cdef int C_CONNECT_ERROR = CONNECT_ERROR
+cdef int C_BINARY_EVENT = BINARY_EVENT
+cdef int C_BINARY_ACK = BINARY_ACK
+
+cdef long long C_MAX_ACK_ID = MAX_ACK_ID
 cdef int MAX_ACK_ID_DIGITS = 16
-# Deeper than orjson's own limit (1024): only reachable through the stdlib fallback.
-cdef int MAX_DEPTH = 1100
 
-cdef tuple TYPE_NAMES = ("CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK")
+cdef tuple C_TYPE_NAMES = TYPE_NAMES
 cdef object _dumps = orjson.dumps
 cdef object _loads = orjson.loads
 cdef object _JSONDecodeError = orjson.JSONDecodeError
@@ -122,7 +127,7 @@ cdef class Packet:
     __hash__ = None
 
     def __repr__(self) -> str:
-        name = TYPE_NAMES[self.type] if 0 <= self.type <= 6 else self.type
+        name = C_TYPE_NAMES[self.type] if 0 <= self.type <= 6 else self.type
         return f"Packet(type={name}, nsp={self.nsp!r}, data={self.data!r}, id={self.id!r})"
 
     def __reduce__(self):
@@ -286,7 +291,7 @@ cdef object _encode_binary(int ptype, object nsp, object data, object pid):
     stripped = _deconstruct(data, buffers)
     if not buffers:
         return None
-    ptype = C_BINARY_EVENT if ptype == C_EVENT or ptype == C_BINARY_EVENT else C_BINARY_EVENT + 1
+    ptype = C_BINARY_EVENT if ptype == C_EVENT or ptype == C_BINARY_EVENT else C_BINARY_ACK
     try:
         body = _dumps(stripped)
     except TypeError:
@@ -391,7 +396,7 @@ cdef list _encode(int ptype, object nsp, object data, object pid):
     cdef type t
     cdef char simple[SIMPLE_BODY_MAX]
     cdef Py_ssize_t simple_len
-    if (ptype == C_EVENT or ptype == 3) and type(data) is list:
+    if (ptype == C_EVENT or ptype == C_ACK) and type(data) is list:
         simple_len = _dumps_scalars(<list>data, simple)
         if simple_len >= 0:
             return [_assemble(ptype, 0, nsp, pid, simple, simple_len)]
@@ -399,7 +404,7 @@ cdef list _encode(int ptype, object nsp, object data, object pid):
         if ptype >= C_BINARY_EVENT:
             ptype -= 3  # a binary packet without attachments is not valid on the wire
         return [_assemble(ptype, 0, nsp, pid, NULL, 0)]
-    if ptype == C_EVENT or ptype == 3 or ptype >= C_BINARY_EVENT:
+    if ptype == C_EVENT or ptype == C_ACK or ptype >= C_BINARY_EVENT:
         # Binary is nearly always a top-level argument: catch that without a failed dumps.
         t = type(data)
         if t is list:
@@ -420,14 +425,14 @@ cdef list _encode(int ptype, object nsp, object data, object pid):
         if ptype >= C_BINARY_EVENT:
             ptype -= 3
         return [_assemble(ptype, 0, nsp, pid, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))]
-    if ptype == C_EVENT or ptype == 3 or ptype >= C_BINARY_EVENT:
+    if ptype == C_EVENT or ptype == C_ACK or ptype >= C_BINARY_EVENT:
         out = _encode_binary(ptype, nsp, data, pid)
         if out is not None:
             return out
         if ptype >= C_BINARY_EVENT:
             ptype -= 3
     elif _has_binary(data):
-        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {TYPE_NAMES[ptype]}")
+        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {C_TYPE_NAMES[ptype]}")
     body = _dumps_slow(data).encode("utf-8", "surrogatepass")
     return [_assemble(ptype, 0, nsp, pid, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))]
 
@@ -464,13 +469,13 @@ cdef inline bint _maybe_reserved(str name) noexcept:
 cdef str _payload_error(int ptype, object data, bint has_payload):
     """Why data is not a valid payload for ptype (the socket.io-parser rules), or None."""
     cdef type t = type(data)
-    if ptype == 0:
+    if ptype == C_CONNECT:
         if has_payload and t is not dict:
             return "CONNECT payload must be an object"
-    elif ptype == 1:
+    elif ptype == C_DISCONNECT:
         if has_payload:
             return "DISCONNECT must not have a payload"
-    elif ptype == 4:
+    elif ptype == C_CONNECT_ERROR:
         if not has_payload or (t is not str and t is not dict):
             return "CONNECT_ERROR payload must be a string or an object"
     elif ptype == C_EVENT or ptype == C_BINARY_EVENT:
@@ -498,35 +503,41 @@ cdef object _resolve(object value, list buffers):
     return value
 
 
-cdef int _reconstruct(object node, list buffers, int depth) except -1:
-    """Replace placeholders below node in place (node is a fresh list or dict we own)."""
+cdef int _reconstruct(object root, list buffers) except -1:
+    """Replace placeholders below root in place (root is a fresh list or dict we own).
+
+    The pure twin's walk, step for step: iterative (input depth is hostile), every placeholder of
+    a container resolved before the containers below it, so the first bad placeholder reported
+    is the same one in both twins.
+    """
+    cdef list stack = [root]
     cdef Py_ssize_t i
     cdef type t
-    if depth > MAX_DEPTH:
-        raise ParseError("payload nested too deeply")
-    if type(node) is list:
-        for i in range(len(<list>node)):
-            item = (<list>node)[i]
-            t = type(item)
-            if t is dict:
-                new = _resolve(item, buffers)
-                if new is not item:
-                    (<list>node)[i] = new
-                    continue
-                _reconstruct(item, buffers, depth + 1)
-            elif t is list:
-                _reconstruct(item, buffers, depth + 1)
-    else:
-        for key, item in (<dict>node).items():
-            t = type(item)
-            if t is dict:
-                new = _resolve(item, buffers)
-                if new is not item:
-                    (<dict>node)[key] = new  # same key: no resize, iteration stays valid
-                    continue
-                _reconstruct(item, buffers, depth + 1)
-            elif t is list:
-                _reconstruct(item, buffers, depth + 1)
+    while stack:
+        node = stack.pop()
+        if type(node) is list:
+            for i in range(len(<list>node)):
+                item = (<list>node)[i]
+                t = type(item)
+                if t is dict:
+                    new = _resolve(item, buffers)
+                    if new is not item:
+                        (<list>node)[i] = new
+                    else:
+                        stack.append(item)
+                elif t is list:
+                    stack.append(item)
+        elif type(node) is dict:
+            for key, item in (<dict>node).items():
+                t = type(item)
+                if t is dict:
+                    new = _resolve(item, buffers)
+                    if new is not item:
+                        (<dict>node)[key] = new  # same key: no resize, iteration stays valid
+                    else:
+                        stack.append(item)
+                elif t is list:
+                    stack.append(item)
     return 0
 
 
@@ -672,7 +683,7 @@ cdef class Decoder:
                     packet.data = new
                     return packet
             if t is dict or t is list:
-                _reconstruct(data, buffers, 0)
+                _reconstruct(data, buffers)
             return packet
         if isinstance(chunk, str):
             return self.add(str(chunk))

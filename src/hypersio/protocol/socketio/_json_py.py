@@ -17,6 +17,18 @@ from typing import Any
 import orjson
 
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio.packet import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    CONNECT_ERROR,
+    DISCONNECT,
+    EVENT,
+    MAX_ACK_ID,
+    RESERVED_EVENTS,
+    TYPE_NAMES,
+)
 
 __all__ = [
     "ACK",
@@ -34,23 +46,8 @@ __all__ = [
     "encode_packet",
 ]
 
-CONNECT = 0
-DISCONNECT = 1
-EVENT = 2
-ACK = 3
-CONNECT_ERROR = 4
-BINARY_EVENT = 5
-BINARY_ACK = 6
-
-# Event names a peer may not emit: they mean something to the Socket.IO layers themselves.
-RESERVED_EVENTS: frozenset[str] = frozenset(
-    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
-)
-# Ack ids are JavaScript numbers on the other side: beyond 2**53 they would silently change.
-MAX_ACK_ID = 2**53 - 1
 _MAX_ACK_ID_DIGITS = 16
 
-_TYPE_NAMES = ("CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK")
 _BINARY_TYPES = (bytes, bytearray, memoryview)
 _orjson_dumps = orjson.dumps
 _orjson_loads = orjson.loads
@@ -86,7 +83,7 @@ class Packet:
     __hash__ = None  # type: ignore[assignment]  # mutable value type
 
     def __repr__(self) -> str:
-        name = _TYPE_NAMES[self.type] if type(self.type) is int and 0 <= self.type <= 6 else self.type
+        name = TYPE_NAMES[self.type] if type(self.type) is int and 0 <= self.type <= 6 else self.type
         return f"Packet(type={name}, nsp={self.nsp!r}, data={self.data!r}, id={self.id!r})"
 
 
@@ -138,8 +135,8 @@ def _loads_after_error(text: str, exc: Exception) -> Any:
         return _stdjson.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ParseError("invalid JSON payload: nested too deeply") from None
-    except ValueError as exc:
-        raise ParseError(f"invalid JSON payload: {exc}") from None
+    except ValueError as stdlib_exc:
+        raise ParseError(f"invalid JSON payload: {stdlib_exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +177,7 @@ def _header(ptype: int, nsp: str, pid: Any, attachments: int) -> str:
     return head
 
 
-def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> list:
+def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> list[str | bytes]:
     """Encode one packet straight from its fields: ``[str, *bytes]`` as socket.io-parser does.
 
     The server's emit path calls this to skip building a Packet. EVENT/ACK data holding
@@ -216,7 +213,7 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
         if ptype >= BINARY_EVENT:
             ptype -= 3
     elif _has_binary(data):
-        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {_TYPE_NAMES[ptype]}")
+        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {TYPE_NAMES[ptype]}")
     return [_header(ptype, nsp, id, 0) + _dumps_slow(data)]
 
 
@@ -235,7 +232,7 @@ class Encoder:
 
     __slots__ = ()
 
-    def encode(self, packet: Packet) -> list:
+    def encode(self, packet: Packet) -> list[str | bytes]:
         """Return ``[str, *bytes]``: the packet text and its binary attachments, if any."""
         return encode_packet(packet.type, packet.nsp, packet.data, packet.id)
 
@@ -272,7 +269,11 @@ def _payload_error(ptype: int, data: Any, has_payload: bool) -> str | None:
 
 
 def _reconstruct(data: Any, buffers: list[bytes]) -> Any:
-    """Put the attachments back in place of their placeholders (iterative: input depth is hostile)."""
+    """Put the attachments back in place of their placeholders (iterative: input depth is hostile).
+
+    Every placeholder of a container is resolved before the containers below it are walked; the
+    compiled twin walks in the same order, so both report the same bad placeholder first.
+    """
     count = len(buffers)
 
     def resolve(value: Any) -> Any:
@@ -403,16 +404,16 @@ class Decoder:
             self._pending = packet
             return None
         if isinstance(chunk, (bytes, bytearray, memoryview)):
-            packet = self._pending
-            if packet is None:
+            pending = self._pending
+            if pending is None:
                 raise ParseError("got binary data while no binary packet was pending")
             buffers = self._buffers
             buffers.append(chunk if type(chunk) is bytes else bytes(chunk))
-            if len(buffers) < packet.attachments:
+            if len(buffers) < pending.attachments:
                 return None
             self.reset()
-            packet.data = _reconstruct(packet.data, buffers)
-            return packet
+            pending.data = _reconstruct(pending.data, buffers)
+            return pending
         if isinstance(chunk, str):
             return self.add(str(chunk))
         self.reset()

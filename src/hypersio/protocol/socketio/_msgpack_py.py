@@ -132,10 +132,12 @@ _packer_lock = threading.Lock()
 def _pack_data(data: Any) -> bytes:
     if _packer_lock.acquire(False):
         try:
-            return _pack(data)
+            packed: bytes = _pack(data)
+            return packed
         finally:
             _packer_lock.release()
-    return msgpack.Packer(default=_default, use_bin_type=True).pack(data)
+    fresh: bytes = msgpack.Packer(default=_default, use_bin_type=True).pack(data)
+    return fresh
 
 
 def _pack_str(text: str) -> bytes:
@@ -164,7 +166,7 @@ def _pack_uint(value: int) -> bytes:
     return b"\xcf" + value.to_bytes(8, "big")
 
 
-def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> list:
+def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = None) -> list[bytes]:
     """Encode one packet straight from its fields: ``[bytes]``, the msgpack map the JS parser sends.
 
     The server's emit path calls this to skip building a Packet. Keys come in the order
@@ -180,21 +182,11 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
     if ptype >= BINARY_EVENT:
         ptype -= 3
         if ptype < EVENT or ptype > ACK:
-            raise ValueError(f"unknown packet type {type!r}")
+            raise ValueError(f"unknown packet type {_short(type)}")
     elif ptype < 0:
-        raise ValueError(f"unknown packet type {type!r}")
-    parts = [b"", _TYPE_ITEMS[ptype]]
-    count = 2  # type and nsp are always there
-    if data is not None:
-        count = 3
-        parts.append(_KEY_DATA)
-        parts.append(_pack_data(data))
-    if nsp == "/":
-        parts.append(_ROOT_NSP)
-    elif isinstance(nsp, str):
-        parts.append(_KEY_NSP)
-        parts.append(_pack_str(nsp))
-    else:
+        raise ValueError(f"unknown packet type {_short(type)}")
+    # The cheap checks come before the payload is packed (the compiled twin's order).
+    if nsp != "/" and not isinstance(nsp, str):
         raise TypeError(f"namespace must be a str, not {nsp.__class__.__name__}")
     if id is not None:
         if id.__class__ is not int and (not isinstance(id, int) or isinstance(id, bool)):
@@ -203,6 +195,18 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
             raise ValueError(f"ack id must not be negative: {id}")
         if id >= 1 << 64:
             raise OverflowError(f"integer {id} does not fit in msgpack's 64 bits")
+    parts = [b"", _TYPE_ITEMS[ptype]]
+    count = 2  # type and nsp are always there
+    if data is not None:
+        count = 3
+        parts.append(_KEY_DATA)
+        parts.append(_pack_data(data))
+    if nsp == "/":
+        parts.append(_ROOT_NSP)
+    else:
+        parts.append(_KEY_NSP)
+        parts.append(_pack_str(nsp))
+    if id is not None:
         parts.append(_KEY_ID)
         parts.append(_pack_uint(id))
         count += 1
@@ -215,7 +219,7 @@ class Encoder:
 
     __slots__ = ()
 
-    def encode(self, packet: Packet) -> list:
+    def encode(self, packet: Packet) -> list[bytes]:
         """Return ``[bytes]``: the packet as one msgpack map (see :func:`encode_packet`)."""
         return encode_packet(packet.type, packet.nsp, packet.data, packet.id)
 
@@ -225,7 +229,7 @@ class Encoder:
 # ---------------------------------------------------------------------------------------------
 
 
-def _ext0_forms(buf: bytes) -> list:
+def _ext0_forms(buf: bytes) -> list[bool]:
     """For each type-0 extension in ``buf``, in document order: True if written as fixext.
 
     msgpack's ext_hook is not told which header an extension had; notepack.io's decoder decides
@@ -291,7 +295,7 @@ def _as_int(value: Any) -> int | None:
     """``value`` as an int if it is a JavaScript integer (an int, or a float with no fraction)."""
     cls = value.__class__
     if cls is int:
-        return value
+        return int(value)
     if cls is float and value.is_integer():
         return int(value)
     return None
@@ -340,7 +344,7 @@ class _ExtReader:
         """Get ready for the message ``buf``."""
         self.buf = buf
         self.ext0_seen = 0
-        self.forms: list | None = None
+        self.forms: list[bool] | None = None
         self.undefined = 0
 
     def _is_fixext(self, size: int) -> bool:
@@ -393,18 +397,18 @@ class Decoder:
 
     def add(self, chunk: bytes | bytearray | memoryview) -> Packet:
         """Decode one binary message into a Packet. Raises ParseError if it is not one."""
-        cls = chunk.__class__
-        if cls is not bytes:
-            if cls is bytearray or cls is memoryview or isinstance(chunk, (bytes, bytearray, memoryview)):
-                chunk = bytes(chunk)
-            elif isinstance(chunk, str):
-                raise ParseError("the msgpack parser takes binary messages, got a text one")
-            else:
-                raise ParseError(f"cannot decode a {cls.__name__}: expected bytes")
+        if type(chunk) is bytes:
+            message = chunk
+        elif isinstance(chunk, (bytes, bytearray, memoryview)):
+            message = bytes(chunk)
+        elif isinstance(chunk, str):
+            raise ParseError("the msgpack parser takes binary messages, got a text one")
+        else:
+            raise ParseError(f"cannot decode a {chunk.__class__.__name__}: expected bytes")
         ext = self._ext
-        ext.start(chunk)
+        ext.start(message)
         try:
-            obj = _unpackb(chunk, ext_hook=ext, timestamp=3)
+            obj = _unpackb(message, ext_hook=ext, timestamp=3)
         except ParseError:
             raise
         except _StackError:

@@ -1,8 +1,9 @@
 """The Socket.IO packet codec of socket.io-msgpack-parser.
 
-The compiled twin (``hypersio.protocol.socketio._msgpack_c``) or, without it, the pure-Python one (``hypersio.protocol.socketio._msgpack_py``), chosen
-once by :func:`hypersio._speedups.load`. Both define the same ``__all__``; type checkers read the
-pure twin, which is the readable definition of the API.
+The compiled twin (``hypersio.protocol.socketio._msgpack_c``) or, without it, the pure-Python one
+(``hypersio.protocol.socketio._msgpack_py``), chosen once by :func:`hypersio._speedups.load`. Both
+define the same ``__all__``; type checkers read the pure twin, which is the readable definition of
+the API.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from hypersio import _speedups
 
 if TYPE_CHECKING:
     from hypersio.protocol.socketio._msgpack_py import *  # noqa: F403
-    from hypersio.protocol.socketio._msgpack_py import __all__
+    from hypersio.protocol.socketio._msgpack_py import __all__ as __all__  # noqa: PLC0414  (the re-export form mypy --strict reads)
 else:
     _impl = _speedups.load("msgpack")
     __all__ = list(_impl.__all__)

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""RFC 6455 WebSocket frames, compiled twin of ``_wsframe_py`` (same API, same bytes).
+"""RFC 6455 WebSocket frames, compiled twin of ``_frames_py`` (same API, same bytes).
 
 Why C here: every message a server sends or receives crosses this module. Masking XORs whole
 64-bit words, frames are written straight into a new bytes object, and the parser reads headers
@@ -20,24 +20,38 @@ from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
 
 from hypersio.exceptions import ParseError, WebSocketError
+from hypersio.protocol.websocket import constants
+from hypersio.protocol.websocket.constants import *
+from hypersio.protocol.websocket.constants import (
+    ERR_CLOSE_CODE,
+    ERR_CLOSE_ONE_BYTE,
+    ERR_CLOSE_REASON_UTF8,
+    ERR_CODE_NOT_SENDABLE,
+    ERR_CONTROL_FRAGMENTED,
+    ERR_CONTROL_FRAGMENTED_IN,
+    ERR_CONTROL_TOO_BIG,
+    ERR_CONTROL_TOO_BIG_IN,
+    ERR_HANDSHAKE_KEY,
+    ERR_KEY_SIZE,
+    ERR_LENGTH_TOP_BIT,
+    ERR_MASKED_FROM_SERVER,
+    ERR_NEGATIVE_SIZE,
+    ERR_NESTED_MESSAGE,
+    ERR_NOT_BYTES,
+    ERR_ORPHAN_CONTINUATION,
+    ERR_REASON_TOO_LONG,
+    ERR_REASON_WITHOUT_STATUS,
+    ERR_RSV,
+    ERR_TEXT_UTF8,
+    ERR_TOO_BIG,
+    ERR_UNKNOWN_OPCODE,
+    ERR_UNMASKED_FROM_CLIENT,
+)
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
 
 __all__ = [
-    "OP_CONTINUATION",
-    "OP_TEXT",
-    "OP_BINARY",
-    "OP_CLOSE",
-    "OP_PING",
-    "OP_PONG",
-    "CLOSE_NORMAL",
-    "CLOSE_GOING_AWAY",
-    "CLOSE_PROTOCOL_ERROR",
-    "CLOSE_NO_STATUS",
-    "CLOSE_INVALID_DATA",
-    "CLOSE_TOO_BIG",
-    "WS_GUID",
     "build_frame",
     "message_frame",
     "mask_payload",
@@ -47,25 +61,19 @@ __all__ = [
     "accept_key",
     "FrameParser",
 ]
+__all__ += constants.__all__
 
-OP_CONTINUATION = 0
-OP_TEXT = 1
-OP_BINARY = 2
-OP_CLOSE = 8
-OP_PING = 9
-OP_PONG = 10
-
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_NO_STATUS = 1005
-CLOSE_INVALID_DATA = 1007
-CLOSE_TOO_BIG = 1009
-
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# Typed copies of the constants for C comparisons (their values come from ``constants``).
+cdef int C_OP_CONTINUATION = constants.OP_CONTINUATION
+cdef int C_OP_TEXT = constants.OP_TEXT
+cdef int C_OP_BINARY = constants.OP_BINARY
+cdef int C_OP_CLOSE = constants.OP_CLOSE
+cdef int C_OP_PONG = constants.OP_PONG
+cdef int C_CLOSE_NO_STATUS = constants.CLOSE_NO_STATUS
+cdef Py_ssize_t C_MAX_CONTROL = constants.MAX_CONTROL_PAYLOAD
+cdef Py_ssize_t C_MASK_KEY_BATCH = constants.MASK_KEY_BATCH
 
 cdef enum:
-    MAX_CONTROL = 125
     # Text frames up to this size are unmasked into a scratch buffer and decoded from it, saving a
     # bytes object per message; larger ones go through a temporary bytes object.
     SCRATCH_SIZE = 16384
@@ -80,7 +88,7 @@ cdef unsigned char _SCRATCH[SCRATCH_SIZE]
 
 
 cdef inline bint _known_opcode(int opcode) noexcept:
-    return opcode <= 2 or 8 <= opcode <= 10
+    return C_OP_CONTINUATION <= opcode <= C_OP_BINARY or C_OP_CLOSE <= opcode <= C_OP_PONG
 
 
 cdef inline void _xor_mask(unsigned char* dst, const unsigned char* src, Py_ssize_t n,
@@ -101,35 +109,41 @@ cdef inline void _xor_mask(unsigned char* dst, const unsigned char* src, Py_ssiz
         i += 1
 
 
-# xorshift64* seeded from the OS: masking keys only need to be unpredictable to the page's
-# scripts (RFC 6455 10.3), and a syscall per client frame would cost more than the frame.
-cdef uint64_t _rng_state = 0
+# Masking keys not handed out yet: a slice of os.urandom output, consumed 4 bytes at a time (the
+# pure twin's algorithm; RFC 6455 10.3 wants them unpredictable, a syscall per frame costs more
+# than the frame).
+cdef bytes _mask_keys = b""
+cdef Py_ssize_t _mask_key_pos = 0
 
 
-def _reseed() -> None:
-    """Seed the masking-key generator from os.urandom (at import and in every forked child)."""
-    global _rng_state
-    _rng_state = int.from_bytes(os.urandom(8), "little") | 1
+cdef inline const unsigned char* _next_mask_key() except NULL:
+    """Where the next fresh 4-byte masking key lies (valid until the next call)."""
+    global _mask_keys, _mask_key_pos
+    cdef const unsigned char* key
+    if _mask_key_pos >= PyBytes_GET_SIZE(_mask_keys):
+        _mask_keys = os.urandom(C_MASK_KEY_BATCH)
+        _mask_key_pos = 0
+    key = <const unsigned char*>PyBytes_AS_STRING(_mask_keys) + _mask_key_pos
+    _mask_key_pos += 4
+    return key
 
 
-_reseed()
+def _drop_mask_keys() -> None:
+    """Forget the keys not handed out yet: a forked child must never reuse its parent's."""
+    global _mask_keys, _mask_key_pos
+    _mask_keys = b""
+    _mask_key_pos = 0
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reseed)
-
-
-cdef inline uint32_t _next_key() noexcept:
-    global _rng_state
-    _rng_state ^= _rng_state >> 12
-    _rng_state ^= _rng_state << 25
-    _rng_state ^= _rng_state >> 27
-    return <uint32_t>((_rng_state * <uint64_t>0x2545F4914F6CDD1D) >> 32)
+    os.register_at_fork(after_in_child=_drop_mask_keys)
 
 
 cdef inline bytes _as_bytes(object data):
     if type(data) is bytes:
         return <bytes>data
     if isinstance(data, str):
-        raise TypeError("expected a bytes-like object, not str")
+        raise TypeError(ERR_NOT_BYTES.format("str"))
     return bytes(memoryview(data))  # bytes(int) would be that many zero bytes: not bytes-like
 
 
@@ -141,7 +155,7 @@ def mask_payload(data, key) -> bytes:
     cdef bytes src = _as_bytes(data)
     cdef bytes k = _as_bytes(key)
     if PyBytes_GET_SIZE(k) != 4:
-        raise ValueError("a WebSocket masking key is exactly 4 bytes")
+        raise ValueError(ERR_KEY_SIZE)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(src)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
     _xor_mask(<unsigned char*>PyBytes_AS_STRING(out), <const unsigned char*>PyBytes_AS_STRING(src),
@@ -162,7 +176,6 @@ def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key
     cdef const char* src
     cdef Py_ssize_t n, header
     cdef unsigned char key[4]
-    cdef uint32_t k32
     cdef bytes holder  # keeps the payload bytes alive while src points into them
     cdef bytes key_bytes
     if isinstance(payload, str):
@@ -172,21 +185,20 @@ def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key
         src = PyBytes_AS_STRING(holder)
         n = PyBytes_GET_SIZE(holder)
     if not _known_opcode(opcode):
-        raise ValueError(f"unknown WebSocket opcode {opcode!r}")
-    if opcode >= 8:
-        if n > MAX_CONTROL:
-            raise ValueError("a WebSocket control frame carries at most 125 bytes")
+        raise ValueError(ERR_UNKNOWN_OPCODE.format(opcode))
+    if opcode >= C_OP_CLOSE:
+        if n > C_MAX_CONTROL:
+            raise ValueError(ERR_CONTROL_TOO_BIG)
         if not fin:
-            raise ValueError("a WebSocket control frame cannot be fragmented")
+            raise ValueError(ERR_CONTROL_FRAGMENTED)
     if mask_key is not None:
         key_bytes = _as_bytes(mask_key)
         if PyBytes_GET_SIZE(key_bytes) != 4:
-            raise ValueError("a WebSocket masking key is exactly 4 bytes")
+            raise ValueError(ERR_KEY_SIZE)
         memcpy(key, PyBytes_AS_STRING(key_bytes), 4)
         mask = True
     elif mask:
-        k32 = _next_key()
-        memcpy(key, &k32, 4)
+        memcpy(key, _next_mask_key(), 4)
     if n < 126:
         header = 2
     elif n < 65536:
@@ -237,13 +249,13 @@ cpdef bytes message_frame(object data):
     cdef bytes holder  # keeps a converted payload alive while src points into it
     if isinstance(data, str):
         src = PyUnicode_AsUTF8AndSize(data, &n)
-        first = 0x81  # FIN + text
+        first = 0x80 | C_OP_TEXT  # FIN + text
         prefix = 1
     else:
         holder = _as_bytes(data)
         src = PyBytes_AS_STRING(holder)
         n = PyBytes_GET_SIZE(holder)
-        first = 0x82  # FIN + binary
+        first = 0x80 | C_OP_BINARY  # FIN + binary
     total = n + prefix
     if total < 126:
         header = 2
@@ -287,15 +299,15 @@ def build_close_payload(int code, str reason="") -> bytes:
     ``code=1005`` (no status) gives the empty payload. Raises ValueError for a code that may not be
     sent or a reason longer than 123 UTF-8 bytes (a control frame holds 125 bytes).
     """
-    if code == 1005:
+    if code == C_CLOSE_NO_STATUS:
         if reason:
-            raise ValueError("a close without status code cannot carry a reason")
+            raise ValueError(ERR_REASON_WITHOUT_STATUS)
         return b""
     if not is_valid_close_code(code):
-        raise ValueError(f"WebSocket close code {code} may not be sent")
+        raise ValueError(ERR_CODE_NOT_SENDABLE.format(code))
     cdef bytes raw = reason.encode("utf-8")
-    if len(raw) > MAX_CONTROL - 2:
-        raise ValueError("a WebSocket close reason is at most 123 UTF-8 bytes")
+    if len(raw) > C_MAX_CONTROL - 2:
+        raise ValueError(ERR_REASON_TOO_LONG)
     return bytes(((code >> 8) & 0xFF, code & 0xFF)) + raw
 
 
@@ -311,16 +323,16 @@ def parse_close_payload(payload) -> tuple:
 
 cdef tuple _parse_close(const unsigned char* p, Py_ssize_t n):
     if n == 0:
-        return (1005, "")
+        return (CLOSE_NO_STATUS, "")
     if n == 1:
-        raise WebSocketError(1002, "WebSocket close payload of 1 byte")
+        raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CLOSE_ONE_BYTE)
     cdef int code = (p[0] << 8) | p[1]
     if not is_valid_close_code(code):
-        raise WebSocketError(1002, f"invalid WebSocket close code {code}")
+        raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CLOSE_CODE.format(code))
     try:
         reason = PyUnicode_DecodeUTF8(<const char*>p + 2, n - 2, NULL)
     except UnicodeDecodeError:
-        raise WebSocketError(1007, "WebSocket close reason is not UTF-8") from None
+        raise WebSocketError(CLOSE_INVALID_DATA, ERR_CLOSE_REASON_UTF8) from None
     return (code, reason)
 
 
@@ -335,7 +347,7 @@ def accept_key(key) -> str:
     should answer such a handshake with 400, as the ``ws`` package does.
     """
     if not isinstance(key, str) or _KEY_SHAPE.fullmatch(key) is None:
-        raise ParseError(f"invalid Sec-WebSocket-Key {key!r}")
+        raise ParseError(ERR_HANDSHAKE_KEY.format(key))
     digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
     return base64.b64encode(digest).decode("ascii")
 
@@ -371,7 +383,7 @@ cdef class FrameParser:
 
     def __init__(self, Py_ssize_t max_message_size=1_000_000, bint expect_masked=True) -> None:
         if max_message_size < 0:
-            raise ValueError("max_message_size cannot be negative")
+            raise ValueError(ERR_NEGATIVE_SIZE)
         self.max_message_size = max_message_size
         self.expect_masked = expect_masked
         self._frag_opcode = 0
@@ -455,25 +467,25 @@ cdef class FrameParser:
             opcode = p[pos] & 0x0F
             fin = (p[pos] & 0x80) != 0
             if p[pos] & 0x70:
-                raise WebSocketError(1002, "WebSocket RSV bits set without a negotiated extension")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_RSV)
             if not _known_opcode(opcode):
-                raise WebSocketError(1002, f"unknown WebSocket opcode {opcode}")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_UNKNOWN_OPCODE.format(opcode))
             masked = (p[pos + 1] & 0x80) != 0
             if masked and not self.expect_masked:
-                raise WebSocketError(1002, "masked frame from a WebSocket server")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_MASKED_FROM_SERVER)
             if not masked and self.expect_masked:
-                raise WebSocketError(1002, "unmasked frame from a WebSocket client")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_UNMASKED_FROM_CLIENT)
             length = p[pos + 1] & 0x7F
-            if opcode >= 8:
+            if opcode >= C_OP_CLOSE:
                 if not fin:
-                    raise WebSocketError(1002, "fragmented WebSocket control frame")
-                if length > MAX_CONTROL:
-                    raise WebSocketError(1002, "WebSocket control frame over 125 bytes")
-            elif opcode == 0:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CONTROL_FRAGMENTED_IN)
+                if length > C_MAX_CONTROL:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CONTROL_TOO_BIG_IN)
+            elif opcode == C_OP_CONTINUATION:
                 if self._frag_opcode == 0:
-                    raise WebSocketError(1002, "WebSocket continuation frame without a message")
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_ORPHAN_CONTINUATION)
             elif self._frag_opcode != 0:
-                raise WebSocketError(1002, "new WebSocket message inside a fragmented one")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_NESTED_MESSAGE)
             header = 2
             if length == 126:
                 if end - pos < 4:
@@ -487,14 +499,14 @@ cdef class FrameParser:
                 for i in range(8):
                     length = (length << 8) | p[pos + 2 + i]
                 if length >> 63:
-                    raise WebSocketError(1002, "WebSocket frame length has its top bit set")
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_LENGTH_TOP_BIT)
                 header = 10
             # Checked on the declared length, before a single payload byte is kept.
-            if opcode == 0:
+            if opcode == C_OP_CONTINUATION:
                 if <uint64_t>PyByteArray_GET_SIZE(self._frag) + length > <uint64_t>self.max_message_size:
-                    raise WebSocketError(1009, "WebSocket message over the size limit")
-            elif opcode < 8 and length > <uint64_t>self.max_message_size:
-                raise WebSocketError(1009, "WebSocket message over the size limit")
+                    raise WebSocketError(CLOSE_TOO_BIG, ERR_TOO_BIG)
+            elif opcode < C_OP_CLOSE and length > <uint64_t>self.max_message_size:
+                raise WebSocketError(CLOSE_TOO_BIG, ERR_TOO_BIG)
             if masked:
                 header += 4
             if end - pos < header or <uint64_t>(end - pos - header) < length:
@@ -502,15 +514,15 @@ cdef class FrameParser:
             stop = pos + header + <Py_ssize_t>length
             body = p + pos + header
             key = p + pos + header - 4 if masked else NULL
-            if opcode == 1 and fin:
+            if opcode == C_OP_TEXT and fin:
                 # Whole text message in one frame: decode without an intermediate bytes object.
-                out.append((1, self._decode_text(body, <Py_ssize_t>length, key)))
+                out.append((C_OP_TEXT, self._decode_text(body, <Py_ssize_t>length, key)))
                 pos = stop
                 continue
-            if opcode == 0 or not fin:
-                if opcode != 0:
+            if opcode == C_OP_CONTINUATION or not fin:
+                if opcode != C_OP_CONTINUATION:
                     self._frag_opcode = opcode
-                    if opcode == 1:
+                    if opcode == C_OP_TEXT:
                         self._utf8 = _Utf8Decoder()
                 start = PyByteArray_GET_SIZE(self._frag)
                 self._append_fragment(body, <Py_ssize_t>length, key)
@@ -521,18 +533,18 @@ cdef class FrameParser:
                         try:
                             self._utf8.decode(self._frag[start:])
                         except UnicodeDecodeError:
-                            raise WebSocketError(1007, "WebSocket text message is not UTF-8") from None
+                            raise WebSocketError(CLOSE_INVALID_DATA, ERR_TEXT_UTF8) from None
                     continue
                 opcode = self._frag_opcode
                 message = self._frag
                 self._frag_opcode = 0
                 self._frag = bytearray()
                 self._utf8 = None
-                if opcode == 1:
-                    out.append((1, self._decode_text(<const unsigned char*>PyByteArray_AS_STRING(message),
+                if opcode == C_OP_TEXT:
+                    out.append((C_OP_TEXT, self._decode_text(<const unsigned char*>PyByteArray_AS_STRING(message),
                                                      PyByteArray_GET_SIZE(message), NULL)))
                 else:
-                    out.append((2, PyBytes_FromStringAndSize(PyByteArray_AS_STRING(message),
+                    out.append((C_OP_BINARY, PyBytes_FromStringAndSize(PyByteArray_AS_STRING(message),
                                                              PyByteArray_GET_SIZE(message))))
                 continue
             payload = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>length)
@@ -541,8 +553,8 @@ cdef class FrameParser:
             else:
                 memcpy(PyBytes_AS_STRING(payload), body, <size_t>length)
             pos = stop
-            if opcode == 8:
-                out.append((8, _parse_close(<const unsigned char*>PyBytes_AS_STRING(payload),
+            if opcode == C_OP_CLOSE:
+                out.append((C_OP_CLOSE, _parse_close(<const unsigned char*>PyBytes_AS_STRING(payload),
                                             <Py_ssize_t>length)))
             else:
                 out.append((opcode, payload))
@@ -576,4 +588,4 @@ cdef class FrameParser:
         try:
             return PyUnicode_DecodeUTF8(src, n, NULL)
         except UnicodeDecodeError:
-            raise WebSocketError(1007, "WebSocket text message is not UTF-8") from None
+            raise WebSocketError(CLOSE_INVALID_DATA, ERR_TEXT_UTF8) from None

@@ -1,4 +1,4 @@
-"""RFC 6455 WebSocket frames, pure-Python twin of ``_wsframe_c``.
+"""RFC 6455 WebSocket frames, pure-Python twin of ``_frames_c`` and its spec.
 
 Builds frames (server frames unmasked, client frames masked), parses an incoming byte stream into
 complete messages, and owns the small pieces of the handshake and closing handshake that are pure
@@ -18,21 +18,50 @@ import re
 import struct
 
 from hypersio.exceptions import ParseError, WebSocketError
+from hypersio.protocol.websocket import constants
+
+# The wire vocabulary is part of this module's API (__all__ below): re-exported whole.
+from hypersio.protocol.websocket.constants import *  # noqa: F403
+from hypersio.protocol.websocket.constants import (
+    CLOSE_INVALID_DATA,
+    CLOSE_NO_STATUS,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_BIG,
+    ERR_CLOSE_CODE,
+    ERR_CLOSE_ONE_BYTE,
+    ERR_CLOSE_REASON_UTF8,
+    ERR_CODE_NOT_SENDABLE,
+    ERR_CONTROL_FRAGMENTED,
+    ERR_CONTROL_FRAGMENTED_IN,
+    ERR_CONTROL_TOO_BIG,
+    ERR_CONTROL_TOO_BIG_IN,
+    ERR_HANDSHAKE_KEY,
+    ERR_KEY_SIZE,
+    ERR_LENGTH_TOP_BIT,
+    ERR_MASKED_FROM_SERVER,
+    ERR_NEGATIVE_SIZE,
+    ERR_NESTED_MESSAGE,
+    ERR_NOT_BYTES,
+    ERR_ORPHAN_CONTINUATION,
+    ERR_REASON_TOO_LONG,
+    ERR_REASON_WITHOUT_STATUS,
+    ERR_RSV,
+    ERR_TEXT_UTF8,
+    ERR_TOO_BIG,
+    ERR_UNKNOWN_OPCODE,
+    ERR_UNMASKED_FROM_CLIENT,
+    MASK_KEY_BATCH,
+    MAX_CONTROL_PAYLOAD,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    WS_GUID,
+)
 
 __all__ = [
-    "OP_CONTINUATION",
-    "OP_TEXT",
-    "OP_BINARY",
-    "OP_CLOSE",
-    "OP_PING",
-    "OP_PONG",
-    "CLOSE_NORMAL",
-    "CLOSE_GOING_AWAY",
-    "CLOSE_PROTOCOL_ERROR",
-    "CLOSE_NO_STATUS",
-    "CLOSE_INVALID_DATA",
-    "CLOSE_TOO_BIG",
-    "WS_GUID",
     "build_frame",
     "message_frame",
     "mask_payload",
@@ -42,25 +71,9 @@ __all__ = [
     "accept_key",
     "FrameParser",
 ]
-
-OP_CONTINUATION = 0
-OP_TEXT = 1
-OP_BINARY = 2
-OP_CLOSE = 8
-OP_PING = 9
-OP_PONG = 10
-
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_NO_STATUS = 1005
-CLOSE_INVALID_DATA = 1007
-CLOSE_TOO_BIG = 1009
-
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+__all__ += constants.__all__
 
 _KNOWN_OPCODES = frozenset((OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG))
-_MAX_CONTROL_PAYLOAD = 125
 _pack_h2 = struct.Struct(">BB").pack
 _pack_h4 = struct.Struct(">BBH").pack
 _pack_h10 = struct.Struct(">BBQ").pack
@@ -73,19 +86,57 @@ _KEY_SHAPE = re.compile(r"[+/0-9A-Za-z]{22}==")
 _TRANSLATE_FROM = 512  # measured crossover between the big-int XOR and the translate passes
 
 
-def mask_payload(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
+def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
+    """``data`` as bytes; TypeError for a str or anything that is not bytes-like."""
+    if type(data) is bytes:
+        return data
+    if isinstance(data, str):
+        raise TypeError(ERR_NOT_BYTES.format("str"))
+    return bytes(memoryview(data))  # bytes(int) would be that many zero bytes: not bytes-like
+
+
+# Masking keys not handed out yet: a slice of os.urandom output, consumed 4 bytes at a time.
+_mask_keys = b""
+_mask_key_pos = 0
+
+
+def _next_mask_key() -> bytes:
+    """A fresh, unpredictable 4-byte masking key (RFC 6455 10.3), from batched os.urandom."""
+    global _mask_keys, _mask_key_pos
+    if _mask_key_pos >= len(_mask_keys):
+        _mask_keys = os.urandom(MASK_KEY_BATCH)
+        _mask_key_pos = 0
+    key = _mask_keys[_mask_key_pos : _mask_key_pos + 4]
+    _mask_key_pos += 4
+    return key
+
+
+def _drop_mask_keys() -> None:
+    """Forget the keys not handed out yet: a forked child must never reuse its parent's."""
+    global _mask_keys, _mask_key_pos
+    _mask_keys = b""
+    _mask_key_pos = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_mask_keys)
+
+
+def mask_payload(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
     """XOR ``data`` with the 4-byte masking ``key`` (RFC 6455 section 5.3).
 
     The same operation masks an outgoing client frame and unmasks an incoming one.
     """
+    data = _as_bytes(data)
+    key = _as_bytes(key)
     if len(key) != 4:
-        raise ValueError("a WebSocket masking key is exactly 4 bytes")
+        raise ValueError(ERR_KEY_SIZE)
     n = len(data)
     if n < _TRANSLATE_FROM:
         if n == 0:
             return b""
         # One big-integer XOR runs in C over machine words; cheapest for short messages.
-        stream = bytes(key) * ((n >> 2) + 1)
+        stream = key * ((n >> 2) + 1)
         return (int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")).to_bytes(n, "little")
     # Longer data: every 4th byte shares a key byte, so four C-level translate passes do it all.
     buf = bytearray(data)
@@ -110,24 +161,23 @@ def build_frame(
     fragmented message. Raises ValueError for an unknown opcode, a fragmented or oversized
     (>125 bytes) control frame, or a key that is not 4 bytes.
     """
-    if isinstance(payload, str):
-        payload = payload.encode("utf-8")
+    payload = payload.encode("utf-8") if isinstance(payload, str) else _as_bytes(payload)
     if opcode not in _KNOWN_OPCODES:
-        raise ValueError(f"unknown WebSocket opcode {opcode!r}")
+        raise ValueError(ERR_UNKNOWN_OPCODE.format(opcode))
     n = len(payload)
     if opcode >= OP_CLOSE:
-        if n > _MAX_CONTROL_PAYLOAD:
-            raise ValueError("a WebSocket control frame carries at most 125 bytes")
+        if n > MAX_CONTROL_PAYLOAD:
+            raise ValueError(ERR_CONTROL_TOO_BIG)
         if not fin:
-            raise ValueError("a WebSocket control frame cannot be fragmented")
+            raise ValueError(ERR_CONTROL_FRAGMENTED)
     b0 = (opcode | 0x80) if fin else opcode
     key: bytes | None = None
     if mask_key is not None:
-        if len(mask_key) != 4:
-            raise ValueError("a WebSocket masking key is exactly 4 bytes")
-        key = bytes(mask_key)
+        key = _as_bytes(mask_key)
+        if len(key) != 4:
+            raise ValueError(ERR_KEY_SIZE)
     elif mask:
-        key = os.urandom(4)
+        key = _next_mask_key()
     mbit = 0x80 if key is not None else 0
     if n < 126:
         header = _pack_h2(b0, mbit | n)
@@ -137,7 +187,7 @@ def build_frame(
         header = _pack_h10(b0, mbit | 127, n)
     if key is not None:
         return header + key + mask_payload(payload, key)
-    return header + bytes(payload)
+    return header + payload
 
 
 def message_frame(data: str | bytes | bytearray | memoryview) -> bytes:
@@ -165,13 +215,13 @@ def build_close_payload(code: int, reason: str = "") -> bytes:
     """
     if code == CLOSE_NO_STATUS:
         if reason:
-            raise ValueError("a close without status code cannot carry a reason")
+            raise ValueError(ERR_REASON_WITHOUT_STATUS)
         return b""
     if not is_valid_close_code(code):
-        raise ValueError(f"WebSocket close code {code} may not be sent")
+        raise ValueError(ERR_CODE_NOT_SENDABLE.format(code))
     raw = reason.encode("utf-8")
-    if len(raw) > _MAX_CONTROL_PAYLOAD - 2:
-        raise ValueError("a WebSocket close reason is at most 123 UTF-8 bytes")
+    if len(raw) > MAX_CONTROL_PAYLOAD - 2:
+        raise ValueError(ERR_REASON_TOO_LONG)
     return code.to_bytes(2, "big") + raw
 
 
@@ -181,18 +231,19 @@ def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, s
     Raises WebSocketError 1002 for a 1-byte payload or a code that may not be sent, 1007 for a
     reason that is not UTF-8.
     """
+    payload = _as_bytes(payload)
     n = len(payload)
     if n == 0:
         return CLOSE_NO_STATUS, ""
     if n == 1:
-        raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket close payload of 1 byte")
+        raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CLOSE_ONE_BYTE)
     code = _unpack_u16(payload)[0]
     if not is_valid_close_code(code):
-        raise WebSocketError(CLOSE_PROTOCOL_ERROR, f"invalid WebSocket close code {code}")
+        raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CLOSE_CODE.format(code))
     try:
         reason = str(payload[2:], "utf-8")
     except UnicodeDecodeError:
-        raise WebSocketError(CLOSE_INVALID_DATA, "WebSocket close reason is not UTF-8") from None
+        raise WebSocketError(CLOSE_INVALID_DATA, ERR_CLOSE_REASON_UTF8) from None
     return code, reason
 
 
@@ -203,7 +254,7 @@ def accept_key(key: str) -> str:
     should answer such a handshake with 400, as the ``ws`` package does.
     """
     if not isinstance(key, str) or _KEY_SHAPE.fullmatch(key) is None:
-        raise ParseError(f"invalid Sec-WebSocket-Key {key!r}")
+        raise ParseError(ERR_HANDSHAKE_KEY.format(key))
     digest = hashlib.sha1((key + WS_GUID).encode("ascii")).digest()
     return base64.b64encode(digest).decode("ascii")
 
@@ -232,7 +283,7 @@ class FrameParser:
 
     def __init__(self, max_message_size: int = 1_000_000, expect_masked: bool = True) -> None:
         if max_message_size < 0:
-            raise ValueError("max_message_size cannot be negative")
+            raise ValueError(ERR_NEGATIVE_SIZE)
         self.max_message_size = max_message_size
         self.expect_masked = expect_masked
         self._buf = bytearray()
@@ -251,8 +302,9 @@ class FrameParser:
         """
         if self._error is not None:
             raise WebSocketError(*self._error)
+        chunk = _as_bytes(data)
         try:
-            return self._feed(data)
+            return self._feed(chunk)
         except WebSocketError as exc:
             self._error = (exc.code, str(exc))
             self._buf = bytearray()
@@ -260,15 +312,13 @@ class FrameParser:
             self._utf8 = None
             raise
 
-    def _feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
+    def _feed(self, data: bytes) -> list[tuple[int, object]]:
         buf: bytes | bytearray
         if self._buf:
             self._buf += data
             buf = self._buf
-        elif isinstance(data, bytes):
-            buf = data
         else:
-            buf = bytes(data)
+            buf = data
         out: list[tuple[int, object]] = []
         pos = 0
         end = len(buf)
@@ -279,25 +329,25 @@ class FrameParser:
             opcode = b0 & 0x0F
             fin = b0 & 0x80
             if b0 & 0x70:
-                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket RSV bits set without a negotiated extension")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_RSV)
             if opcode not in _KNOWN_OPCODES:
-                raise WebSocketError(CLOSE_PROTOCOL_ERROR, f"unknown WebSocket opcode {opcode}")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_UNKNOWN_OPCODE.format(opcode))
             masked = b1 & 0x80
             if masked and not expect_masked:
-                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "masked frame from a WebSocket server")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_MASKED_FROM_SERVER)
             if not masked and expect_masked:
-                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "unmasked frame from a WebSocket client")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_UNMASKED_FROM_CLIENT)
             length = b1 & 0x7F
             if opcode >= OP_CLOSE:
                 if not fin:
-                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "fragmented WebSocket control frame")
-                if length > _MAX_CONTROL_PAYLOAD:
-                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket control frame over 125 bytes")
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CONTROL_FRAGMENTED_IN)
+                if length > MAX_CONTROL_PAYLOAD:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CONTROL_TOO_BIG_IN)
             elif opcode == OP_CONTINUATION:
                 if not self._frag_opcode:
-                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket continuation frame without a message")
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_ORPHAN_CONTINUATION)
             elif self._frag_opcode:
-                raise WebSocketError(CLOSE_PROTOCOL_ERROR, "new WebSocket message inside a fragmented one")
+                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_NESTED_MESSAGE)
             header = 2
             if length == 126:
                 if end - pos < 4:
@@ -309,14 +359,14 @@ class FrameParser:
                     break
                 length = _unpack_u64(buf, pos + 2)[0]
                 if length >> 63:
-                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, "WebSocket frame length has its top bit set")
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_LENGTH_TOP_BIT)
                 header = 10
             # Checked on the declared length, before a single payload byte is kept.
             if opcode == OP_CONTINUATION:
                 if len(self._frag) + length > self.max_message_size:
-                    raise WebSocketError(CLOSE_TOO_BIG, "WebSocket message over the size limit")
+                    raise WebSocketError(CLOSE_TOO_BIG, ERR_TOO_BIG)
             elif opcode < OP_CLOSE and length > self.max_message_size:
-                raise WebSocketError(CLOSE_TOO_BIG, "WebSocket message over the size limit")
+                raise WebSocketError(CLOSE_TOO_BIG, ERR_TOO_BIG)
             if masked:
                 header += 4
             stop = pos + header + length
@@ -355,7 +405,7 @@ class FrameParser:
                 try:
                     out.append((OP_TEXT, message.decode("utf-8")))
                 except UnicodeDecodeError:
-                    raise WebSocketError(CLOSE_INVALID_DATA, "WebSocket text message is not UTF-8") from None
+                    raise WebSocketError(CLOSE_INVALID_DATA, ERR_TEXT_UTF8) from None
             else:
                 out.append((OP_BINARY, bytes(message)))
         if buf is self._buf:
@@ -370,4 +420,4 @@ class FrameParser:
             try:
                 self._utf8.decode(fragment)
             except UnicodeDecodeError:
-                raise WebSocketError(CLOSE_INVALID_DATA, "WebSocket text message is not UTF-8") from None
+                raise WebSocketError(CLOSE_INVALID_DATA, ERR_TEXT_UTF8) from None

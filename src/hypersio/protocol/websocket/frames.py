@@ -1,8 +1,9 @@
 """WebSocket framing (RFC 6455): frame building, the incremental frame parser, close payloads, the handshake key.
 
-The compiled twin (``hypersio.protocol.websocket._frames_c``) or, without it, the pure-Python one (``hypersio.protocol.websocket._frames_py``), chosen
-once by :func:`hypersio._speedups.load`. Both define the same ``__all__``; type checkers read the
-pure twin, which is the readable definition of the API.
+The compiled twin (``hypersio.protocol.websocket._frames_c``) or, without it, the pure-Python one
+(``hypersio.protocol.websocket._frames_py``), chosen once by :func:`hypersio._speedups.load`. Both
+define the same ``__all__``; type checkers read the pure twin, which is the readable definition of
+the API.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from hypersio import _speedups
 
 if TYPE_CHECKING:
     from hypersio.protocol.websocket._frames_py import *  # noqa: F403
-    from hypersio.protocol.websocket._frames_py import __all__
+    from hypersio.protocol.websocket._frames_py import __all__ as __all__  # noqa: PLC0414  (the re-export form mypy --strict reads)
+    from hypersio.protocol.websocket.constants import *  # noqa: F403  (mypy does not follow __all__ +=)
 else:
     _impl = _speedups.load("websocket")
     __all__ = list(_impl.__all__)

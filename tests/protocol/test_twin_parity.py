@@ -1,0 +1,346 @@
+"""The twins of every family in ``hypersio._speedups.FAMILIES`` cannot drift apart.
+
+For every family: the same ``__all__``, the same public names and the same call signatures.
+For the wire-format families (websocket, engineio, json, msgpack): hypothesis feeds both twins
+the same inputs, valid and garbage, and compares what comes out, or the exception's type and
+message. The pure twin is the spec; a difference is a bug in one of them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from _support import load_twin
+from hypersio import _speedups
+
+FAMILIES = sorted(_speedups.FAMILIES)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def twins(family: str) -> tuple[ModuleType, ModuleType]:
+    return load_twin(family, "c"), load_twin(family, "py")
+
+
+def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
+    """What a call gives: ("ok", result) or ("raises", (exception type name, message))."""
+    try:
+        return "ok", call()
+    except Exception as exc:  # the type and the text are what is compared
+        return "raises", (type(exc).__name__, str(exc))
+
+
+def same(c_call: Callable[[], Any], py_call: Callable[[], Any]) -> None:
+    assert outcome(c_call) == outcome(py_call)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_all(family: str) -> None:
+    c, py = twins(family)
+    assert list(c.__all__) == list(py.__all__)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_public_names(family: str) -> None:
+    c, py = twins(family)
+    for name in py.__all__:
+        assert hasattr(c, name), name
+        left, right = getattr(c, name), getattr(py, name)
+        assert callable(left) == callable(right), name
+        if not callable(right):
+            assert left == right, name
+
+
+def _signature(obj: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shape(signature: inspect.Signature) -> list[tuple[str, Any, Any]]:
+    # Names, kinds and defaults: annotations are written for type checkers in the pure twin only.
+    return [(p.name, p.kind, p.default) for p in signature.parameters.values()]
+
+
+# Drifts found by this test in families owned elsewhere, left to their owners.
+KNOWN_SIGNATURE_DRIFTS = {
+    "outlet": "engine/_outlet_c.pyx Outlet.send_prepared(self, msg, *args) vs the pure (self, msg, volatile=False)",
+}
+
+
+@pytest.mark.parametrize(
+    "family",
+    [
+        pytest.param(f, marks=pytest.mark.xfail(reason=KNOWN_SIGNATURE_DRIFTS[f], strict=True))
+        if f in KNOWN_SIGNATURE_DRIFTS
+        else f
+        for f in FAMILIES
+    ],
+)
+def test_same_signatures(family: str) -> None:
+    c, py = twins(family)
+    checked = 0
+    for name in py.__all__:
+        left, right = getattr(c, name), getattr(py, name)
+        if not callable(right):
+            continue
+        members = [(name, left, right)]
+        if inspect.isclass(right):
+            members += [
+                (f"{name}.{attr}", getattr(left, attr), getattr(right, attr))
+                for attr in vars(right)
+                if not attr.startswith("_") and callable(getattr(right, attr)) and hasattr(left, attr)
+            ]
+            missing = [
+                a
+                for a, v in vars(right).items()
+                if not a.startswith("_") and inspect.isfunction(v) and not hasattr(left, a)
+            ]
+            assert missing == [], f"{name}: compiled twin lacks {missing}"
+        for label, lhs, rhs in members:
+            ls, rs = _signature(lhs), _signature(rhs)
+            if ls is None or rs is None:
+                continue  # a builtin slot without a signature on one side
+            assert _shape(ls) == _shape(rs), label
+            checked += 1
+    assert checked or family in ("outlet", "dispatch", "rooms") or not py.__all__
+
+
+# --------------------------------------------------------------------------------------------
+# engineio
+# --------------------------------------------------------------------------------------------
+
+eio_text = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda t, s: t + s, st.sampled_from(list("0123456789bx")), st.text(max_size=30)),
+    st.builds(lambda s: "b" + s, st.text(alphabet="ABCDabcd0189+/=\n é", max_size=20)),
+)
+
+
+@SETTINGS
+@given(data=st.one_of(eio_text, st.binary(max_size=40)))
+def test_engineio_decode_packet(data: str | bytes) -> None:
+    c, py = twins("engineio")
+    same(lambda: c.decode_packet(data), lambda: py.decode_packet(data))
+
+
+@SETTINGS
+@given(
+    type=st.one_of(st.integers(-3, 10), st.integers(), st.booleans()),
+    data=st.one_of(st.none(), st.text(max_size=20), st.binary(max_size=20)),
+    b64=st.booleans(),
+)
+def test_engineio_encode_packet(type: int, data: str | bytes | None, b64: bool) -> None:
+    c, py = twins("engineio")
+    same(lambda: c.encode_packet(type, data, b64), lambda: py.encode_packet(type, data, b64))
+
+
+@SETTINGS
+@given(
+    records=st.lists(eio_text, max_size=6),
+    raw=st.binary(max_size=30),
+    max_packets=st.integers(0, 8),
+)
+def test_engineio_payloads(records: list[str], raw: bytes, max_packets: int) -> None:
+    c, py = twins("engineio")
+    same(lambda: c.encode_payload(records), lambda: py.encode_payload(records))
+    body = "\x1e".join(records)
+    same(lambda: c.decode_payload(body, max_packets), lambda: py.decode_payload(body, max_packets))
+    same(
+        lambda: c.decode_payload(body.encode("utf-8", "surrogatepass")),
+        lambda: py.decode_payload(body.encode("utf-8", "surrogatepass")),
+    )
+    same(lambda: c.decode_payload(raw), lambda: py.decode_payload(raw))
+
+
+# --------------------------------------------------------------------------------------------
+# websocket
+# --------------------------------------------------------------------------------------------
+
+opcodes = st.one_of(st.sampled_from([0, 1, 2, 8, 9, 10]), st.integers(-2, 16))
+keys = st.binary(min_size=4, max_size=4)
+
+
+@SETTINGS
+@given(
+    opcode=opcodes,
+    payload=st.one_of(st.binary(max_size=300), st.text(max_size=80)),
+    fin=st.booleans(),
+    key=st.one_of(keys, st.binary(max_size=6)),
+)
+def test_websocket_build_frame(opcode: int, payload: bytes | str, fin: bool, key: bytes) -> None:
+    c, py = twins("websocket")
+    same(
+        lambda: c.build_frame(opcode, payload, fin=fin, mask_key=key),
+        lambda: py.build_frame(opcode, payload, fin=fin, mask_key=key),
+    )
+    same(lambda: c.build_frame(opcode, payload, fin=fin), lambda: py.build_frame(opcode, payload, fin=fin))
+    same(lambda: c.message_frame(payload), lambda: py.message_frame(payload))
+    same(lambda: c.mask_payload(payload, key), lambda: py.mask_payload(payload, key))
+
+
+@SETTINGS
+@given(payload=st.binary(max_size=130), code=st.integers(-5, 70000), reason=st.text(max_size=70))
+def test_websocket_close_payloads(payload: bytes, code: int, reason: str) -> None:
+    c, py = twins("websocket")
+    same(lambda: c.parse_close_payload(payload), lambda: py.parse_close_payload(payload))
+    same(lambda: c.build_close_payload(code, reason), lambda: py.build_close_payload(code, reason))
+    same(lambda: c.is_valid_close_code(code), lambda: py.is_valid_close_code(code))
+
+
+@SETTINGS
+@given(
+    key=st.one_of(st.text(max_size=30), st.builds(lambda s: s + "==", st.text("AZaz09+/", min_size=22, max_size=22)))
+)
+def test_websocket_accept_key(key: str) -> None:
+    c, py = twins("websocket")
+    same(lambda: c.accept_key(key), lambda: py.accept_key(key))
+
+
+def _frame(py: ModuleType, opcode: int, payload: bytes, fin: bool, masked: bool, key: bytes) -> bytes:
+    """A frame built without the builders' checks (so garbage frames are possible too)."""
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | opcode
+    mbit = 0x80 if masked else 0
+    if n < 126:
+        head = bytes((b0, mbit | n))
+    elif n < 65536:
+        head = bytes((b0, mbit | 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((b0, mbit | 127)) + n.to_bytes(8, "big")
+    if masked:
+        return head + key + py.mask_payload(payload, key)
+    return head + payload
+
+
+frames = st.builds(
+    lambda *args: args,
+    st.integers(0, 15),
+    st.one_of(st.binary(max_size=200), st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass"))),
+    st.booleans(),
+    st.booleans(),
+    keys,
+)
+
+
+@SETTINGS
+@given(
+    parts=st.lists(frames, max_size=6),
+    junk=st.binary(max_size=12),
+    cuts=st.lists(st.integers(0, 2000), max_size=4),
+    expect_masked=st.booleans(),
+    max_size=st.integers(0, 300),
+)
+def test_websocket_frame_parser(
+    parts: list[tuple[int, bytes, bool, bool, bytes]],
+    junk: bytes,
+    cuts: list[int],
+    expect_masked: bool,
+    max_size: int,
+) -> None:
+    c, py = twins("websocket")
+    stream = b"".join(_frame(py, *part) for part in parts) + junk
+    bounds = sorted({0, len(stream), *(min(cut, len(stream)) for cut in cuts)})
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
+    left = c.FrameParser(max_size, expect_masked)
+    right = py.FrameParser(max_size, expect_masked)
+    for chunk in [*chunks, b""]:
+        same(lambda chunk=chunk: left.feed(chunk), lambda chunk=chunk: right.feed(chunk))
+
+
+# --------------------------------------------------------------------------------------------
+# json and msgpack (socket.io packets)
+# --------------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=10)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=12,
+)
+with_binary = st.recursive(
+    st.one_of(json_values, st.binary(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=12,
+)
+namespaces = st.one_of(st.just("/"), st.text(max_size=8).map(lambda s: "/" + s), st.text(max_size=6))
+ack_ids = st.one_of(st.none(), st.integers(0, 2**53 - 1), st.integers(-(2**70), 2**70))
+
+
+def _json_chunks() -> st.SearchStrategy[list[str | bytes]]:
+    text = st.one_of(
+        st.text(max_size=40),
+        st.builds(
+            lambda head, nsp, pid, body: f"{head}{nsp}{pid}{body}",
+            st.sampled_from(["0", "1", "2", "3", "4", "51-", "52-", "61-", "5", "60-", "7", "511-"]),
+            st.sampled_from(["", "/chat,", "/x"]),
+            st.sampled_from(["", "1", "12", "99999999999999999"]),
+            st.one_of(st.just(""), json_values.map(json.dumps)),
+        ),
+        st.builds(
+            lambda n, bad: f'51-["e",[{{"_placeholder":true,"num":{n}}}],{{"_placeholder":true,"num":{bad}}}]',
+            st.sampled_from(["0", "1", "-1", '"0"', "true"]),
+            st.sampled_from(["0", "2", "5"]),
+        ),
+    )
+    return st.lists(st.one_of(text, st.binary(max_size=6)), max_size=5)
+
+
+@SETTINGS
+@given(chunks=_json_chunks())
+def test_json_decoder(chunks: list[str | bytes]) -> None:
+    c, py = twins("json")
+    left, right = c.Decoder(), py.Decoder()
+    for chunk in chunks:
+        lhs, rhs = outcome(lambda chunk=chunk: left.add(chunk)), outcome(lambda chunk=chunk: right.add(chunk))
+        assert lhs[0] == rhs[0]
+        if lhs[0] == "raises" or lhs[1] is None or rhs[1] is None:
+            assert lhs == rhs
+        else:
+            a, b = lhs[1], rhs[1]
+            assert (a.type, a.nsp, a.data, a.id, a.attachments) == (b.type, b.nsp, b.data, b.id, b.attachments)
+
+
+@SETTINGS
+@given(type=st.integers(-2, 8), nsp=namespaces, data=st.one_of(st.none(), with_binary), id=ack_ids)
+def test_json_encode_packet(type: int, nsp: str, data: Any, id: int | None) -> None:
+    c, py = twins("json")
+    same(lambda: c.encode_packet(type, nsp, data, id), lambda: py.encode_packet(type, nsp, data, id))
+
+
+@SETTINGS
+@given(type=st.integers(-2, 8), nsp=namespaces, data=st.one_of(st.none(), with_binary), id=ack_ids)
+def test_msgpack_encode_packet(type: int, nsp: str, data: Any, id: int | None) -> None:
+    c, py = twins("msgpack")
+    same(lambda: c.encode_packet(type, nsp, data, id), lambda: py.encode_packet(type, nsp, data, id))
+
+
+@SETTINGS
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["type", "nsp", "data", "id", "x"]),
+        st.one_of(with_binary, st.integers(-2, 8), namespaces),
+        max_size=5,
+    ),
+    raw=st.binary(max_size=40),
+)
+def test_msgpack_decoder(fields: dict[str, Any], raw: bytes) -> None:
+    import msgpack
+
+    c, py = twins("msgpack")
+    try:
+        packed = msgpack.packb(fields, use_bin_type=True)
+    except OverflowError:
+        assume(False)  # an int msgpack has no form for: not a message anyone can send
+    for chunk in (packed, raw, packed[: len(packed) // 2]):
+        lhs = outcome(lambda chunk=chunk: c.Decoder().add(chunk))
+        rhs = outcome(lambda chunk=chunk: py.Decoder().add(chunk))
+        assert lhs == rhs
