@@ -71,21 +71,7 @@ def _shape(signature: inspect.Signature) -> list[tuple[str, Any, Any]]:
     return [(p.name, p.kind, p.default) for p in signature.parameters.values()]
 
 
-# Drifts found by this test in families owned elsewhere, left to their owners.
-KNOWN_SIGNATURE_DRIFTS = {
-    "outlet": "engine/_outlet_c.pyx Outlet.send_prepared(self, msg, *args) vs the pure (self, msg, volatile=False)",
-}
-
-
-@pytest.mark.parametrize(
-    "family",
-    [
-        pytest.param(f, marks=pytest.mark.xfail(reason=KNOWN_SIGNATURE_DRIFTS[f], strict=True))
-        if f in KNOWN_SIGNATURE_DRIFTS
-        else f
-        for f in FAMILIES
-    ],
-)
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_same_signatures(family: str) -> None:
     c, py = twins(family)
     checked = 0

@@ -24,7 +24,6 @@ def test_the_user_program_imports() -> None:
     assert module.sio.of("/chat") is module.chat
 
 
-@pytest.mark.xfail(reason="the typed decorators of issue 9 are in progress", strict=False)
 def test_the_user_program_passes_mypy_strict() -> None:
     pytest.importorskip("mypy", reason="mypy is in the lint extra")
     result = subprocess.run(

@@ -106,7 +106,7 @@ async def client_side() -> None:
 
 def codecs() -> None:
     encoded = parser.Encoder().encode(parser.Packet(parser.EVENT, "/", ["m", 1]))
-    first: str = encoded[0]
+    first = encoded[0]  # the packet text; attachments (bytes) follow it
     decoder = parser.Decoder(max_attachments=10)
     packet = decoder.add(first)
     if packet is not None:

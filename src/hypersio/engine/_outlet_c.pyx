@@ -244,7 +244,7 @@ cdef class Outlet:
         """
         outlet_send(self, data, volatile)
 
-    def send_prepared(self, msg, *args):
+    def send_prepared(self, msg, bint volatile=False):
         """Queue a prepared message (sessions implement it)."""
         raise NotImplementedError
 
