@@ -1,4 +1,4 @@
-// Wire vectors from the official JavaScript packages, for tests/test_eio_interop.py.
+// Wire vectors from the official JavaScript packages, for tests/interop/test_engineio_packets_vs_engineio_parser.py.
 //
 // Engine.IO packets come from engine.io-parser, WebSocket frames from ws (both are what the
 // official Node server runs). One mode per invocation, all I/O as JSON lines:

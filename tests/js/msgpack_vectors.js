@@ -1,4 +1,4 @@
-// Interop peer for tests/test_msgpack_interop.py: socket.io-msgpack-parser 3.0.2 (notepack.io)
+// Interop peer for tests/interop/test_msgpack_codec_vs_msgpack_parser.py: socket.io-msgpack-parser 3.0.2 (notepack.io)
 // driven over stdin/stdout, one JSON request per line, one JSON reply per line.
 //
 // Values cross the pipe in a tagged JSON form, so that the types JSON cannot tell apart survive:

@@ -1,4 +1,4 @@
-// Interop helper for tests/test_parser_interop.py: runs the official socket.io-parser on
+// Interop helper for tests/interop/test_json_codec_vs_socketio_parser.py: runs the official socket.io-parser on
 // vectors sent by the Python side, once per test (one process, many vectors).
 //
 // stdin: one JSON object

@@ -25,7 +25,7 @@ from hypersio.exceptions import ParseError
 
 pytestmark = pytest.mark.interop
 
-SCRIPT = Path(__file__).parent / "js" / "eio_vectors.js"
+SCRIPT = Path(__file__).resolve().parent.parent / "js" / "eio_vectors.js"
 NAMES = ["open", "close", "ping", "pong", "message", "upgrade", "noop"]
 MiB = 1 << 20
 IO_TIMEOUT = 10.0

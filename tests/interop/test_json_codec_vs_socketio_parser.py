@@ -22,7 +22,7 @@ from hypersio import ParseError
 
 pytestmark = pytest.mark.interop
 
-HELPER = Path(__file__).parent / "js" / "parser_vectors.js"
+HELPER = Path(__file__).resolve().parent.parent / "js" / "parser_vectors.js"
 RESERVED = {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 # Characters that stress JSON escaping and UTF-8: quotes, backslash, controls, DEL, non-BMP,
 # U+2028/9 (raw in JSON.stringify), a BOM, and lone surrogates (escaped by both sides).

@@ -24,7 +24,7 @@ from hypersio import ParseError
 
 pytestmark = pytest.mark.interop
 
-SCRIPT = Path(__file__).parent / "js" / "msgpack_vectors.js"
+SCRIPT = Path(__file__).resolve().parent.parent / "js" / "msgpack_vectors.js"
 UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 SAFE = 2**53 - 1
