@@ -12,7 +12,8 @@ and talk to it with any Socket.IO v4 client, for instance from node::
     socket.emit("message", "hello", (ack) => console.log(ack));            // {ok: true, id: 1}
 
 Events handled: ``join(room, nick)`` → ack ``{"room", "members"}``; ``message(text)`` → sent to
-the others in the room, ack ``{"ok", "id"}``; ``leave()`` → ack ``{"ok", "left"}``; ``rooms()`` → ack with the room list.
+the others in the room, ack ``{"ok", "id"}``; ``leave()`` → ack ``{"ok", "left"}``; ``rooms()`` → ack
+with the room list.
 """
 
 from __future__ import annotations

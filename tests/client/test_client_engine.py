@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from client_node import NodeServer
 
 import hypersio
 from hypersio import wsframe
@@ -212,26 +211,6 @@ async def test_v2_style_connect_reply_refused(fake_server: Any) -> None:
     client = hypersio.AsyncClient(url, transports=("websocket",))
     with pytest.raises(hypersio.ConnectError, match="v2"):
         await asyncio.wait_for(client.connect(), 3)
-
-
-@pytest.mark.interop
-async def test_heartbeat_with_node(node_env: dict[str, str]) -> None:
-    server = NodeServer(node_env, extra_env={"HYPERSIO_PING_INTERVAL": "100", "HYPERSIO_PING_TIMEOUT": "100"})
-    server.start()
-    closed: list[str] = []
-    try:
-        for transports in (("websocket",), ("polling",)):
-            client = EngineClient(server.url, path="/socket.io/", transports=transports)
-            closed.clear()
-            client.on_close = lambda reason, description: closed.append(reason)
-            await client.open()
-            assert client.ping_interval == 0.1 and client.ping_timeout == 0.1
-            await asyncio.sleep(0.8)  # several ping rounds: each answered in time
-            assert closed == [] and client.connected
-            client.close()
-            assert closed == ["forced close"]
-    finally:
-        server.stop()
 
 
 def test_backoff_schedule() -> None:

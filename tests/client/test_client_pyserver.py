@@ -1,4 +1,4 @@
-"""The client scenarios of test_client_node.py, against hypersio's own Server instead of Node.
+"""The client scenarios (tests/_support/client_scenarios.py) against hypersio's own Server instead of Node.
 
 The test functions are imported unchanged; the ``server`` fixture below replaces the Node one.
 """
@@ -8,35 +8,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from client_pyserver import PyServer
 
-# Imported tests run here with this module's ``server`` fixture.
-from test_client_node import (  # noqa: F401
-    test_ack_timeout_option,
-    test_ack_with_callback_and_timeout,
-    test_auth_refused_and_accepted,
-    test_buffered_emit_that_timed_out_is_never_sent,
-    test_buffered_emits_before_connect_and_volatile,
-    test_connect_and_transport,
-    test_connect_shortcut_and_context_manager,
-    test_disconnect_reasons,
-    test_emit_several_args_with_binary,
-    test_emit_with_ack,
-    test_flags_chain,
-    test_headers_and_query,
-    test_namespace_in_url,
-    test_on_any_and_outgoing,
-    test_once_and_off,
-    test_order_kept_across_the_upgrade,
-    test_reserved_event_names_refused,
-    test_retries_deliver_at_least_once,
-    test_rooms_and_broadcast_seen_by_two_clients,
-    test_second_namespace_multiplexed,
-    test_send_is_emit_message,
-    test_server_to_client_acks,
-    test_unknown_namespace_raises,
-    test_volatile_dropped_while_polling_post_in_flight,
-)
+from _support.client_pyserver import PyServer
+
+# The scenario tests run here with this module's ``server`` fixture.
+from _support.client_scenarios import *  # noqa: F403
 
 pytestmark = pytest.mark.timeout(10)
 

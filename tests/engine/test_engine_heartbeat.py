@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from eio_client import Harness, attach_echo
+from _support.eio_client import Harness, attach_echo
 
 INTERVAL = 0.3
 TIMEOUT = 0.2

@@ -7,9 +7,9 @@ import json
 
 import pytest
 import uvloop
-from eio_client import Harness, attach_echo, split_payload
 
 from _support import child_env
+from _support.eio_client import Harness, attach_echo, split_payload
 
 
 async def test_tests_run_on_uvloop(echo: Harness) -> None:
@@ -356,8 +356,7 @@ async def test_tls(tmp_path, make_server) -> None:
     )
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    from eio_client import HttpClient
-
+    from _support.eio_client import HttpClient
     from hypersio.engine import Server
 
     server = Server()

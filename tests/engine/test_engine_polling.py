@@ -7,7 +7,8 @@ import base64
 import json
 
 import pytest
-from eio_client import Harness, split_payload
+
+from _support.eio_client import Harness, split_payload
 
 
 async def test_handshake_fields(echo: Harness) -> None:
@@ -197,7 +198,7 @@ async def test_async_allow_request(make_server) -> None:
 
 async def test_post_over_max_http_buffer_size_is_413_and_closes_session(make_server) -> None:
     harness = await make_server(max_http_buffer_size=1000)
-    from eio_client import attach_echo
+    from _support.eio_client import attach_echo
 
     attach_echo(harness)
     sid = (await harness.handshake())["sid"]

@@ -6,8 +6,8 @@ import asyncio
 import base64
 
 import pytest
-from eio_client import Harness, WsClient, attach_echo, read_response
 
+from _support.eio_client import Harness, WsClient, attach_echo, read_response
 from hypersio import wsframe
 
 

@@ -445,7 +445,7 @@ async def test_on_any_and_outgoing(sio, connect) -> None:
         target = seen_out if len(socks) == 1 else seen_other
         socket.on_any_outgoing(lambda ev, *a: target.append((ev, a)))
 
-    s1, s2 = connect(), connect()
+    s1, _s2 = connect(), connect()
     s1.receive_packet(P.EVENT, "/", ["foo", 1])
     socks[0].emit("bar", 2, lambda *a: None)
     socks[0].broadcast.emit("bc", 3)

@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from client_node import NodeServer
 
 import hypersio
+from _support.client_node import NodeServer
+from _support.fixtures import TRANSPORTS
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(15)]
-
-TRANSPORTS = {"websocket": ("websocket",), "polling": ("polling",), "upgrade": ("polling", "websocket")}
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""hypersio.AsyncClient against the official Node server: the Socket.IO API overview, client side.
+"""The client scenarios: the Socket.IO API overview, client side, as test functions.
 
-Every test runs over websocket, polling and polling→websocket upgrade, with the JSON and the
-msgpack parser (one Node server per parser for the module).
+They take a ``server`` fixture (the scenarios of tests/js/node_server.js) and a ``transports``
+fixture; tests/interop/test_client_vs_socketio_server.py runs them against the official Node
+server, tests/client/test_client_pyserver.py against hypersio's own Server. Every scenario runs
+over websocket, polling and polling→websocket upgrade, with the JSON and the msgpack parser.
 """
 
 from __future__ import annotations
@@ -10,11 +12,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from client_node import NodeServer
 
 import hypersio
-
-pytestmark = [pytest.mark.interop, pytest.mark.timeout(10)]
+from _support.client_node import NodeServer
 
 
 async def make_client(

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eio_client import Harness, attach_echo
+
+from _support.eio_client import Harness, attach_echo
 
 pytestmark = pytest.mark.interop
 
-SCRIPT = Path(__file__).parent / "eio_node_client.js"
+SCRIPT = Path(__file__).resolve().parent.parent / "js" / "eio_node_client.js"
 
 
 async def run_node_client(harness: Harness, mode: str, env: dict[str, str]) -> list[dict[str, Any]]:
@@ -72,7 +73,7 @@ async def test_engine_io_client(make_server, node_env: dict[str, str], mode: str
     assert session.transport == ("polling" if mode == "polling" else "websocket")
 
 
-PROTOCOL_CHECKS = Path(__file__).parent / "eio_protocol_checks.js"
+PROTOCOL_CHECKS = Path(__file__).resolve().parent.parent / "js" / "eio_protocol_checks.js"
 
 
 @pytest.mark.parametrize(
