@@ -8,10 +8,13 @@ message. The pure twin is the spec; a difference is a bug in one of them.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import itertools
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -101,6 +104,26 @@ def test_same_signatures(family: str) -> None:
     assert checked or family in ("outlet", "dispatch", "rooms") or not py.__all__
 
 
+WIRE_FAMILIES = ["websocket", "engineio", "json", "msgpack"]
+# A raise whose message is written on the spot (a str or f-string literal) instead of taken from
+# the family's plain module (``constants.py``, ``errors.py``).
+_INLINE_MESSAGE = re.compile(r"""raise\s+\w+\(\s*f?["']""")
+
+
+@pytest.mark.parametrize("family", WIRE_FAMILIES)
+def test_error_texts_come_from_the_plain_modules(family: str) -> None:
+    """Neither twin of a wire-format family words an error itself (DESIGN: "its constants,
+    ``__all__`` and error texts come from the family's plain module"), so the messages the
+    differential runs below compare cannot drift in a branch they happen not to reach."""
+    pure = Path(importlib.import_module(f"{_speedups.FAMILIES[family][0]}_py").__file__ or "")
+    sources = [pure, pure.with_name(pure.name.replace("_py.py", "_c.pyx"))]
+    found = [p for p in sources if p.is_file()]
+    assert pure in found
+    for path in found:
+        inline = [line.strip() for line in path.read_text().splitlines() if _INLINE_MESSAGE.search(line)]
+        assert inline == [], f"{path.name} writes error texts inline"
+
+
 # --------------------------------------------------------------------------------------------
 # engineio
 # --------------------------------------------------------------------------------------------
@@ -121,11 +144,14 @@ def test_engineio_decode_packet(data: str | bytes) -> None:
 
 @SETTINGS
 @given(
-    type=st.one_of(st.integers(-3, 10), st.integers(), st.booleans()),
+    # Floats included: 4.0 passes a range test and equals MESSAGE, but is no packet type.
+    type=st.one_of(
+        st.integers(-3, 10), st.integers(), st.booleans(), st.floats(), st.sampled_from([0.0, 4.0, 6.0, 4.5])
+    ),
     data=st.one_of(st.none(), st.text(max_size=20), st.binary(max_size=20)),
     b64=st.booleans(),
 )
-def test_engineio_encode_packet(type: int, data: str | bytes | None, b64: bool) -> None:
+def test_engineio_encode_packet(type: float, data: str | bytes | None, b64: bool) -> None:
     c, py = twins("engineio")
     same(lambda: c.encode_packet(type, data, b64), lambda: py.encode_packet(type, data, b64))
 
@@ -174,8 +200,19 @@ def test_websocket_build_frame(opcode: int, payload: bytes | str, fin: bool, key
     same(lambda: c.mask_payload(payload, key), lambda: py.mask_payload(payload, key))
 
 
+# Close codes past every C integer width included: the compiled twin once raised OverflowError there.
+close_codes = st.one_of(
+    st.integers(-5, 70000),
+    st.integers(),
+    st.sampled_from([2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, 2**63, -(2**63) - 1, 2**64, 2**64 + 1000]),
+    st.booleans(),
+    st.floats(),
+    st.sampled_from([1000.0, 1005.0, 3000.5]),
+)
+
+
 @SETTINGS
-@given(payload=st.binary(max_size=130), code=st.integers(-5, 70000), reason=st.text(max_size=70))
+@given(payload=st.binary(max_size=130), code=close_codes, reason=st.text(max_size=70))
 def test_websocket_close_payloads(payload: bytes, code: int, reason: str) -> None:
     c, py = twins("websocket")
     same(lambda: c.parse_close_payload(payload), lambda: py.parse_close_payload(payload))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import os
 import struct
 from types import ModuleType
 from typing import Any
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from hypersio import _speedups
 from hypersio.exceptions import ParseError, WebSocketError
+from hypersio.protocol.websocket.constants import MASK_KEY_BATCH
 
 KEY = b"\x37\xfa\x21\x3d"
 MiB = 1 << 20
@@ -94,6 +96,69 @@ def test_random_mask_keys_differ_and_roundtrip(websocket_twin: ModuleType) -> No
     assert len(keys) > 15  # a repeated key in 20 draws of 32 bits would point at a broken generator
     parser = websocket_twin.FrameParser()
     assert parser.feed(b"".join(frames)) == [(websocket_twin.OP_TEXT, "ping me")] * 20
+
+
+def _masked_key(twin: ModuleType) -> bytes:
+    """The masking key of a fresh client frame (a short payload: 2 header bytes, then the key)."""
+    return twin.build_frame(twin.OP_BINARY, b"x", mask=True)[2:6]
+
+
+def test_mask_keys_are_os_urandom_output(websocket_twin: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Client masking keys are os.urandom output, handed out 4 bytes at a time, one system call per
+    MASK_KEY_BATCH bytes, never reused (RFC 6455 10.3: unpredictable). Keys from a seeded PRNG, a
+    batch handed out twice or a call per frame all fail here."""
+    batch = MASK_KEY_BATCH
+    calls: list[int] = []
+
+    def fake_urandom(n: int) -> bytes:
+        calls.append(n)
+        # Every 4-byte key names its batch and its place in it, so any reuse shows.
+        return b"".join(struct.pack(">HH", len(calls), i) for i in range(n // 4))
+
+    # Patched where the twin looks it up: the `os` of its own module namespace.
+    monkeypatch.setattr(websocket_twin.os, "urandom", fake_urandom)
+    # Hand out what the twin still holds from real os.urandom calls, up to the first fake batch.
+    for _ in range(batch // 4 + 1):
+        key = _masked_key(websocket_twin)
+        if calls:
+            break
+    assert calls == [batch]
+    keys = [key] + [_masked_key(websocket_twin) for _ in range(batch // 4 - 1)]
+    assert calls == [batch]  # a whole batch of keys from one system call
+    assert keys == [struct.pack(">HH", 1, i) for i in range(batch // 4)]
+    assert _masked_key(websocket_twin) == struct.pack(">HH", 2, 0)  # then a fresh batch, not a reuse
+    assert calls == [batch, batch]
+    frame = websocket_twin.build_frame(websocket_twin.OP_BINARY, b"hello", mask=True)
+    assert frame[2:6] == struct.pack(">HH", 2, 1)
+    assert websocket_twin.mask_payload(frame[6:], frame[2:6]) == b"hello"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_draws_its_own_mask_keys(websocket_twin: ModuleType) -> None:
+    """A forked child (a pre-fork worker) must not hand out the keys its parent still holds: it
+    drops them and calls os.urandom itself, so parent and child keys differ."""
+    _masked_key(websocket_twin)  # the parent now holds a partly used batch
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next key, then leave without running pytest's teardown
+        try:
+            os.write(write_end, b"".join(_masked_key(websocket_twin) for _ in range(4)))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        child_keys = b""
+        while len(child_keys) < 16:
+            chunk = os.read(read_end, 16)
+            if not chunk:
+                break
+            child_keys += chunk
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    parent_keys = b"".join(_masked_key(websocket_twin) for _ in range(4))
+    assert len(child_keys) == 16
+    assert child_keys != parent_keys  # equal only if the child reused the parent's batch (or 2**-128)
 
 
 def test_str_payload_is_utf8_text(websocket_twin: ModuleType) -> None:

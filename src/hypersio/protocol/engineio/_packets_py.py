@@ -66,10 +66,14 @@ def encode_packet(
     """
     if not OPEN <= type <= NOOP:
         raise ValueError(ERR_UNKNOWN_TYPE.format(type))
+    # Indexed before the data is looked at: a type such as 4.0 passes the range test but is no
+    # packet type, and must fail here (the compiled twin's TypeError, from the same indexing)
+    # rather than slip through the binary branch, where MESSAGE == 4.0.
+    digit = _DIGITS[type]
     if data is None:
-        return _DIGITS[type]
+        return digit
     if isinstance(data, str):
-        return _DIGITS[type] + data
+        return digit + data
     if isinstance(data, (bytes, bytearray, memoryview)):
         if type != MESSAGE:
             raise ValueError(ERR_BINARY_NOT_MESSAGE)

@@ -1,12 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Socket.IO v5 packets in the JSON text format (socket.io-parser 4.2.7 compatible), compiled.
 
-Twin of ``_parser_py`` (same API, identical output; the tests hold both to that). What makes
+Twin of ``_json_py`` (same API, identical output; the tests hold both to that). What makes
 this one fast: the packet text is assembled in one allocation straight from orjson's bytes
 (no intermediate str), the header is parsed with direct code-point reads, binary is found by a
 cheap scan of the top-level arguments (nested binary is caught by orjson refusing bytes), and
 decoded Packets are filled in C without argument parsing. The rare slow paths (non-str dict
-keys, huge ints, lone surrogates) reuse the pure twin's helpers.
+keys, huge ints, lone surrogates) reuse the pure twin's helpers. ``__all__`` comes from the pure
+twin, the packet vocabulary from ``packet``, every error text from ``errors``: this module keeps
+only typed copies of the numbers it compares in C.
 """
 
 cimport cython
@@ -19,18 +21,49 @@ from libc.string cimport memcpy
 import orjson
 
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio.errors import (
+    ERR_ACK_ID_RANGE,
+    ERR_ACK_ID_TOO_LARGE,
+    ERR_ACK_ID_TOO_LONG,
+    ERR_ACK_ID_TYPE,
+    ERR_ATTACHMENTS_COUNT,
+    ERR_ATTACHMENTS_DIGITS,
+    ERR_BINARY_NOT_EVENT,
+    ERR_BINARY_NOT_PENDING,
+    ERR_CHUNK_TYPE,
+    ERR_EMPTY_PACKET,
+    ERR_INVALID_PAYLOAD,
+    ERR_NO_ATTACHMENTS_DASH,
+    ERR_NSP_TYPE,
+    ERR_PLACEHOLDER,
+    ERR_TEXT_WHILE_BINARY,
+    ERR_TOO_MANY_ATTACHMENTS,
+    ERR_UNKNOWN_TYPE,
+    ERR_WHITESPACE_PAYLOAD,
+    PAYLOAD_ACK,
+    PAYLOAD_CONNECT,
+    PAYLOAD_CONNECT_ERROR,
+    PAYLOAD_DISCONNECT,
+    PAYLOAD_EVENT,
+    PAYLOAD_EVENT_NAME,
+    PAYLOAD_RESERVED_EVENT,
+)
 from hypersio.protocol.socketio.packet import (
     ACK,
     BINARY_ACK,
     BINARY_EVENT,
+    BINARY_SHIFT,
     CONNECT,
     CONNECT_ERROR,
     DISCONNECT,
     EVENT,
     MAX_ACK_ID,
+    MAX_ACK_ID_DIGITS,
     RESERVED_EVENTS,
     TYPE_NAMES,
 )
+from hypersio.protocol.socketio._json_py import __all__
+from hypersio.protocol.socketio._json_py import _FIRST_DIGIT, _LAST_DIGIT, _MAX_ATTACHMENTS_DIGITS
 from hypersio.protocol.socketio._json_py import _dumps_slow, _loads_after_error
 
 cdef extern from "Python.h":
@@ -49,22 +82,6 @@ cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object o, int* overflow)
     void PyErr_Clear()
 
-__all__ = [
-    "ACK",
-    "BINARY_ACK",
-    "BINARY_EVENT",
-    "CONNECT",
-    "CONNECT_ERROR",
-    "DISCONNECT",
-    "EVENT",
-    "MAX_ACK_ID",
-    "RESERVED_EVENTS",
-    "Decoder",
-    "Encoder",
-    "Packet",
-    "encode_packet",
-]
-
 cdef enum:
     # Arguments lists whose JSON fits here can take the scalar fast path of _encode.
     SIMPLE_BODY_MAX = 256
@@ -77,15 +94,32 @@ cdef int C_ACK = ACK
 cdef int C_CONNECT_ERROR = CONNECT_ERROR
 cdef int C_BINARY_EVENT = BINARY_EVENT
 cdef int C_BINARY_ACK = BINARY_ACK
+cdef int C_BINARY_SHIFT = BINARY_SHIFT
+cdef Py_UCS4 C_FIRST_DIGIT = _FIRST_DIGIT
+cdef Py_UCS4 C_LAST_DIGIT = _LAST_DIGIT
 
 cdef long long C_MAX_ACK_ID = MAX_ACK_ID
-cdef int MAX_ACK_ID_DIGITS = 16
+cdef Py_ssize_t C_MAX_ACK_ID_DIGITS = MAX_ACK_ID_DIGITS
+cdef Py_ssize_t C_MAX_ATTACHMENTS_DIGITS = _MAX_ATTACHMENTS_DIGITS
 
 cdef tuple C_TYPE_NAMES = TYPE_NAMES
 cdef object _dumps = orjson.dumps
 cdef object _loads = orjson.loads
 cdef object _JSONDecodeError = orjson.JSONDecodeError
 cdef frozenset _RESERVED = RESERVED_EVENTS
+# What _maybe_reserved tests before the set lookup, derived from RESERVED_EVENTS: the shortest and
+# longest reserved name, and a bit per ASCII code point a reserved name starts with.
+cdef Py_ssize_t _RESERVED_MIN_LEN = min(len(name) for name in RESERVED_EVENTS)
+cdef Py_ssize_t _RESERVED_MAX_LEN = max(len(name) for name in RESERVED_EVENTS)
+cdef uint64_t _RESERVED_FIRST[2]
+_RESERVED_FIRST[0] = 0
+_RESERVED_FIRST[1] = 0
+cdef Py_ssize_t _first
+for _name in RESERVED_EVENTS:
+    _first = ord(_name[0])
+    assert _first < 128  # the bit table covers ASCII only
+    _RESERVED_FIRST[_first >> 6] |= (<uint64_t>1) << (_first & 63)
+del _name
 
 
 @cython.freelist(64)
@@ -98,7 +132,7 @@ cdef class Packet:
     the number of binary attachments the packet had on the wire (informational, not compared).
     """
 
-    # Fields (type, nsp, data, id, attachments) are declared in _parser_c.pxd.
+    # Fields (type, nsp, data, id, attachments) are declared in _json_c.pxd.
 
     def __init__(self, int type, object nsp="/", object data=None, object id=None):
         self.type = type
@@ -127,7 +161,7 @@ cdef class Packet:
     __hash__ = None
 
     def __repr__(self) -> str:
-        name = C_TYPE_NAMES[self.type] if 0 <= self.type <= 6 else self.type
+        name = C_TYPE_NAMES[self.type] if C_CONNECT <= self.type <= C_BINARY_ACK else self.type
         return f"Packet(type={name}, nsp={self.nsp!r}, data={self.data!r}, id={self.id!r})"
 
     def __reduce__(self):
@@ -198,7 +232,7 @@ cdef object _assemble(int ptype, Py_ssize_t attachments, object nsp, object pid,
         head[head_len] = 45  # '-'
         head_len += 1
     if nsp is not None and type(nsp) is not str:
-        raise TypeError(f"namespace must be a str, not {type(nsp).__name__}")
+        raise TypeError(ERR_NSP_TYPE.format(type(nsp).__name__))
     if nsp is not None and PyUnicode_GET_LENGTH(nsp) and not (
         PyUnicode_GET_LENGTH(nsp) == 1 and PyUnicode_READ(PyUnicode_KIND(nsp), PyUnicode_DATA(nsp), 0) == 47
     ):
@@ -206,11 +240,11 @@ cdef object _assemble(int ptype, Py_ssize_t attachments, object nsp, object pid,
         ascii = PyUnicode_IS_ASCII(nsp)
     if pid is not None:
         if type(pid) is not int and (not isinstance(pid, int) or isinstance(pid, bool)):
-            raise TypeError(f"ack id must be an int, not {type(pid).__name__}")
+            raise TypeError(ERR_ACK_ID_TYPE.format(type(pid).__name__))
         signed_id = PyLong_AsLongLong(pid)  # -1 with OverflowError set when out of range
         if not 0 <= signed_id <= C_MAX_ACK_ID:
             PyErr_Clear()
-            raise ValueError(f"ack id {pid} out of range (0..2**53-1)")
+            raise ValueError(ERR_ACK_ID_RANGE.format(pid))
         id_value = <unsigned long long>signed_id
         tail_len = _write_uint(tail, id_value)
     if body_len and ascii:
@@ -313,13 +347,14 @@ def encode_packet(type, nsp="/", data=None, id=None) -> list:
 
 
 cdef int _packet_type(object value) except -1:
+    """``value`` as a C packet type; ValueError (the pure twin's text) for anything else."""
     cdef long v
     if PyLong_CheckExact(value) or (isinstance(value, int) and not isinstance(value, bool)):
         v = PyLong_AsLong(value)  # -1 with OverflowError set for a huge int
-        if 0 <= v <= 6:
+        if C_CONNECT <= v <= C_BINARY_ACK:
             return v
         PyErr_Clear()
-    raise ValueError(f"unknown packet type {value!r}")
+    raise ValueError(ERR_UNKNOWN_TYPE.format(repr(value)))
 
 
 cdef Py_ssize_t _dumps_scalars(list items, char* out) except -2:
@@ -392,6 +427,7 @@ cdef Py_ssize_t _dumps_scalars(list items, char* out) except -2:
 
 
 cdef list _encode(int ptype, object nsp, object data, object pid):
+    """``encode_packet`` for a checked C packet type (the dispatch cimports it to answer acks)."""
     cdef bytes body
     cdef type t
     cdef char simple[SIMPLE_BODY_MAX]
@@ -402,7 +438,7 @@ cdef list _encode(int ptype, object nsp, object data, object pid):
             return [_assemble(ptype, 0, nsp, pid, simple, simple_len)]
     if data is None:
         if ptype >= C_BINARY_EVENT:
-            ptype -= 3  # a binary packet without attachments is not valid on the wire
+            ptype -= C_BINARY_SHIFT  # a binary packet without attachments is not valid on the wire
         return [_assemble(ptype, 0, nsp, pid, NULL, 0)]
     if ptype == C_EVENT or ptype == C_ACK or ptype >= C_BINARY_EVENT:
         # Binary is nearly always a top-level argument: catch that without a failed dumps.
@@ -423,16 +459,16 @@ cdef list _encode(int ptype, object nsp, object data, object pid):
         body = None
     if body is not None:
         if ptype >= C_BINARY_EVENT:
-            ptype -= 3
+            ptype -= C_BINARY_SHIFT
         return [_assemble(ptype, 0, nsp, pid, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))]
     if ptype == C_EVENT or ptype == C_ACK or ptype >= C_BINARY_EVENT:
         out = _encode_binary(ptype, nsp, data, pid)
         if out is not None:
             return out
         if ptype >= C_BINARY_EVENT:
-            ptype -= 3
+            ptype -= C_BINARY_SHIFT
     elif _has_binary(data):
-        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {C_TYPE_NAMES[ptype]}")
+        raise TypeError(ERR_BINARY_NOT_EVENT.format(C_TYPE_NAMES[ptype]))
     body = _dumps_slow(data).encode("utf-8", "surrogatepass")
     return [_assemble(ptype, 0, nsp, pid, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))]
 
@@ -445,7 +481,7 @@ cdef class Encoder:
         """Return ``[str, *bytes]``: the packet text and its binary attachments, if any."""
         if isinstance(packet, Packet):
             p = <Packet>packet
-            return _encode(p.type if 0 <= p.type <= 6 else _packet_type(p.type), p.nsp, p.data, p.id)
+            return _encode(p.type if C_CONNECT <= p.type <= C_BINARY_ACK else _packet_type(p.type), p.nsp, p.data, p.id)
         return _encode(_packet_type(packet.type), packet.nsp, packet.data, packet.id)
 
 
@@ -456,14 +492,13 @@ cdef class Encoder:
 
 cdef inline bint _maybe_reserved(str name) noexcept:
     """Cheap pre-check before the set lookup: hashing a fresh event name costs more than this.
-    Reserved names: connect(7) connect_error(13) disconnect(10) disconnecting(13)
-    newListener(11) removeListener(14)."""
+    False when ``name`` cannot be one of RESERVED_EVENTS (its length or first character)."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(name)
-    cdef Py_UCS4 c
-    if n < 7 or n > 14:
+    cdef uint64_t c  # not Py_UCS4: Cython would shift that as a one-character str
+    if n < _RESERVED_MIN_LEN or n > _RESERVED_MAX_LEN:
         return False
-    c = PyUnicode_READ(PyUnicode_KIND(name), PyUnicode_DATA(name), 0)
-    return c == 99 or c == 100 or c == 110 or c == 114  # c d n r
+    c = <uint64_t>PyUnicode_READ(PyUnicode_KIND(name), PyUnicode_DATA(name), 0)
+    return c < 128 and (_RESERVED_FIRST[c >> 6] >> (c & 63)) & 1
 
 
 cdef str _payload_error(int ptype, object data, bint has_payload):
@@ -471,25 +506,25 @@ cdef str _payload_error(int ptype, object data, bint has_payload):
     cdef type t = type(data)
     if ptype == C_CONNECT:
         if has_payload and t is not dict:
-            return "CONNECT payload must be an object"
+            return PAYLOAD_CONNECT
     elif ptype == C_DISCONNECT:
         if has_payload:
-            return "DISCONNECT must not have a payload"
+            return PAYLOAD_DISCONNECT
     elif ptype == C_CONNECT_ERROR:
         if not has_payload or (t is not str and t is not dict):
-            return "CONNECT_ERROR payload must be a string or an object"
+            return PAYLOAD_CONNECT_ERROR
     elif ptype == C_EVENT or ptype == C_BINARY_EVENT:
         if t is not list or not data:
-            return "EVENT payload must be a non-empty array"
+            return PAYLOAD_EVENT
         first = (<list>data)[0]
         t = type(first)
         if t is str:
             if _maybe_reserved(<str>first) and first in _RESERVED:
-                return f"event name {first!r} is reserved"
+                return PAYLOAD_RESERVED_EVENT.format(first)
         elif t is not int and t is not float:
-            return "event name must be a string or a number"
+            return PAYLOAD_EVENT_NAME
     elif t is not list:
-        return "ACK payload must be an array"
+        return PAYLOAD_ACK
     return None
 
 
@@ -498,7 +533,7 @@ cdef object _resolve(object value, list buffers):
     if (<dict>value).get("_placeholder") is True:
         num = (<dict>value).get("num")
         if type(num) is not int or not 0 <= num < len(buffers):
-            raise ParseError(f"illegal attachment placeholder {num!r} ({len(buffers)} attachments)")
+            raise ParseError(ERR_PLACEHOLDER.format(num, len(buffers)))
         return buffers[num]
     return value
 
@@ -552,31 +587,31 @@ cdef Packet _decode_text(str text, Py_ssize_t max_attachments):
     cdef long long pid_value = 0
     cdef bint has_payload
     if n == 0:
-        raise ParseError("empty packet")
+        raise ParseError(ERR_EMPTY_PACKET)
     c = PyUnicode_READ(kind, d, 0)
-    if c < 48 or c > 54:
-        raise ParseError(f"unknown packet type {text[0]!r}")
-    ptype = c - 48
+    if c < C_FIRST_DIGIT or c > C_LAST_DIGIT:
+        raise ParseError(ERR_UNKNOWN_TYPE.format(repr(text[0])))
+    ptype = c - 48  # the digit's value
     if ptype >= C_BINARY_EVENT:
         j = 1
         while j < n and PyUnicode_READ(kind, d, j) != 45:
             j += 1
         if j == n:
-            raise ParseError("illegal attachments: no '-' after the attachment count")
+            raise ParseError(ERR_NO_ATTACHMENTS_DASH)
         if j == 1:
-            raise ParseError("illegal attachments count ''")
+            raise ParseError(ERR_ATTACHMENTS_COUNT.format(""))
         for i in range(1, j):
             c = PyUnicode_READ(kind, d, i)
             if c < 48 or c > 57:
-                raise ParseError(f"illegal attachments count {text[1:min(j, 21)]!r}")
-        if j - 1 > 9:
-            raise ParseError(f"too many attachments (more than {max_attachments})")
+                raise ParseError(ERR_ATTACHMENTS_COUNT.format(text[1:min(j, 21)]))
+        if j - 1 > C_MAX_ATTACHMENTS_DIGITS:
+            raise ParseError(ERR_ATTACHMENTS_DIGITS.format(max_attachments))
         for i in range(1, j):
             attachments = attachments * 10 + (<long>PyUnicode_READ(kind, d, i) - 48)
         if attachments < 1:
-            raise ParseError("illegal attachments count 0")
+            raise ParseError(ERR_ATTACHMENTS_COUNT.format(attachments))
         if attachments > max_attachments:
-            raise ParseError(f"too many attachments: {attachments} > {max_attachments}")
+            raise ParseError(ERR_TOO_MANY_ATTACHMENTS.format(attachments, max_attachments))
         i = j + 1
     nsp = "/"
     if i < n and PyUnicode_READ(kind, d, i) == 47:
@@ -592,20 +627,20 @@ cdef Packet _decode_text(str text, Py_ssize_t max_attachments):
         c = PyUnicode_READ(kind, d, j)
         if c < 48 or c > 57:
             break
-        if j - i >= MAX_ACK_ID_DIGITS:
-            raise ParseError("ack id too long")
+        if j - i >= C_MAX_ACK_ID_DIGITS:
+            raise ParseError(ERR_ACK_ID_TOO_LONG)
         pid_value = pid_value * 10 + (c - 48)
         j += 1
     if j > i:
         if pid_value > C_MAX_ACK_ID:
-            raise ParseError("ack id too large")
+            raise ParseError(ERR_ACK_ID_TOO_LARGE)
         pid = pid_value
         i = j
     if i < n:
         c = PyUnicode_READ(kind, d, i)
         if c == 32 or c == 9 or c == 10 or c == 13:
             # socket.io-parser would read this whitespace as an ack id (Number(" ") == 0).
-            raise ParseError("whitespace before the payload")
+            raise ParseError(ERR_WHITESPACE_PAYLOAD)
         payload = text if i == 0 else PyUnicode_Substring(text, i, n)
         try:
             data = _loads(payload)
@@ -617,7 +652,7 @@ cdef Packet _decode_text(str text, Py_ssize_t max_attachments):
         has_payload = False
     problem = _payload_error(ptype, data, has_payload)
     if problem is not None:
-        raise ParseError(f"invalid payload: {problem}")
+        raise ParseError(ERR_INVALID_PAYLOAD.format(problem))
     cdef Packet packet = Packet.__new__(Packet)
     packet.type = ptype
     packet.nsp = nsp
@@ -636,7 +671,7 @@ cdef class Decoder:
     ParseError and resets the decoder, so the caller can close the connection cleanly.
     """
 
-    # Fields (max_attachments, _pending, _buffers) are declared in _parser_c.pxd.
+    # Fields (max_attachments, _pending, _buffers) are declared in _json_c.pxd.
 
     def __init__(self, Py_ssize_t max_attachments=10) -> None:
         self.max_attachments = max_attachments
@@ -657,18 +692,18 @@ cdef class Decoder:
                 missing = self._pending.attachments - len(self._buffers)
                 self._pending = None
                 self._buffers = None
-                raise ParseError(f"got a text packet while {missing} binary attachment(s) were due")
+                raise ParseError(ERR_TEXT_WHILE_BINARY.format(missing))
             packet = _decode_text(<str>chunk, self.max_attachments)
             if packet.type < C_BINARY_EVENT:
                 return packet
-            packet.type -= 3  # delivered as EVENT/ACK, as socket.io-parser does
+            packet.type -= C_BINARY_SHIFT  # delivered as EVENT/ACK, as socket.io-parser does
             self._pending = packet
             self._buffers = []
             return None
         if t is bytes or t is bytearray or t is memoryview or isinstance(chunk, (bytes, bytearray, memoryview)):
             packet = self._pending
             if packet is None:
-                raise ParseError("got binary data while no binary packet was pending")
+                raise ParseError(ERR_BINARY_NOT_PENDING)
             self._buffers.append(chunk if t is bytes else bytes(chunk))
             if len(self._buffers) < packet.attachments:
                 return None
@@ -689,4 +724,4 @@ cdef class Decoder:
             return self.add(str(chunk))
         self._pending = None
         self._buffers = None
-        raise ParseError(f"cannot decode a {t.__name__}: expected str or bytes")
+        raise ParseError(ERR_CHUNK_TYPE.format(t.__name__))

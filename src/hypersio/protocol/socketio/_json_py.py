@@ -1,7 +1,9 @@
 """Socket.IO v5 packets in the JSON text format (socket.io-parser 4.2.7 compatible), pure Python.
 
-This is the twin of the compiled ``_parser_c``; both have the same API and produce identical
-output. Applications import ``hypersio.protocol.socketio.json_codec``, which picks one of them.
+This is the twin of the compiled ``_json_c`` and its spec; both have the same API and produce
+identical output. Applications import ``hypersio.protocol.socketio.json_codec``, which picks one of
+them. Both take the packet vocabulary from :mod:`hypersio.protocol.socketio.packet`, the error texts
+from :mod:`hypersio.protocol.socketio.errors` and ``__all__`` from here.
 
 Wire form of one packet: ``<type>[<attachments>-][<nsp>,][<ack id>][<JSON>]`` followed, for the
 binary types, by ``attachments`` binary messages. Decoded binary packets come back with the plain
@@ -17,19 +19,53 @@ from typing import Any
 import orjson
 
 from hypersio.exceptions import ParseError
+from hypersio.protocol.socketio.errors import (
+    ERR_ACK_ID_RANGE,
+    ERR_ACK_ID_TOO_LARGE,
+    ERR_ACK_ID_TOO_LONG,
+    ERR_ACK_ID_TYPE,
+    ERR_ATTACHMENTS_COUNT,
+    ERR_ATTACHMENTS_DIGITS,
+    ERR_BINARY_NOT_EVENT,
+    ERR_BINARY_NOT_PENDING,
+    ERR_CHUNK_TYPE,
+    ERR_EMPTY_PACKET,
+    ERR_INVALID_JSON,
+    ERR_INVALID_PAYLOAD,
+    ERR_JSON_TOO_DEEP,
+    ERR_LONE_SURROGATE,
+    ERR_NO_ATTACHMENTS_DASH,
+    ERR_NOT_JSON_CONSTANT,
+    ERR_NSP_TYPE,
+    ERR_PLACEHOLDER,
+    ERR_TEXT_WHILE_BINARY,
+    ERR_TOO_MANY_ATTACHMENTS,
+    ERR_UNKNOWN_TYPE,
+    ERR_WHITESPACE_PAYLOAD,
+    PAYLOAD_ACK,
+    PAYLOAD_CONNECT,
+    PAYLOAD_CONNECT_ERROR,
+    PAYLOAD_DISCONNECT,
+    PAYLOAD_EVENT,
+    PAYLOAD_EVENT_NAME,
+    PAYLOAD_RESERVED_EVENT,
+)
 from hypersio.protocol.socketio.packet import (
     ACK,
     BINARY_ACK,
     BINARY_EVENT,
+    BINARY_SHIFT,
     CONNECT,
     CONNECT_ERROR,
     DISCONNECT,
     EVENT,
     MAX_ACK_ID,
+    MAX_ACK_ID_DIGITS,
     RESERVED_EVENTS,
     TYPE_NAMES,
 )
 
+# The one list of this family's public names: the compiled twin imports it.
 __all__ = [
     "ACK",
     "BINARY_ACK",
@@ -46,7 +82,13 @@ __all__ = [
     "encode_packet",
 ]
 
-_MAX_ACK_ID_DIGITS = 16
+# The type digits a packet text starts with ("0".."6"); the value of any decimal digit is its
+# code point minus this.
+_FIRST_DIGIT = str(CONNECT)
+_LAST_DIGIT = str(BINARY_ACK)
+_ORD_ZERO = ord("0")
+# An attachment count of more digits is refused before int() reads it (no limit comes near it).
+_MAX_ATTACHMENTS_DIGITS = 9
 
 _BINARY_TYPES = (bytes, bytearray, memoryview)
 _orjson_dumps = orjson.dumps
@@ -83,7 +125,7 @@ class Packet:
     __hash__ = None  # type: ignore[assignment]  # mutable value type
 
     def __repr__(self) -> str:
-        name = TYPE_NAMES[self.type] if type(self.type) is int and 0 <= self.type <= 6 else self.type
+        name = TYPE_NAMES[self.type] if type(self.type) is int and CONNECT <= self.type <= BINARY_ACK else self.type
         return f"Packet(type={name}, nsp={self.nsp!r}, data={self.data!r}, id={self.id!r})"
 
 
@@ -111,7 +153,8 @@ def _dumps(data: Any) -> str:
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    """The stdlib's parse_constant hook: NaN and Infinity are not JSON (orjson refuses them too)."""
+    raise ValueError(ERR_NOT_JSON_CONSTANT.format(name))
 
 
 def _loads(text: str) -> Any:
@@ -126,17 +169,17 @@ def _loads_after_error(text: str, exc: Exception) -> Any:
     """Second chance for a text orjson refused: JSON.stringify escapes lone surrogates, orjson
     rejects them, the stdlib accepts them. Anything else orjson refused is a ParseError."""
     if _SURROGATE_ESCAPE.search(text) is None:
-        raise ParseError(f"invalid JSON payload: {exc}") from None
+        raise ParseError(ERR_INVALID_JSON.format(exc)) from None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ParseError("packet text holds a lone surrogate (not valid Unicode)") from None
+        raise ParseError(ERR_LONE_SURROGATE) from None
     try:
         return _stdjson.loads(text, parse_constant=_reject_constant)
     except RecursionError:
-        raise ParseError("invalid JSON payload: nested too deeply") from None
+        raise ParseError(ERR_JSON_TOO_DEEP) from None
     except ValueError as stdlib_exc:
-        raise ParseError(f"invalid JSON payload: {stdlib_exc}") from None
+        raise ParseError(ERR_INVALID_JSON.format(stdlib_exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,18 +204,19 @@ def _deconstruct(obj: Any, buffers: list[bytes]) -> Any:
 
 
 def _header(ptype: int, nsp: str, pid: Any, attachments: int) -> str:
+    """The packet text before the payload: ``<type>[<attachments>-][<nsp>,][<ack id>]``."""
     head = str(ptype) if attachments == 0 else f"{ptype}{attachments}-"
     if nsp is not None and type(nsp) is not str:
-        raise TypeError(f"namespace must be a str, not {type(nsp).__name__}")
+        raise TypeError(ERR_NSP_TYPE.format(type(nsp).__name__))
     if nsp and nsp != "/":
         if not nsp.isascii():
             nsp.encode("utf-8")  # UnicodeEncodeError for a lone surrogate: not sendable text
         head = f"{head}{nsp},"
     if pid is not None:
         if type(pid) is not int and (not isinstance(pid, int) or isinstance(pid, bool)):
-            raise TypeError(f"ack id must be an int, not {type(pid).__name__}")
+            raise TypeError(ERR_ACK_ID_TYPE.format(type(pid).__name__))
         if not 0 <= pid <= MAX_ACK_ID:
-            raise ValueError(f"ack id {pid} out of range (0..2**53-1)")
+            raise ValueError(ERR_ACK_ID_RANGE.format(pid))
         head = f"{head}{int(pid)}"
     return head
 
@@ -188,13 +232,13 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
     ptype = type
     if ptype.__class__ is not int:
         if not isinstance(ptype, int) or isinstance(ptype, bool):
-            raise ValueError(f"unknown packet type {ptype!r}")
+            raise ValueError(ERR_UNKNOWN_TYPE.format(repr(ptype)))
         ptype = int(ptype)
-    if not 0 <= ptype <= 6:
-        raise ValueError(f"unknown packet type {ptype!r}")
+    if not CONNECT <= ptype <= BINARY_ACK:
+        raise ValueError(ERR_UNKNOWN_TYPE.format(repr(ptype)))
     if data is None:
         if ptype >= BINARY_EVENT:
-            ptype -= 3  # a binary packet without attachments is not valid on the wire
+            ptype -= BINARY_SHIFT  # a binary packet without attachments is not valid on the wire
         return [_header(ptype, nsp, id, 0)]
     try:
         text = _orjson_dumps(data).decode()
@@ -202,7 +246,7 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
         text = None  # binary somewhere, or something only the slow path can encode
     if text is not None:
         if ptype >= BINARY_EVENT:
-            ptype -= 3
+            ptype -= BINARY_SHIFT
         return [_header(ptype, nsp, id, 0) + text]
     if ptype in (EVENT, ACK, BINARY_EVENT, BINARY_ACK):
         buffers: list[bytes] = []
@@ -211,13 +255,14 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
             ptype = BINARY_EVENT if ptype in (EVENT, BINARY_EVENT) else BINARY_ACK
             return [_header(ptype, nsp, id, len(buffers)) + _dumps(stripped), *buffers]
         if ptype >= BINARY_EVENT:
-            ptype -= 3
+            ptype -= BINARY_SHIFT
     elif _has_binary(data):
-        raise TypeError(f"binary data can only be sent in EVENT and ACK packets, not {TYPE_NAMES[ptype]}")
+        raise TypeError(ERR_BINARY_NOT_EVENT.format(TYPE_NAMES[ptype]))
     return [_header(ptype, nsp, id, 0) + _dumps_slow(data)]
 
 
 def _has_binary(obj: Any) -> bool:
+    """Whether ``obj`` holds bytes-like data at any depth of lists, tuples and dicts."""
     if isinstance(obj, _BINARY_TYPES):
         return True
     if isinstance(obj, (list, tuple)):
@@ -246,25 +291,25 @@ def _payload_error(ptype: int, data: Any, has_payload: bool) -> str | None:
     """Why ``data`` is not a valid payload for ``ptype`` (the socket.io-parser rules), or None."""
     if ptype == CONNECT:
         if has_payload and type(data) is not dict:
-            return "CONNECT payload must be an object"
+            return PAYLOAD_CONNECT
     elif ptype == DISCONNECT:
         if has_payload:
-            return "DISCONNECT must not have a payload"
+            return PAYLOAD_DISCONNECT
     elif ptype == CONNECT_ERROR:
         if not has_payload or (type(data) is not str and type(data) is not dict):
-            return "CONNECT_ERROR payload must be a string or an object"
+            return PAYLOAD_CONNECT_ERROR
     elif ptype == EVENT or ptype == BINARY_EVENT:
         if type(data) is not list or not data:
-            return "EVENT payload must be a non-empty array"
+            return PAYLOAD_EVENT
         first = data[0]
         tf = type(first)
         if tf is str:
             if first in RESERVED_EVENTS:
-                return f"event name {first!r} is reserved"
+                return PAYLOAD_RESERVED_EVENT.format(first)
         elif tf is not int and tf is not float:
-            return "event name must be a string or a number"
+            return PAYLOAD_EVENT_NAME
     elif type(data) is not list:  # ACK, BINARY_ACK
-        return "ACK payload must be an array"
+        return PAYLOAD_ACK
     return None
 
 
@@ -277,10 +322,11 @@ def _reconstruct(data: Any, buffers: list[bytes]) -> Any:
     count = len(buffers)
 
     def resolve(value: Any) -> Any:
+        """The attachment a placeholder dict stands for, or ``value`` itself."""
         if type(value) is dict and value.get("_placeholder") is True:
             num = value.get("num")
             if type(num) is not int or not 0 <= num < count:
-                raise ParseError(f"illegal attachment placeholder {num!r} ({count} attachments)")
+                raise ParseError(ERR_PLACEHOLDER.format(num, count))
             return buffers[num]
         return value
 
@@ -311,27 +357,27 @@ def _decode_text(text: str, max_attachments: int = 10) -> Packet:
     """Decode one packet text (no attachments joined yet); raise ParseError if it is invalid."""
     n = len(text)
     if n == 0:
-        raise ParseError("empty packet")
+        raise ParseError(ERR_EMPTY_PACKET)
     c = text[0]
-    if not "0" <= c <= "6":
-        raise ParseError(f"unknown packet type {c!r}")
-    ptype = ord(c) - 48
+    if not _FIRST_DIGIT <= c <= _LAST_DIGIT:
+        raise ParseError(ERR_UNKNOWN_TYPE.format(repr(c)))
+    ptype = ord(c) - _ORD_ZERO
     i = 1
     attachments = 0
     if ptype >= BINARY_EVENT:
         dash = text.find("-", 1)
         if dash < 0:
-            raise ParseError("illegal attachments: no '-' after the attachment count")
+            raise ParseError(ERR_NO_ATTACHMENTS_DASH)
         digits = text[1:dash]
         if not digits or not digits.isascii() or not digits.isdigit():
-            raise ParseError(f"illegal attachments count {digits[:20]!r}")
-        if len(digits) > 9:
-            raise ParseError(f"too many attachments (more than {max_attachments})")
+            raise ParseError(ERR_ATTACHMENTS_COUNT.format(digits[:20]))
+        if len(digits) > _MAX_ATTACHMENTS_DIGITS:
+            raise ParseError(ERR_ATTACHMENTS_DIGITS.format(max_attachments))
         attachments = int(digits)
         if attachments < 1:
-            raise ParseError("illegal attachments count 0")
+            raise ParseError(ERR_ATTACHMENTS_COUNT.format(attachments))
         if attachments > max_attachments:
-            raise ParseError(f"too many attachments: {attachments} > {max_attachments}")
+            raise ParseError(ERR_TOO_MANY_ATTACHMENTS.format(attachments, max_attachments))
         i = dash + 1
     nsp = "/"
     if i < n and text[i] == "/":
@@ -346,17 +392,17 @@ def _decode_text(text: str, max_attachments: int = 10) -> Packet:
     j = i
     while j < n and "0" <= text[j] <= "9":
         j += 1
-        if j - i > _MAX_ACK_ID_DIGITS:
-            raise ParseError("ack id too long")
+        if j - i > MAX_ACK_ID_DIGITS:
+            raise ParseError(ERR_ACK_ID_TOO_LONG)
     if j > i:
         pid = int(text[i:j])
         if pid > MAX_ACK_ID:
-            raise ParseError("ack id too large")
+            raise ParseError(ERR_ACK_ID_TOO_LARGE)
         i = j
     if i < n:
         if text[i] in " \t\n\r":
             # socket.io-parser would read this whitespace as an ack id (Number(" ") == 0).
-            raise ParseError("whitespace before the payload")
+            raise ParseError(ERR_WHITESPACE_PAYLOAD)
         data = _loads(text[i:] if i else text)
         has_payload = True
     else:
@@ -364,7 +410,7 @@ def _decode_text(text: str, max_attachments: int = 10) -> Packet:
         has_payload = False
     problem = _payload_error(ptype, data, has_payload)
     if problem is not None:
-        raise ParseError(f"invalid payload: {problem}")
+        raise ParseError(ERR_INVALID_PAYLOAD.format(problem))
     packet = Packet(ptype, nsp, data, pid)
     packet.attachments = attachments
     return packet
@@ -396,17 +442,17 @@ class Decoder:
             if self._pending is not None:
                 missing = self._pending.attachments - len(self._buffers)
                 self.reset()
-                raise ParseError(f"got a text packet while {missing} binary attachment(s) were due")
+                raise ParseError(ERR_TEXT_WHILE_BINARY.format(missing))
             packet = _decode_text(chunk, self.max_attachments)
             if packet.type < BINARY_EVENT:
                 return packet
-            packet.type -= 3  # delivered as EVENT/ACK, as socket.io-parser does
+            packet.type -= BINARY_SHIFT  # delivered as EVENT/ACK, as socket.io-parser does
             self._pending = packet
             return None
         if isinstance(chunk, (bytes, bytearray, memoryview)):
             pending = self._pending
             if pending is None:
-                raise ParseError("got binary data while no binary packet was pending")
+                raise ParseError(ERR_BINARY_NOT_PENDING)
             buffers = self._buffers
             buffers.append(chunk if type(chunk) is bytes else bytes(chunk))
             if len(buffers) < pending.attachments:
@@ -417,4 +463,4 @@ class Decoder:
         if isinstance(chunk, str):
             return self.add(str(chunk))
         self.reset()
-        raise ParseError(f"cannot decode a {type(chunk).__name__}: expected str or bytes")
+        raise ParseError(ERR_CHUNK_TYPE.format(type(chunk).__name__))

@@ -1,10 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Socket.IO v5 packets in the socket.io-msgpack-parser 3.0.2 format, compiled.
 
-Twin of ``_msgpack_parser_py`` (read its docstring for the wire form and the value model); the
-same API and byte-identical output. The msgpack C library does the (de)serialisation of payloads;
+Twin of ``_msgpack_py`` (read its docstring for the wire form and the value model); the same
+API and byte-identical output. The msgpack C library does the (de)serialisation of payloads;
 this module frames the packet map in C (one allocation, memcpy), calls the library with prebuilt
-arguments, and checks the decoded packet with typed code.
+arguments, and checks the decoded packet with typed code. ``__all__`` comes from the pure twin,
+the packet vocabulary from ``packet``, every error text from ``errors``: this module keeps only
+typed copies of the numbers it compares in C.
 """
 
 import datetime as _dt
@@ -18,34 +20,50 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
 from hypersio.exceptions import ParseError
-from hypersio.protocol.socketio.json_codec import (
+from hypersio.protocol.socketio.errors import (
+    ERR_ACK_ID_NEGATIVE,
+    ERR_ACK_ID_TYPE,
+    ERR_CANNOT_PACK,
+    ERR_DATE_RANGE,
+    ERR_INT_TOO_BIG,
+    ERR_INVALID_ACK_ID,
+    ERR_INVALID_MSGPACK,
+    ERR_INVALID_NSP,
+    ERR_INVALID_PAYLOAD,
+    ERR_INVALID_TYPE,
+    ERR_MSGPACK_CHUNK_TYPE,
+    ERR_MSGPACK_TEXT,
+    ERR_MSGPACK_TOO_DEEP,
+    ERR_NOT_A_MAP,
+    ERR_NSP_TYPE,
+    ERR_UNKNOWN_TYPE,
+    PAYLOAD_ACK,
+    PAYLOAD_CONNECT,
+    PAYLOAD_CONNECT_ERROR,
+    PAYLOAD_DISCONNECT,
+    PAYLOAD_EVENT,
+    PAYLOAD_EVENT_NAME,
+    PAYLOAD_RESERVED_EVENT,
+)
+from hypersio.protocol.socketio.json_codec import Packet
+from hypersio.protocol.socketio.packet import (
     ACK,
     BINARY_ACK,
     BINARY_EVENT,
+    BINARY_SHIFT,
     CONNECT,
     CONNECT_ERROR,
     DISCONNECT,
     EVENT,
     MAX_ACK_ID,
     RESERVED_EVENTS,
-    Packet,
 )
+from hypersio.protocol.socketio._msgpack_py import __all__
+from hypersio.protocol.socketio._msgpack_py import _EXT0_HEADERS
 
-__all__ = [
-    "ACK",
-    "BINARY_ACK",
-    "BINARY_EVENT",
-    "CONNECT",
-    "CONNECT_ERROR",
-    "DISCONNECT",
-    "EVENT",
-    "MAX_ACK_ID",
-    "RESERVED_EVENTS",
-    "Decoder",
-    "Encoder",
-    "Packet",
-    "encode_packet",
-]
+cdef extern from "Python.h":
+    # Declared without error checks: only called on an int, where it cannot fail.
+    long PyLong_AsLongAndOverflow(object o, int* overflow)
 
 cdef object _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 cdef object _MILLISECOND = _dt.timedelta(milliseconds=1)
@@ -58,6 +76,16 @@ cdef object _Packet = Packet
 cdef object _ParseError = ParseError
 cdef frozenset _RESERVED = frozenset(RESERVED_EVENTS)
 cdef uint64_t _MAX_ACK_ID = MAX_ACK_ID
+
+# Typed copies of the packet types for C comparisons (their values come from ``packet``).
+cdef long C_CONNECT = CONNECT
+cdef long C_DISCONNECT = DISCONNECT
+cdef long C_EVENT = EVENT
+cdef long C_ACK = ACK
+cdef long C_CONNECT_ERROR = CONNECT_ERROR
+cdef long C_BINARY_EVENT = BINARY_EVENT
+cdef long C_BINARY_ACK = BINARY_ACK
+cdef long C_BINARY_SHIFT = BINARY_SHIFT
 
 
 cdef class _Undefined:
@@ -78,8 +106,8 @@ def _default(obj):
         ms = (obj - _EPOCH) // _MILLISECOND
         return _ExtType(0, ms.to_bytes(8, "big", signed=True))
     if isinstance(obj, int):  # the packer hands over the ints it has no 64-bit form for
-        raise OverflowError(f"integer {obj} does not fit in msgpack's 64 bits")
-    raise TypeError(f"cannot encode a {type(obj).__name__} as msgpack")
+        raise OverflowError(ERR_INT_TOO_BIG.format(obj))
+    raise TypeError(ERR_CANNOT_PACK.format(type(obj).__name__))
 
 
 # One Packer (its internal buffer reused) serves the emit path. Without autoreset the payload
@@ -136,7 +164,9 @@ cdef char* _put_uint(char* out, uint64_t v) noexcept:
 
 
 cdef list _encode(object ptype, object nsp, object data, object id):
+    """``encode_packet``: the type checked as a C long, the map framed around the packed payload."""
     cdef long t
+    cdef int overflow = 0
     cdef uint64_t pid = 0
     cdef bint has_id = id is not None
     cdef bint has_data = data is not None
@@ -150,21 +180,21 @@ cdef list _encode(object ptype, object nsp, object data, object id):
     global _packer_busy
     if type(ptype) is not int:
         if not isinstance(ptype, int) or isinstance(ptype, bool):
-            raise ValueError(f"unknown packet type {_short(ptype)}")
-    if not 0 <= ptype <= 6:
-        raise ValueError(f"unknown packet type {_short(ptype)}")
-    t = ptype
-    if t >= 5:  # BINARY_EVENT/BINARY_ACK: binary travels inline
-        t -= 3
+            raise ValueError(ERR_UNKNOWN_TYPE.format(_short(ptype)))
+    t = PyLong_AsLongAndOverflow(ptype, &overflow)
+    if overflow or not C_CONNECT <= t <= C_BINARY_ACK:
+        raise ValueError(ERR_UNKNOWN_TYPE.format(_short(ptype)))
+    if t >= C_BINARY_EVENT:  # BINARY_EVENT/BINARY_ACK: binary travels inline
+        t -= C_BINARY_SHIFT
     if type(nsp) is not str and not isinstance(nsp, str):
-        raise TypeError(f"namespace must be a str, not {type(nsp).__name__}")
+        raise TypeError(ERR_NSP_TYPE.format(type(nsp).__name__))
     if has_id:
         if type(id) is not int and (not isinstance(id, int) or isinstance(id, bool)):
-            raise TypeError(f"ack id must be an int, not {type(id).__name__}")
+            raise TypeError(ERR_ACK_ID_TYPE.format(type(id).__name__))
         if id < 0:
-            raise ValueError(f"ack id must not be negative: {id}")
+            raise ValueError(ERR_ACK_ID_NEGATIVE.format(id))
         if id >= 2**64:
-            raise OverflowError(f"integer {id} does not fit in msgpack's 64 bits")
+            raise OverflowError(ERR_INT_TOO_BIG.format(id))
         pid = id
         count += 1
     # data then nsp go into the packer's buffer back to back; the frame is glued around them.
@@ -306,14 +336,6 @@ cdef list _ext0_forms(bytes buf):
     return forms
 
 
-# For each size a fixext can have: the fixext header with type 0 and the ext 8/16/32 ones of that
-# size (notepack.io writes only ext 8 for these sizes; other encoders may use ext 16/32).
-cdef dict _EXT0_HEADERS = {
-    size: (bytes((fixext, 0)), (bytes((0xC7, size, 0)), bytes((0xC8, 0, size, 0)), bytes((0xC9, 0, 0, 0, size, 0))))
-    for size, fixext in ((1, 0xD4), (2, 0xD5), (4, 0xD6), (8, 0xD7), (16, 0xD8))
-}
-
-
 cdef object _replace_undefined(object data):
     """``data`` with every nested JavaScript ``undefined`` made None (iterative: depth is hostile)."""
     cdef list stack
@@ -360,26 +382,26 @@ cdef object _as_int(object value):
 
 cdef str _payload_error(long ptype, object data, bint has_payload):
     """Why ``data`` is not a valid payload for ``ptype`` (socket.io-parser's rules), or None."""
-    if ptype == 2:  # EVENT
+    if ptype == C_EVENT:
         if type(data) is not list or not data:
-            return "EVENT payload must be a non-empty array"
+            return PAYLOAD_EVENT
         first = (<list>data)[0]
         if type(first) is str:
             if first in _RESERVED:
-                return f"event name {first!r} is reserved"
+                return PAYLOAD_RESERVED_EVENT.format(first)
         elif type(first) is not int and type(first) is not float:
-            return "event name must be a string or a number"
-    elif ptype == 3:  # ACK
+            return PAYLOAD_EVENT_NAME
+    elif ptype == C_ACK:
         if type(data) is not list:
-            return "ACK payload must be an array"
-    elif ptype == 0:  # CONNECT
+            return PAYLOAD_ACK
+    elif ptype == C_CONNECT:
         if has_payload and type(data) is not dict:
-            return "CONNECT payload must be an object"
-    elif ptype == 1:  # DISCONNECT
+            return PAYLOAD_CONNECT
+    elif ptype == C_DISCONNECT:
         if has_payload:
-            return "DISCONNECT must not have a payload"
-    elif not has_payload or (type(data) is not str and type(data) is not dict):
-        return "CONNECT_ERROR payload must be a string or an object"
+            return PAYLOAD_DISCONNECT
+    elif not has_payload or (type(data) is not str and type(data) is not dict):  # CONNECT_ERROR
+        return PAYLOAD_CONNECT_ERROR
     return None
 
 
@@ -406,16 +428,18 @@ cdef class _ExtReader:
 
     cdef bint _is_fixext(self, int size) except -1:
         """Whether the current type-0 extension of ``size`` bytes had a fixext header."""
+        # The pure twin's table: (fixext header, ext 8 header, (ext 16 header, ext 32 header)).
         cdef tuple headers = _EXT0_HEADERS[size]
-        cdef tuple others = headers[1]
+        cdef tuple wide = headers[2]
         cdef bint fixed = headers[0] in self.buf
-        if fixed != (others[0] in self.buf or others[1] in self.buf or others[2] in self.buf):
+        if fixed != (headers[1] in self.buf or wide[0] in self.buf or wide[1] in self.buf):
             return fixed  # only one kind of header occurs anywhere: it is this one
         if self.forms is None:
             self.forms = _ext0_forms(self.buf)
         return self.forms[self.ext0_seen - 1]
 
     def __call__(self, int code, bytes payload):
+        """The value extension ``code`` with ``payload`` stands for (msgpack's ext_hook)."""
         cdef Py_ssize_t size
         cdef int64_t ms
         if code != 0:
@@ -433,7 +457,7 @@ cdef class _ExtReader:
             try:
                 return _EPOCH + ms * _MILLISECOND
             except OverflowError:
-                raise _ParseError(f"date {ms} ms from the epoch is out of range") from None
+                raise _ParseError(ERR_DATE_RANGE.format(ms)) from None
         return [0, payload]
 
 
@@ -465,18 +489,18 @@ cdef class Decoder:
             if isinstance(chunk, (bytes, bytearray, memoryview)):
                 chunk = bytes(chunk)
             elif isinstance(chunk, str):
-                raise _ParseError("the msgpack parser takes binary messages, got a text one")
+                raise _ParseError(ERR_MSGPACK_TEXT)
             else:
-                raise _ParseError(f"cannot decode a {type(chunk).__name__}: expected bytes")
+                raise _ParseError(ERR_MSGPACK_CHUNK_TYPE.format(type(chunk).__name__))
         ext.start(chunk)
         try:
             obj = PyObject_Call(_unpackb, (chunk,), self._kwargs)
         except _ParseError:
             raise
         except _StackError:
-            raise _ParseError("msgpack packet nested too deeply") from None
+            raise _ParseError(ERR_MSGPACK_TOO_DEEP) from None
         except (ValueError, TypeError, OverflowError) as exc:
-            raise _ParseError(f"invalid msgpack: {exc or exc.__class__.__name__}") from None
+            raise _ParseError(ERR_INVALID_MSGPACK.format(exc or exc.__class__.__name__)) from None
         finally:
             ext.buf = b""
         return self._packet(obj, ext.undefined)
@@ -486,26 +510,28 @@ cdef class Decoder:
 
         ``undefined`` is how many JavaScript undefined values the message held.
         """
-        cdef long itype
+        cdef long itype = -1
+        cdef int overflow = 0
         cdef bint has_payload
         cdef Py_ssize_t top
         if type(obj) is not dict:
-            raise _ParseError(f"a msgpack packet must be a map, not {type(obj).__name__}")
+            raise _ParseError(ERR_NOT_A_MAP.format(type(obj).__name__))
         ptype = (<dict>obj).get("type", _UNDEFINED)
         vtype = _as_int(ptype)
-        if vtype is None or not 0 <= vtype <= 4:
-            raise _ParseError(f"invalid packet type {_short(ptype)}")
-        itype = vtype
+        if vtype is not None:
+            itype = PyLong_AsLongAndOverflow(vtype, &overflow)  # vtype is an exact int
+        if vtype is None or overflow or not C_CONNECT <= itype <= C_CONNECT_ERROR:
+            raise _ParseError(ERR_INVALID_TYPE.format(_short(ptype)))
         nsp = (<dict>obj).get("nsp", _UNDEFINED)
         if type(nsp) is not str:
-            raise _ParseError(f"invalid namespace {_short(nsp)}")
+            raise _ParseError(ERR_INVALID_NSP.format(_short(nsp)))
         pid = (<dict>obj).get("id", _UNDEFINED)
         if pid is _UNDEFINED:
             pid = None
         else:
             iid = _as_int(pid)
             if iid is None or not 0 <= iid <= _MAX_ACK_ID:
-                raise _ParseError(f"invalid ack id {_short(pid)}")
+                raise _ParseError(ERR_INVALID_ACK_ID.format(_short(pid)))
             pid = iid
         data = (<dict>obj).get("data", _UNDEFINED)
         has_payload = data is not _UNDEFINED
@@ -520,5 +546,5 @@ cdef class Decoder:
                 data = _replace_undefined(data)  # some undefined sits inside the payload
         problem = _payload_error(itype, data, has_payload)
         if problem is not None:
-            raise _ParseError(f"invalid payload: {problem}")
+            raise _ParseError(ERR_INVALID_PAYLOAD.format(problem))
         return _Packet(itype, nsp, data, pid)

@@ -1,7 +1,9 @@
 """Socket.IO v5 packets in the socket.io-msgpack-parser 3.0.2 format, pure Python.
 
-This is the twin of the compiled ``_msgpack_parser_c``; both have the same API and produce
-identical bytes. Applications import ``hypersio.protocol.socketio.msgpack_codec``, which picks one of them.
+This is the twin of the compiled ``_msgpack_c`` and its spec; both have the same API and produce
+identical bytes. Applications import ``hypersio.protocol.socketio.msgpack_codec``, which picks one
+of them. Both take the packet vocabulary from :mod:`hypersio.protocol.socketio.packet`, the error
+texts from :mod:`hypersio.protocol.socketio.errors` and ``__all__`` from here.
 
 Wire form: the whole packet is ONE msgpack map ``{type, data, nsp, id?}`` sent as one binary
 Engine.IO message. There are no attachments: binary values travel inline as msgpack ``bin``, so
@@ -27,19 +29,46 @@ from typing import Any
 import msgpack
 
 from hypersio.exceptions import ParseError
-from hypersio.protocol.socketio.json_codec import (
+from hypersio.protocol.socketio.errors import (
+    ERR_ACK_ID_NEGATIVE,
+    ERR_ACK_ID_TYPE,
+    ERR_CANNOT_PACK,
+    ERR_DATE_RANGE,
+    ERR_INT_TOO_BIG,
+    ERR_INVALID_ACK_ID,
+    ERR_INVALID_MSGPACK,
+    ERR_INVALID_NSP,
+    ERR_INVALID_PAYLOAD,
+    ERR_INVALID_TYPE,
+    ERR_MSGPACK_CHUNK_TYPE,
+    ERR_MSGPACK_TEXT,
+    ERR_MSGPACK_TOO_DEEP,
+    ERR_NOT_A_MAP,
+    ERR_NSP_TYPE,
+    ERR_UNKNOWN_TYPE,
+    PAYLOAD_ACK,
+    PAYLOAD_CONNECT,
+    PAYLOAD_CONNECT_ERROR,
+    PAYLOAD_DISCONNECT,
+    PAYLOAD_EVENT,
+    PAYLOAD_EVENT_NAME,
+    PAYLOAD_RESERVED_EVENT,
+)
+from hypersio.protocol.socketio.json_codec import Packet
+from hypersio.protocol.socketio.packet import (
     ACK,
     BINARY_ACK,
     BINARY_EVENT,
+    BINARY_SHIFT,
     CONNECT,
     CONNECT_ERROR,
     DISCONNECT,
     EVENT,
     MAX_ACK_ID,
     RESERVED_EVENTS,
-    Packet,
 )
 
+# The one list of this family's public names: the compiled twin imports it.
 __all__ = [
     "ACK",
     "BINARY_ACK",
@@ -64,7 +93,7 @@ _unpackb = msgpack.unpackb
 
 # Encoded map keys and the one-byte type values (types are positive fixints): the packet frame is
 # glued from these constants so only the payload goes through the msgpack packer.
-_TYPE_ITEMS = tuple(b"\xa4type" + bytes((t,)) for t in range(5))
+_TYPE_ITEMS = tuple(b"\xa4type" + bytes((t,)) for t in range(CONNECT, CONNECT_ERROR + 1))
 _KEY_DATA = b"\xa4data"
 _KEY_NSP = b"\xa3nsp"
 _ROOT_NSP = b"\xa3nsp\xa1/"
@@ -117,8 +146,8 @@ def _default(obj: Any) -> Any:
         ms = (obj - _EPOCH) // _MILLISECOND
         return _ExtType(0, ms.to_bytes(8, "big", signed=True))
     if isinstance(obj, int):  # the packer hands over the ints it has no 64-bit form for
-        raise OverflowError(f"integer {obj} does not fit in msgpack's 64 bits")
-    raise TypeError(f"cannot encode a {type(obj).__name__} as msgpack")
+        raise OverflowError(ERR_INT_TOO_BIG.format(obj))
+    raise TypeError(ERR_CANNOT_PACK.format(type(obj).__name__))
 
 
 # One Packer (its internal buffer reused) serves the emit path. Packing can run Python code (the
@@ -130,6 +159,7 @@ _packer_lock = threading.Lock()
 
 
 def _pack_data(data: Any) -> bytes:
+    """``data`` packed by the shared packer, or by a fresh one while another thread holds it."""
     if _packer_lock.acquire(False):
         try:
             packed: bytes = _pack(data)
@@ -177,24 +207,24 @@ def encode_packet(type: int, nsp: str = "/", data: Any = None, id: int | None = 
     ptype = type
     if ptype.__class__ is not int:
         if not isinstance(ptype, int) or isinstance(ptype, bool):
-            raise ValueError(f"unknown packet type {_short(ptype)}")
+            raise ValueError(ERR_UNKNOWN_TYPE.format(_short(ptype)))
         ptype = int(ptype)
     if ptype >= BINARY_EVENT:
-        ptype -= 3
+        ptype -= BINARY_SHIFT
         if ptype < EVENT or ptype > ACK:
-            raise ValueError(f"unknown packet type {_short(type)}")
-    elif ptype < 0:
-        raise ValueError(f"unknown packet type {_short(type)}")
+            raise ValueError(ERR_UNKNOWN_TYPE.format(_short(type)))
+    elif ptype < CONNECT:
+        raise ValueError(ERR_UNKNOWN_TYPE.format(_short(type)))
     # The cheap checks come before the payload is packed (the compiled twin's order).
     if nsp != "/" and not isinstance(nsp, str):
-        raise TypeError(f"namespace must be a str, not {nsp.__class__.__name__}")
+        raise TypeError(ERR_NSP_TYPE.format(nsp.__class__.__name__))
     if id is not None:
         if id.__class__ is not int and (not isinstance(id, int) or isinstance(id, bool)):
-            raise TypeError(f"ack id must be an int, not {id.__class__.__name__}")
+            raise TypeError(ERR_ACK_ID_TYPE.format(id.__class__.__name__))
         if id < 0:
-            raise ValueError(f"ack id must not be negative: {id}")
+            raise ValueError(ERR_ACK_ID_NEGATIVE.format(id))
         if id >= 1 << 64:
-            raise OverflowError(f"integer {id} does not fit in msgpack's 64 bits")
+            raise OverflowError(ERR_INT_TOO_BIG.format(id))
     parts = [b"", _TYPE_ITEMS[ptype]]
     count = 2  # type and nsp are always there
     if data is not None:
@@ -305,25 +335,25 @@ def _payload_error(ptype: int, data: Any, has_payload: bool) -> str | None:
     """Why ``data`` is not a valid payload for ``ptype`` (socket.io-parser's rules), or None."""
     if ptype == EVENT:
         if data.__class__ is not list or not data:
-            return "EVENT payload must be a non-empty array"
+            return PAYLOAD_EVENT
         first = data[0]
         cls = first.__class__
         if cls is str:
             if first in RESERVED_EVENTS:
-                return f"event name {first!r} is reserved"
+                return PAYLOAD_RESERVED_EVENT.format(first)
         elif cls is not int and cls is not float:
-            return "event name must be a string or a number"
+            return PAYLOAD_EVENT_NAME
     elif ptype == ACK:
         if data.__class__ is not list:
-            return "ACK payload must be an array"
+            return PAYLOAD_ACK
     elif ptype == CONNECT:
         if has_payload and data.__class__ is not dict:
-            return "CONNECT payload must be an object"
+            return PAYLOAD_CONNECT
     elif ptype == DISCONNECT:
         if has_payload:
-            return "DISCONNECT must not have a payload"
-    elif not has_payload or (data.__class__ is not str and data.__class__ is not dict):
-        return "CONNECT_ERROR payload must be a string or an object"
+            return PAYLOAD_DISCONNECT
+    elif not has_payload or (data.__class__ is not str and data.__class__ is not dict):  # CONNECT_ERROR
+        return PAYLOAD_CONNECT_ERROR
     return None
 
 
@@ -359,6 +389,7 @@ class _ExtReader:
         return self.forms[self.ext0_seen - 1]
 
     def __call__(self, code: int, payload: bytes) -> Any:
+        """The value extension ``code`` with ``payload`` stands for (msgpack's ext_hook)."""
         if code != 0:
             return [code, payload]  # what notepack.io hands JavaScript for a foreign extension
         self.ext0_seen += 1
@@ -373,7 +404,7 @@ class _ExtReader:
             try:
                 return _EPOCH + ms * _MILLISECOND
             except OverflowError:
-                raise ParseError(f"date {ms} ms from the epoch is out of range") from None
+                raise ParseError(ERR_DATE_RANGE.format(ms)) from None
         return [0, payload]
 
 
@@ -402,9 +433,9 @@ class Decoder:
         elif isinstance(chunk, (bytes, bytearray, memoryview)):
             message = bytes(chunk)
         elif isinstance(chunk, str):
-            raise ParseError("the msgpack parser takes binary messages, got a text one")
+            raise ParseError(ERR_MSGPACK_TEXT)
         else:
-            raise ParseError(f"cannot decode a {chunk.__class__.__name__}: expected bytes")
+            raise ParseError(ERR_MSGPACK_CHUNK_TYPE.format(chunk.__class__.__name__))
         ext = self._ext
         ext.start(message)
         try:
@@ -412,9 +443,9 @@ class Decoder:
         except ParseError:
             raise
         except _StackError:
-            raise ParseError("msgpack packet nested too deeply") from None
+            raise ParseError(ERR_MSGPACK_TOO_DEEP) from None
         except (ValueError, TypeError, OverflowError) as exc:
-            raise ParseError(f"invalid msgpack: {exc or exc.__class__.__name__}") from None
+            raise ParseError(ERR_INVALID_MSGPACK.format(exc or exc.__class__.__name__)) from None
         finally:
             ext.buf = b""
         return self._packet(obj, ext.undefined)
@@ -426,21 +457,21 @@ class Decoder:
         ``undefined`` is how many JavaScript undefined values the message held.
         """
         if obj.__class__ is not dict:
-            raise ParseError(f"a msgpack packet must be a map, not {obj.__class__.__name__}")
+            raise ParseError(ERR_NOT_A_MAP.format(obj.__class__.__name__))
         ptype = obj.get("type", _UNDEFINED)
         itype = _as_int(ptype)
         if itype is None or not CONNECT <= itype <= CONNECT_ERROR:
-            raise ParseError(f"invalid packet type {_short(ptype)}")
+            raise ParseError(ERR_INVALID_TYPE.format(_short(ptype)))
         nsp = obj.get("nsp", _UNDEFINED)
         if nsp.__class__ is not str:
-            raise ParseError(f"invalid namespace {_short(nsp)}")
+            raise ParseError(ERR_INVALID_NSP.format(_short(nsp)))
         pid = obj.get("id", _UNDEFINED)
         if pid is _UNDEFINED:
             pid = None
         else:
             iid = _as_int(pid)
             if iid is None or not 0 <= iid <= MAX_ACK_ID:
-                raise ParseError(f"invalid ack id {_short(pid)}")
+                raise ParseError(ERR_INVALID_ACK_ID.format(_short(pid)))
             pid = iid
         data = obj.get("data", _UNDEFINED)
         has_payload = data is not _UNDEFINED
@@ -450,5 +481,5 @@ class Decoder:
             data = _replace_undefined(data)  # some undefined sits inside the payload
         problem = _payload_error(itype, data, has_payload)
         if problem is not None:
-            raise ParseError(f"invalid payload: {problem}")
+            raise ParseError(ERR_INVALID_PAYLOAD.format(problem))
         return Packet(itype, nsp, data, pid)

@@ -20,6 +20,8 @@ __all__ = [
     "TYPE_NAMES",
     "RESERVED_EVENTS",
     "MAX_ACK_ID",
+    "MAX_ACK_ID_DIGITS",
+    "BINARY_SHIFT",
 ]
 
 CONNECT: Final = 0
@@ -40,3 +42,9 @@ RESERVED_EVENTS: Final[frozenset[str]] = frozenset(
 
 #: Ack ids are JavaScript numbers on the other side: beyond 2**53 they would silently change.
 MAX_ACK_ID: Final = 2**53 - 1
+#: Decimal digits of MAX_ACK_ID: a decoder refuses a longer ack id before converting it.
+MAX_ACK_ID_DIGITS: Final = len(str(MAX_ACK_ID))
+
+#: A binary type minus this is its plain type (BINARY_EVENT - EVENT == BINARY_ACK - ACK): decoders
+#: deliver binary packets as EVENT/ACK, and encoders fall back to them when there is no binary.
+BINARY_SHIFT: Final = BINARY_EVENT - EVENT

@@ -3,7 +3,8 @@
 
 Why C here: every message a server sends or receives crosses this module. Masking XORs whole
 64-bit words, frames are written straight into a new bytes object, and the parser reads headers
-from the received bytes without copying them into Python integers first.
+from the received bytes without copying them into Python integers first. Constants and error
+texts come from ``constants``; this module keeps typed copies of the numbers it compares in C.
 """
 
 import base64
@@ -14,12 +15,14 @@ import re
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_CheckExact
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
 
 from hypersio.exceptions import ParseError, WebSocketError
+from hypersio.protocol.engineio import constants as _eio_constants
 from hypersio.protocol.websocket import constants
 from hypersio.protocol.websocket.constants import *
 from hypersio.protocol.websocket.constants import (
@@ -50,6 +53,8 @@ from hypersio.protocol.websocket.constants import (
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+    # Declared without error checks: only called on an exact int, where it cannot fail.
+    long long PyLong_AsLongLongAndOverflow(object o, int* overflow)
 
 __all__ = [
     "build_frame",
@@ -72,6 +77,20 @@ cdef int C_OP_PONG = constants.OP_PONG
 cdef int C_CLOSE_NO_STATUS = constants.CLOSE_NO_STATUS
 cdef Py_ssize_t C_MAX_CONTROL = constants.MAX_CONTROL_PAYLOAD
 cdef Py_ssize_t C_MASK_KEY_BATCH = constants.MASK_KEY_BATCH
+cdef long long C_CLOSE_REGISTERED_MIN = constants.CLOSE_REGISTERED_MIN
+cdef long long C_CLOSE_REGISTERED_MAX = constants.CLOSE_REGISTERED_MAX
+cdef long long C_CLOSE_PRIVATE_MIN = constants.CLOSE_PRIVATE_MIN
+cdef long long C_CLOSE_PRIVATE_MAX = constants.CLOSE_PRIVATE_MAX
+# Bit k set: the registered code CLOSE_REGISTERED_MIN + k may be sent (CLOSE_NOT_SENDABLE clear).
+cdef uint32_t C_REGISTERED_SENDABLE = 0
+assert C_CLOSE_REGISTERED_MAX - C_CLOSE_REGISTERED_MIN < 32  # the range fits the bit set
+for _code in range(constants.CLOSE_REGISTERED_MIN, constants.CLOSE_REGISTERED_MAX + 1):
+    if _code not in constants.CLOSE_NOT_SENDABLE:
+        C_REGISTERED_SENDABLE |= (<uint32_t>1) << (_code - constants.CLOSE_REGISTERED_MIN)
+del _code
+# The Engine.IO type digit message_frame writes in front of a text message ("4").
+cdef unsigned char C_EIO_MESSAGE_DIGIT = ord(str(_eio_constants.MESSAGE))
+assert len(str(_eio_constants.MESSAGE)) == 1  # message_frame reserves one byte for it
 
 cdef enum:
     # Text frames up to this size are unmasked into a scratch buffer and decoded from it, saving a
@@ -280,20 +299,39 @@ cpdef bytes message_frame(object data):
             p[2 + i] = <unsigned char>((length >> (56 - 8 * i)) & 0xFF)
     p += header
     if prefix:
-        p[0] = 52  # "4": the Engine.IO MESSAGE type
+        p[0] = C_EIO_MESSAGE_DIGIT
         p += 1
     memcpy(p, src, n)
     return out
 
 
-cpdef bint is_valid_close_code(int code):
+cdef inline bint _sendable_close_code(long long code) noexcept:
+    """The close-code test on a C integer (a received code, or an exact int that fits)."""
+    if C_CLOSE_REGISTERED_MIN <= code <= C_CLOSE_REGISTERED_MAX:
+        return (C_REGISTERED_SENDABLE >> (code - C_CLOSE_REGISTERED_MIN)) & 1
+    return C_CLOSE_PRIVATE_MIN <= code <= C_CLOSE_PRIVATE_MAX
+
+
+cdef bint _is_valid_close_code(object code) except -1:
+    """``is_valid_close_code`` for any object, with the pure twin's answer for every input."""
+    cdef int overflow = 0
+    cdef long long value
+    if PyLong_CheckExact(code):
+        value = PyLong_AsLongLongAndOverflow(code, &overflow)
+        return not overflow and _sendable_close_code(value)  # an int past C's range is no code
+    # bool, int subclasses, floats: the pure twin's comparisons, on Python objects.
+    return (
+        constants.CLOSE_REGISTERED_MIN <= code <= constants.CLOSE_REGISTERED_MAX
+        and code not in constants.CLOSE_NOT_SENDABLE
+    ) or constants.CLOSE_PRIVATE_MIN <= code <= constants.CLOSE_PRIVATE_MAX
+
+
+def is_valid_close_code(code) -> bool:
     """True for a close code a peer may put on the wire (1005, 1006 and 1015 are local-only)."""
-    return (1000 <= code <= 1014 and code != 1004 and code != 1005 and code != 1006) or (
-        3000 <= code <= 4999
-    )
+    return _is_valid_close_code(code)
 
 
-def build_close_payload(int code, str reason="") -> bytes:
+def build_close_payload(code, str reason="") -> bytes:
     """Payload of a CLOSE frame: the 2-byte status code, then the UTF-8 reason.
 
     ``code=1005`` (no status) gives the empty payload. Raises ValueError for a code that may not be
@@ -303,12 +341,13 @@ def build_close_payload(int code, str reason="") -> bytes:
         if reason:
             raise ValueError(ERR_REASON_WITHOUT_STATUS)
         return b""
-    if not is_valid_close_code(code):
+    if not _is_valid_close_code(code):
         raise ValueError(ERR_CODE_NOT_SENDABLE.format(code))
     cdef bytes raw = reason.encode("utf-8")
     if len(raw) > C_MAX_CONTROL - 2:
         raise ValueError(ERR_REASON_TOO_LONG)
-    return bytes(((code >> 8) & 0xFF, code & 0xFF)) + raw
+    # The pure twin's conversion, so a code that passed the test but is no int fails the same way.
+    return code.to_bytes(2, "big") + raw
 
 
 def parse_close_payload(payload) -> tuple:
@@ -327,7 +366,7 @@ cdef tuple _parse_close(const unsigned char* p, Py_ssize_t n):
     if n == 1:
         raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CLOSE_ONE_BYTE)
     cdef int code = (p[0] << 8) | p[1]
-    if not is_valid_close_code(code):
+    if not _sendable_close_code(code):
         raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_CLOSE_CODE.format(code))
     try:
         reason = PyUnicode_DecodeUTF8(<const char*>p + 2, n - 2, NULL)

@@ -18,6 +18,7 @@ import re
 import struct
 
 from hypersio.exceptions import ParseError, WebSocketError
+from hypersio.protocol.engineio.constants import MESSAGE
 from hypersio.protocol.websocket import constants
 
 # The wire vocabulary is part of this module's API (__all__ below): re-exported whole.
@@ -25,7 +26,12 @@ from hypersio.protocol.websocket.constants import *  # noqa: F403
 from hypersio.protocol.websocket.constants import (
     CLOSE_INVALID_DATA,
     CLOSE_NO_STATUS,
+    CLOSE_NOT_SENDABLE,
+    CLOSE_PRIVATE_MAX,
+    CLOSE_PRIVATE_MIN,
     CLOSE_PROTOCOL_ERROR,
+    CLOSE_REGISTERED_MAX,
+    CLOSE_REGISTERED_MIN,
     CLOSE_TOO_BIG,
     ERR_CLOSE_CODE,
     ERR_CLOSE_ONE_BYTE,
@@ -84,6 +90,8 @@ _XOR_TABLES = [bytes(b ^ k for b in range(256)) for k in range(256)]
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 _KEY_SHAPE = re.compile(r"[+/0-9A-Za-z]{22}==")
 _TRANSLATE_FROM = 512  # measured crossover between the big-int XOR and the translate passes
+# The Engine.IO type digit in front of every message sent in a text frame ("4").
+_EIO_MESSAGE = str(MESSAGE)
 
 
 def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
@@ -198,13 +206,15 @@ def message_frame(data: str | bytes | bytearray | memoryview) -> bytes:
     writes the Engine.IO type byte in place instead of concatenating.
     """
     if isinstance(data, str):
-        return build_frame(OP_TEXT, "4" + data)
+        return build_frame(OP_TEXT, _EIO_MESSAGE + data)
     return build_frame(OP_BINARY, data)
 
 
 def is_valid_close_code(code: int) -> bool:
     """True for a close code a peer may put on the wire (1005, 1006 and 1015 are local-only)."""
-    return (1000 <= code <= 1014 and code not in (1004, 1005, 1006)) or 3000 <= code <= 4999
+    return (
+        CLOSE_REGISTERED_MIN <= code <= CLOSE_REGISTERED_MAX and code not in CLOSE_NOT_SENDABLE
+    ) or CLOSE_PRIVATE_MIN <= code <= CLOSE_PRIVATE_MAX
 
 
 def build_close_payload(code: int, reason: str = "") -> bytes:

@@ -40,6 +40,15 @@ CLOSE_TOO_BIG: Final = 1009
 
 WS_GUID: Final = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+# The close codes a peer may put on the wire (RFC 6455 7.4, checked as the ws package does): the
+# IANA-registered range less the codes that are reserved (1004) or only reported locally (1005,
+# 1006; 1015 lies past the range), and the range for libraries and applications.
+CLOSE_REGISTERED_MIN: Final = 1000
+CLOSE_REGISTERED_MAX: Final = 1014
+CLOSE_NOT_SENDABLE: Final = (1004, CLOSE_NO_STATUS, 1006)
+CLOSE_PRIVATE_MIN: Final = 3000
+CLOSE_PRIVATE_MAX: Final = 4999
+
 #: A control frame (close, ping, pong) carries at most this many payload bytes.
 MAX_CONTROL_PAYLOAD: Final = 125
 #: Client masking keys (RFC 6455 5.3: unpredictable) are drawn from os.urandom this many bytes at
