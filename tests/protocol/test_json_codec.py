@@ -452,6 +452,23 @@ def test_decode_deep_nesting_is_a_parse_error(json_twin: ModuleType, depth: int)
         decoder.add("2" + "[" * depth)
 
 
+@pytest.mark.parametrize("depth", [1030, 5000])
+def test_deep_nesting_is_refused_whatever_the_recursion_limit(json_twin: ModuleType, depth: int) -> None:
+    # The stdlib fallback (lone-surrogate escapes) must not take its depth limit from the
+    # interpreter's recursion limit: a program may raise it (mypy sets 2**14), and a deep enough
+    # document would then be accepted or overflow the C stack.
+    import sys
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        with pytest.raises(ParseError, match="depth"):
+            json_twin.Decoder().add('2["\\udc00",' + "[" * depth + "]" * depth + "]")
+        assert json_twin.Decoder().add('2["\\udc00",[[1]]]').data == ["\udc00", [[1]]]
+    finally:
+        sys.setrecursionlimit(old)
+
+
 def test_decode_deep_binary_packet_within_the_json_limit(json_twin: ModuleType) -> None:
     m = json_twin
     depth = 1000

@@ -97,6 +97,8 @@ _OPT_NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
 _JSONDecodeError = orjson.JSONDecodeError
 # A JSON text that escapes a UTF-16 surrogate: JSON.stringify writes lone ones that way.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+# A whole surrogate escape, for the structure check of the stdlib fallback below.
+_SURROGATE_ESCAPE_FULL = re.compile(r"\\u[dD][89abcdefABCDEF][0-9a-fA-F]{2}")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -174,6 +176,14 @@ def _loads_after_error(text: str, exc: Exception) -> Any:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ParseError(ERR_LONE_SURROGATE) from None
+    # The stdlib parser's nesting limit is the interpreter's recursion limit, which a program may
+    # have raised (mypy sets 2**14): far enough for a deep document to overflow the C stack. So orjson
+    # checks the structure first, with the surrogate escapes made harmless: its depth limit (1024) and
+    # its verdict then hold whatever the recursion limit is.
+    try:
+        _orjson_loads(_SURROGATE_ESCAPE_FULL.sub("\\\\u0000", text))
+    except _JSONDecodeError as structure_exc:
+        raise ParseError(ERR_INVALID_JSON.format(structure_exc)) from None
     try:
         return _stdjson.loads(text, parse_constant=_reject_constant)
     except RecursionError:
