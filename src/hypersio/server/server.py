@@ -28,7 +28,7 @@ from hypersio.adapters.recovery import Recovery
 from hypersio.events.acks import spawn
 from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.server.broadcast import BroadcastOperator
-from hypersio.server.connection import Connection
+from hypersio.server.connection import Connection, OnClosed, OnConnect
 from hypersio.server.namespace import AdapterFactory, Namespace
 from hypersio.server.parent_namespace import Matcher, ParentNamespace
 from hypersio.server.socket import Socket
@@ -93,6 +93,10 @@ class Server:
         self._nsps: dict[str, Namespace] = {}
         self._parent_nsps: list[ParentNamespace] = []
         self._connections: dict[str, Connection] = {}
+        # Bound once: every connection holds these same two objects (a bound method made per
+        # connection would cost ~70 bytes each on every idle connection).
+        self._on_connect: OnConnect = self._connect
+        self._on_closed: OnClosed = self._connection_closed
         self.sockets: Namespace = self.of("/")
 
     def __repr__(self) -> str:
@@ -134,8 +138,8 @@ class Server:
             max_attachments=self.max_attachments,
             connect_timeout=self.connect_timeout,
             logger=self.logger,
-            on_connect=self._connect,
-            on_closed=self._connection_closed,
+            on_connect=self._on_connect,
+            on_closed=self._on_closed,
         )
         self._connections[conn.id] = conn
 

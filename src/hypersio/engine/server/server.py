@@ -125,6 +125,8 @@ class Server:
         self._connection_handlers: list[Callable[[Session], Any]] = []
         self._sessions: dict[str, Session] = {}
         self._connections: set[HttpConnection] = set()
+        # Bound once and shared by every session (a bound method per session costs ~70 bytes each).
+        self._on_session_closed = self._forget
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by listen()
         self._corker: Corker = None  # type: ignore[assignment]
         self._heartbeats: Heartbeats = None  # type: ignore[assignment]  # set by listen()
@@ -408,7 +410,7 @@ class Server:
                 return sid
 
     def _new_session(self, sid: str, req: Request, tx: Polling | WebSocketTransport) -> Session:
-        session = Session(sid, req, tx, self.options, self._heartbeats, self._forget)
+        session = Session(sid, req, tx, self.options, self._heartbeats, self._on_session_closed)
         self._sessions[sid] = session
         return session
 
