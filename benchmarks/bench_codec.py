@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+try:
+    import hypersio  # noqa: F401  (the installed package, the way users run it, comes first)
+except ImportError:  # a source checkout built in place works without installing hypersio
+    sys.path.insert(0, str(ROOT / "src"))
 
 EVENT = 2
 
@@ -156,7 +159,8 @@ def _compiled_or_none(seconds: float, repeats: int) -> dict[str, dict[str, float
         return bench_hypersio("hypersio.protocol.socketio._json_c", seconds, repeats)
     except ImportError as exc:
         print(
-            f"compiled parser not built ({exc}); build it with: cythonize -i -3 src/hypersio/_parser_c.pyx",
+            f"compiled parser not built ({exc}); install the package (pip install .) or build it in place "
+            "(python setup.py build_ext --inplace)",
             file=sys.stderr,
         )
         return None

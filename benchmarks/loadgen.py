@@ -17,7 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+try:
+    import hypersio  # noqa: F401  (the installed package, the way users run it, comes first)
+except ImportError:  # a source checkout built in place works without installing hypersio
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from hypersio.bench.loadgen import (  # noqa: F401  (re-exported for scripts that import benchmarks/loadgen)
     BenchClient,

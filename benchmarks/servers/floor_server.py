@@ -9,7 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+try:
+    import hypersio  # noqa: F401  (the installed package, the way users run it, comes first)
+except ImportError:  # a source checkout built in place works without installing hypersio
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from hypersio.bench.floor import main
 
