@@ -20,11 +20,26 @@ N = int(sys.argv[1])
 
 
 def frame(payload: bytes) -> bytes:
+    """A masked client text frame."""
     key = b"\x01\x02\x03\x04"
     masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
     n = len(payload)
     head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 126]) + struct.pack(">H", n)
     return head + key + masked
+
+
+async def open_websocket(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw WebSocket connection to the server's Engine.IO endpoint, past the 101 answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await reader.readuntil(b"\r\n\r\n")
+    return reader, writer
 
 
 async def main() -> None:
@@ -38,15 +53,7 @@ async def main() -> None:
 
     await sio.listen("127.0.0.1", 0)
     port = sio.engine.port
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    await reader.readuntil(b"\r\n\r\n")
+    reader, writer = await open_websocket(port)
 
     async def read_frame() -> bytes:
         h = await reader.readexactly(2)
@@ -66,4 +73,5 @@ async def main() -> None:
     await sio.close()
 
 
-uvloop.run(main())
+if __name__ == "__main__":
+    uvloop.run(main())

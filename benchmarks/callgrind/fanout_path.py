@@ -6,21 +6,14 @@ of M (instructions per broadcast pair); the raw-socket clients are the same code
 """
 
 import asyncio
-import base64
-import os
 import sys
 
 import uvloop
+from ack_path import frame, open_websocket
 
 import hypersio
 
 K, M = int(sys.argv[1]), int(sys.argv[2])
-
-
-def frame(payload: bytes) -> bytes:
-    key = b"\x01\x02\x03\x04"
-    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return bytes([0x81, 0x80 | len(payload)]) + key + masked
 
 
 async def main() -> None:
@@ -36,16 +29,7 @@ async def main() -> None:
     port = sio.engine.port
     clients = []
     for _ in range(K):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            (
-                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        await reader.readuntil(b"\r\n\r\n")
-        clients.append((reader, writer))
+        clients.append(await open_websocket(port))
     # The open packets stay in the sockets' buffers; the drain tasks read them with the rest.
     for _reader, writer in clients:
         writer.write(frame(b"40"))
