@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit
-from hypersio.bench.runner import fmt_rate, run_acks, run_fanout, run_idle
+from hypersio.bench.runner import describe_build, fmt_rate, run_acks, run_fanout, run_idle
 
 SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "codec"]
 
@@ -146,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios interleaved over the chosen servers; print the tables."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, one repetition: a smoke run")
+    ap.add_argument(
+        "--allow-pure",
+        action="store_true",
+        help="run even when hypersio's compiled extensions are not in use (otherwise that is an error)",
+    )
     ap.add_argument("--repeat", type=int, default=None, help="repetitions per server (default 3; quick 1)")
     ap.add_argument("--servers", default=",".join(common.DEFAULT_SERVERS))
     ap.add_argument("--only", default=",".join(SCENARIOS), help="scenarios: " + ",".join(SCENARIOS))
@@ -195,11 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     specs = common.available([s for s in args.servers.split(",") if s])
     import hypersio
 
+    if not hypersio.HAS_SPEEDUPS and not args.allow_pure:
+        # A run of the pure twins looks like a slow compiled run; refuse rather than mislead.
+        raise SystemExit(f"refusing to benchmark: {describe_build()}; install it (pip install .) or pass --allow-pure")
     print(
         f"# hypersio benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
-        f"hypersio compiled extensions: {hypersio.HAS_SPEEDUPS}; {repeat} interleaved repetition(s); "
-        f"servers: {', '.join(s.name for s in specs)}",
+        f"{repeat} interleaved repetition(s); servers: {', '.join(s.name for s in specs)}\n"
+        f"# measuring: {describe_build()}",
         flush=True,
     )
 

@@ -155,3 +155,15 @@ def test_ack_workload_counts_only_matching_round_trips(parser: str) -> None:
     assert result["ok"] == 8, result
     assert result["acks"] > 8 * 20, result
     assert 0 < result["p50_ms"] <= result["p99_ms"], result
+
+
+def test_benchmarks_say_which_build_they_measure() -> None:
+    import os
+
+    import hypersio
+    from hypersio.bench.runner import describe_build
+
+    described = describe_build()
+    assert os.path.dirname(os.path.abspath(hypersio.__file__)) in described
+    assert ("PURE-PYTHON" in described) is (not hypersio.HAS_SPEEDUPS)
+    assert ("installed package" in described) is ("-packages" in hypersio.__file__)

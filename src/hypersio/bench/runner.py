@@ -554,6 +554,21 @@ def add_bench_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--no-floor", action="store_true", help="skip the calibration runs on the bare-uvloop floor server")
 
 
+def describe_build() -> str:
+    """Which hypersio a benchmark measures: version, where it was imported from (an installed
+    package or a source tree) and whether the compiled twins are in use.
+
+    Printed at the top of every benchmark table, so that a figure of the pure-Python twins (or of a
+    source tree that shadows the installed package) can never pass for the compiled package.
+    """
+    import hypersio
+
+    location = os.path.dirname(os.path.abspath(hypersio.__file__))
+    kind = "installed package" if "-packages" in location else "source tree"
+    compiled = "compiled extensions" if hypersio.HAS_SPEEDUPS else "PURE-PYTHON twins (no compiled extensions)"
+    return f"hypersio {hypersio.__version__}, {kind} at {location}, {compiled}"
+
+
 def bench_command(args: argparse.Namespace) -> int:
     """Run the fan-out benchmark against hypersio (and the floor server as a calibration row,
     interleaved) and print its table; 0 when every hypersio run completed."""
@@ -564,8 +579,7 @@ def bench_command(args: argparse.Namespace) -> int:
         f"hypersio {hypersio.__version__} fan-out benchmark: {args.clients} clients, "
         f"{args.broadcasts} broadcasts, {args.per_turn} per loop turn, payload {args.payload_size} B, "
         f"parser {args.parser}, rooms {args.rooms or 'none (broadcast to all)'}; "
-        f"compiled extensions: {'yes' if hypersio.HAS_SPEEDUPS else 'NO (pure Python)'}; "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}",
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}\nmeasuring: {describe_build()}",
         flush=True,
     )
 
