@@ -66,8 +66,7 @@ def cython_imports(path: Path) -> tuple[set[str], set[str]]:
     text = path.read_text()
     cimports = {m.group(1) or m.group(3) for m in _CIMPORT.finditer(text)}
     imports = {m.group(1) for m in _PYX_IMPORT.finditer(text)}
-    keep = lambda names: {n for n in names if n.startswith("hypersio")}  # noqa: E731
-    return keep(cimports), keep(imports)
+    return {n for n in cimports if n.startswith("hypersio")}, {n for n in imports if n.startswith("hypersio")}
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -255,4 +254,4 @@ def test_import_linter_contracts_hold() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "broken" not in result.stdout.split("Contracts:")[-1].split("\n")[0] or " 0 broken" in result.stdout
+    assert ", 0 broken." in result.stdout, result.stdout[-4000:]
