@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hypersio import _speedups
 from hypersio.exceptions import (
     AckTimeoutError,
+    ClusterTimeoutError,
     ConnectError,
     DisconnectedError,
     HypersioError,
@@ -42,6 +43,7 @@ HAS_SPEEDUPS: bool
 __all__ = [
     "HAS_SPEEDUPS",
     "AckTimeoutError",
+    "ClusterTimeoutError",
     "AsyncClient",
     "BroadcastOperator",
     "ConnectError",

@@ -44,3 +44,12 @@ class AckTimeoutError(HypersioError, TimeoutError):
 
 class DisconnectedError(HypersioError, ConnectionError):
     """The operation needs a connection that is closed (or was closed while waiting)."""
+
+
+class ClusterTimeoutError(HypersioError, TimeoutError):
+    """The other servers of a cluster did not all answer a request in time (``fetch_sockets``,
+    ``server_side_emit_with_ack``, ``all_rooms``). ``responses`` holds what did arrive."""
+
+    def __init__(self, message: str, responses: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.responses: list[Any] = [] if responses is None else responses

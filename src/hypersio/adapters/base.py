@@ -17,6 +17,7 @@ from hypersio.events.acks import PendingAcks
 
 __all__ = [
     "BroadcastAdapter",
+    "RemoteAcks",
     "BroadcastOptions",
     "NamespaceView",
     "OnClient",
@@ -147,6 +148,16 @@ class SocketView(Protocol):
         """Disconnect from the namespace (``close``: the whole connection)."""
         ...
 
+    @property
+    def handshake(self) -> Any:
+        """What the client sent when it connected (a cluster adapter reports it to other servers)."""
+        ...
+
+    @property
+    def data(self) -> Any:
+        """The application's data of the socket (reported to other servers too)."""
+        ...
+
 
 class ServerView(Protocol):
     """What an adapter uses of the server: its codec, recovery settings and message preparation."""
@@ -188,10 +199,40 @@ class NamespaceView(Protocol):
         """A fresh ack id from the namespace's one id source (shared with its sockets)."""
         ...
 
+    def on_server_side_emit(self, data: list[Any], ack: Callable[[Any], None] | None) -> None:
+        """Another server's ``server_side_emit``: run this namespace's listeners of ``data[0]``
+        with ``data[1:]``; ``ack`` (when the sender waits for answers) takes the first answer."""
+        ...
+
 
 #: ``on_client(socket, ack_id)``: run for each recipient of a broadcast with acks, before its
 #: packet is written.
 OnClient = Callable[[SocketView, int], None]
+
+
+class RemoteAcks(Protocol):
+    """What a cluster adapter reports to a broadcast with acks about the other servers' clients.
+
+    The broadcast is done when every expected server has reported its client count and that many
+    answers (plus the local ones) have arrived, or when its timeout fires.
+    """
+
+    def expect_servers(self, count: int | None) -> None:
+        """``count`` other servers were asked and will each report a client count; None (called
+        from inside ``broadcast_with_ack``) means "some, the number follows"."""
+        ...
+
+    def client_count(self, count: int) -> None:
+        """One other server reached ``count`` of its clients."""
+        ...
+
+    def answer(self, value: Any) -> None:
+        """One client of another server answered (its first ack argument)."""
+        ...
+
+    def give_up(self, error: BaseException) -> None:
+        """The other servers will not all answer (the cluster request timed out)."""
+        ...
 
 
 class BroadcastAdapter(Protocol):
@@ -207,8 +248,11 @@ class BroadcastAdapter(Protocol):
         """Send the EVENT ``data`` to every socket ``opts`` selects."""
         ...
 
-    def broadcast_with_ack(self, data: list[Any], opts: BroadcastOptions, on_client: OnClient) -> int:
-        """Send ``data`` asking each recipient for an ack; returns how many sockets got it."""
+    def broadcast_with_ack(
+        self, data: list[Any], opts: BroadcastOptions, on_client: OnClient, remote: RemoteAcks | None = None
+    ) -> int:
+        """Send ``data`` asking each recipient for an ack; returns how many local sockets got it
+        (a cluster adapter reports the other servers' clients to ``remote``)."""
         ...
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
@@ -225,4 +269,18 @@ class BroadcastAdapter(Protocol):
 
     def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
         """Disconnect the selected sockets."""
+        ...
+
+    def server_side_emit(
+        self,
+        data: list[Any],
+        callback: Callable[[BaseException | None, list[Any]], None] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Send ``data`` to the other servers' listeners; ``callback(err, answers)`` collects one
+        answer per server when given."""
+        ...
+
+    async def server_count(self) -> int:
+        """How many servers serve this namespace, this one included."""
         ...

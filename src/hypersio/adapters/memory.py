@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from hypersio.adapters.base import BroadcastOptions, NamespaceView, OnClient, SocketView
+from hypersio.adapters.base import BroadcastOptions, NamespaceView, OnClient, RemoteAcks, SocketView
 from hypersio.adapters.recovery import RecoveryStore, SavedSession
 from hypersio.adapters.rooms import Member
 from hypersio.adapters.rooms import deliver as _fanout_deliver
@@ -158,12 +158,14 @@ class InMemoryAdapter:
         data: list[Any],
         opts: BroadcastOptions,
         on_client: OnClient,
+        remote: RemoteAcks | None = None,
     ) -> int:
         """Send ``data`` asking each recipient for an ack; returns how many sockets got it.
 
         One ack id (from the namespace's shared counter) serves every recipient, as in
         socket.io; ``on_client(socket, ack_id)`` runs for each recipient before its packet is
-        written, so the caller can register the wait on that socket.
+        written, so the caller can register the wait on that socket. In one process there are no
+        other servers to tell ``remote`` about.
         """
         ack_id = self.nsp.next_ack_id()
         _, prepared = self._prepare(data, ack_id)
@@ -246,12 +248,23 @@ class InMemoryAdapter:
         for sock in list(self._iter_sockets(opts)):
             sock.disconnect(close)
 
-    def server_side_emit(self, data: list[Any]) -> None:
-        """Send an event to the other servers of a cluster; nothing to do in one process."""
+    def server_side_emit(
+        self,
+        data: list[Any],
+        callback: Callable[[BaseException | None, list[Any]], None] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Send an event to the other servers of a cluster: in one process there are none, so a
+        ``callback`` gets no answers at once (as socket.io's in-memory adapter)."""
+        if callback is not None:
+            callback(None, [])
 
     async def server_count(self) -> int:
         """How many servers share this adapter (1 in memory)."""
         return 1
 
-    def close(self) -> None:
+    async def init(self) -> None:
+        """Get ready before the server accepts clients (a cluster adapter subscribes here)."""
+
+    async def close(self) -> None:
         """Release resources at server shutdown (nothing held in memory)."""

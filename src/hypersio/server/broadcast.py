@@ -22,6 +22,8 @@ from hypersio.protocol.socketio.packet import RESERVED_EVENTS
 
 __all__ = ["BroadcastOperator", "room_set"]
 
+_SERVER_SIDE_RESERVED = frozenset(("connect", "connection", "new_namespace", "disconnect", "disconnecting"))
+
 
 def room_set(rooms: str | Iterable[str]) -> frozenset[str]:
     """The room names of a ``to``/``except_``/``join`` argument: one name, or several."""
@@ -104,50 +106,32 @@ class BroadcastOperator:
         self._adapter.broadcast([event, *args], self._opts)
 
     def _emit_with_ack_callback(self, data: list[Any], done: Callable[[Any, list[Any]], None]) -> None:
-        responses: list[Any] = []
-        state = _AckCount()
-        timer: asyncio.TimerHandle | None = None
-
-        def finish(err: Any) -> None:
-            if state.finished:
-                return
-            state.finished = True
-            if timer is not None:
-                timer.cancel()
-            done(err, responses)
-
-        def check() -> None:
-            expected = state.expected
-            if expected is not None and len(responses) + state.failed >= expected:
-                if state.failed and self._opts.timeout is not None:
-                    return  # a client left: let the timer report the missing answers
-                finish(None)
+        state = _AckCount(done, self._opts.timeout is not None)
 
         def on_client(sock: SocketView, ack_id: int) -> None:
             def on_ack(args: list[Any]) -> None:
-                responses.append(unpack_ack_args(args))
-                check()
+                state.answer(unpack_ack_args(args))
 
             def on_error(exc: BaseException) -> None:
                 state.failed += 1
-                check()
+                state.check()
 
             sock.acks.register(on_ack, on_error, None, ack_id)
 
         if self._opts.timeout is not None:
             timeout = self._opts.timeout
-            timer = asyncio.get_running_loop().call_later(
+            state.timer = asyncio.get_running_loop().call_later(
                 timeout,
-                lambda: finish(AckTimeoutError(f"not every client acknowledged within {timeout}s")),
+                lambda: state.finish(AckTimeoutError(f"not every client acknowledged within {timeout}s")),
             )
         try:
-            state.expected = self._adapter.broadcast_with_ack(data, self._opts, on_client)
+            state.local = self._adapter.broadcast_with_ack(data, self._opts, on_client, state)
         except Exception:
             state.finished = True  # unencodable arguments: report to the caller, not later
-            if timer is not None:
-                timer.cancel()
+            if state.timer is not None:
+                state.timer.cancel()
             raise
-        check()
+        state.check()
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         """Send ``event`` to every targeted socket and wait for all their acks.
@@ -171,6 +155,46 @@ class BroadcastOperator:
         self._emit_with_ack_callback([event, *args], done)
         return await fut
 
+    # --- the other servers of a cluster ---------------------------------------------------------
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the namespace's listeners on the other servers of a cluster.
+
+        A trailing callable asks each of them for an answer and is called once as
+        ``callback(err, responses)``: one response per other server, ``err`` a
+        ``ClusterTimeoutError`` when some did not answer within ``timeout()`` (or the adapter's
+        requests timeout). Rooms and flags other than the timeout do not apply.
+        """
+        if event in _SERVER_SIDE_RESERVED:
+            raise ValueError(f'"{event}" is a reserved event name')
+        if args and callable(args[-1]):
+            callback = args[-1]
+            self._adapter.server_side_emit(
+                [event, *args[:-1]],
+                lambda err, res: run_callback(callback, (err, res), "server-side emit callback"),
+                self._opts.timeout,
+            )
+            return
+        self._adapter.server_side_emit([event, *args])
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send ``event`` to the other servers' listeners and return their answers (one per
+        server); raises ``ClusterTimeoutError`` (carrying the answers so far) on timeout."""
+        if event in _SERVER_SIDE_RESERVED:
+            raise ValueError(f'"{event}" is a reserved event name')
+        fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+        def done(err: BaseException | None, responses: list[Any]) -> None:
+            if fut.done():
+                return
+            if err is not None:
+                fut.set_exception(err)
+            else:
+                fut.set_result(responses)
+
+        self._adapter.server_side_emit([event, *args], done, self._opts.timeout)
+        return await fut
+
     # --- acting on the targeted sockets ---------------------------------------------------------
 
     async def fetch_sockets(self) -> list[Any]:
@@ -191,11 +215,53 @@ class BroadcastOperator:
 
 
 class _AckCount:
-    """The answers a broadcast with acks still waits for (how many were sent, failed, done)."""
+    """The answers a broadcast with acks still waits for: its local recipients (``local``, set
+    once the local fan-out is done), the other servers' reports (a cluster adapter's
+    :class:`~hypersio.adapters.base.RemoteAcks`), answers and failures."""
 
-    __slots__ = ("expected", "failed", "finished")
+    __slots__ = ("done", "timed", "timer", "local", "servers", "reported", "remote", "failed", "responses", "finished")
 
-    def __init__(self) -> None:
-        self.expected: int | None = None
+    def __init__(self, done: Callable[[Any, list[Any]], None], timed: bool) -> None:
+        self.done = done
+        self.timed = timed
+        self.timer: asyncio.TimerHandle | None = None
+        self.local: int | None = None
+        self.servers: int | None = 0  # other servers that will report a client count (None: not known yet)
+        self.reported = 0  # of those, how many did
+        self.remote = 0  # clients the other servers reached
         self.failed = 0
+        self.responses: list[Any] = []
         self.finished = False
+
+    def finish(self, err: Any) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.timer is not None:
+            self.timer.cancel()
+        self.done(err, self.responses)
+
+    def check(self) -> None:
+        if self.local is None or self.servers is None or self.reported < self.servers:
+            return
+        if len(self.responses) + self.failed >= self.local + self.remote:
+            if self.failed and self.timed:
+                return  # a client left: let the timer report the missing answers
+            self.finish(None)
+
+    # RemoteAcks
+    def expect_servers(self, count: int | None) -> None:
+        self.servers = count
+        self.check()
+
+    def client_count(self, count: int) -> None:
+        self.reported += 1
+        self.remote += count
+        self.check()
+
+    def answer(self, value: Any) -> None:
+        self.responses.append(value)
+        self.check()
+
+    def give_up(self, error: BaseException) -> None:
+        self.finish(error)

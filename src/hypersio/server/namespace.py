@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar, overload
 from hypersio.adapters.base import BroadcastOptions
 from hypersio.adapters.memory import InMemoryAdapter
 from hypersio.adapters.recovery import Recovery
-from hypersio.events.acks import call_next_style, spawn, takes_extra_arg
+from hypersio.events.acks import AckCallback, call_next_style, spawn, takes_extra_arg
 from hypersio.events.emitter import EventEmitter
 from hypersio.exceptions import ConnectError
 from hypersio.server.broadcast import BroadcastOperator, room_set
@@ -26,6 +26,9 @@ from hypersio.server.socket import Socket
 __all__ = ["AdapterFactory", "Middleware", "Namespace", "ServerView"]
 
 Middleware = Callable[..., Any]
+# Events of a namespace's own that another server may not trigger (socket.io's serverSideEmit
+# refuses them on the sending side; they are refused here when received too).
+_SERVER_SIDE_RESERVED = frozenset(("connect", "connection", "new_namespace", "disconnect", "disconnecting"))
 F = TypeVar("F", bound=Callable[..., Any])
 #: ``Server(adapter=...)``: called with each namespace, returns its adapter.
 AdapterFactory = Callable[["Namespace"], InMemoryAdapter]
@@ -63,8 +66,11 @@ class Namespace(EventEmitter):
         # One id source for the acks of every socket and broadcast of the namespace, so a
         # broadcast can reuse one id for all recipients without clashing (as socket.io does).
         self.ack_ids = itertools.count()
-        adapter_factory = server.adapter_factory
-        self.adapter: InMemoryAdapter = adapter_factory(self) if adapter_factory else InMemoryAdapter(self)
+        self.adapter: InMemoryAdapter = self._make_adapter()
+
+    def _make_adapter(self) -> InMemoryAdapter:
+        factory = self.server.adapter_factory
+        return factory(self) if factory else InMemoryAdapter(self)
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name!r} sockets={len(self.sockets)}>"
@@ -171,8 +177,26 @@ class Namespace(EventEmitter):
         self._operator().disconnect_sockets(close)
 
     def server_side_emit(self, event: str, *args: Any) -> None:
-        """Send an event to the other servers of a cluster (nothing happens with one process)."""
-        self.adapter.server_side_emit([event, *args])
+        """Send an event to this namespace's listeners on the other servers of a cluster.
+
+        A trailing callable collects their answers as ``callback(err, responses)`` (see
+        :meth:`BroadcastOperator.server_side_emit`); with one process there are no others.
+        """
+        self._operator().server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send an event to the other servers' listeners and return one answer per server."""
+        return await self._operator().server_side_emit_with_ack(event, *args)
+
+    def on_server_side_emit(self, data: list[Any], ack: Callable[[Any], None] | None) -> None:
+        """Another server's ``server_side_emit`` (called by the cluster adapter): the listeners
+        of ``data[0]`` get ``data[1:]``, plus an ack callable when the sender waits for answers
+        (its first argument, or a listener's return value, is this server's answer)."""
+        if not data or not isinstance(data[0], str) or data[0] in _SERVER_SIDE_RESERVED:
+            self.server.logger.warning("dropped a server-side emit from the cluster without a valid event name")
+            return
+        callback = None if ack is None else AckCallback(lambda args: ack(args[0] if args else None))
+        self._dispatch_event(data[0], list(data[1:]), callback)
 
     # --- connection of a client (driven by the server) -------------------------------------------
 

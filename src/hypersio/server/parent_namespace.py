@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hypersio.adapters.base import BroadcastOptions, OnClient
+from hypersio.adapters.base import BroadcastOptions, OnClient, RemoteAcks
 from hypersio.adapters.memory import InMemoryAdapter
 from hypersio.server.broadcast import BroadcastOperator
 from hypersio.server.namespace import Namespace, ServerView
@@ -39,6 +39,10 @@ class ParentNamespace(Namespace):
         super().__init__(server, f"/_{next(_parent_ids)}")
         self.matcher = matcher
         self.children: set[Namespace] = set()
+
+    def _make_adapter(self) -> InMemoryAdapter:
+        # The parent's own name is internal: a cluster adapter for it would subscribe for nothing.
+        return InMemoryAdapter(self)
 
     async def matches(self, name: str, auth: Any) -> bool:
         """Whether ``name`` (with the client's ``auth``) belongs to this dynamic namespace."""
@@ -82,7 +86,11 @@ class _ChildrenAdapter:
         for adapter in self._adapters():
             adapter.broadcast(data, opts)
 
-    def broadcast_with_ack(self, data: list[Any], opts: BroadcastOptions, on_client: OnClient) -> int:
+    def broadcast_with_ack(
+        self, data: list[Any], opts: BroadcastOptions, on_client: OnClient, remote: RemoteAcks | None = None
+    ) -> int:
+        # Each child would report its own other servers to ``remote``; the parent's broadcast
+        # with acks counts the children's local sockets only.
         return sum(adapter.broadcast_with_ack(data, opts, on_client) for adapter in self._adapters())
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
@@ -102,3 +110,16 @@ class _ChildrenAdapter:
     def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
         for adapter in self._adapters():
             adapter.disconnect_sockets(opts, close)
+
+    def server_side_emit(
+        self,
+        data: list[Any],
+        callback: Callable[[BaseException | None, list[Any]], None] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        # A server-side emit names a namespace; a dynamic parent is not one the other servers know.
+        raise TypeError("server_side_emit needs a concrete namespace, not a dynamic parent")
+
+    async def server_count(self) -> int:
+        counts = [await adapter.server_count() for adapter in self._adapters()]
+        return max(counts, default=1)

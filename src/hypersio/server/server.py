@@ -93,6 +93,7 @@ class Server:
         self._nsps: dict[str, Namespace] = {}
         self._parent_nsps: list[ParentNamespace] = []
         self._connections: dict[str, Connection] = {}
+        self._listening = False
         # Bound once: every connection holds these same two objects (a bound method made per
         # connection would cost ~70 bytes each on every idle connection).
         self._on_connect: OnConnect = self._connect
@@ -160,6 +161,8 @@ class Server:
             nsp = self._nsps.get(name)
             if nsp is None:
                 nsp = self._nsps[name] = Namespace(self, name)
+                if self._listening:
+                    spawn(nsp.adapter.init(), f"adapter of namespace {name}")
             return nsp
         if isinstance(name, re.Pattern) or callable(name):
             parent = ParentNamespace(self, name)
@@ -199,6 +202,10 @@ class Server:
         nsp = self._nsps.get(name)
         if nsp is None:
             nsp = self._nsps[name] = parent.create_child(name)
+            if self._listening:
+                await nsp.adapter.init()
+                if conn.closed:
+                    return
         nsp.add_client(conn, auth)
 
     # --- the main namespace's API -------------------------------------------------------------------
@@ -298,8 +305,18 @@ class Server:
         self.sockets.disconnect_sockets(close)
 
     def server_side_emit(self, event: str, *args: Any) -> None:
-        """Send an event to the other servers of a cluster (no-op with the in-memory adapter)."""
+        """Send an event to the listeners of ``"/"`` on the other servers of a cluster.
+
+        A trailing callable collects their answers: ``callback(err, responses)``, one response
+        per other server (``err`` is a ``ClusterTimeoutError`` when some did not answer in time).
+        With the in-memory adapter there are no other servers.
+        """
         self.sockets.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send an event to the other servers' listeners of ``"/"`` and return their answers
+        (one per server); raises ``ClusterTimeoutError`` when some do not answer in time."""
+        return await self.sockets.server_side_emit_with_ack(event, *args)
 
     # --- running --------------------------------------------------------------------------------
 
@@ -308,6 +325,11 @@ class Server:
 
         ``port=0`` picks a free port; read it from ``sio.engine.port``. Stop with :meth:`close`.
         """
+        # Cluster adapters subscribe before the first client can arrive, so the other servers
+        # count this one and reach its sockets from the start.
+        for nsp in list(self._nsps.values()):
+            await nsp.adapter.init()
+        self._listening = True
         await self.engine.listen(host, port)
         return self.engine
 
@@ -345,7 +367,7 @@ class Server:
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
                 socket.handle_close("server shutting down")
-            nsp.adapter.close()
+            await nsp.adapter.close()
         for conn in list(self._connections.values()):
             conn.close("server shutting down")
         if self._engine is not None:
