@@ -17,6 +17,7 @@ echo "== static checks (scripts/check) =="
 PYTHON="$PYTHON" bash scripts/check
 
 export HYPERSIO_REQUIRE_INTEROP=1
+export HYPERSIO_REQUIRE_REDIS=1
 echo "== compiled extensions =="
 HYPERSIO_REQUIRE_EXTENSIONS=1 "$PYTHON" -m pytest -q "$@"
 

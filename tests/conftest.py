@@ -52,3 +52,24 @@ def node_env() -> dict[str, str]:
     env = dict(os.environ)
     env["NODE_PATH"] = str(NODE_MODULES)
     return env
+
+
+REDIS_URL = os.environ.get("HYPERSIO_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis the cluster tests use (127.0.0.1:6379 unless HYPERSIO_TEST_REDIS says otherwise).
+
+    Missing Redis or redis-py skips, unless HYPERSIO_REQUIRE_REDIS=1 (as CI sets) makes it a failure.
+    """
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        message = f"Redis at {REDIS_URL} is not usable ({exc}); the cluster tests need it and redis-py"
+        if os.environ.get("HYPERSIO_REQUIRE_REDIS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS_URL
