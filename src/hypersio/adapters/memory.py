@@ -14,7 +14,7 @@ set per recipient or per broadcast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from hypersio.adapters.base import BroadcastOptions, NamespaceView, OnClient, RemoteAcks, SocketView
@@ -35,6 +35,10 @@ class InMemoryAdapter:
     shared by all rooms of its socket, so the fan-out can deduplicate several rooms by stamping
     members instead of building a set per broadcast.
     """
+
+    #: Set by subclasses that want :meth:`room_created` and :meth:`room_deleted` called (a sharded
+    #: cluster adapter subscribes per room); off, joins and leaves pay one attribute test.
+    watch_rooms = False
 
     def __init__(self, nsp: NamespaceView) -> None:
         self.nsp = nsp
@@ -68,6 +72,8 @@ class InMemoryAdapter:
             group = self.rooms.get(room)
             if group is None:
                 self.rooms[room] = {sid: member}
+                if self.watch_rooms:
+                    self.room_created(room)
             else:
                 group[sid] = member
 
@@ -105,6 +111,14 @@ class InMemoryAdapter:
             group.pop(sid, None)
             if not group:
                 del self.rooms[room]
+                if self.watch_rooms:
+                    self.room_deleted(room)
+
+    def room_created(self, room: str) -> None:
+        """A room got its first member (called when :attr:`watch_rooms` is set)."""
+
+    def room_deleted(self, room: str) -> None:
+        """A room lost its last member (called when :attr:`watch_rooms` is set)."""
 
     def socket_rooms(self, sid: str) -> set[str] | None:
         """The rooms of socket ``sid`` (the live set; copy before changing it), or None."""
@@ -208,9 +222,11 @@ class InMemoryAdapter:
 
     # --- connection state recovery ---------------------------------------------------------------
 
-    def record_packet(self, data: list[Any], opts: BroadcastOptions) -> list[Any]:
-        """With recovery on, store an event sent outside :meth:`broadcast`; returns the data to
-        send (the offset appended). Without recovery the data is returned unchanged."""
+    def record_packet(self, data: list[Any], opts: BroadcastOptions) -> list[Any] | None:
+        """With recovery on, store an event sent outside :meth:`broadcast` (``socket.emit``);
+        returns the data to send (the offset appended), unchanged without recovery, or None when
+        the adapter sends it itself once stored (the streams adapter, whose offsets are stream
+        entry ids)."""
         if self._recovery is None:
             return data
         return self._recovery.record(data, opts)
@@ -220,8 +236,9 @@ class InMemoryAdapter:
         if self._recovery is not None:
             self._recovery.persist(session)
 
-    def restore_session(self, pid: str, offset: str) -> SavedSession | None:
-        """The saved session ``pid`` plus the events missed since ``offset``, or None."""
+    def restore_session(self, pid: str, offset: str) -> SavedSession | None | Awaitable[SavedSession | None]:
+        """The saved session ``pid`` plus the events missed since ``offset``, or None; a cluster
+        adapter whose sessions live elsewhere returns an awaitable of the same."""
         if self._recovery is None:
             return None
         return self._recovery.restore(pid, offset)

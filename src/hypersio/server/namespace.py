@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar, overload
 
 from hypersio.adapters.base import BroadcastOptions
 from hypersio.adapters.memory import InMemoryAdapter
-from hypersio.adapters.recovery import Recovery
+from hypersio.adapters.recovery import Recovery, SavedSession
 from hypersio.events.acks import AckCallback, call_next_style, spawn, takes_extra_arg
 from hypersio.events.emitter import EventEmitter
 from hypersio.exceptions import ConnectError
@@ -208,6 +208,25 @@ class Namespace(EventEmitter):
             pid, offset = auth.get("pid"), auth.get("offset")
             if isinstance(pid, str) and isinstance(offset, str):
                 saved = self.adapter.restore_session(pid, offset)
+                if inspect.isawaitable(saved):
+                    # A cluster adapter reads the session from its store (Redis): wait for it.
+                    conn.connecting.add(self.name)
+                    spawn(self._add_restored_client(conn, auth, saved), f"session recovery in {self.name}")
+                    return
+        self._add_client(conn, auth, saved)
+
+    async def _add_restored_client(self, conn: Connection, auth: Any, pending: Awaitable[SavedSession | None]) -> None:
+        try:
+            saved = await pending
+        except Exception:
+            self.server.logger.exception("restoring a session in namespace %s failed; connecting afresh", self.name)
+            saved = None
+        conn.connecting.discard(self.name)
+        if not conn.closed:
+            self._add_client(conn, auth, saved)
+
+    def _add_client(self, conn: Connection, auth: Any, saved: SavedSession | None) -> None:
+        recovery = self.server.connection_state_recovery
         socket = Socket(self, conn, auth, saved)
         recovered = saved is not None and recovery is not None and recovery.skip_middlewares
         if not self.middlewares or recovered:

@@ -272,7 +272,10 @@ class Socket(EventEmitter):
         data = [event, *args]
         if self._recovering and ack_id is None and not volatile:
             # Stored with an offset so a reconnecting client can get it replayed.
-            data = self._adapter.record_packet(data, BroadcastOptions(rooms=frozenset((self.id,))))
+            recorded = self._adapter.record_packet(data, BroadcastOptions(rooms=frozenset((self.id,))))
+            if recorded is None:
+                return  # a cluster adapter stores it first (a stream entry) and delivers it itself
+            data = recorded
         if not self.connected:
             return  # the client left this namespace; with recovery the event waits in the store
         try:
