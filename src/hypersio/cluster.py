@@ -10,12 +10,15 @@ not servers, as ``@socket.io/redis-emitter``. Needs the ``redis`` extra
 
 from __future__ import annotations
 
+from hypersio.adapters.cluster.emitter import AsyncRedisEmitter, RedisEmitter
 from hypersio.adapters.cluster.redis import redis_adapter
 from hypersio.adapters.cluster.remote import RemoteHandshake, RemoteSocket
 from hypersio.exceptions import ClusterTimeoutError
 
 __all__ = [
+    "AsyncRedisEmitter",
     "ClusterTimeoutError",
+    "RedisEmitter",
     "RemoteHandshake",
     "RemoteSocket",
     "redis_adapter",

@@ -171,10 +171,10 @@ class ClusterAdapterBase(InMemoryAdapter):
 
     async def _count_ack_servers(self, request_id: str, remote: RemoteAcks, timeout: float | None) -> None:
         try:
-            others = await self.server_count() - 1
-        except Exception as exc:
+            others = await self._count_others()
+        except ClusterTimeoutError as exc:
             self._ack_requests.pop(request_id, None)
-            remote.give_up(ClusterTimeoutError(f"cannot count the servers of the cluster: {exc}"))
+            remote.give_up(exc)
             return
         remote.expect_servers(max(others, 0))
         # Without a timeout of its own the broadcast still must not wait forever for servers
@@ -207,9 +207,16 @@ class ClusterAdapterBase(InMemoryAdapter):
                 local.append(RemoteSocket(self, details))
         return local
 
+    async def _count_others(self) -> int:
+        """How many other servers to wait for; a clear error when the cluster cannot be reached."""
+        try:
+            return await asyncio.wait_for(self.server_count(), self.requests_timeout) - 1
+        except Exception as exc:
+            raise ClusterTimeoutError(f"cannot count the servers of the cluster: {exc!r}") from exc
+
     async def _request(self, kind: str, timeout: float | None, send: Callable[[str], None]) -> list[Any]:
         """Ask every other server (``send(request_id)``) and wait for one answer from each."""
-        expected = await self.server_count() - 1
+        expected = await self._count_others()
         if expected <= 0:
             return []
         fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()

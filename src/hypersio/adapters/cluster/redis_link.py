@@ -47,6 +47,20 @@ def make_client(url_or_client: Any) -> tuple[Any, bool]:
     return url_or_client, False
 
 
+def _redis_errors() -> type[Exception]:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return RedisConnectionError
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """A lost or refused connection (redis-py's own type, or the OS's), not a command error."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError))
+
+
 class RedisLink:
     """The shared Redis connections of one server (see the module docstring)."""
 
@@ -83,7 +97,14 @@ class RedisLink:
 
     async def command(self, *args: Any) -> Any:
         """Run one command now, outside the ordered queue (NUMSUB, XRANGE, GET ...)."""
-        return await self.client.execute_command(*args)
+        try:
+            return await self.client.execute_command(*args)
+        except (ConnectionError, OSError, _redis_errors()) as exc:
+            if not _is_connection_error(exc):
+                raise
+            # After Redis restarted, the pool still holds connections that died with it.
+            await self._drop_idle_connections()
+            return await self.client.execute_command(*args)
 
     def _start(self) -> None:
         if self._writer is None and not self._closed:
@@ -103,10 +124,15 @@ class RedisLink:
 
     async def _write(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any] | None]]) -> None:
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for args, _ in batch:
-                pipe.execute_command(*args)
-            results = await pipe.execute(raise_on_error=False)
+            try:
+                results = await self._pipeline(batch)
+            except Exception as exc:
+                if not _is_connection_error(exc):
+                    raise
+                # A connection that died with a restarted Redis fails before anything is sent:
+                # one more try on a fresh one rather than losing the batch.
+                await self._drop_idle_connections()
+                results = await self._pipeline(batch)
         except Exception as exc:
             self._log("write", "cannot send to Redis (%s): %d messages lost", exc, len(batch))
             for _, fut in batch:
@@ -120,6 +146,18 @@ class RedisLink:
                     fut.set_exception(result)
             elif fut is not None and not fut.done():
                 fut.set_result(result)
+
+    async def _drop_idle_connections(self) -> None:
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is not None:
+            # Only idle ones: the subscriber's connection comes from the same pool.
+            await pool.disconnect(inuse_connections=False)
+
+    async def _pipeline(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any] | None]]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for args, _ in batch:
+            pipe.execute_command(*args)
+        return list(await pipe.execute(raise_on_error=False))
 
     # --- subscriptions ------------------------------------------------------------------------
 
@@ -187,6 +225,12 @@ class RedisLink:
     async def _read_loop(self) -> None:
         delay = 0.05
         while not self._closed:
+            if self._down_since is not None:
+                # Redis is away: retry with a growing delay until every subscription is back.
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                await self._resubscribe()
+                continue
             pubsub = self._pubsub
             try:
                 message = await pubsub.get_message(timeout=None)
@@ -195,12 +239,8 @@ class RedisLink:
             except Exception as exc:
                 if self._closed:
                     return
-                if self._down_since is None:
-                    self._down_since = time.monotonic()
-                    logger.warning("lost the Redis subscriber connection (%s); reconnecting", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                await self._resubscribe()
+                self._down_since = time.monotonic()
+                logger.warning("lost the Redis subscriber connection (%s); reconnecting", exc)
                 continue
             if message is None:
                 if not pubsub.subscribed:
