@@ -13,6 +13,19 @@ PYTHON=${PYTHON:-python3}
 "$PYTHON" -m pip install --quiet ".[test,lint]"
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
+# The cluster tests need a Redis on 127.0.0.1:6379 (keys under unique per-test prefixes) and the
+# redis-server binary (the restart tests start private ones on other ports).
+if ! command -v redis-server >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get install -y -q redis-server >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q redis-server; }
+    fi
+fi
+if ! "$PYTHON" -c "import redis; redis.Redis(socket_connect_timeout=2).ping()" >/dev/null 2>&1; then
+    echo "no Redis on 127.0.0.1:6379: starting one"
+    redis-server --port 6379 --bind 127.0.0.1 --daemonize yes --save "" --appendonly no
+    sleep 0.5
+fi
+
 echo "== static checks (scripts/check) =="
 PYTHON="$PYTHON" bash scripts/check
 

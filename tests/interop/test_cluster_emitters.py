@@ -33,7 +33,9 @@ async def _py_clients(sio: hypersio.Server) -> tuple[Client, Client]:
     return await connect_client(url, ["r1"]), await connect_client(url, ["r2"], nsp="/admin")
 
 
-async def test_official_emitter_into_hypersio(py_server: hypersio.Server, prefix: str, node_env: dict[str, str]) -> None:
+async def test_official_emitter_into_hypersio(
+    py_server: hypersio.Server, prefix: str, node_env: dict[str, str]
+) -> None:
     emitter = await NodeClusterPeer.start({"adapter": "emitter", "key": prefix})
     seen: list[tuple[Any, ...]] = []
     py_server.on("sse", lambda *args: seen.append(args))

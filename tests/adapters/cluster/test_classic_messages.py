@@ -19,9 +19,18 @@ def test_broadcast_bytes_match_the_node_adapter() -> None:
     opts = BroadcastOptions(rooms=frozenset({"room1"}), except_rooms=frozenset({"sidA"}))
     payload = encode_broadcast("27VQjv", "/", ["chat", "hi", {"n": 1.5}], opts)
     expected = bytes.fromhex(
-        "93" "a6323756516a76" "83" "a474797065" "02"
-        "a464617461" "93a463686174a2686981a16ecb3ff8000000000000" "a36e7370a12f"
-        "83" "a5726f6f6d7391a5726f6f6d31" "a665786365707491a473696441" "a5666c61677380"
+        "93"
+        "a6323756516a76"
+        "83"
+        "a474797065"
+        "02"
+        "a464617461"
+        "93a463686174a2686981a16ecb3ff8000000000000"
+        "a36e7370a12f"
+        "83"
+        "a5726f6f6d7391a5726f6f6d31"
+        "a665786365707491a473696441"
+        "a5666c61677380"
     )
     assert payload == expected
     assert ClassicChannels("socket.io", "/", "u").for_rooms(opts.rooms) == "socket.io#/#room1#"
@@ -29,7 +38,9 @@ def test_broadcast_bytes_match_the_node_adapter() -> None:
 
 
 def test_binary_and_flags_encode_as_notepack() -> None:
-    assert notepack.pack(["bin", b"\x01\x02\x03", bytearray(b"\x04\x05")]) == bytes.fromhex("93a362696ec403010203c4020405")
+    assert notepack.pack(["bin", b"\x01\x02\x03", bytearray(b"\x04\x05")]) == bytes.fromhex(
+        "93a362696ec403010203c4020405"
+    )
     flags = opts_to_wire(BroadcastOptions(volatile=True))["flags"]
     assert notepack.pack(flags) == bytes.fromhex("81a8766f6c6174696c65c3")
     assert notepack.pack({"a": 1.0, "b": [2.0, 2.5]}) == notepack.pack({"a": 1, "b": [2, 2.5]})
@@ -39,17 +50,28 @@ def test_emitter_messages_match_the_node_emitter() -> None:
     channel, payload = EmitterMessages(rooms=("room1",)).broadcast("chat", ("hi",))
     assert channel == "socket.io#/#room1#"
     expected = bytes.fromhex(
-        "93" "a7656d6974746572" "83" "a47479706502" "a46461746192a463686174a26869" "a36e7370a12f"
-        "83" "a5726f6f6d7391a5726f6f6d31" "a5666c61677380" "a665786365707490"
+        "93"
+        "a7656d6974746572"
+        "83"
+        "a47479706502"
+        "a46461746192a463686174a26869"
+        "a36e7370a12f"
+        "83"
+        "a5726f6f6d7391a5726f6f6d31"
+        "a5666c61677380"
+        "a665786365707490"
     )
     assert payload == expected
-    channel, payload = EmitterMessages(nsp="/admin", except_rooms=("room2",), flags={"volatile": True, "compress": False}).broadcast(
-        "x", (b"\x09",)
-    )
+    channel, payload = EmitterMessages(
+        nsp="/admin", except_rooms=("room2",), flags={"volatile": True, "compress": False}
+    ).broadcast("x", (b"\x09",))
     assert channel == "socket.io#/admin#"
     assert b"\xc4\x01\x09" in payload
     channel, payload = EmitterMessages(rooms=("a", "b")).sockets_join(["c"])
-    assert (channel, payload) == ("socket.io-request#/#", b'{"type":2,"opts":{"rooms":["a","b"],"except":[]},"rooms":["c"]}')
+    assert (channel, payload) == (
+        "socket.io-request#/#",
+        b'{"type":2,"opts":{"rooms":["a","b"],"except":[]},"rooms":["c"]}',
+    )
     assert EmitterMessages().disconnect_sockets(True)[1] == b'{"type":4,"opts":{"rooms":[],"except":[]},"close":true}'
     assert EmitterMessages().server_side_emit("e", (1,))[1] == b'{"uid":"emitter","type":6,"data":["e",1]}'
     with pytest.raises(ValueError):
@@ -74,7 +96,7 @@ def test_parse_broadcast_of_node_bytes() -> None:
 
 
 def test_timestamps_and_legacy_extensions_decode_like_node() -> None:
-    moment = datetime.datetime(2026, 12, 1, 10, 30, 0, 123000, tzinfo=datetime.timezone.utc)
+    moment = datetime.datetime(2026, 12, 1, 10, 30, 0, 123000, tzinfo=datetime.UTC)
     packed = msgpack.packb(["d", msgpack.Timestamp.from_datetime(moment)], datetime=False)
     assert notepack.unpack(packed) == ["d", "2026-12-01T10:30:00.123Z"]
     assert notepack.unpack(b"\x92\xd4\x00\x00\x01") == [None, 1]  # notepack 2's undefined

@@ -22,9 +22,7 @@ from hypersio.adapters.cluster.wire import dumps
 
 __all__ = ["AsyncRedisEmitter", "EmitterMessages", "RedisEmitter"]
 
-_RESERVED = frozenset(
-    ("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener")
-)
+_RESERVED = frozenset(("connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"))
 _UID = "emitter"
 
 E = TypeVar("E", bound="_EmitterBase")
@@ -113,7 +111,13 @@ class _EmitterBase:
 
     def _with(self: E, **changes: Any) -> E:
         m = self._messages
-        fields = {"key": m.key, "nsp": m.nsp, "rooms": m.rooms, "except_rooms": m.except_rooms, "flags": m.flags}
+        fields: dict[str, Any] = {
+            "key": m.key,
+            "nsp": m.nsp,
+            "rooms": m.rooms,
+            "except_rooms": m.except_rooms,
+            "flags": m.flags,
+        }
         fields.update(changes)
         copy = object.__new__(type(self))
         _EmitterBase.__init__(copy, self._client, False, EmitterMessages(**fields))
