@@ -21,13 +21,45 @@ def _load(target: str) -> Any:
     return obj
 
 
-def serve_command(args: argparse.Namespace) -> int:
-    """Serve an application's ``hypersio.Server`` until interrupted."""
-    server = _load(args.app)
+def _load_server(app: str) -> Any:
+    server = _load(app)
     if callable(server) and not hasattr(server, "run"):
         server = server()  # a factory returning the Server
     if not hasattr(server, "run"):
-        raise SystemExit(f"{args.app} is not a hypersio.Server (it has no run method)")
+        raise SystemExit(f"{app} is not a hypersio.Server (it has no run method)")
+    return server
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Serve an application's ``hypersio.Server`` until interrupted (with ``--workers N``, in N
+    processes behind one port; see ``hypersio.workers``)."""
+    import logging
+
+    if args.worker:
+        import socket
+
+        from hypersio.engine import workers
+
+        index, _, fd = args.worker.partition(":")
+        server = _load_server(args.app)
+        server.prepare_worker(int(index), args.workers, args.cluster_dir)
+        workers.run_worker(server, socket.socket(fileno=int(fd)), int(index))
+        return 0
+    if args.workers > 1:
+        import tempfile
+
+        from hypersio.engine import workers
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        cluster_dir = tempfile.mkdtemp(prefix="hypersio-workers-")
+        extra = ["--workers", str(args.workers), "--cluster-dir", cluster_dir]
+        primary = workers.Primary(args.host, args.port, args.workers, workers.spawn_starter(args.app, extra))
+        primary.bind()
+        print(
+            f"hypersio: serving {args.app} on http://{args.host}:{primary.port} with {args.workers} workers", flush=True
+        )
+        return primary.run()
+    server = _load_server(args.app)
     print(f"hypersio: serving {args.app} on http://{args.host}:{args.port}", flush=True)
     try:
         server.run(host=args.host, port=args.port)
@@ -51,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("app", metavar="MODULE:ATTR", help="e.g. myapp:sio")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes behind the port (default 1)")
+    # internal: how the primary starts each worker
+    serve.add_argument("--worker", default="", help=argparse.SUPPRESS)
+    serve.add_argument("--cluster-dir", default="", help=argparse.SUPPRESS)
     serve.set_defaults(func=serve_command)
 
     args = ap.parse_args(argv)

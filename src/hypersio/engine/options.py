@@ -35,6 +35,8 @@ class EngineOptions:
         "http_idle_timeout",
         "write_buffer_high_water",
         "write_buffer_limit",
+        "sid_tag",
+        "one_request_per_connection",
     )
 
     def __init__(
@@ -77,6 +79,11 @@ class EngineOptions:
         self.http_idle_timeout = float(http_idle_timeout)
         self.write_buffer_high_water = int(write_buffer_high_water)
         self.write_buffer_limit = max(int(write_buffer_limit), self.write_buffer_high_water)
+        #: Prefix of every session id (a worker's name, so the primary can route by sid).
+        self.sid_tag = ""
+        #: Close each HTTP connection after one response (workers: the primary routes each
+        #: connection once, so a kept-alive connection must not carry another session's requests).
+        self.one_request_per_connection = False
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)

@@ -333,8 +333,52 @@ class Server:
         await self.engine.listen(host, port)
         return self.engine
 
-    def run(self, host: str = "127.0.0.1", port: int = 3000) -> None:
-        """Serve on ``host:port`` on uvloop until SIGINT/SIGTERM, then close gracefully."""
+    async def serve_handoff(self, channel: Any, sid_tag: str) -> None:
+        """Serve the connections a workers' primary passes over ``channel`` (see
+        ``hypersio.engine.Server.serve_handoff``); ``python -m hypersio serve --workers N`` and
+        ``run(workers=N)`` call it in each worker. Stop with :meth:`close`."""
+        for nsp in list(self._nsps.values()):
+            await nsp.adapter.init()
+        self._listening = True
+        await self.engine.serve_handoff(channel, sid_tag)
+
+    def prepare_worker(self, index: int, workers: int, cluster_dir: str) -> None:
+        """Get ready to be worker ``index`` of ``workers`` behind one port: without a cluster
+        adapter of its own, the workers form a cluster by themselves over Unix sockets in
+        ``cluster_dir`` (with one, that adapter spans the workers and other machines)."""
+        if workers > 1 and self.adapter_factory is None and cluster_dir:
+            from hypersio.adapters.cluster.local import local_adapter
+
+            self.set_adapter(local_adapter(cluster_dir, index, workers))
+
+    def set_adapter(self, adapter: AdapterFactory) -> None:
+        """Use ``adapter`` for every namespace, those made already included; only before serving
+        (the workers give a server without a cluster adapter their own local one this way)."""
+        if self._listening:
+            raise RuntimeError("the adapter cannot change once the server serves")
+        self.adapter_factory = adapter
+        for nsp in self._nsps.values():
+            nsp.adapter = adapter(nsp)
+
+    def run(self, host: str = "127.0.0.1", port: int = 3000, workers: int = 1) -> None:
+        """Serve on ``host:port`` on uvloop until SIGINT/SIGTERM, then close gracefully.
+
+        ``workers=N`` serves from N processes forked from this one behind the one port, with
+        sticky sessions, forming one cluster (see ``hypersio.workers``); call it before any event
+        loop runs in this process.
+        """
+        if workers > 1:
+            import tempfile
+
+            from hypersio.engine import workers as _workers
+
+            cluster_dir = tempfile.mkdtemp(prefix="hypersio-workers-")
+
+            def prepare(index: int) -> None:
+                self.prepare_worker(index, workers, cluster_dir)
+
+            _workers.Primary(host, port, workers, _workers.fork_starter(self, prepare)).run()
+            return
 
         async def main() -> None:
             await self.listen(host, port)

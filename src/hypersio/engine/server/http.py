@@ -444,7 +444,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         req = self._current
         keep_alive_10 = False
         if req is not None:
-            if not req.keep_alive:
+            if not req.keep_alive or self.options.one_request_per_connection:
                 close = True
             keep_alive_10 = req.http_version == "1.0"
         self._current = None

@@ -131,6 +131,7 @@ class Server:
         self._corker: Corker = None  # type: ignore[assignment]
         self._heartbeats: Heartbeats = None  # type: ignore[assignment]  # set by listen()
         self._aio_server: asyncio.AbstractServer | None = None
+        self._handoff: _socket.socket | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._upgrades_json = upgrades_of(self.options)
 
@@ -191,10 +192,7 @@ class Server:
         """Bind and start serving in the running loop; returns once bound (see :attr:`port`)."""
         if self._aio_server is not None:
             raise RuntimeError("this server is already listening")
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._corker = get_corker(loop)
-        self._heartbeats = Heartbeats(loop, self._sessions)
+        loop = self._start()
         secure = ssl is not None
         listening = _bind_literal(host, port)
         if listening is not None:
@@ -215,6 +213,71 @@ class Server:
             )
         sockets = self._aio_server.sockets
         self.port = sockets[0].getsockname()[1] if sockets else port
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._corker = get_corker(loop)
+        self._heartbeats = Heartbeats(loop, self._sessions)
+        return loop
+
+    async def serve_handoff(self, channel: _socket.socket, sid_tag: str) -> None:
+        """Serve connections that another process accepted and passes over ``channel``.
+
+        This is how a worker of ``serve --workers N`` serves: the primary accepts every TCP
+        connection, reads its first request head, and sends the head's bytes with the socket
+        (SCM_RIGHTS) over a ``SOCK_SEQPACKET`` ``channel``; the worker carries on as if it had
+        read them itself. Session ids start with ``sid_tag`` so the primary can send each later
+        connection of a session to its worker, and each HTTP connection serves one request.
+        """
+        if self._aio_server is not None or self._handoff is not None:
+            raise RuntimeError("this server is already serving")
+        loop = self._start()
+        self.options.sid_tag = sid_tag
+        self.options.one_request_per_connection = True
+        channel.setblocking(False)
+        self._handoff = channel
+        loop.add_reader(channel.fileno(), self._take_handoffs)
+
+    def _take_handoffs(self) -> None:
+        channel = self._handoff
+        if channel is None:
+            return
+        while True:
+            try:
+                head, fds, _flags, _addr = _socket.recv_fds(channel, 65536, 8)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                logger.warning("the worker's connection channel failed: %s", exc)
+                self._stop_handoffs()
+                return
+            if not fds and not head:
+                self._stop_handoffs()  # the primary is gone
+                return
+            for fd in fds:
+                sock = _socket.socket(fileno=fd)
+                task = self._loop.create_task(self._adopt(sock, head))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _adopt(self, sock: _socket.socket, head: bytes) -> None:
+        loop = self._loop
+        try:
+            _, conn = await loop.connect_accepted_socket(
+                lambda: HttpConnection(self, self.options, self._corker, loop, False), sock
+            )
+        except OSError:
+            sock.close()  # the client left while the connection was handed over
+            return
+        if head:
+            conn.data_received(head)
+
+    def _stop_handoffs(self) -> None:
+        channel, self._handoff = self._handoff, None
+        if channel is not None:
+            self._loop.remove_reader(channel.fileno())
+            channel.close()
 
     def run(self, host: str = "127.0.0.1", port: int = 3000) -> None:
         """Serve on uvloop until SIGINT/SIGTERM, then close gracefully (blocking)."""
@@ -242,9 +305,11 @@ class Server:
     async def close(self) -> None:
         """Stop accepting, close every session ("server shutting down"), close the connections."""
         aio_server = self._aio_server
-        if aio_server is None:
+        if aio_server is None and self._handoff is None:
             return
-        aio_server.close()
+        if aio_server is not None:
+            aio_server.close()
+        self._stop_handoffs()
         for session in list(self._sessions.values()):
             session.close("server shutting down", None)
         self._sessions.clear()
@@ -258,7 +323,8 @@ class Server:
             await asyncio.sleep(0.01)
         for conn in list(self._connections):
             conn.abort()
-        await aio_server.wait_closed()
+        if aio_server is not None:
+            await aio_server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
         self._aio_server = None
@@ -404,8 +470,9 @@ class Server:
             respond_error(conn, req, FORBIDDEN, cors, close=req.upgrade)
 
     def _new_sid(self) -> str:
+        tag = self.options.sid_tag
         while True:
-            sid = secrets.token_urlsafe(15)
+            sid = tag + secrets.token_urlsafe(15)[len(tag) :] if tag else secrets.token_urlsafe(15)
             if sid not in self._sessions:
                 return sid
 
