@@ -1,0 +1,40 @@
+"""The application the workers tests serve with ``python -m hypersio serve _support.workers_app:sio
+--workers 2``: short heartbeats, and events that let a client drive cluster-wide operations."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import hypersio
+
+sio = hypersio.Server(ping_interval=0.4, ping_timeout=0.6)
+
+
+@sio.on("connection")
+def on_connection(socket: hypersio.Socket) -> None:
+    socket.join(socket.handshake.auth.get("rooms", []))
+
+    @socket.on("pid")
+    def pid() -> int:
+        return os.getpid()
+
+    @socket.on("broadcast")
+    def broadcast(event: str, *args: Any) -> None:
+        sio.emit(event, *args)
+
+    @socket.on("to_room")
+    def to_room(room: str, event: str, *args: Any) -> None:
+        sio.to(room).emit(event, *args)
+
+    @socket.on("fetch")
+    async def fetch(room: str) -> list[str]:
+        return sorted(s.id for s in await sio.in_(room).fetch_sockets())
+
+    @socket.on("acks")
+    async def acks() -> list[Any]:
+        return list(await sio.timeout(3).emit_with_ack("ask", 1))
+
+    @socket.on("join_all")
+    def join_all(room: str) -> None:
+        sio.sockets_join(room)
