@@ -11,6 +11,8 @@ not servers, as ``@socket.io/redis-emitter``. Needs the ``redis`` extra
 from __future__ import annotations
 
 from hypersio.adapters.cluster.redis import redis_adapter
+from hypersio.adapters.cluster.redis_sharded import sharded_redis_adapter
+from hypersio.adapters.cluster.redis_streams import redis_streams_adapter
 from hypersio.adapters.cluster.remote import RemoteHandshake, RemoteSocket
 from hypersio.exceptions import ClusterTimeoutError
 
@@ -19,4 +21,6 @@ __all__ = [
     "RemoteHandshake",
     "RemoteSocket",
     "redis_adapter",
+    "redis_streams_adapter",
+    "sharded_redis_adapter",
 ]

@@ -236,7 +236,7 @@ class InMemoryAdapter:
         if self._recovery is not None:
             self._recovery.persist(session)
 
-    def restore_session(self, pid: str, offset: str) -> SavedSession | None | Awaitable[SavedSession | None]:
+    def restore_session(self, pid: str, offset: str) -> SavedSession | Awaitable[SavedSession | None] | None:
         """The saved session ``pid`` plus the events missed since ``offset``, or None; a cluster
         adapter whose sessions live elsewhere returns an awaitable of the same."""
         if self._recovery is None:

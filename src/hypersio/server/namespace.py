@@ -203,16 +203,17 @@ class Namespace(EventEmitter):
     def add_client(self, conn: Connection, auth: Any) -> None:
         """A client asked to join: build its Socket, run middlewares, accept or refuse."""
         recovery = self.server.connection_state_recovery
-        saved = None
+        saved: SavedSession | None = None
         if recovery is not None and isinstance(auth, dict):
             pid, offset = auth.get("pid"), auth.get("offset")
             if isinstance(pid, str) and isinstance(offset, str):
-                saved = self.adapter.restore_session(pid, offset)
-                if inspect.isawaitable(saved):
+                restored = self.adapter.restore_session(pid, offset)
+                if inspect.isawaitable(restored):
                     # A cluster adapter reads the session from its store (Redis): wait for it.
                     conn.connecting.add(self.name)
-                    spawn(self._add_restored_client(conn, auth, saved), f"session recovery in {self.name}")
+                    spawn(self._add_restored_client(conn, auth, restored), f"session recovery in {self.name}")
                     return
+                saved = restored
         self._add_client(conn, auth, saved)
 
     async def _add_restored_client(self, conn: Connection, auth: Any, pending: Awaitable[SavedSession | None]) -> None:

@@ -346,5 +346,3 @@ class ClassicAdapter(ClusterAdapterBase):
             rooms = response["rooms"]
             if isinstance(rooms, list):
                 self._answered(request_id, "rooms", rooms)
-
-

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from hypersio.adapters.base import BroadcastOptions, NamespaceView, OnClient, RemoteAcks, SocketView
 from hypersio.adapters.cluster.remote import RemoteSocket, socket_details
@@ -78,7 +78,7 @@ class ClusterAdapterBase(InMemoryAdapter):
     the other servers."""
 
     #: The error text of a timed-out request, by kind (socket.io's words).
-    _TIMEOUT_TEXT = {
+    _TIMEOUT_TEXT: ClassVar[dict[str, str]] = {
         "fetch": "timeout reached while waiting for fetchSockets response",
         "rooms": "timeout reached while waiting for allRooms response",
         "emit": "timeout reached: only {got} responses received out of {expected}",
@@ -288,7 +288,9 @@ class ClusterAdapterBase(InMemoryAdapter):
             return
         spawn(self._server_side_emit_with_ack(data, callback, timeout), "server-side emit")
 
-    async def _server_side_emit_with_ack(self, data: list[Any], callback: SideEmitCallback, timeout: float | None) -> None:
+    async def _server_side_emit_with_ack(
+        self, data: list[Any], callback: SideEmitCallback, timeout: float | None
+    ) -> None:
         try:
             answers = await self._request("emit", timeout, lambda rid: self._send_server_side_emit(data, rid))
         except ClusterTimeoutError as exc:
@@ -309,9 +311,7 @@ class ClusterAdapterBase(InMemoryAdapter):
         """Another server's broadcast: deliver to the local sockets it selects."""
         InMemoryAdapter.broadcast(self, data, opts)
 
-    def _on_broadcast_with_ack(
-        self, requester: str, request_id: str, data: list[Any], opts: BroadcastOptions
-    ) -> None:
+    def _on_broadcast_with_ack(self, requester: str, request_id: str, data: list[Any], opts: BroadcastOptions) -> None:
         """Another server's broadcast with acks: deliver, report how many sockets got it, then
         forward each client's first ack argument."""
 

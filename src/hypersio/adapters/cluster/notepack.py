@@ -24,7 +24,7 @@ import msgpack
 __all__ = ["has_binary", "pack", "unpack"]
 
 _BINARY = (bytes, bytearray, memoryview)
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def _default(value: Any) -> Any:
@@ -33,7 +33,7 @@ def _default(value: Any) -> Any:
         return list(value)
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
+            value = value.replace(tzinfo=datetime.UTC)
         return msgpack.Timestamp.from_datetime(value)
     to_json = getattr(value, "to_json", None) or getattr(value, "toJSON", None)
     if callable(to_json):
@@ -111,9 +111,7 @@ def unpack(data: bytes) -> Any:
     Raises ``ValueError`` (msgpack's ``ExtraData``/``FormatError``/``StackError`` derive from it)
     on malformed input; callers drop such messages.
     """
-    value = msgpack.unpackb(
-        data, raw=False, strict_map_key=False, ext_hook=_ext_hook, timestamp=0
-    )
+    value = msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook, timestamp=0)
     if b"\xd6\xff" in data or b"\xd7\xff" in data or b"\xc7\x0c\xff" in data:
         value = _timestamps_to_iso(value)
     return value

@@ -82,7 +82,7 @@ def opts_to_wire(opts: BroadcastOptions, with_timeout: bool = False) -> dict[str
     if not opts.compress:
         flags["compress"] = False
     if with_timeout and opts.timeout is not None:
-        flags["timeout"] = int(round(opts.timeout * 1000))
+        flags["timeout"] = round(opts.timeout * 1000)
     return {"rooms": list(opts.rooms), "except": list(opts.except_rooms), "flags": flags}
 
 
