@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from hypersio.adapters.cluster.emitter import AsyncRedisEmitter, RedisEmitter
 from hypersio.adapters.cluster.redis import redis_adapter
+from hypersio.adapters.cluster.redis_sharded import sharded_redis_adapter
+from hypersio.adapters.cluster.redis_streams import redis_streams_adapter
 from hypersio.adapters.cluster.remote import RemoteHandshake, RemoteSocket
 from hypersio.exceptions import ClusterTimeoutError
 
@@ -22,4 +24,6 @@ __all__ = [
     "RemoteHandshake",
     "RemoteSocket",
     "redis_adapter",
+    "redis_streams_adapter",
+    "sharded_redis_adapter",
 ]

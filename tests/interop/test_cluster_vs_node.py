@@ -18,6 +18,7 @@ import pytest
 
 import hypersio
 from _support.cluster_node import NodeClusterPeer, unique_prefix
+from _support.redis_keys import drop_keys
 from hypersio import cluster
 
 # kind -> (hypersio factory from (url, prefix), node config from prefix)
@@ -25,6 +26,24 @@ KINDS: dict[str, tuple[Callable[[str, str], Any], Callable[[str], dict[str, Any]
     "classic": (
         lambda url, prefix: cluster.redis_adapter(url, key=prefix),
         lambda prefix: {"adapter": "classic", "key": prefix},
+    ),
+    "sharded": (
+        lambda url, prefix: cluster.sharded_redis_adapter(url, channel_prefix=prefix),
+        lambda prefix: {"adapter": "sharded", "channelPrefix": prefix},
+    ),
+    "sharded-static": (
+        lambda url, prefix: cluster.sharded_redis_adapter(url, channel_prefix=prefix, subscription_mode="static"),
+        lambda prefix: {"adapter": "sharded", "channelPrefix": prefix, "subscriptionMode": "static"},
+    ),
+    "sharded-dynamic-private": (
+        lambda url, prefix: cluster.sharded_redis_adapter(
+            url, channel_prefix=prefix, subscription_mode="dynamic-private"
+        ),
+        lambda prefix: {"adapter": "sharded", "channelPrefix": prefix, "subscriptionMode": "dynamic-private"},
+    ),
+    "streams": (
+        lambda url, prefix: cluster.redis_streams_adapter(url, stream_name=prefix, channel_prefix=prefix),
+        lambda prefix: {"adapter": "streams", "streamName": prefix, "channelPrefix": prefix},
     ),
 }
 
@@ -131,6 +150,7 @@ async def mixed(request: pytest.FixtureRequest, redis_url: str, node_env: dict[s
         await client.sio.disconnect()
     await node.stop()
     await py.close()
+    await drop_keys(redis_url, prefix + "*")  # the streams adapters' stream
 
 
 async def test_both_sides_count_two_servers(mixed: Mixed) -> None:

@@ -158,6 +158,11 @@ async function main() {
         const s = (await nsp.fetchSockets()).find((x) => x.id === cmd.sid);
         s.disconnect(!!cmd.close); return null;
       }
+      case "setData": {
+        const s = nsp.sockets.get(cmd.sid);
+        if (!s) throw new Error("no local socket " + cmd.sid);
+        s.data = fromWire(cmd.data); return null;
+      }
       case "socketsJoin": op.socketsJoin(cmd.join); return null;
       case "socketsLeave": op.socketsLeave(cmd.leave); return null;
       case "disconnectSockets": op.disconnectSockets(!!cmd.close); return null;

@@ -203,7 +203,7 @@ class Namespace(EventEmitter):
     def add_client(self, conn: Connection, auth: Any) -> None:
         """A client asked to join: build its Socket, run middlewares, accept or refuse."""
         recovery = self.server.connection_state_recovery
-        saved = None
+        saved: SavedSession | None = None
         if recovery is not None and isinstance(auth, dict):
             pid, offset = auth.get("pid"), auth.get("offset")
             if isinstance(pid, str) and isinstance(offset, str):

@@ -267,15 +267,17 @@ class Socket(EventEmitter):
                 return
             ack_id = self.acks.register_callback(args[-1], timeout)
             args = args[:-1]
-        if self.any_outgoing_listeners:
-            self.notify_outgoing(event, args)
         data = [event, *args]
         if self._recovering and ack_id is None and not volatile:
             # Stored with an offset so a reconnecting client can get it replayed.
             recorded = self._adapter.record_packet(data, BroadcastOptions(rooms=frozenset((self.id,))))
             if recorded is None:
-                return  # a cluster adapter stores it first (a stream entry) and delivers it itself
+                # A cluster adapter stores it first (a stream entry) and delivers it itself, through
+                # the fan-out, which tells the outgoing listeners.
+                return
             data = recorded
+        if self.any_outgoing_listeners:
+            self.notify_outgoing(event, args)
         if not self.connected:
             return  # the client left this namespace; with recovery the event waits in the store
         try:
