@@ -8,7 +8,7 @@ from typing import Any
 
 import hypersio
 
-sio = hypersio.Server(ping_interval=0.4, ping_timeout=0.6)
+sio = hypersio.Server(ping_interval=0.5, ping_timeout=1.5)
 
 
 @sio.on("connection")
@@ -20,12 +20,14 @@ def on_connection(socket: hypersio.Socket) -> None:
         return os.getpid()
 
     @socket.on("broadcast")
-    def broadcast(event: str, *args: Any) -> None:
-        sio.emit(event, *args)
+    def broadcast(event: str, arg: Any = None) -> bool:
+        sio.emit(event, arg)
+        return True  # an answer, so the client knows it was sent
 
     @socket.on("to_room")
-    def to_room(room: str, event: str, *args: Any) -> None:
-        sio.to(room).emit(event, *args)
+    def to_room(room: str, event: str, arg: Any = None) -> bool:
+        sio.to(room).emit(event, arg)
+        return True
 
     @socket.on("fetch")
     async def fetch(room: str) -> list[str]:
@@ -36,5 +38,6 @@ def on_connection(socket: hypersio.Socket) -> None:
         return list(await sio.timeout(3).emit_with_ack("ask", 1))
 
     @socket.on("join_all")
-    def join_all(room: str) -> None:
+    def join_all(room: str) -> bool:
         sio.sockets_join(room)
+        return True

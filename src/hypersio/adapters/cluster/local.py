@@ -42,12 +42,11 @@ class _Peer(asyncio.Protocol):
 
     def __init__(self, hub: LocalHub) -> None:
         self.hub = hub
-        self.transport: asyncio.Transport | None = None
+        self.transport: Any = None  # uvloop's Unix transport is not an asyncio.Transport subclass
         self._buffer = bytearray()
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.hub.peers.add(self)
 
@@ -65,7 +64,6 @@ class _Peer(asyncio.Protocol):
             (length,) = _LENGTH.unpack_from(buffer, offset)
             if length > _MAX_FRAME:
                 self.hub.log("frame", "a worker sent a %d-byte frame; dropping its connection", length)
-                assert self.transport is not None
                 self.transport.close()
                 return
             if size - offset - 4 < length:
@@ -156,7 +154,8 @@ class LocalHub:
         except BadMessage as exc:
             self.log("decode", "worker %d: dropped a malformed message from a worker: %s", self.index, exc)
             return
-        adapter = self.adapters.get(msg.get("nsp")) if isinstance(msg, dict) else None
+        nsp = msg.get("nsp") if isinstance(msg, dict) else None
+        adapter = self.adapters.get(nsp) if isinstance(nsp, str) else None
         if adapter is not None:
             adapter.on_message(msg)
 

@@ -264,6 +264,11 @@ class Server:
     async def _adopt(self, sock: _socket.socket, head: bytes) -> None:
         loop = self._loop
         try:
+            # As on connections this process accepts itself: small frames go out at once.
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        try:
             _, conn = await loop.connect_accepted_socket(
                 lambda: HttpConnection(self, self.options, self._corker, loop, False), sock
             )
