@@ -35,7 +35,9 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -173,6 +175,43 @@ def placement(clients: int, rooms: int) -> list[tuple[int, int | None]]:
 
 
 @contextlib.contextmanager
+def profiled(
+    kind: ClusterKind, nodes: tuple[ServerProcess, ServerProcess], out: str | None, tag: str
+) -> Iterator[None]:
+    """Sample both nodes with py-spy (``--native``, raw collapsed stacks into ``out``) while the
+    body runs, when ``out`` is given and the nodes are Python processes; a no-op otherwise."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not out or kind.name == "node" or not Path(spy).exists():
+        if out and kind.name != "node":
+            print("note: --profile needs py-spy (pip install py-spy); not profiling", file=sys.stderr)
+        yield
+        return
+    Path(out).mkdir(parents=True, exist_ok=True)
+    spies = [
+        subprocess.Popen(
+            [spy, "record", "--native", "--rate", "250", "--format", "raw", "-p", str(node.pid)]
+            + ["-o", str(Path(out) / f"{tag}-node{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, node in zip("AB", nodes, strict=True)
+    ]
+    try:
+        time.sleep(1.0)  # py-spy attaches
+        yield
+    finally:
+        for proc in spies:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for proc in spies:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@contextlib.contextmanager
 def cluster(kind: ClusterKind, redis_url: str, key: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Two fresh nodes of ``kind`` in the cluster ``key``; both stopped on the way out."""
     spec = kind.spec(redis_url, key)
@@ -247,8 +286,11 @@ def run_cluster(
     rooms: int,
     duration_limit: float,
     say: Say,
+    profile: str | None = None,
+    tag: str = "",
 ) -> dict[str, Any]:
-    """One measured run on a fresh two-node cluster of ``kind``; failures land in ``error``."""
+    """One measured run on a fresh two-node cluster of ``kind``; failures land in ``error``.
+    With ``profile`` (a folder) both nodes are sampled by py-spy during the phase (see :func:`profiled`)."""
     key = f"hypersio-bench-{os.getpid()}-{secrets.token_hex(4)}"
     result: dict[str, Any] = {
         "server": kind.name,
@@ -260,6 +302,7 @@ def run_cluster(
         "rooms": rooms,
         "payload_size": payload_size,
     }
+    workload = {"count": broadcasts, "per_turn": per_turn, "payload_size": payload_size, "rooms": rooms, "rate": rate}
     ctl: ControlClient | None = None
     nodes: tuple[ServerProcess, ServerProcess] | None = None
     try:
@@ -269,41 +312,8 @@ def run_cluster(
                 result.update(connect_split(nodes, gen, clients, rooms, say))
                 probe.wait_nodes(kind.channel(key), 2)
                 time.sleep(0.3)  # let both nodes finish their side of the last handshakes
-                before = gen.call("reset", {})
-                cpu0 = (nodes[0].cpu(), nodes[1].cpu(), probe.cpu(), time.time())
-                deadline = cpu0[3] + duration_limit
-                ctl.emit(
-                    "start",
-                    {
-                        "count": broadcasts,
-                        "per_turn": per_turn,
-                        "payload_size": payload_size,
-                        "rooms": rooms,
-                        "rate": rate,
-                    },
-                )
-
-                def tick(elapsed: float) -> None:
-                    done = gen.progress()
-                    say(
-                        f"  [{kind.name}] {elapsed:4.0f}s  delivered {done:,}  ({done / max(1e-9, elapsed) / 1000:,.0f}k/s)"
-                    )
-
-                after = gen.call(
-                    "wait",
-                    {"count": broadcasts, "rooms": rooms, "deadline": deadline},
-                    tick=tick,
-                    timeout=duration_limit + 30,
-                )
-                cpu1 = (nodes[0].cpu(), nodes[1].cpu(), probe.cpu(), time.time())
-                try:
-                    done = ctl.wait_event("done", timeout=max(1.0, deadline - time.time()))[0]
-                    t0 = float(done["t0"])
-                    result["send_s"] = float(done["t1"]) - t0
-                except (TimeoutError, OSError, ConnectionError):
-                    t0 = cpu0[3]
-                    result["send_s"] = float("nan")
-                result.update(_figures(after, before, cpu0, cpu1, t0))
+                with profiled(kind, nodes, profile, tag):
+                    result.update(_measure(kind.name, nodes, ctl, gen, probe, workload, duration_limit, say))
                 result["alive"] = [nodes[0].alive(), nodes[1].alive()]
             finally:
                 if ctl is not None:
@@ -316,6 +326,43 @@ def run_cluster(
                 if not node.alive():
                     result["error"] += f"\nnode {name} died:\n" + node.output()
     return result
+
+
+def _measure(
+    name: str,
+    nodes: tuple[ServerProcess, ServerProcess],
+    ctl: ControlClient,
+    gen: LoadGenerator,
+    probe: RedisProbe,
+    workload: dict[str, Any],
+    duration_limit: float,
+    say: Say,
+) -> dict[str, Any]:
+    """The measured phase: start node A's broadcasts, wait for every delivery (or the limit)."""
+    before = gen.call("reset", {})
+    cpu0 = (nodes[0].cpu(), nodes[1].cpu(), probe.cpu(), time.time())
+    deadline = cpu0[3] + duration_limit
+    ctl.emit("start", workload)
+
+    def tick(elapsed: float) -> None:
+        done = gen.progress()
+        say(f"  [{name}] {elapsed:4.0f}s  delivered {done:,}  ({done / max(1e-9, elapsed) / 1000:,.0f}k/s)")
+
+    after = gen.call(
+        "wait",
+        {"count": workload["count"], "rooms": workload["rooms"], "deadline": deadline},
+        tick=tick,
+        timeout=duration_limit + 30,
+    )
+    cpu1 = (nodes[0].cpu(), nodes[1].cpu(), probe.cpu(), time.time())
+    try:
+        done = ctl.wait_event("done", timeout=max(1.0, deadline - time.time()))[0]
+        t0 = float(done["t0"])
+        send_s = float(done["t1"]) - t0
+    except (TimeoutError, OSError, ConnectionError):
+        t0 = cpu0[3]
+        send_s = float("nan")
+    return {"send_s": send_s, **_figures(after, before, cpu0, cpu1, t0)}
 
 
 def _figures(
@@ -408,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=",".join(SCENARIOS), help="scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--clients", type=int, default=None, help="fanout clients over both nodes (default 500; quick 200)")
-    ap.add_argument("--broadcasts", type=int, default=None, help="fanout broadcasts (default 2000; quick 300)")
+    ap.add_argument("--broadcasts", type=int, default=None, help="fanout broadcasts (default 5000; quick 300)")
     ap.add_argument("--room-clients", type=int, default=None, help="rooms scenario clients (default 2000; quick 400)")
     ap.add_argument("--rooms", type=int, default=None, help="rooms (default 100; quick 20)")
     ap.add_argument(
@@ -422,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--allow-pure", action="store_true", help="run even when hypersio's compiled extensions are not in use"
     )
+    ap.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="sample the Python nodes with py-spy during each phase into DIR (slows them: figures not comparable)",
+    )
     ap.add_argument("--markdown", action="store_true", help="print Markdown tables")
     ap.add_argument("--json", help="also write every raw result to this file")
     args = ap.parse_args(argv)
@@ -430,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     pick = lambda v, full, quick: v if v is not None else (quick if q else full)  # noqa: E731
     repeat = pick(args.repeat, 3, 1)
     sizes = {
-        "fanout": (pick(args.clients, 500, 200), pick(args.broadcasts, 2000, 300), 0),
+        "fanout": (pick(args.clients, 500, 200), pick(args.broadcasts, 5000, 300), 0),
         "rooms": (
             pick(args.room_clients, 2000, 400),
             pick(args.room_broadcasts, 20_000, 2000),
@@ -495,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
                             rooms=rooms,
                             duration_limit=args.duration_limit,
                             say=say,
+                            profile=args.profile,
+                            tag=f"{kind.name}-{scenario}-{rep + 1}",
                         )
                     except Exception as exc:  # the generator itself broke: record it, start a fresh one
                         r = {"server": kind.name, "error": f"load generator: {type(exc).__name__}: {exc}"}
