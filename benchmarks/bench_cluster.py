@@ -413,6 +413,7 @@ HEADERS = [
     "CPU% A (emits)",
     "CPU% B (receives)",
     "CPU% Redis",
+    "CPU us/deliv (A+B)",
     "B p50 ms",
     "B p99 ms",
     "loadgen max CPU%",
@@ -438,6 +439,7 @@ def cluster_table(title: str, results: dict[str, list[dict[str, Any]]], markdown
                 f"{median_of(runs, 'cpu_a_pct'):.0f}",
                 f"{median_of(runs, 'cpu_b_pct'):.0f}",
                 f"{median_of(runs, 'cpu_redis_pct'):.0f}",
+                f"{median_of(runs, 'cpu_us'):.2f}",
                 f"{median_of(runs, 'p50_b_ms'):.1f}",
                 f"{median_of(runs, 'p99_b_ms'):.1f}",
                 f"{max(gens):.0f}" if gens else "-",
@@ -578,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
         print(t + "\n")
     print(
         "deliveries/s = tick events counted by the clients of both nodes / (last delivery - first send); node A/B: "
-        "the same for one node's clients. CPU% = utime+stime over the phase, 100 = one core (Redis: INFO cpu). "
+        "the same for one node's clients. CPU% = utime+stime over the phase, 100 = one core (Redis: INFO cpu, "
+        "the whole Redis: other users' traffic included); CPU us/deliv = both nodes' CPU seconds / deliveries. "
         "Latency: receive - send time on node B's sampled clients."
     )
     gens = [
