@@ -503,7 +503,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"refusing to benchmark: {describe_build()}; install it (pip install .) or pass --allow-pure")
     raise_fd_limit()
     kinds = available([s for s in args.servers.split(",") if s])
-    probe = RedisProbe(args.redis_url)
+    try:
+        probe = RedisProbe(args.redis_url)
+    except Exception as exc:  # redis-py missing or Redis not running: nothing to measure
+        raise SystemExit(f"cannot reach Redis at {args.redis_url}: {type(exc).__name__}: {exc}") from None
     pace = f"{args.rate:g} broadcasts/s" if args.rate > 0 else "as fast as node A can"
     print(
         f"# hypersio cluster benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
