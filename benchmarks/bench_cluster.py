@@ -481,7 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     q = args.quick
-    pick = lambda v, full, quick: v if v is not None else (quick if q else full)  # noqa: E731
+
+    def pick(value: int | None, full: int, quick: int) -> int:
+        """The option's value if given, else the full or the quick default."""
+        return value if value is not None else (quick if q else full)
+
     repeat = pick(args.repeat, 3, 1)
     sizes = {
         "fanout": (pick(args.clients, 500, 200), pick(args.broadcasts, 5000, 300), 0),

@@ -43,9 +43,11 @@ class RawRedis(asyncio.Protocol):
         self.done: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport."""
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        """Parse what arrived; count replies and pattern messages."""
         self.reader.feed(data)
         while (item := self.reader.gets()) is not False:
             if isinstance(item, list) and item and item[0] == b"pmessage":
@@ -108,7 +110,8 @@ async def raw(
         await sub.until(1)
         sub.replies = 0
         command = resp(b"PUBLISH", channel + b"#/#", payload)
-        sub.transport.pause_reading()  # type: ignore[union-attr]  (read them apart, as redis_py does)
+        # the pattern messages are read apart from the publishing, as in redis_py()
+        sub.transport.pause_reading()  # type: ignore[union-attr]
         t0 = cpu()
         for i in range(messages // per_batch):
             pub.transport.write(command * per_batch)  # type: ignore[union-attr]

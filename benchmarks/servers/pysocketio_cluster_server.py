@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import resource
 import time
+from typing import Any
 
 import socketio
 import uvloop
@@ -35,13 +36,13 @@ def build_app(redis_url: str, key: str, ping_interval: float, ping_timeout: floa
     sio.attach(app)
 
     @sio.on("connect")
-    async def connect(sid: str, environ: dict, auth: dict | None = None) -> None:
+    async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None = None) -> None:
         room = (auth or {}).get("room")
         if room:
             await sio.enter_room(sid, room)
 
     @sio.on("start", namespace="/control")
-    async def start(sid: str, opts: dict) -> None:
+    async def start(sid: str, opts: dict[str, Any]) -> None:
         payload = "x" * opts["payload_size"]
         per_turn = max(1, opts["per_turn"])
         rooms = opts.get("rooms") or 0
@@ -56,7 +57,7 @@ def build_app(redis_url: str, key: str, ping_interval: float, ping_timeout: floa
         await sio.emit("done", {"t0": t0, "t1": time.time(), "count": count}, to=sid, namespace="/control")
 
     @sio.on("connect", namespace="/control")
-    async def control_connect(sid: str, environ: dict, auth: dict | None = None) -> None:
+    async def control_connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None = None) -> None:
         pass
 
     return app
