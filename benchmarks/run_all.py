@@ -11,6 +11,7 @@ repetitions plus ratios to Node and to python-socketio. Scenarios:
   acks      request/response: clients emit with acks in a closed loop
   idle      many idle connections with heartbeats running: RSS and CPU
   codec     benchmarks/bench_codec.py, when present
+  cluster   benchmarks/bench_cluster.py: two-node clusters over Redis (needs Redis on --redis-url)
 
 Usage:  python benchmarks/run_all.py [--quick] [--repeat R] [--servers a,b,...] [--only s1,s2]
         [--markdown] [--json results.json]
@@ -35,7 +36,8 @@ import common
 from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit
 from hypersio.bench.runner import describe_build, fmt_rate, run_acks, run_fanout, run_idle
 
-SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "codec"]
+SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "codec", "cluster"]
+SEPARATE = ("codec", "cluster")  # scenarios run by their own scripts, after the others
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
@@ -142,6 +144,29 @@ def run_codec(quick: bool) -> str:
         return "bench_codec.py: timed out after 900 s"
 
 
+def run_cluster(
+    quick: bool, repeat: int | None, servers: list[str], markdown: bool, allow_pure: bool, redis_url: str
+) -> str:
+    """Run benchmarks/bench_cluster.py (two-node clusters over Redis) for the cluster kinds among
+    ``servers``; return its result tables (or why it could not run)."""
+    script = Path(__file__).resolve().parent / "bench_cluster.py"
+    kinds = [s for s in servers if s in ("hypersio", "node", "python-socketio")]
+    if not kinds:
+        return "bench_cluster.py: none of the chosen servers forms a cluster, skipped"
+    argv = [sys.executable, str(script), "--servers", ",".join(kinds), "--redis-url", redis_url]
+    argv += (["--quick"] if quick else []) + (["--repeat", str(repeat)] if repeat is not None else [])
+    argv += (["--markdown"] if markdown else []) + (["--allow-pure"] if allow_pure else [])
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return "bench_cluster.py: timed out after 1800 s"
+    head = "\n".join(line for line in done.stdout.splitlines()[:2] if line.startswith("# "))
+    tables = done.stdout.split("# Results", 1)[-1].split("\n", 1)[-1].strip() if "# Results" in done.stdout else ""
+    if done.returncode or not tables:
+        return f"bench_cluster.py exited {done.returncode}: {(done.stderr or done.stdout)[-2000:]}"
+    return f"{head}\n\n{tables}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios interleaved over the chosen servers; print the tables."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -172,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         help="idle phase (default 10; quick 6, so a 5 s heartbeat falls inside)",
     )
     ap.add_argument("--workers", type=int, default=2, help="load generator processes")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="the cluster scenario's Redis")
     ap.add_argument("--duration-limit", type=float, default=60.0, help="per-run cap on the delivery wait")
     ap.add_argument("--markdown", action="store_true", help="print Markdown tables")
     ap.add_argument("--json", help="also write every raw result to this file")
@@ -273,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     gen = LoadGenerator(args.workers)
     try:
         for scenario in only:
-            if scenario == "codec":
+            if scenario in SEPARATE:
                 continue
             say(f"\n== {titles[scenario]}")
             runnable = [s for s in specs if scenario != "msgpack" or s.supports_msgpack]
@@ -362,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     if "codec" in only:
         say("\n== codec (benchmarks/bench_codec.py)")
         tables.append("Codec (benchmarks/bench_codec.py)\n\n" + run_codec(q))
+    if "cluster" in only:
+        say("\n== cluster (benchmarks/bench_cluster.py)")
+        cluster = run_cluster(q, args.repeat, [s.name for s in specs], args.markdown, args.allow_pure, args.redis_url)
+        tables.append("Cluster fan-out over Redis (benchmarks/bench_cluster.py)\n\n" + cluster)
+        say(cluster)
 
     print("\n\n# Results (medians over the repetitions; ratios: how many times better than that server)\n")
     for t in tables:

@@ -129,6 +129,9 @@ class ClassicAdapter(ClusterAdapterBase):
         self.channels = ClassicChannels(key, nsp.name, self.uid)
         self._specific_responses = publish_on_specific_response_channel
         self._broadcast_prefix = self.channels.broadcast.encode()
+        # How this server's own broadcasts start on the wire (msgpack fixarray of 3, then the
+        # uid): they come back through the pattern subscription and are dropped before decoding.
+        self._own_broadcast_head = b"\x93" + notepack.pack(self.uid)
 
     def _new_request_id(self) -> str:
         return short_id()
@@ -229,6 +232,8 @@ class ClassicAdapter(ClusterAdapterBase):
         room = channel[len(self._broadcast_prefix) : -1].decode("utf-8", "replace")
         if room and room not in self.rooms:
             return  # nobody here is in that room: not even worth decoding
+        if payload.startswith(self._own_broadcast_head):
+            return  # our own broadcast, delivered here when it was sent
         try:
             uid, nsp, data, opts = parse_broadcast(payload)
         except BadMessage as exc:
