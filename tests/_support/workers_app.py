@@ -29,6 +29,10 @@ def on_connection(socket: hypersio.Socket) -> None:
         sio.to(room).emit(event, arg)
         return True
 
+    @socket.on("servers")
+    async def servers() -> int:
+        return await sio.sockets.adapter.server_count()
+
     @socket.on("fetch")
     async def fetch(room: str) -> list[str]:
         return sorted(s.id for s in await sio.in_(room).fetch_sockets())

@@ -149,7 +149,14 @@ async def test_a_killed_worker_is_replaced(served: Served, node_env: dict[str, s
     clients = await Clients.open(served.url, SHAPES[:4], node_env)
     try:
         pids = {await clients.call("emitWithAck", client=i, event="pid") for i in range(4)}
-        assert pids == served.worker_pids()
+        assert pids == served.worker_pids(), (pids, served.worker_pids())
+        # the survivor reconnects to the new worker by itself; wait until both see the pair
+        for _ in range(100):
+            counts = [await clients.call("emitWithAck", client=i, event="servers") for i in range(4)]
+            if counts == [2] * 4:
+                break
+            await asyncio.sleep(0.05)
+        assert counts == [2] * 4
         await clients.call("emitWithAck", client=0, event="broadcast", args=["again", 3])
         for i in range(4):
             await clients.next_event("recv", client=i, name="again")

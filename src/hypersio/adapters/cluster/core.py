@@ -78,7 +78,7 @@ class ClusterAdapterBase(InMemoryAdapter):
     the other servers."""
 
     #: The error text of a timed-out request, by kind (socket.io's words).
-    _TIMEOUT_TEXT: ClassVar[dict[str, str]] = {
+    TIMEOUT_TEXT: ClassVar[dict[str, str]] = {
         "fetch": "timeout reached while waiting for fetchSockets response",
         "rooms": "timeout reached while waiting for allRooms response",
         "emit": "timeout reached: only {got} responses received out of {expected}",
@@ -246,7 +246,7 @@ class ClusterAdapterBase(InMemoryAdapter):
         request = self._requests.pop(request_id, None)
         if request is None:
             return
-        text = self._TIMEOUT_TEXT[request.kind].format(got=len(request.answers), expected=request.expected)
+        text = self.TIMEOUT_TEXT[request.kind].format(got=len(request.answers), expected=request.expected)
         request.done(ClusterTimeoutError(text, list(request.answers)), list(request.answers))
 
     def _answered(self, request_id: Any, kind: str, answer: Any) -> None:

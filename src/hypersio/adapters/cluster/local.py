@@ -122,7 +122,7 @@ class LocalHub:
                 _, peer = await loop.create_unix_connection(lambda: _Peer(self), self._path(other))
             except OSError:
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, 0.25)  # a local connect attempt costs next to nothing
                 continue
             delay = 0.02
             await peer.closed

@@ -194,8 +194,8 @@ class ClusterMessageAdapter(ClusterAdapterBase):
     implements ``server_count``. The uid and request ids are 16 hex characters, as Node's.
     """
 
-    _TIMEOUT_TEXT: ClassVar[dict[str, str]] = {
-        **ClusterAdapterBase._TIMEOUT_TEXT,
+    TIMEOUT_TEXT: ClassVar[dict[str, str]] = {
+        **ClusterAdapterBase.TIMEOUT_TEXT,
         # ClusterAdapter's words for both kinds of request.
         "fetch": "timeout reached: only {got} responses received out of {expected}",
         "emit": "timeout reached: only {got} responses received out of {expected}",
