@@ -45,6 +45,8 @@ def serve_command(args: argparse.Namespace) -> int:
         server.prepare_worker(int(index), args.workers, args.cluster_dir)
         workers.run_worker(server, socket.socket(fileno=int(fd)), int(index))
         return 0
+    if args.workers > 1 and args.certfile:
+        raise SystemExit("--workers routes by session id, which TLS hides: terminate TLS in front of the workers")
     if args.workers > 1:
         import tempfile
 
@@ -60,9 +62,16 @@ def serve_command(args: argparse.Namespace) -> int:
         )
         return primary.run()
     server = _load_server(args.app)
-    print(f"hypersio: serving {args.app} on http://{args.host}:{args.port}", flush=True)
+    context = None
+    if args.certfile:
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.certfile, args.keyfile or None)
+    scheme = "https" if context is not None else "http"
+    print(f"hypersio: serving {args.app} on {scheme}://{args.host}:{args.port}", flush=True)
     try:
-        server.run(host=args.host, port=args.port)
+        server.run(host=args.host, port=args.port, ssl=context)
     except KeyboardInterrupt:
         pass
     return 0
@@ -84,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes behind the port (default 1)")
+    serve.add_argument("--certfile", default="", help="TLS certificate chain (PEM): serve HTTPS and WSS")
+    serve.add_argument("--keyfile", default="", help="the certificate's private key (PEM), if not in --certfile")
     # internal: how the primary starts each worker
     serve.add_argument("--worker", default="", help=argparse.SUPPRESS)
     serve.add_argument("--cluster-dir", default="", help=argparse.SUPPRESS)

@@ -25,6 +25,7 @@ from hypersio.client.manager import Manager
 from hypersio.client.retry import RetryQueue
 from hypersio.engine.client.client import EngineConnectError
 from hypersio.events.acks import AckCallback, PendingAcks, run_callback, unpack_ack_args
+from hypersio.events.dispatch import HandlerEntry
 from hypersio.events.emitter import EventEmitter
 from hypersio.exceptions import ConnectError, DisconnectedError
 from hypersio.protocol.socketio.packet import (
@@ -194,6 +195,7 @@ class AsyncClient(EventEmitter):
         self._active = False
         self._pid: str | None = None
         self._last_offset: str | None = None
+        self._offset_in_args = False  # during the dispatch of an event that carries an offset
         self._acks = PendingAcks()
         self._send_buffer: list[tuple[list[Any], int | None]] = []  # (event + args, ack id)
         self._receive_buffer: list[tuple[list[Any], AckCallback | None]] = []
@@ -209,6 +211,11 @@ class AsyncClient(EventEmitter):
         return f"<AsyncClient {self.manager.url}{self.nsp if self.nsp != '/' else ''} {state} id={self.id}>"
 
     # --- connection -----------------------------------------------------------------------
+
+    @property
+    def disconnected(self) -> bool:
+        """True when the client is not connected (the JS client's ``disconnected``)."""
+        return not self.connected
 
     @property
     def active(self) -> bool:
@@ -428,9 +435,23 @@ class AsyncClient(EventEmitter):
 
     def _deliver(self, data: list[Any], ack: AckCallback | None) -> None:
         event, args = data[0], data[1:]
-        self._dispatch_event(event, args, ack)
-        if self._pid is not None and args and isinstance(args[-1], str):
+        # With connection state recovery the server appends the event's offset as one more
+        # string argument (not to events that ask for an ack). The client keeps it to resume
+        # from, and a handler with no room for it gets the event's own arguments only
+        # (JS handlers ignore extra arguments; a Python function would raise TypeError).
+        offset = self._pid is not None and ack is None and bool(args) and isinstance(args[-1], str)
+        self._offset_in_args = offset
+        try:
+            self._dispatch_event(event, args, ack)
+        finally:
+            self._offset_in_args = False
+        if offset:
             self._last_offset = args[-1]
+
+    def _run(self, entry: HandlerEntry, args: Any, ack: Any, what: Any) -> None:
+        if self._offset_in_args and not entry.var and entry.count < len(args):
+            args = args[:-1]
+        super()._run(entry, args, ack, what)
 
     def _send_ack(self, ack_id: int, args: list[Any]) -> None:
         if not self.connected:

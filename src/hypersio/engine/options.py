@@ -35,6 +35,8 @@ class EngineOptions:
         "http_idle_timeout",
         "write_buffer_high_water",
         "write_buffer_limit",
+        "cors_credentials",
+        "allow_upgrades",
         "sid_tag",
         "one_request_per_connection",
     )
@@ -79,6 +81,11 @@ class EngineOptions:
         self.http_idle_timeout = float(http_idle_timeout)
         self.write_buffer_high_water = int(write_buffer_high_water)
         self.write_buffer_limit = max(int(write_buffer_limit), self.write_buffer_high_water)
+        #: With ``cors_allowed_origins="*"``: answer with credentials allowed (the request's origin
+        #: reflected); off, ``*`` is answered without credentials.
+        self.cors_credentials = False
+        #: Offer (and accept) the upgrade from long-polling to WebSocket.
+        self.allow_upgrades = True
         #: Prefix of every session id (a worker's name, so the primary can route by sid).
         self.sid_tag = ""
         #: Close each HTTP connection after one response (workers: the primary routes each

@@ -48,6 +48,15 @@ class ServerView(SocketServerView, Protocol):
         """The ``adapter`` option (None: the in-memory adapter)."""
         ...
 
+    @property
+    def cleanup_empty_child_namespaces(self) -> bool:
+        """Whether an emptied dynamic child namespace is removed."""
+        ...
+
+    def forget_namespace(self, nsp: Namespace) -> None:
+        """Drop an emptied dynamic child namespace."""
+        ...
+
 
 class Namespace(EventEmitter):
     """One namespace: ``connection`` handlers, middlewares, its sockets and its adapter.
@@ -67,6 +76,8 @@ class Namespace(EventEmitter):
         # broadcast can reuse one id for all recipients without clashing (as socket.io does).
         self.ack_ids = itertools.count()
         self.adapter: InMemoryAdapter = self._make_adapter()
+        #: The dynamic namespace this one is a child of (None for a namespace of its own).
+        self.parent: Any = None
 
     def _make_adapter(self) -> InMemoryAdapter:
         factory = self.server.adapter_factory
@@ -266,6 +277,15 @@ class Namespace(EventEmitter):
         self._emit_reserved("connection", socket)
 
     def remove_socket(self, socket: Socket) -> None:
-        """Forget a socket that disconnected."""
+        """Forget a socket that disconnected (and, with ``cleanup_empty_child_namespaces``, an
+        emptied child of a dynamic namespace)."""
         if self.sockets.get(socket.id) is socket:
             del self.sockets[socket.id]
+        if not self.sockets and self.parent is not None and self.server.cleanup_empty_child_namespaces:
+            self.parent.children.discard(self)
+            self.server.forget_namespace(self)
+
+    def notify_new_namespace(self, nsp: Namespace) -> None:
+        """Run this namespace's ``new_namespace`` handlers with a namespace just created (the
+        server calls it on ``"/"``, as socket.io emits ``new_namespace`` on the server)."""
+        self._emit_reserved("new_namespace", nsp)

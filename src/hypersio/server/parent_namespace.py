@@ -58,6 +58,7 @@ class ParentNamespace(Namespace):
         """The concrete namespace for ``name``, with this parent's registrations as they are now
         (the server registers it under ``name``)."""
         child = Namespace(self.server, name)
+        child.parent = self
         child.middlewares = list(self.middlewares)
         child.inherit_listeners(self)
         self.children.add(child)

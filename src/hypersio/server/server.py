@@ -49,7 +49,12 @@ class Server:
     :class:`~hypersio.server.namespace.Namespace` and returning its adapter (an
     :class:`~hypersio.adapters.memory.InMemoryAdapter` subclass, or a cluster adapter's factory);
     ``max_attachments`` bounds binary attachments per packet (a larger count closes the
-    connection).
+    connection). ``allow_request(request)`` (sync or async) may refuse a handshake (403);
+    ``allow_upgrades=False`` keeps long-polling sessions on polling; ``cors_credentials=True``
+    allows credentials with ``cors_allowed_origins="*"`` (off, ``*`` is answered without them);
+    ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's child once its last
+    socket left. A handshake whose ``Origin`` ``cors_allowed_origins`` does not allow (None:
+    same origin only) is refused with 400.
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
     and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
@@ -70,6 +75,10 @@ class Server:
         adapter: AdapterFactory | None = None,
         *,
         max_attachments: int = 10,
+        allow_request: Callable[[Any], Any] | None = None,
+        allow_upgrades: bool = True,
+        cors_credentials: bool = False,
+        cleanup_empty_child_namespaces: bool = False,
     ) -> None:
         self.path = path
         self.transports = tuple(transports)
@@ -82,6 +91,10 @@ class Server:
             connection_state_recovery = Recovery()
         self.connection_state_recovery: Recovery | None = connection_state_recovery or None
         self.max_attachments = max_attachments
+        self.allow_request = allow_request
+        self.allow_upgrades = allow_upgrades
+        self.cors_credentials = cors_credentials
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.logger = logger
         self.parser = parser_module(parser)
         if adapter is not None and not callable(adapter):
@@ -118,6 +131,9 @@ class Server:
                 max_http_buffer_size=self.max_http_buffer_size,
                 transports=self.transports,
                 cors_allowed_origins=self.cors_allowed_origins,
+                allow_request=self.allow_request,
+                cors_credentials=self.cors_credentials,
+                allow_upgrades=self.allow_upgrades,
             )
             self._engine.on("connection", self._on_engine_connection)
         return self._engine
@@ -163,12 +179,25 @@ class Server:
                 nsp = self._nsps[name] = Namespace(self, name)
                 if self._listening:
                     spawn(nsp.adapter.init(), f"adapter of namespace {name}")
+                self._new_namespace(nsp)
             return nsp
         if isinstance(name, re.Pattern) or callable(name):
             parent = ParentNamespace(self, name)
             self._parent_nsps.append(parent)
             return parent
         raise TypeError("namespace must be a str, a compiled regex or a callable")
+
+    def _new_namespace(self, nsp: Namespace) -> None:
+        # socket.io's "new_namespace" event: on the main namespace's handlers.
+        main = self._nsps.get("/")
+        if main is not None and main is not nsp:
+            main.notify_new_namespace(nsp)
+
+    def forget_namespace(self, nsp: Namespace) -> None:
+        """Drop an emptied dynamic child namespace (``cleanup_empty_child_namespaces``)."""
+        if self._nsps.get(nsp.name) is nsp:
+            del self._nsps[nsp.name]
+            spawn(nsp.adapter.close(), f"adapter of namespace {nsp.name}")
 
     def _connect(self, conn: Connection, name: str, auth: Any) -> None:
         """Route a CONNECT for ``name``: known namespace, dynamic one, or refusal."""
@@ -202,6 +231,7 @@ class Server:
         nsp = self._nsps.get(name)
         if nsp is None:
             nsp = self._nsps[name] = parent.create_child(name)
+            self._new_namespace(nsp)
             if self._listening:
                 await nsp.adapter.init()
                 if conn.closed:
@@ -320,17 +350,19 @@ class Server:
 
     # --- running --------------------------------------------------------------------------------
 
-    async def listen(self, host: str = "127.0.0.1", port: int = 3000) -> Any:
+    async def listen(self, host: str = "127.0.0.1", port: int = 3000, ssl: Any = None) -> Any:
         """Start serving on ``host:port`` inside the running loop and return the engine server.
 
-        ``port=0`` picks a free port; read it from ``sio.engine.port``. Stop with :meth:`close`.
+        ``port=0`` picks a free port; read it from ``sio.engine.port``. ``ssl`` (an
+        ``ssl.SSLContext`` with the certificate loaded) serves HTTPS and WSS. Stop with
+        :meth:`close`.
         """
         # Cluster adapters subscribe before the first client can arrive, so the other servers
         # count this one and reach its sockets from the start.
         for nsp in list(self._nsps.values()):
             await nsp.adapter.init()
         self._listening = True
-        await self.engine.listen(host, port)
+        await self.engine.listen(host, port, ssl=ssl)
         return self.engine
 
     async def serve_handoff(self, channel: Any, sid_tag: str) -> None:
@@ -360,13 +392,17 @@ class Server:
         for nsp in self._nsps.values():
             nsp.adapter = adapter(nsp)
 
-    def run(self, host: str = "127.0.0.1", port: int = 3000, workers: int = 1) -> None:
+    def run(self, host: str = "127.0.0.1", port: int = 3000, workers: int = 1, ssl: Any = None) -> None:
         """Serve on ``host:port`` on uvloop until SIGINT/SIGTERM, then close gracefully.
 
         ``workers=N`` serves from N processes forked from this one behind the one port, with
         sticky sessions, forming one cluster (see ``hypersio.workers``); call it before any event
-        loop runs in this process.
+        loop runs in this process. ``ssl`` (an ``ssl.SSLContext``) serves HTTPS and WSS; the
+        workers' primary routes by the session id it reads, so TLS with workers is terminated in
+        front of them (a load balancer or proxy).
         """
+        if workers > 1 and ssl is not None:
+            raise ValueError("workers route by session id, which TLS hides: terminate TLS in front of them")
         if workers > 1:
             import tempfile
 
@@ -381,7 +417,7 @@ class Server:
             return
 
         async def main() -> None:
-            await self.listen(host, port)
+            await self.listen(host, port, ssl=ssl)
             logger.info("hypersio serving on http://%s:%s%s", host, self.engine.port, self.path)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -232,6 +232,12 @@ class Socket(EventEmitter):
         """The underlying Engine.IO session (transport, request details)."""
         return self.session
 
+    @property
+    def request(self) -> Any:
+        """The HTTP request that opened the connection (``method``, ``url``, ``path``,
+        ``query``, ``headers``, ``address``), as socket.io's ``socket.request``."""
+        return getattr(self.session, "request", None)
+
     # --- sending ------------------------------------------------------------------------------
 
     def _send_packet(self, ptype: int, data: Any, ack_id: int | None = None, volatile: bool = False) -> None:

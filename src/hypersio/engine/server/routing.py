@@ -112,11 +112,35 @@ def cors_headers(options: EngineOptions, headers: Mapping[str, str]) -> list[tup
     origin = headers.get("origin")
     if not origin or (allowed != "*" and origin not in allowed):
         return []
+    if allowed == "*" and not options.cors_credentials:
+        # Any origin, so no credentials: reflecting any origin with credentials would let every
+        # site on the web make authenticated requests as the user (only when told to).
+        return [("Access-Control-Allow-Origin", "*")]
     return [
         ("Access-Control-Allow-Origin", origin),
         ("Access-Control-Allow-Credentials", "true"),
         ("Vary", "Origin"),
     ]
+
+
+def origin_allowed(options: EngineOptions, headers: Mapping[str, str]) -> bool:
+    """Whether a handshake with these (lowercased) ``headers`` may open a session.
+
+    No ``Origin`` header (not a browser): yes. ``cors_allowed_origins="*"``: yes. A list: the
+    origin must be in it. None (same origin only): the origin's host must be the request's
+    ``Host``. Refusing matters for WebSocket, which browsers open cross-origin without asking.
+    """
+    origin = headers.get("origin")
+    if not origin:
+        return True
+    allowed = options.cors_allowed_origins
+    if allowed == "*":
+        return True
+    if allowed is not None:
+        return origin in allowed
+    host = headers.get("host", "")
+    _, _, origin_host = origin.partition("://")
+    return bool(host) and origin_host == host
 
 
 def preflight_headers(cors: list[tuple[str, str]], headers: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -131,7 +155,7 @@ def preflight_headers(cors: list[tuple[str, str]], headers: Mapping[str, str]) -
 
 def upgrades_of(options: EngineOptions) -> str:
     """The JSON list of upgrades a long-polling session is offered."""
-    return json.dumps(["websocket"] if "websocket" in options.transports else [])
+    return json.dumps(["websocket"] if "websocket" in options.transports and options.allow_upgrades else [])
 
 
 def open_packet(options: EngineOptions, sid: str, upgrades: str) -> str:

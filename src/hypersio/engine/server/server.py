@@ -31,6 +31,7 @@ from hypersio.engine.server.routing import (
     cors_headers,
     handshake_error,
     open_packet,
+    origin_allowed,
     path_matches,
     preflight_headers,
     respond_error,
@@ -107,6 +108,8 @@ class Server:
         http_idle_timeout: float = 30.0,
         write_buffer_high_water: int = DEFAULT_HIGH_WATER,
         write_buffer_limit: int = DEFAULT_HARD_LIMIT,
+        cors_credentials: bool = False,
+        allow_upgrades: bool = True,
     ) -> None:
         self.options = EngineOptions(
             path,
@@ -120,6 +123,8 @@ class Server:
             write_buffer_high_water=write_buffer_high_water,
             write_buffer_limit=write_buffer_limit,
         )
+        self.options.cors_credentials = cors_credentials
+        self.options.allow_upgrades = allow_upgrades
         self.allow_request = allow_request
         self.port: int | None = None
         self._connection_handlers: list[Callable[[Session], Any]] = []
@@ -132,6 +137,8 @@ class Server:
         self._heartbeats: Heartbeats = None  # type: ignore[assignment]  # set by listen()
         self._aio_server: asyncio.AbstractServer | None = None
         self._handoff: _socket.socket | None = None
+        self._refused_origins = 0
+        self._origin_logged_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
         self._upgrades_json = upgrades_of(self.options)
 
@@ -398,6 +405,9 @@ class Server:
         if session is None:
             respond_error(conn, req, UNKNOWN_SID, [], close=True)
             return
+        if not self.options.allow_upgrades:
+            respond_error(conn, req, BAD_REQUEST, [], close=True)
+            return
         conn.write(handshake_response(req))
         ws = WebSocketTransport(conn, self.options)
         if session.closed or session.transport != "polling" or session.upgrading is not None:
@@ -441,6 +451,19 @@ class Server:
 
     # ---- handshakes -------------------------------------------------------------------------
     def _check_allowed(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Opener) -> None:
+        if not origin_allowed(self.options, req.headers):
+            self._refused_origins += 1
+            now = self._loop.time()
+            if now - self._origin_logged_at > 60:
+                self._origin_logged_at = now
+                logger.warning(
+                    "%s: refused a handshake from origin %r (cors_allowed_origins does not allow it; %d refused)",
+                    conn.peer,
+                    req.headers.get("origin"),
+                    self._refused_origins,
+                )
+            respond_error(conn, req, BAD_REQUEST, cors, close=req.upgrade)
+            return
         check = self.allow_request
         if check is None:
             then(conn, req, cors)
@@ -467,7 +490,7 @@ class Server:
         except Exception:
             logger.exception("%s: allow_request raised", conn.peer)
             allowed = False
-        if conn.closed or self._aio_server is None:
+        if conn.closed or (self._aio_server is None and self._handoff is None):
             return
         if allowed:
             then(conn, req, cors)
