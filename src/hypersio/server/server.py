@@ -187,6 +187,11 @@ class Server:
             return parent
         raise TypeError("namespace must be a str, a compiled regex or a callable")
 
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        """The concrete namespaces by name (a copy; dynamic children included while they exist)."""
+        return dict(self._nsps)
+
     def _new_namespace(self, nsp: Namespace) -> None:
         # socket.io's "new_namespace" event: on the main namespace's handlers.
         main = self._nsps.get("/")
