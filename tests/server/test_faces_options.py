@@ -206,10 +206,10 @@ async def test_new_namespace_cleanup_and_socket_request() -> None:
         await client.connect()
         assert created == ["/static", "/room-7"]
         assert requests[0].query["EIO"] == "4" and requests[0].path.startswith("/socket.io")
-        assert "/room-7" in {n for n in sio._nsps}
+        assert "/room-7" in sio.namespaces
         await client.disconnect()
         await asyncio.sleep(0.2)
-        assert "/room-7" not in sio._nsps
-        assert "/static" in sio._nsps
+        assert "/room-7" not in sio.namespaces
+        assert "/static" in sio.namespaces  # not a dynamic child: kept
     finally:
         await sio.close()
