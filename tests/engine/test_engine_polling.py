@@ -230,14 +230,24 @@ async def test_client_ping_is_a_protocol_error(echo: Harness) -> None:
     assert echo.closes == [(sid, "transport error")]
 
 
-async def test_cors_none_sends_no_cors_headers(echo: Harness) -> None:
+async def test_cors_none_refuses_other_origins_and_sends_no_cors_headers(echo: Harness) -> None:
+    # None means same origin only: a handshake from another site is refused (as python-socketio)
     res = await echo.get("EIO=4&transport=polling", headers={"Origin": "http://evil.example"})
+    assert res.status == 400
+    assert not any(name.startswith("access-control") for name in res.headers)
+    res = await echo.get("EIO=4&transport=polling")
     assert res.status == 200
     assert not any(name.startswith("access-control") for name in res.headers)
 
 
 async def test_cors_star_reflects_origin_and_answers_preflight(make_server) -> None:
-    harness = await make_server(cors_allowed_origins="*")
+    # "*" answers any origin with "*" and no credentials ...
+    plain = await make_server(cors_allowed_origins="*")
+    res = await plain.get("EIO=4&transport=polling", headers={"Origin": "http://app.example"})
+    assert res.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in res.headers
+    # ... and reflects it with credentials only when told to
+    harness = await make_server(cors_allowed_origins="*", cors_credentials=True)
     origin = {"Origin": "http://app.example"}
     res = await harness.get("EIO=4&transport=polling", headers=origin)
     assert res.headers["access-control-allow-origin"] == "http://app.example"
