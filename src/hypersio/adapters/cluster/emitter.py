@@ -165,7 +165,8 @@ class RedisEmitter(_EmitterBase):
                 import redis
             except ImportError as exc:  # pragma: no cover - depends on the installed extras
                 raise ImportError("the Redis emitter needs redis-py: pip install 'hypersio[redis]'") from exc
-            client, owns = redis.Redis.from_url(url_or_client), True
+            # Bounded waits: a blocking caller (a web request) must not hang on a stuck Redis.
+            client, owns = redis.Redis.from_url(url_or_client, socket_timeout=5.0, socket_connect_timeout=5.0), True
         else:
             client, owns = url_or_client, False
         super().__init__(client, owns, EmitterMessages(key, nsp if nsp.startswith("/") else "/" + nsp))
@@ -212,7 +213,7 @@ class AsyncRedisEmitter(_EmitterBase):
                 import redis.asyncio as aioredis
             except ImportError as exc:  # pragma: no cover - depends on the installed extras
                 raise ImportError("the Redis emitter needs redis-py: pip install 'hypersio[redis]'") from exc
-            client, owns = aioredis.from_url(url_or_client), True
+            client, owns = aioredis.from_url(url_or_client, socket_timeout=5.0, socket_connect_timeout=5.0), True
         else:
             client, owns = url_or_client, False
         super().__init__(client, owns, EmitterMessages(key, nsp if nsp.startswith("/") else "/" + nsp))

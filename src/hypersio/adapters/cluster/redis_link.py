@@ -39,7 +39,7 @@ def make_client(url_or_client: Any) -> tuple[Any, bool]:
             import redis.asyncio as aioredis
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise ImportError("the Redis adapters need redis-py: pip install 'hypersio[redis]'") from exc
-        return aioredis.from_url(url_or_client), True
+        return aioredis.from_url(url_or_client, socket_connect_timeout=5.0), True
     pool = getattr(url_or_client, "connection_pool", None)
     kwargs = getattr(pool, "connection_kwargs", None) or {}
     if kwargs.get("decode_responses"):
