@@ -29,6 +29,9 @@ OnConnect = Callable[["Connection", str, Any], None]
 OnClosed = Callable[["Connection"], None]
 
 
+_MAX_DUPLICATE_CONNECTS = 10
+
+
 class Connection:
     """The Socket.IO state of one Engine.IO session: decoder, joined namespaces, connect timer.
 
@@ -62,6 +65,7 @@ class Connection:
         self._on_closed = on_closed
         self._close_reason: str | None = None
         self._connect_timer: asyncio.TimerHandle | None = None
+        self._duplicate_connects = 0
         if connect_timeout:
             self._connect_timer = asyncio.get_running_loop().call_later(connect_timeout, self._on_connect_timeout)
         # The (compiled) router itself is the session's handler: no Python frame per message.
@@ -87,7 +91,13 @@ class Connection:
             if socket is None and name not in self.connecting:
                 self._on_connect(self, name, packet.data)
             else:
-                self.logger.warning("%s sent CONNECT twice for %s; ignored", self.id, name)
+                self._duplicate_connects += 1
+                if self._duplicate_connects == 1:
+                    self.logger.warning("%s sent CONNECT twice for %s; ignored", self.id, name)
+                elif self._duplicate_connects > _MAX_DUPLICATE_CONNECTS:
+                    # A client repeating itself this much is not confused but hostile: one line, then out.
+                    self.logger.warning("%s sent %d duplicate CONNECTs; closing", self.id, self._duplicate_connects)
+                    self.close("parse error")
         elif socket is not None:
             socket.handle_packet(packet)
         elif ptype == DISCONNECT:
@@ -124,7 +134,9 @@ class Connection:
         self._connect_timer = None
         if not self.sockets and not self.closed:
             self.logger.info("%s joined no namespace in time; closing", self.id)
-            self.close("forced close")
+            # Not "forced close": that one keeps a polling session routable for ping_timeout to
+            # hand over what is queued, and a client that never joined has nothing to receive.
+            self.close("transport error")
 
     # --- closing ------------------------------------------------------------------------------
 

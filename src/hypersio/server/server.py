@@ -53,7 +53,8 @@ class Server:
     ``allow_upgrades=False`` keeps long-polling sessions on polling; ``cors_credentials=True``
     allows credentials with ``cors_allowed_origins="*"`` (off, ``*`` is answered without them);
     ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's child once its last
-    socket left. A handshake whose ``Origin`` ``cors_allowed_origins`` does not allow (None:
+    socket left. ``max_connections`` caps open connections (new ones get 503; default: the open
+    files limit, raised to its hard limit at start, minus 64). A handshake whose ``Origin`` ``cors_allowed_origins`` does not allow (None:
     same origin only) is refused with 400.
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
@@ -79,6 +80,7 @@ class Server:
         allow_upgrades: bool = True,
         cors_credentials: bool = False,
         cleanup_empty_child_namespaces: bool = False,
+        max_connections: int | None = None,
     ) -> None:
         self.path = path
         self.transports = tuple(transports)
@@ -95,6 +97,7 @@ class Server:
         self.allow_upgrades = allow_upgrades
         self.cors_credentials = cors_credentials
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+        self.max_connections = max_connections
         self.logger = logger
         self.parser = parser_module(parser)
         if adapter is not None and not callable(adapter):
@@ -134,6 +137,7 @@ class Server:
                 allow_request=self.allow_request,
                 cors_credentials=self.cors_credentials,
                 allow_upgrades=self.allow_upgrades,
+                max_connections=self.max_connections,
             )
             self._engine.on("connection", self._on_engine_connection)
         return self._engine

@@ -77,6 +77,35 @@ def _bind_literal(host: str | None, port: int) -> _socket.socket | None:
     return sock
 
 
+_fd_limit_raised = False
+
+
+def raise_fd_limit() -> int | None:
+    """Raise this process's soft limit of open files to its hard limit (once, logged) and return
+    the soft limit now in force (None where there is no such limit).
+
+    The common default soft limit of 1024 would make a busy server fail to accept at ~1000
+    clients while the kernel allows far more; the hard limit is what the administrator set.
+    """
+    global _fd_limit_raised
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if not _fd_limit_raised:
+        _fd_limit_raised = True
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                logger.info("raised the open files limit from %d to %d", soft, target)
+                soft = target
+            except (ValueError, OSError) as exc:
+                logger.warning("could not raise the open files limit from %d: %s", soft, exc)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
 class Server:
     """An Engine.IO v4 server on uvloop, speaking long-polling and WebSocket.
 
@@ -110,6 +139,7 @@ class Server:
         write_buffer_limit: int = DEFAULT_HARD_LIMIT,
         cors_credentials: bool = False,
         allow_upgrades: bool = True,
+        max_connections: int | None = None,
     ) -> None:
         self.options = EngineOptions(
             path,
@@ -138,6 +168,11 @@ class Server:
         self._aio_server: asyncio.AbstractServer | None = None
         self._handoff: _socket.socket | None = None
         self._refused_origins = 0
+        self._over_limit = 0
+        self._limit_logged_at = -1e9
+        #: Open connections past which new ones get 503 (None: derived from the file
+        #: descriptor limit when serving starts, see :func:`raise_fd_limit`).
+        self.max_connections: int | None = max_connections
         self._origin_logged_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
         self._upgrades_json = upgrades_of(self.options)
@@ -222,6 +257,10 @@ class Server:
         self.port = sockets[0].getsockname()[1] if sockets else port
 
     def _start(self) -> asyncio.AbstractEventLoop:
+        soft = raise_fd_limit()
+        if self.max_connections is None and soft is not None:
+            # Keep descriptors for what the server itself opens (Redis, logs, workers' sockets).
+            self.max_connections = max(soft - 64, 16)
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._corker = get_corker(loop)
@@ -343,7 +382,22 @@ class Server:
 
     # ---- RequestHandler: what the HTTP connections report -----------------------------------
     def connection_opened(self, conn: HttpConnection) -> None:
-        """A client connected (``RequestHandler``)."""
+        """A client connected (``RequestHandler``); past ``max_connections`` it is refused with
+        503 at once, so the descriptors left keep serving the connected clients."""
+        limit = self.max_connections
+        if limit is not None and len(self._connections) >= limit:
+            self._over_limit += 1
+            now = self._loop.time() if self._loop is not None else 0.0
+            if now - self._limit_logged_at > 10:
+                self._limit_logged_at = now
+                logger.warning(
+                    "at max_connections (%d): refusing new connections with 503 (%d refused so far)",
+                    limit,
+                    self._over_limit,
+                )
+            conn.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.close_after_flush()
+            return
         self._connections.add(conn)
 
     def connection_closed(self, conn: HttpConnection) -> None:
@@ -387,6 +441,15 @@ class Server:
         probe of a polling session's upgrade, or a refusal."""
         if not path_matches(self.options, req.path):
             conn.fail(404, f"upgrade request for {req.path}")
+            return
+        version = req.headers.get("sec-websocket-version")
+        if version is not None and version != "13":
+            # RFC 6455 4.4: name the version this server speaks, so the client can retry with it.
+            conn.write(
+                b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n"
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            conn.close_after_flush()
             return
         problem = check_handshake(req)
         if problem is not None:
