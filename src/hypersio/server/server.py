@@ -54,8 +54,8 @@ class Server:
     allows credentials with ``cors_allowed_origins="*"`` (off, ``*`` is answered without them);
     ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's child once its last
     socket left. ``max_connections`` caps open connections (new ones get 503; default: the open
-    files limit, raised to its hard limit at start, minus 64). A handshake whose ``Origin`` ``cors_allowed_origins`` does not allow (None:
-    same origin only) is refused with 400.
+    files limit, raised to its hard limit at start, minus 64). A handshake whose ``Origin``
+    ``cors_allowed_origins`` does not allow (None: same origin only) is refused with 400.
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
     and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
