@@ -139,3 +139,56 @@ async def test_duplicate_connects_are_logged_once_then_close(caplog) -> None:  #
     finally:
         await client.disconnect()
         await sio.close()
+
+
+async def _handshake_from(port: int, source: str, headers: str = "") -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    writer.write(f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(65536), 5)
+    finally:
+        writer.close()
+
+
+async def test_handshake_rate_limit_per_address() -> None:
+    # only 127.0.0.1 is a trusted proxy here, so 127.0.0.2 stands for a client on the network
+    sio = hypersio.Server(handshake_rate_limit=(5, 1), trusted_proxies=("127.0.0.1",))
+    sio.on("connection", lambda s: s.on("echo", lambda x: x))
+    await sio.listen("127.0.0.1", 0)
+    port = sio.engine.port
+    try:
+        answers = [await _handshake_from(port, "127.0.0.2") for _ in range(8)]
+        statuses = [a.split(b"\r\n")[0] for a in answers]
+        assert statuses[:5] == [b"HTTP/1.1 200 OK"] * 5
+        assert all(s.startswith(b"HTTP/1.1 429") for s in statuses[5:])
+        # behind a trusted proxy (loopback) the forwarded client address is what counts ...
+        proxied = [await _handshake_from(port, "127.0.0.1", "X-Forwarded-For: 10.1.2.3\r\n") for _ in range(7)]
+        assert [a.startswith(b"HTTP/1.1 200") for a in proxied] == [True] * 5 + [False] * 2
+        # ... and the proxy itself, and other addresses, are not affected
+        for _ in range(10):
+            assert (await _handshake_from(port, "127.0.0.1")).startswith(b"HTTP/1.1 200")
+        canary = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("polling",))
+        await canary.connect()
+        assert await canary.timeout(2).emit_with_ack("echo", 1) == 1
+        await canary.disconnect()
+    finally:
+        await sio.close()
+
+
+async def test_unjoined_connections_are_capped() -> None:
+    sio = hypersio.Server(max_unjoined_connections=3, connect_timeout=0.5)
+    await sio.listen("127.0.0.1", 0)
+    port = sio.engine.port
+    try:
+        for _ in range(10):
+            await _handshake_from(port, "127.0.0.1")  # sessions that never send CONNECT
+        await asyncio.sleep(0.05)
+        assert len(sio.engine.sessions) <= 3
+        await asyncio.sleep(0.7)  # their connect_timeout passes: room again for real clients
+        canary = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("websocket",))
+        await canary.connect()
+        assert canary.connected
+        await canary.disconnect()
+    finally:
+        await sio.close()

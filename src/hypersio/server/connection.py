@@ -52,6 +52,7 @@ class Connection:
         logger: logging.Logger,
         on_connect: OnConnect,
         on_closed: OnClosed,
+        on_joined: Callable[[Connection], None] | None = None,
     ) -> None:
         self.session = session
         self.id: str = session.id
@@ -63,6 +64,9 @@ class Connection:
         self._parser = parser
         self._on_connect = on_connect
         self._on_closed = on_closed
+        self._on_joined = on_joined
+        #: True once a namespace accepted the client.
+        self.joined = False
         self._close_reason: str | None = None
         self._connect_timer: asyncio.TimerHandle | None = None
         self._duplicate_connects = 0
@@ -124,6 +128,10 @@ class Connection:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
+        if not self.joined:
+            self.joined = True
+            if self._on_joined is not None:
+                self._on_joined(self)
 
     def remove_socket(self, socket: Socket) -> None:
         """Forget a socket that left its namespace."""

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import re
 import signal
+import time
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, TypeVar, overload
@@ -56,6 +57,10 @@ class Server:
     socket left. ``max_connections`` caps open connections (new ones get 503; default: the open
     files limit, raised to its hard limit at start, minus 64). A handshake whose ``Origin``
     ``cors_allowed_origins`` does not allow (None: same origin only) is refused with 400.
+    ``handshake_rate_limit=(burst, per_second)`` limits new sessions per client address (429
+    past it; None turns it off); requests from ``trusted_proxies`` count against the address in
+    ``forwarded_for_header``, or are not limited without it. ``max_unjoined_connections`` caps
+    the connections that have not joined a namespace yet (more are closed at once).
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
     and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
@@ -81,6 +86,10 @@ class Server:
         cors_credentials: bool = False,
         cleanup_empty_child_namespaces: bool = False,
         max_connections: int | None = None,
+        handshake_rate_limit: tuple[float, float] | None = (30, 10),
+        trusted_proxies: Iterable[str] = ("127.0.0.0/8", "::1"),
+        forwarded_for_header: str | None = "x-forwarded-for",
+        max_unjoined_connections: int = 10_000,
     ) -> None:
         self.path = path
         self.transports = tuple(transports)
@@ -98,6 +107,12 @@ class Server:
         self.cors_credentials = cors_credentials
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.max_connections = max_connections
+        self.handshake_rate_limit = handshake_rate_limit
+        self.trusted_proxies = tuple(trusted_proxies)
+        self.forwarded_for_header = forwarded_for_header
+        self.max_unjoined_connections = max_unjoined_connections
+        self._unjoined = 0
+        self._unjoined_logged_at = -1e9
         self.logger = logger
         self.parser = parser_module(parser)
         if adapter is not None and not callable(adapter):
@@ -114,6 +129,7 @@ class Server:
         # connection would cost ~70 bytes each on every idle connection).
         self._on_connect: OnConnect = self._connect
         self._on_closed: OnClosed = self._connection_closed
+        self._on_joined = self._connection_joined
         self.sockets: Namespace = self.of("/")
 
     def __repr__(self) -> str:
@@ -138,6 +154,9 @@ class Server:
                 cors_credentials=self.cors_credentials,
                 allow_upgrades=self.allow_upgrades,
                 max_connections=self.max_connections,
+                handshake_rate_limit=self.handshake_rate_limit,
+                trusted_proxies=self.trusted_proxies,
+                forwarded_for_header=self.forwarded_for_header,
             )
             self._engine.on("connection", self._on_engine_connection)
         return self._engine
@@ -153,6 +172,19 @@ class Server:
 
     def _on_engine_connection(self, session: Any) -> None:
         """A new Engine.IO session: give it a Socket.IO connection (decoder, namespaces)."""
+        if self._unjoined >= self.max_unjoined_connections:
+            # Sessions that have not joined a namespace cost memory and prove nothing yet: past
+            # the cap new ones are dropped at once (logged once a minute).
+            now = time.monotonic()
+            if now - self._unjoined_logged_at > 60:
+                self._unjoined_logged_at = now
+                logger.warning(
+                    "%d connections have not joined a namespace (max_unjoined_connections); closing new ones",
+                    self._unjoined,
+                )
+            session.close("transport error")
+            return
+        self._unjoined += 1
         conn = Connection(
             session,
             self.parser,
@@ -161,11 +193,17 @@ class Server:
             logger=self.logger,
             on_connect=self._on_connect,
             on_closed=self._on_closed,
+            on_joined=self._on_joined,
         )
         self._connections[conn.id] = conn
 
     def _connection_closed(self, conn: Connection) -> None:
         self._connections.pop(conn.id, None)
+        if not conn.joined:
+            self._unjoined -= 1
+
+    def _connection_joined(self, conn: Connection) -> None:
+        self._unjoined -= 1
 
     # --- namespaces ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from hypersio.engine.options import TRANSPORTS, EngineOptions
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
 from hypersio.engine.server.heartbeat import Heartbeats
 from hypersio.engine.server.http import HttpConnection, Request
+from hypersio.engine.server.limits import HandshakeLimiter
 from hypersio.engine.server.polling import Polling
 from hypersio.engine.server.routing import (
     BAD_REQUEST,
@@ -140,6 +141,9 @@ class Server:
         cors_credentials: bool = False,
         allow_upgrades: bool = True,
         max_connections: int | None = None,
+        handshake_rate_limit: tuple[float, float] | None = (30, 10),
+        trusted_proxies: Iterable[str] = ("127.0.0.0/8", "::1"),
+        forwarded_for_header: str | None = "x-forwarded-for",
     ) -> None:
         self.options = EngineOptions(
             path,
@@ -169,6 +173,13 @@ class Server:
         self._handoff: _socket.socket | None = None
         self._refused_origins = 0
         self._over_limit = 0
+        self._rate_logged_at = -1e9
+        #: Per-client-address handshake rate limit (None: off), see :mod:`.limits`.
+        self.handshake_limiter: HandshakeLimiter | None = (
+            HandshakeLimiter(*handshake_rate_limit, trusted_proxies, forwarded_for_header)
+            if handshake_rate_limit is not None
+            else None
+        )
         self._limit_logged_at = -1e9
         #: Open connections past which new ones get 503 (None: derived from the file
         #: descriptor limit when serving starts, see :func:`raise_fd_limit`).
@@ -526,6 +537,20 @@ class Server:
                     self._refused_origins,
                 )
             respond_error(conn, req, BAD_REQUEST, cors, close=req.upgrade)
+            return
+        limiter = self.handshake_limiter
+        if limiter is not None and not limiter.allow(conn.address, req.headers):
+            now = self._loop.time()
+            if now - self._rate_logged_at > 60:
+                self._rate_logged_at = now
+                logger.warning(
+                    "%s: too many handshakes from one client; refusing with 429 (%d refused so far)",
+                    conn.peer,
+                    limiter.refused,
+                )
+            conn.respond(
+                429, [("Retry-After", "1"), ("Content-Type", "text/plain"), *cors], b"Too Many Requests", close=True
+            )
             return
         check = self.allow_request
         if check is None:
