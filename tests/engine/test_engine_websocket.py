@@ -147,10 +147,11 @@ async def test_client_ping_packet_is_a_protocol_error(echo: Harness) -> None:
     assert echo.closes == [(fields["sid"], "transport error")]
 
 
-async def test_bad_handshake_gets_400(echo: Harness) -> None:
+async def test_bad_handshake_gets_400_and_a_wrong_version_426(echo: Harness) -> None:
+    # RFC 6455 4.4: an unsupported version gets 426 naming the one this server speaks
     reader, _writer, _ = await echo.ws_upgrade_request("EIO=4&transport=websocket", {"Sec-WebSocket-Version": "8"})
     res = await read_response(reader)
-    assert res.status == 400
+    assert res.status == 426
     assert await reader.read() == b""
     reader, _writer, _ = await echo.ws_upgrade_request("EIO=4&transport=websocket", {"Sec-WebSocket-Key": "short"})
     assert (await read_response(reader)).status == 400

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
-from typing import cast
+from typing import Any, cast
 
 from hypersio.engine import outlet as fanout
 from hypersio.engine.message import PreparedMessage
@@ -22,6 +22,8 @@ from hypersio.exceptions import ParseError, WebSocketError
 from hypersio.protocol.engineio import packets as eio_parser
 from hypersio.protocol.websocket import frames as wsframe
 
+#: Messages of one connection handled per loop turn before the rest waits for the next turn.
+READ_BUDGET = 256
 _OP_TEXT = wsframe.OP_TEXT
 _OP_BINARY = wsframe.OP_BINARY
 _OP_PING = wsframe.OP_PING
@@ -73,7 +75,7 @@ class WebSocketTransport:
 
     name = "websocket"
 
-    __slots__ = ("conn", "options", "session", "_parser", "_closed", "_upgrade_timer")
+    __slots__ = ("conn", "options", "session", "_parser", "_closed", "_upgrade_timer", "_backlog")
 
     def __init__(self, conn: HttpConnection, options: EngineOptions) -> None:
         self.conn = conn
@@ -82,6 +84,7 @@ class WebSocketTransport:
         self._parser = wsframe.FrameParser(max_message_size=options.max_http_buffer_size, expect_masked=True)
         self._closed = False
         self._upgrade_timer: asyncio.TimerHandle | None = None
+        self._backlog: list[Any] | None = None
 
     def __repr__(self) -> str:
         return f"<WebSocketTransport {self.conn.peer}>"
@@ -96,6 +99,37 @@ class WebSocketTransport:
         except WebSocketError as exc:
             self._fail(exc.code, f"WebSocket protocol error: {exc}")
             return
+        if self._backlog is not None:
+            self._backlog.extend(messages)  # behind what is still waiting, in order
+            return
+        if len(messages) > READ_BUDGET:
+            # One read can hold thousands of tiny messages: handle a share now, pause reading,
+            # and the rest in later loop turns, so one flooding client cannot hold the loop.
+            self._backlog = messages[READ_BUDGET:]
+            del messages[READ_BUDGET:]
+            self.conn.transport.pause_reading()
+            asyncio.get_running_loop().call_soon(self._drain_backlog)
+        self._process(messages)
+
+    def _drain_backlog(self) -> None:
+        backlog = self._backlog
+        if backlog is None:
+            return
+        if self._closed or self.conn.write_closed:
+            self._backlog = None
+            return
+        if len(backlog) > READ_BUDGET:
+            messages = backlog[:READ_BUDGET]
+            del backlog[:READ_BUDGET]
+            asyncio.get_running_loop().call_soon(self._drain_backlog)
+        else:
+            messages = backlog
+            self._backlog = None
+            if not self.conn.closed:
+                self.conn.transport.resume_reading()
+        self._process(messages)
+
+    def _process(self, messages: list[Any]) -> None:
         session = self.session
         if session is not None:
             # The hot path, every Socket.IO packet: MESSAGE frames on the open session this
@@ -112,15 +146,15 @@ class WebSocketTransport:
                 return
             if opcode == _OP_TEXT:
                 try:
-                    ptype, pdata = _decode_packet(payload)  # type: ignore[arg-type]
+                    ptype, pdata = _decode_packet(payload)
                 except ParseError as exc:
                     self._bad_packet(str(exc))
                     return
                 self._dispatch(ptype, pdata)
             elif opcode == _OP_BINARY:
-                self._dispatch(_MESSAGE, payload)  # type: ignore[arg-type]
+                self._dispatch(_MESSAGE, payload)
             elif opcode == _OP_PING:
-                self.conn.write(_build_frame(_OP_PONG, payload))  # type: ignore[arg-type]
+                self.conn.write(_build_frame(_OP_PONG, payload))
             elif opcode == _OP_CLOSE:
                 code, _reason = cast("tuple[int, str]", payload)  # what the frame parser makes of a close frame
                 self._on_close_frame(code)
