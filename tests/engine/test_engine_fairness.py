@@ -23,8 +23,9 @@ FLOODER = textwrap.dedent(
     for _ in range(4):
         s = socket.create_connection(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall(("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: websocket\\r\\n"
-                   "Connection: Upgrade\\r\\nSec-WebSocket-Key: " + key + "\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n").encode())
+        head = ("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\\r\\nHost: x\\r\\nUpgrade: websocket\\r\\n"
+                "Connection: Upgrade\\r\\nSec-WebSocket-Key: " + key + "\\r\\n")
+        s.sendall((head + "Sec-WebSocket-Version: 13\\r\\n\\r\\n").encode())
         s.recv(4096)
         s.sendall(bytes([0x81, 0x82]) + b"\\0\\0\\0\\0" + b"40")  # CONNECT to "/"
         s.setblocking(False)
