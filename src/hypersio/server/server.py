@@ -20,7 +20,7 @@ import asyncio
 import logging
 import re
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
@@ -29,6 +29,8 @@ from hypersio.events.acks import spawn
 from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.server.broadcast import BroadcastOperator
 from hypersio.server.connection import Connection, OnClosed, OnConnect
+from hypersio.server.metrics import CONTENT_TYPE as _METRICS_CONTENT_TYPE
+from hypersio.server.metrics import Metrics
 from hypersio.server.namespace import AdapterFactory, Namespace
 from hypersio.server.parent_namespace import Matcher, ParentNamespace
 from hypersio.server.socket import Socket
@@ -49,7 +51,9 @@ class Server:
     :class:`~hypersio.server.namespace.Namespace` and returning its adapter (an
     :class:`~hypersio.adapters.memory.InMemoryAdapter` subclass, or a cluster adapter's factory);
     ``max_attachments`` bounds binary attachments per packet (a larger count closes the
-    connection).
+    connection). ``metrics=True`` serves Prometheus metrics at ``GET /metrics`` on the server's
+    port (:attr:`metrics`, see ``hypersio.metrics``); ``health_path`` (None: off) answers
+    ``200 ok`` while the server accepts connections, ``503`` once it is closing.
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
     and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
@@ -70,6 +74,8 @@ class Server:
         adapter: AdapterFactory | None = None,
         *,
         max_attachments: int = 10,
+        metrics: bool = False,
+        health_path: str | None = "/health",
     ) -> None:
         self.path = path
         self.transports = tuple(transports)
@@ -98,7 +104,17 @@ class Server:
         # connection would cost ~70 bytes each on every idle connection).
         self._on_connect: OnConnect = self._connect
         self._on_closed: OnClosed = self._connection_closed
+        #: Called with every namespace created from now on (the admin UI and the metrics).
+        self.namespace_observers: list[Callable[[Namespace], None]] = []
+        # Plain counters for the metrics and the admin UI, read when asked (:meth:`traffic`).
+        self._opened_by_transport: dict[str, int] = {}
+        self._closed_by_reason: dict[str, int] = {}
+        self._events_in_closed = 0
+        self._closing = False
+        self.health_path = health_path
         self.sockets: Namespace = self.of("/")
+        #: The server's :class:`~hypersio.metrics.Metrics` when ``metrics=True``, else None.
+        self.metrics: Metrics | None = Metrics(self) if metrics else None
 
     def __repr__(self) -> str:
         return f"<hypersio.Server path={self.path!r} namespaces={sorted(self._nsps)}>"
@@ -120,7 +136,53 @@ class Server:
                 cors_allowed_origins=self.cors_allowed_origins,
             )
             self._engine.on("connection", self._on_engine_connection)
+            if self.health_path is not None:
+                self._engine.routes[self.health_path] = self._health
+            if self.metrics is not None:
+                self._engine.routes["/metrics"] = self._metrics_route
         return self._engine
+
+    def _health(self, request: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+        if self._listening and not self._closing:
+            return 200, [("Content-Type", "text/plain"), ("Cache-Control", "no-store")], b"ok"
+        return 503, [("Content-Type", "text/plain"), ("Cache-Control", "no-store")], b"closing"
+
+    def _metrics_route(self, request: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+        assert self.metrics is not None  # the route exists only with metrics
+        return 200, [("Content-Type", _METRICS_CONTENT_TYPE)], self.metrics.render().encode()
+
+    @property
+    def namespaces(self) -> Mapping[str, Namespace]:
+        """Namespace name -> namespace, every one created so far (read it, do not change it)."""
+        return self._nsps
+
+    def traffic(self) -> dict[str, Any]:
+        """The server's counters now, summed over what is open and what was closed.
+
+        Keys: ``events_in``, ``events_out``, ``broadcasts``, ``bytes_in``, ``bytes_out``,
+        ``volatile_dropped``, ``slow_closes``, ``upgrades`` (ints), ``connections_by_transport``
+        (sessions opened, by handshake transport), ``disconnections_by_reason`` and
+        ``sessions_by_transport`` (open now). The metrics and the admin UI read it; costs one pass
+        over the open connections.
+        """
+        engine = self._engine
+        sessions_by_transport: dict[str, int] = {}
+        if engine is not None:
+            totals = engine.options.stats.totals(engine.connections)
+            for session in engine.sessions.values():
+                sessions_by_transport[session.transport] = sessions_by_transport.get(session.transport, 0) + 1
+        else:
+            totals = {"bytes_in": 0, "bytes_out": 0, "volatile_dropped": 0, "slow_closes": 0, "upgrades": 0}
+        adapters = [nsp.adapter for nsp in self._nsps.values()]
+        return {
+            **totals,
+            "events_in": self._events_in_closed + sum(conn.events_received for conn in self._connections.values()),
+            "events_out": sum(a.events_sent for a in adapters),
+            "broadcasts": sum(a.broadcasts for a in adapters),
+            "connections_by_transport": dict(self._opened_by_transport),
+            "disconnections_by_reason": dict(self._closed_by_reason),
+            "sessions_by_transport": sessions_by_transport,
+        }
 
     def prepare_message(self, data: str | bytes) -> Any:
         """One ``engine.PreparedMessage`` for a broadcast part (class resolved once, lazily)."""
@@ -143,9 +205,14 @@ class Server:
             on_closed=self._on_closed,
         )
         self._connections[conn.id] = conn
+        opened = self._opened_by_transport
+        opened[session.transport] = opened.get(session.transport, 0) + 1
 
     def _connection_closed(self, conn: Connection) -> None:
-        self._connections.pop(conn.id, None)
+        if self._connections.pop(conn.id, None) is not None:
+            self._events_in_closed += conn.events_received
+            reason = conn.close_reason or "unknown"
+            self._closed_by_reason[reason] = self._closed_by_reason.get(reason, 0) + 1
 
     # --- namespaces ---------------------------------------------------------------------------
 
@@ -163,6 +230,7 @@ class Server:
                 nsp = self._nsps[name] = Namespace(self, name)
                 if self._listening:
                     spawn(nsp.adapter.init(), f"adapter of namespace {name}")
+                self._namespace_created(nsp)
             return nsp
         if isinstance(name, re.Pattern) or callable(name):
             parent = ParentNamespace(self, name)
@@ -202,11 +270,16 @@ class Server:
         nsp = self._nsps.get(name)
         if nsp is None:
             nsp = self._nsps[name] = parent.create_child(name)
+            self._namespace_created(nsp)
             if self._listening:
                 await nsp.adapter.init()
                 if conn.closed:
                     return
         nsp.add_client(conn, auth)
+
+    def _namespace_created(self, nsp: Namespace) -> None:
+        for observer in self.namespace_observers:
+            observer(nsp)
 
     # --- the main namespace's API -------------------------------------------------------------------
 
@@ -330,6 +403,7 @@ class Server:
         for nsp in list(self._nsps.values()):
             await nsp.adapter.init()
         self._listening = True
+        self._closing = False
         await self.engine.listen(host, port)
         return self.engine
 
@@ -408,6 +482,7 @@ class Server:
 
     async def close(self) -> None:
         """Disconnect every socket ("server shutting down") and stop the Engine.IO server."""
+        self._closing = True  # the health check fails from now on
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
                 socket.handle_close("server shutting down")
