@@ -91,7 +91,9 @@ async def test_wrong_credentials_are_refused(dev_server: tuple[hypersio.Server, 
         await client.disconnect()
 
 
-async def test_login_gives_a_session_id_that_logs_in_again(dev_server: tuple[hypersio.Server, admin.AdminUI, str]) -> None:
+async def test_login_gives_a_session_id_that_logs_in_again(
+    dev_server: tuple[hypersio.Server, admin.AdminUI, str],
+) -> None:
     _sio, _ui, url = dev_server
     client, rec = await connect_admin(url, {"username": "admin", "password": "s3cret"})
     (session_id,) = await rec.wait_for("session")

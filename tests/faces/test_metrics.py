@@ -21,7 +21,7 @@ def parse(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Prometheus text -> {(name, labels): value}; fails on any line that is not well formed."""
     samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
     for line in text.splitlines():
-        if not line or line.startswith("# HELP ") or line.startswith("# TYPE "):
+        if not line or line.startswith(("# HELP ", "# TYPE ")):
             continue
         match = SAMPLE.match(line)
         assert match, f"malformed line {line!r}"
@@ -112,7 +112,9 @@ async def test_metrics_after_a_scripted_session() -> None:
         status, _, body = await asyncio.to_thread(http_get, port, "/socket.io/?EIO=4&transport=polling")
         assert status == 200
         sid = json.loads(body[1:])["sid"]
-        assert await asyncio.to_thread(http_post, port, f"/socket.io/?EIO=4&transport=polling&sid={sid}", b"4{oops") == 200
+        assert (
+            await asyncio.to_thread(http_post, port, f"/socket.io/?EIO=4&transport=polling&sid={sid}", b"4{oops") == 200
+        )
         await wait_until(lambda: sid not in sio.engine.sessions)
 
         m = await scrape(port)
