@@ -20,6 +20,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
         apt-get install -y -q redis-server >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q redis-server; }
     fi
 fi
+# The admin UI test drives the official dashboard in a headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }
+    fi
+fi
 if ! "$PYTHON" -c "import redis; redis.Redis(socket_connect_timeout=2).ping()" >/dev/null 2>&1; then
     echo "no Redis on 127.0.0.1:6379: starting one"
     redis-server --port 6379 --bind 127.0.0.1 --daemonize yes --save "" --appendonly no

@@ -36,6 +36,8 @@ _LAZY = {
     "msgpack_parser": "hypersio.msgpack_parser",
     "eio_parser": "hypersio.eio_parser",
     "wsframe": "hypersio.wsframe",
+    "admin": "hypersio.admin",
+    "metrics": "hypersio.metrics",
 }
 
 HAS_SPEEDUPS: bool
@@ -55,9 +57,11 @@ __all__ = [
     "Server",
     "Socket",
     "WebSocketError",
+    "admin",
     "connect",
     "eio_parser",
     "engine",
+    "metrics",
     "msgpack_parser",
     "parser",
     "wsframe",
@@ -77,7 +81,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hypersio import eio_parser, engine, msgpack_parser, parser, wsframe
+    from hypersio import admin, eio_parser, engine, metrics, msgpack_parser, parser, wsframe
     from hypersio.client.client import AsyncClient, connect
     from hypersio.server.broadcast import BroadcastOperator
     from hypersio.server.namespace import Namespace

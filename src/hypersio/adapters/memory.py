@@ -44,6 +44,13 @@ class InMemoryAdapter:
         self.nsp = nsp
         self.rooms: dict[str, dict[str, Member]] = {}
         self.sids: dict[str, Member] = {}
+        #: Called as ``observer(room, sid, joined)`` on every membership change (the admin UI's
+        #: room_joined/room_left); empty, a join or a leave pays one truth test.
+        self.membership_observers: list[Callable[[str, str, bool], None]] = []
+        #: Plain counters read by the metrics when scraped: local fan-outs, and EVENT packets
+        #: handed to sockets (by fan-outs and by ``socket.emit``).
+        self.broadcasts = 0
+        self.events_sent = 0
         # While a fan-out iterates a room, changes to the index are deferred: a send can run
         # listeners or close a session synchronously, and mutating a dict under the loop is unsafe.
         self._delivering = 0
@@ -65,6 +72,7 @@ class InMemoryAdapter:
         if member is None:
             member = self.sids[sid] = Member(sid)
         mine = member.rooms
+        observers = self.membership_observers
         for room in rooms:
             if room in mine:
                 continue
@@ -76,6 +84,9 @@ class InMemoryAdapter:
                     self.room_created(room)
             else:
                 group[sid] = member
+            if observers:
+                for observer in observers:
+                    observer(room, sid, True)
 
     def delete(self, sid: str, room: str) -> None:
         """Take socket ``sid`` out of ``room``; an emptied room disappears."""
@@ -87,6 +98,8 @@ class InMemoryAdapter:
             return
         member.rooms.discard(room)
         self._drop(room, sid)
+        for observer in self.membership_observers:
+            observer(room, sid, False)
 
     def del_all(self, sid: str) -> None:
         """Take socket ``sid`` out of every room (on disconnect)."""
@@ -104,6 +117,10 @@ class InMemoryAdapter:
         del self.sids[sid]
         for room in member.rooms:
             self._drop(room, sid)
+        if self.membership_observers:
+            for room in member.rooms:
+                for observer in self.membership_observers:
+                    observer(room, sid, False)
 
     def _drop(self, room: str, sid: str) -> None:
         group = self.rooms.get(room)
@@ -201,7 +218,7 @@ class InMemoryAdapter:
         """
         self._delivering += 1
         try:
-            return _fanout_deliver(
+            delivered: int = _fanout_deliver(
                 self.rooms,
                 self.sids,
                 opts.rooms,
@@ -213,6 +230,9 @@ class InMemoryAdapter:
                 on_client,
                 ack_id,
             )
+            self.broadcasts += 1
+            self.events_sent += delivered
+            return delivered
         finally:
             self._delivering -= 1
             if not self._delivering and self._deferred:

@@ -23,6 +23,8 @@ cdef class CorkedWriter:
     cdef public Py_ssize_t _backlog
     cdef public Py_ssize_t high_water
     cdef public Py_ssize_t hard_limit
+    cdef public Py_ssize_t bytes_written
+    cdef public Py_ssize_t volatile_dropped
 
     cpdef write(self, data)
     cdef int append_frame(self, bytes frame, bint is_volatile) except -1

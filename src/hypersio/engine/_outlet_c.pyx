@@ -108,6 +108,8 @@ cdef class CorkedWriter:
         self._backlog = 0
         self.high_water = high_water
         self.hard_limit = hard_limit
+        self.bytes_written = 0
+        self.volatile_dropped = 0
 
     cpdef write(self, data):
         """Append ``data`` to the output buffer; it goes out at the end of this loop turn.
@@ -127,6 +129,7 @@ cdef class CorkedWriter:
 
     cdef int append_frame(self, bytes frame, bint is_volatile) except -1:
         if is_volatile and self._congested():
+            self.volatile_dropped += 1
             return 0
         if self.write_closed:
             return 0
@@ -184,10 +187,12 @@ cdef class CorkedWriter:
             data = out[0] if n == 1 else _EMPTY.join(out)
             # Emptied in place: the list lives as long as the connection, no list per turn.
             _list_del_slice(out, 0, n, NULL)
+            size = self._out_size
             self._out_size = 0
             if transport is None or transport.is_closing():
                 return 0
             transport.write(data)
+            self.bytes_written += size  # read by the metrics when scraped, never summed per send
             if self._paused_writing:
                 # Only a paused transport can hold more than high_water (< hard_limit) bytes.
                 size = transport.get_write_buffer_size()

@@ -99,6 +99,8 @@ class CorkedWriter:
         "_backlog",
         "high_water",
         "hard_limit",
+        "bytes_written",
+        "volatile_dropped",
     )
 
     def _init_writer(
@@ -118,6 +120,10 @@ class CorkedWriter:
         self._backlog = 0
         self.high_water = high_water
         self.hard_limit = hard_limit
+        # Plain counters the metrics read when scraped (``hypersio.metrics``): bytes handed to the
+        # transport, volatile frames dropped because the peer was congested.
+        self.bytes_written = 0
+        self.volatile_dropped = 0
 
     def write(self, data: bytes) -> None:
         """Append ``data`` to the output buffer; it goes out at the end of this loop turn.
@@ -176,10 +182,12 @@ class CorkedWriter:
         if out:
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()  # the list lives as long as the connection
+            size = self._out_size
             self._out_size = 0
             if transport is None or transport.is_closing():
                 return
             transport.write(data)
+            self.bytes_written += size
             if self._paused_writing:
                 # Only a paused transport can hold more than high_water (< hard_limit) bytes.
                 backlog = self._backlog = transport.get_write_buffer_size()
@@ -284,5 +292,6 @@ def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) ->
 def append_frame(w: CorkedWriter, frame: bytes, volatile: bool) -> None:
     """Buffer one frame on ``w``, dropping it when volatile and the peer is congested."""
     if volatile and w.congested():
+        w.volatile_dropped += 1
         return
     w.write(frame)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER
+from hypersio.engine.stats import EngineStats
 
 __all__ = ["TRANSPORTS", "EngineOptions"]
 
@@ -39,6 +40,7 @@ class EngineOptions:
         "allow_upgrades",
         "sid_tag",
         "one_request_per_connection",
+        "stats",
     )
 
     def __init__(
@@ -91,6 +93,9 @@ class EngineOptions:
         #: Close each HTTP connection after one response (workers: the primary routes each
         #: connection once, so a kept-alive connection must not carry another session's requests).
         self.one_request_per_connection = False
+        #: The server's traffic counters (not a setting: handed down with the settings so that
+        #: every part can count without a reference to the server; see ``engine/stats.py``).
+        self.stats = EngineStats()
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)

@@ -67,8 +67,10 @@ cdef class Router:
     cdef object _decode
     cdef Decoder _decoder
     cdef dict _sockets
+    cdef public Py_ssize_t events
 
     def __init__(self, conn):
+        self.events = 0
         self._conn = conn
         decoder = conn.decoder
         self._decoder = <Decoder>decoder if type(decoder) is Decoder else None
@@ -94,14 +96,18 @@ cdef class Router:
         if type(packet) is Packet:
             fast = <Packet>packet
             found = PyDict_GetItem(self._sockets, fast.nsp)
-            if found is not NULL and fast.type == EVENT:
-                on_event(<object>found, fast.data, fast.id)
-                return
+            if fast.type == EVENT:
+                self.events += 1
+                if found is not NULL:
+                    on_event(<object>found, fast.data, fast.id)
+                    return
         else:
             found = PyDict_GetItem(self._sockets, packet.nsp)
-            if found is not NULL and packet.type == EVENT:
-                on_event(<object>found, packet.data, packet.id)
-                return
+            if packet.type == EVENT:
+                self.events += 1
+                if found is not NULL:
+                    on_event(<object>found, packet.data, packet.id)
+                    return
         conn.handle_other_packet(packet, None if found is NULL else <object>found)
 
 

@@ -68,15 +68,17 @@ class Router:
     with the connection's decoder and socket table resolved once.
 
     ``conn.decoder`` and ``conn.sockets`` must stay the same objects for the connection's life
-    (the connection mutates the dict in place).
+    (the connection mutates the dict in place). ``events`` counts the EVENT packets decoded (a
+    plain field the metrics read when scraped: counting costs no call per packet).
     """
 
-    __slots__ = ("_conn", "_decode", "_sockets")
+    __slots__ = ("_conn", "_decode", "_sockets", "events")
 
     def __init__(self, conn: RoutedConnection) -> None:
         self._conn = conn
         self._decode = conn.decoder.add
         self._sockets = conn.sockets
+        self.events = 0
 
     def __call__(self, data: str | bytes) -> None:
         conn = self._conn
@@ -90,9 +92,11 @@ class Router:
         if packet is None:
             return  # waiting for binary attachments
         socket = self._sockets.get(packet.nsp)
-        if packet.type == EVENT and socket is not None:
-            on_event(socket, packet.data, packet.id)
-            return
+        if packet.type == EVENT:
+            self.events += 1
+            if socket is not None:
+                on_event(socket, packet.data, packet.id)
+                return
         conn.handle_other_packet(packet, socket)
 
 

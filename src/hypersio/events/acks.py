@@ -24,6 +24,7 @@ import asyncio
 import inspect
 import itertools
 import logging
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from types import FunctionType, MethodType
@@ -279,11 +280,16 @@ class PendingAcks:
     ``ids`` is the id source; pass one shared iterator when several registries must never reuse
     an id (a server namespace shares one between its sockets and its broadcasts, as socket.io
     does), or leave it ``None`` for a private counter starting at 0.
+
+    ``latency_observer`` (None unless metrics are on) is called with the seconds between the
+    registration of an ack and its answer; only then is the start time taken.
     """
 
     def __init__(self, ids: Iterator[int] | None = None) -> None:
         self._ids = ids if ids is not None else itertools.count()
         self._pending: dict[int, _Pending] = {}
+        self.latency_observer: Callable[[float], None] | None = None
+        self._started: dict[int, float] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -315,6 +321,8 @@ class PendingAcks:
         if timeout is not None:
             timer = asyncio.get_running_loop().call_later(timeout, self._expire, ack_id)
         self._pending[ack_id] = _Pending(on_ack, on_error, timer)
+        if self.latency_observer is not None:
+            self._started[ack_id] = time.monotonic()
         return ack_id
 
     def register_callback(self, callback: Callable[..., Any], timeout: float | None = None) -> int:
@@ -353,6 +361,10 @@ class PendingAcks:
             return False
         if entry.timer is not None:
             entry.timer.cancel()
+        if self._started:
+            started = self._started.pop(ack_id, None)  # type: ignore[arg-type]
+            if started is not None and self.latency_observer is not None:
+                self.latency_observer(time.monotonic() - started)
         try:
             entry.on_ack(list(args) if args is not None else [])
         except Exception:
@@ -361,11 +373,13 @@ class PendingAcks:
 
     def discard(self, ack_id: int) -> None:
         """Stop waiting for ``ack_id`` without calling anything."""
+        self._started.pop(ack_id, None)
         entry = self._pending.pop(ack_id, None)
         if entry is not None and entry.timer is not None:
             entry.timer.cancel()
 
     def _expire(self, ack_id: int) -> None:
+        self._started.pop(ack_id, None)
         entry = self._pending.pop(ack_id, None)
         if entry is None:
             return
@@ -382,6 +396,7 @@ class PendingAcks:
         callback is never called, as in socket.io.
         """
         pending, self._pending = self._pending, {}
+        self._started.clear()
         for entry in pending.values():
             if entry.timer is not None:
                 entry.timer.cancel()

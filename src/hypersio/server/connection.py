@@ -68,6 +68,8 @@ class Connection:
         #: True once a namespace accepted the client.
         self.joined = False
         self._close_reason: str | None = None
+        #: Why the connection closed ("parse error", "transport close", ...), once it has.
+        self.close_reason: str | None = None
         self._connect_timer: asyncio.TimerHandle | None = None
         self._duplicate_connects = 0
         if connect_timeout:
@@ -79,6 +81,12 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<Connection {self.id!r} namespaces={sorted(self.sockets)}>"
+
+    @property
+    def events_received(self) -> int:
+        """EVENT packets received on this connection so far (the router counts them, for metrics)."""
+        events: int = self._route.events
+        return events
 
     # --- incoming (called by the Router of hypersio.events.dispatch) ----------------------------
 
@@ -170,6 +178,7 @@ class Connection:
             return
         self.closed = True
         reason = self._close_reason or reason
+        self.close_reason = reason
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None

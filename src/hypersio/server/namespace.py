@@ -78,6 +78,9 @@ class Namespace(EventEmitter):
         self.adapter: InMemoryAdapter = self._make_adapter()
         #: The dynamic namespace this one is a child of (None for a namespace of its own).
         self.parent: Any = None
+        #: Called with each accepted socket before the ``connection`` handlers (the admin UI and
+        #: the metrics watch sockets this way without taking a place among the user's handlers).
+        self.socket_observers: list[Callable[[Socket], None]] = []
 
     def _make_adapter(self) -> InMemoryAdapter:
         factory = self.server.adapter_factory
@@ -274,6 +277,8 @@ class Namespace(EventEmitter):
     def _accept(self, socket: Socket, conn: Connection) -> None:
         socket.handle_connect()
         conn.namespace_joined()
+        for observer in self.socket_observers:
+            observer(socket)
         self._emit_reserved("connection", socket)
 
     def remove_socket(self, socket: Socket) -> None:

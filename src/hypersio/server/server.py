@@ -21,7 +21,7 @@ import logging
 import re
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
@@ -30,6 +30,8 @@ from hypersio.events.acks import spawn
 from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.server.broadcast import BroadcastOperator
 from hypersio.server.connection import Connection, OnClosed, OnConnect
+from hypersio.server.metrics import CONTENT_TYPE as _METRICS_CONTENT_TYPE
+from hypersio.server.metrics import Metrics
 from hypersio.server.namespace import AdapterFactory, Namespace
 from hypersio.server.parent_namespace import Matcher, ParentNamespace
 from hypersio.server.socket import Socket
@@ -61,6 +63,9 @@ class Server:
     past it; None turns it off); requests from ``trusted_proxies`` count against the address in
     ``forwarded_for_header``, or are not limited without it. ``max_unjoined_connections`` caps
     the connections that have not joined a namespace yet (more are closed at once).
+    ``metrics=True`` serves Prometheus metrics at ``GET /metrics`` on the server's
+    port (:attr:`metrics`, see ``hypersio.metrics``); ``health_path`` (None: off) answers
+    ``200 ok`` while the server accepts connections, ``503`` once it is closing.
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
     and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
@@ -90,6 +95,8 @@ class Server:
         trusted_proxies: Iterable[str] = ("127.0.0.0/8", "::1"),
         forwarded_for_header: str | None = "x-forwarded-for",
         max_unjoined_connections: int = 10_000,
+        metrics: bool = False,
+        health_path: str | None = "/health",
     ) -> None:
         self.path = path
         self.transports = tuple(transports)
@@ -130,7 +137,17 @@ class Server:
         self._on_connect: OnConnect = self._connect
         self._on_closed: OnClosed = self._connection_closed
         self._on_joined = self._connection_joined
+        #: Called with every namespace created from now on (the admin UI and the metrics).
+        self.namespace_observers: list[Callable[[Namespace], None]] = []
+        # Plain counters for the metrics and the admin UI, read when asked (:meth:`traffic`).
+        self._opened_by_transport: dict[str, int] = {}
+        self._closed_by_reason: dict[str, int] = {}
+        self._events_in_closed = 0
+        self._closing = False
+        self.health_path = health_path
         self.sockets: Namespace = self.of("/")
+        #: The server's :class:`~hypersio.metrics.Metrics` when ``metrics=True``, else None.
+        self.metrics: Metrics | None = Metrics(self) if metrics else None
 
     def __repr__(self) -> str:
         return f"<hypersio.Server path={self.path!r} namespaces={sorted(self._nsps)}>"
@@ -159,7 +176,53 @@ class Server:
                 forwarded_for_header=self.forwarded_for_header,
             )
             self._engine.on("connection", self._on_engine_connection)
+            if self.health_path is not None:
+                self._engine.routes[self.health_path] = self._health
+            if self.metrics is not None:
+                self._engine.routes["/metrics"] = self._metrics_route
         return self._engine
+
+    def _health(self, request: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+        if self._listening and not self._closing:
+            return 200, [("Content-Type", "text/plain"), ("Cache-Control", "no-store")], b"ok"
+        return 503, [("Content-Type", "text/plain"), ("Cache-Control", "no-store")], b"closing"
+
+    def _metrics_route(self, request: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+        assert self.metrics is not None  # the route exists only with metrics
+        return 200, [("Content-Type", _METRICS_CONTENT_TYPE)], self.metrics.render().encode()
+
+    @property
+    def namespaces(self) -> Mapping[str, Namespace]:
+        """Namespace name -> namespace, every one created so far (read it, do not change it)."""
+        return self._nsps
+
+    def traffic(self) -> dict[str, Any]:
+        """The server's counters now, summed over what is open and what was closed.
+
+        Keys: ``events_in``, ``events_out``, ``broadcasts``, ``bytes_in``, ``bytes_out``,
+        ``volatile_dropped``, ``slow_closes``, ``upgrades`` (ints), ``connections_by_transport``
+        (sessions opened, by handshake transport), ``disconnections_by_reason`` and
+        ``sessions_by_transport`` (open now). The metrics and the admin UI read it; costs one pass
+        over the open connections.
+        """
+        engine = self._engine
+        sessions_by_transport: dict[str, int] = {}
+        if engine is not None:
+            totals = engine.options.stats.totals(engine.connections)
+            for session in engine.sessions.values():
+                sessions_by_transport[session.transport] = sessions_by_transport.get(session.transport, 0) + 1
+        else:
+            totals = {"bytes_in": 0, "bytes_out": 0, "volatile_dropped": 0, "slow_closes": 0, "upgrades": 0}
+        adapters = [nsp.adapter for nsp in self._nsps.values()]
+        return {
+            **totals,
+            "events_in": self._events_in_closed + sum(conn.events_received for conn in self._connections.values()),
+            "events_out": sum(a.events_sent for a in adapters),
+            "broadcasts": sum(a.broadcasts for a in adapters),
+            "connections_by_transport": dict(self._opened_by_transport),
+            "disconnections_by_reason": dict(self._closed_by_reason),
+            "sessions_by_transport": sessions_by_transport,
+        }
 
     def prepare_message(self, data: str | bytes) -> Any:
         """One ``engine.PreparedMessage`` for a broadcast part (class resolved once, lazily)."""
@@ -196,9 +259,14 @@ class Server:
             on_joined=self._on_joined,
         )
         self._connections[conn.id] = conn
+        opened = self._opened_by_transport
+        opened[session.transport] = opened.get(session.transport, 0) + 1
 
     def _connection_closed(self, conn: Connection) -> None:
-        self._connections.pop(conn.id, None)
+        if self._connections.pop(conn.id, None) is not None:
+            self._events_in_closed += conn.events_received
+            reason = conn.close_reason or "unknown"
+            self._closed_by_reason[reason] = self._closed_by_reason.get(reason, 0) + 1
         if not conn.joined:
             self._unjoined -= 1
 
@@ -229,12 +297,9 @@ class Server:
             return parent
         raise TypeError("namespace must be a str, a compiled regex or a callable")
 
-    @property
-    def namespaces(self) -> dict[str, Namespace]:
-        """The concrete namespaces by name (a copy; dynamic children included while they exist)."""
-        return dict(self._nsps)
-
     def _new_namespace(self, nsp: Namespace) -> None:
+        for observer in self.namespace_observers:
+            observer(nsp)
         # socket.io's "new_namespace" event: on the main namespace's handlers.
         main = self._nsps.get("/")
         if main is not None and main is not nsp:
@@ -409,6 +474,7 @@ class Server:
         for nsp in list(self._nsps.values()):
             await nsp.adapter.init()
         self._listening = True
+        self._closing = False
         await self.engine.listen(host, port, ssl=ssl)
         return self.engine
 
@@ -491,6 +557,7 @@ class Server:
 
     async def close(self) -> None:
         """Disconnect every socket ("server shutting down") and stop the Engine.IO server."""
+        self._closing = True  # the health check fails from now on
         for nsp in list(self._nsps.values()):
             for socket in list(nsp.sockets.values()):
                 socket.handle_close("server shutting down")

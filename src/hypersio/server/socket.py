@@ -292,6 +292,7 @@ class Socket(EventEmitter):
             if ack_id is not None:
                 self.acks.discard(ack_id)  # unencodable arguments: nobody will ever answer
             raise
+        self._adapter.events_sent += 1
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Send ``event`` and wait for the client's ack.
@@ -315,6 +316,7 @@ class Socket(EventEmitter):
         except Exception:
             self.acks.discard(ack_id)
             raise
+        self._adapter.events_sent += 1
         return await fut
 
     def timeout(self, seconds: float) -> _FlaggedSocket:

@@ -211,6 +211,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         "_body_size",
         "_req",
         "_upgrade_req",
+        "bytes_received",
     )
 
     def __init__(
@@ -249,6 +250,8 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self._body_size = 0
         self._req: Request | None = None
         self._upgrade_req: Request | None = None
+        #: Bytes read from the socket (HTTP and WebSocket), for the metrics (``EngineStats``).
+        self.bytes_received = 0
 
     def __repr__(self) -> str:
         return f"<HttpConnection {self.address}:{self.port}>"
@@ -283,6 +286,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             holder.held_connection_lost(self)
         if self.ws is not None:
             self.ws.connection_lost()
+        self.options.stats.connection_closed(self)
         self.handler.connection_closed(self)
 
     def data_received(self, data: bytes) -> None:
@@ -290,8 +294,9 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         if self.write_closed:
             return  # closing: whatever else the peer sends is moot (and must not log again)
         if self.ws is not None:
-            self.ws.feed(data)
+            self.ws.feed(data)  # counts its bytes itself (it is also the WebSocketReader's feed)
             return
+        self.bytes_received += len(data)
         if self._upgrade_buffer is not None:
             self._upgrade_buffer.append(data)
             if sum(map(len, self._upgrade_buffer)) > self.options.max_http_buffer_size:
@@ -320,6 +325,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             self.fail(400, f"malformed HTTP request: {exc}")
 
     def _write_overflow(self, size: int) -> None:
+        self.options.stats.slow_closes += 1
         if self.ws is not None:
             self.ws.write_overflow(size)
         else:

@@ -85,6 +85,7 @@ class Polling:
         if self._overflowed:
             return
         if volatile and (self._get is None or self._queue_size > self.options.write_buffer_high_water):
+            self.options.stats.volatile_dropped += 1
             return  # nobody is polling right now: a volatile message is dropped, as in node
         self._queue.append(record)
         self._queue_size += len(record)
@@ -102,6 +103,7 @@ class Polling:
             # Not closed here: the caller may be iterating over sessions (a broadcast), and the
             # close handlers would run in the middle of it. Nothing more is queued meanwhile.
             self._overflowed = True
+            self.options.stats.slow_closes += 1
             self._loop.call_soon(session.close, "transport error", "write buffer limit exceeded")
             return
         if self._get is not None and not self._corked:

@@ -42,12 +42,14 @@ from hypersio.engine.server.routing import (
 from hypersio.engine.server.session import Session
 from hypersio.engine.server.websocket import WebSocketTransport, check_handshake, handshake_response
 
-__all__ = ["ERROR_MESSAGES", "TRANSPORTS", "AllowRequest", "Server"]
+__all__ = ["ERROR_MESSAGES", "TRANSPORTS", "AllowRequest", "Route", "Server"]
 
 _GET_HEADERS = [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")]
 
 AllowRequest = Callable[[Request], bool | Awaitable[bool]]
 Opener = Callable[[HttpConnection, Request, list[tuple[str, str]]], None]
+#: An extra HTTP route (``Server.routes``): the request in, ``(status, headers, body)`` out.
+Route = Callable[[Request], tuple[int, list[tuple[str, str]], bytes]]
 
 
 def _bind_literal(host: str | None, port: int) -> _socket.socket | None:
@@ -187,6 +189,9 @@ class Server:
         self._origin_logged_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
         self._upgrades_json = upgrades_of(self.options)
+        #: Extra HTTP routes outside ``path``, by exact path: ``route(request)`` returns
+        #: ``(status, headers, body)``. ``hypersio.Server`` adds ``/health`` and ``/metrics`` here.
+        self.routes: dict[str, Route] = {}
 
     # ---- public API -------------------------------------------------------------------------
     @property
@@ -420,7 +425,12 @@ class Server:
         long-polling handshake, a CORS preflight, or an error."""
         options = self.options
         if not path_matches(options, req.path):
-            conn.respond(404, [("Content-Type", "text/plain")], b"Not Found")
+            route = self.routes.get(req.path)
+            if route is None:
+                conn.respond(404, [("Content-Type", "text/plain")], b"Not Found")
+            else:
+                status, headers, body = route(req)
+                conn.respond(status, headers, b"" if req.method == "HEAD" else body)
             return
         cors = cors_headers(options, req.headers)
         if req.method == "OPTIONS" and options.cors_allowed_origins is not None:

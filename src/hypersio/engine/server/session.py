@@ -285,6 +285,7 @@ class Session(Outlet):
         self.carrier = ws
         self.ws_out = ws.conn
         self.transport = ws.name
+        self._options.stats.upgrades += 1
         # What was queued for polling and not yet polled goes first, in order, on the WebSocket.
         for record in records:
             ws.send_record(record)

@@ -92,8 +92,10 @@ class WebSocketTransport:
     # ---- receiving --------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         """Parse received bytes and dispatch the complete messages."""
-        if self._closed or self.conn.write_closed:
+        conn = self.conn
+        if self._closed or conn.write_closed:
             return  # closing: whatever else the peer sends is moot (and must not log again)
+        conn.bytes_received += len(data)  # the metrics' bytes in (once per read, not per message)
         try:
             messages = self._parser.feed(data)
         except WebSocketError as exc:
@@ -220,6 +222,7 @@ class WebSocketTransport:
         the same frame to the connection buffer itself, in C)."""
         conn = self.conn
         if volatile and conn.congested():
+            conn.volatile_dropped += 1
             return
         conn.write(_message_frame(data))
 
@@ -227,6 +230,7 @@ class WebSocketTransport:
         """Queue a prepared message's frame (broadcasts append it in hypersio.adapters.rooms instead)."""
         conn = self.conn
         if volatile and conn.congested():
+            conn.volatile_dropped += 1
             return
         conn.write(msg.ws_frame)
 
