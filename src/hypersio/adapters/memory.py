@@ -14,6 +14,7 @@ set per recipient or per broadcast.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
@@ -24,6 +25,13 @@ from hypersio.adapters.rooms import deliver as _fanout_deliver
 from hypersio.protocol.socketio.packet import EVENT
 
 __all__ = ["BroadcastOptions", "InMemoryAdapter"]
+
+
+def _run_listener(handler: Callable[..., Any], *args: Any) -> None:
+    try:
+        handler(*args)
+    except Exception:  # a listener's bug must not break a join or a leave
+        logging.getLogger("hypersio").exception("error in an adapter room event listener %r", handler)
 
 
 class InMemoryAdapter:
@@ -47,6 +55,7 @@ class InMemoryAdapter:
         #: Called as ``observer(room, sid, joined)`` on every membership change (the admin UI's
         #: room_joined/room_left); empty, a join or a leave pays one truth test.
         self.membership_observers: list[Callable[[str, str, bool], None]] = []
+        self._room_listeners: dict[str, list[Callable[..., Any]]] = {}
         #: Plain counters read by the metrics when scraped: local fan-outs, and EVENT packets
         #: handed to sockets (by fan-outs and by ``socket.emit``).
         self.broadcasts = 0
@@ -132,10 +141,35 @@ class InMemoryAdapter:
                     self.room_deleted(room)
 
     def room_created(self, room: str) -> None:
-        """A room got its first member (called when :attr:`watch_rooms` is set)."""
+        """A room got its first member (called when :attr:`watch_rooms` is set): the
+        ``create-room`` listeners run (subclasses that override this call it too)."""
+        for handler in self._room_listeners.get("create-room", ()):
+            _run_listener(handler, room)
 
     def room_deleted(self, room: str) -> None:
-        """A room lost its last member (called when :attr:`watch_rooms` is set)."""
+        """A room lost its last member (called when :attr:`watch_rooms` is set): the
+        ``delete-room`` listeners run."""
+        for handler in self._room_listeners.get("delete-room", ()):
+            _run_listener(handler, room)
+
+    def on(self, event: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Listen to the adapter's room events, as socket.io's adapter emits them:
+        ``create-room`` (room) and ``delete-room`` (room) when a room gets its first member or
+        loses its last, ``join-room`` and ``leave-room`` (room, sid) on every membership change.
+        Useful to track presence; costs nothing while nobody listens. Returns the handler."""
+        if event not in ("create-room", "delete-room", "join-room", "leave-room"):
+            raise ValueError(f"unknown adapter event {event!r}")
+        listeners = self._room_listeners.setdefault(event, [])
+        listeners.append(handler)
+        if event in ("create-room", "delete-room"):
+            self.watch_rooms = True
+        elif self._membership_event not in self.membership_observers:
+            self.membership_observers.append(self._membership_event)
+        return handler
+
+    def _membership_event(self, room: str, sid: str, joined: bool) -> None:
+        for handler in self._room_listeners.get("join-room" if joined else "leave-room", ()):
+            _run_listener(handler, room, sid)
 
     def socket_rooms(self, sid: str) -> set[str] | None:
         """The rooms of socket ``sid`` (the live set; copy before changing it), or None."""

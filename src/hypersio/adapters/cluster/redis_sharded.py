@@ -104,11 +104,13 @@ class ShardedRedisAdapter(ClusterMessageAdapter):
 
     def room_created(self, room: str) -> None:
         """A room got its first local member: receive its channel (dynamic modes)."""
+        super().room_created(room)
         if self._separate_channel(room):
             self._change_room(self._room_channel(room), True)
 
     def room_deleted(self, room: str) -> None:
         """A room lost its last local member: stop receiving its channel (dynamic modes)."""
+        super().room_deleted(room)
         self._change_room(self._room_channel(room), False)
 
     def _change_room(self, channel: str, subscribe: bool) -> None:
