@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from hypersio import cluster
 from hypersio.adapters.base import BroadcastOptions
 from hypersio.adapters.cluster import messages as M
 from hypersio.adapters.cluster.redis_streams import (
@@ -112,3 +113,17 @@ def test_which_stored_broadcasts_a_session_missed() -> None:
     assert _included(rooms, BroadcastOptions(rooms=frozenset({"r1", "r2"})))
     assert not _included(rooms, BroadcastOptions(rooms=frozenset({"r2"})))
     assert not _included(rooms, BroadcastOptions(except_rooms=frozenset({"sid"})))
+
+
+def test_empty_data_is_still_written_and_cluster_clients_are_refused() -> None:
+    assert encode_entry(M.message(M.SOCKETS_JOIN, {}, UID, "/"))[-2:] == ["data", "{}"]
+
+    class RedisCluster:  # stands for redis.asyncio.cluster.RedisCluster
+        pass
+
+    with pytest.raises(TypeError, match="not supported yet"):
+        cluster.redis_streams_adapter(RedisCluster())
+    with pytest.raises(TypeError, match="not supported yet"):
+        cluster.sharded_redis_adapter(RedisCluster())
+    with pytest.raises(ValueError, match="subscription_mode"):
+        cluster.sharded_redis_adapter("redis://127.0.0.1", subscription_mode="sometimes")

@@ -195,8 +195,8 @@ class ClusterMessageAdapter(ClusterAdapterBase):
     """
 
     TIMEOUT_TEXT: ClassVar[dict[str, str]] = {
-        **ClusterAdapterBase.TIMEOUT_TEXT,
-        # ClusterAdapter's words for both kinds of request.
+        "rooms": "timeout reached while waiting for allRooms response",
+        # ClusterAdapter's words for both kinds of request it makes.
         "fetch": "timeout reached: only {got} responses received out of {expected}",
         "emit": "timeout reached: only {got} responses received out of {expected}",
     }

@@ -98,7 +98,7 @@ def encode_entry(msg: dict[str, Any], only_plaintext: bool = False) -> list[str]
     and ``only_plaintext`` is off (CLUSTER-NOTES.md §4.1)."""
     fields = ["uid", msg["uid"], "nsp", msg["nsp"], "type", str(msg["type"])]
     data = msg.get("data")
-    if data:
+    if data is not None:  # JavaScript's truthiness: an empty object is still written
         if not only_plaintext and msg["type"] in MAY_CONTAIN_BINARY and notepack.has_binary(data):
             fields += ["data", base64.b64encode(notepack.pack(data)).decode("ascii")]
         else:
@@ -189,6 +189,17 @@ def _entries(reply: Any) -> list[tuple[str, dict[Any, Any]]]:
 # --- the I/O ---------------------------------------------------------------------------------------
 
 
+class _Stop:
+    """A stream reader's own connection, and whether the reader must end (see
+    :meth:`StreamHub.detach`)."""
+
+    __slots__ = ("connection", "stopped")
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.connection: Any = None
+
+
 class StreamHub:
     """What the namespaces of one factory share: the Redis link, the namespace -> adapter map the
     readers dispatch by, and one reader task per stream (started by the first namespace of the
@@ -198,7 +209,7 @@ class StreamHub:
         self.shared = SharedLink(url_or_client)
         self.options = options
         self.adapters: dict[str, RedisStreamsAdapter] = {}
-        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._readers: dict[str, tuple[asyncio.Task[None], _Stop]] = {}
         self._log = RateLimitedLog()
 
     async def attach(self, adapter: RedisStreamsAdapter) -> None:
@@ -210,7 +221,9 @@ class StreamHub:
             # added between init() and that first call would otherwise be lost.
             start = await self._last_id(adapter.link, stream)
             if stream not in self._readers:
-                self._readers[stream] = spawn(self._read(adapter.link, stream, start), f"Redis stream {stream}")
+                stop = _Stop()
+                task = spawn(self._read(adapter.link, stream, start, stop), f"Redis stream {stream}")
+                self._readers[stream] = (task, stop)
 
     async def detach(self, adapter: RedisStreamsAdapter) -> None:
         """Stop routing to ``adapter``; the last namespace of a stream stops its reader."""
@@ -219,13 +232,21 @@ class StreamHub:
         stream = adapter.stream
         if any(other.stream == stream for other in self.adapters.values()):
             return
-        task = self._readers.pop(stream, None)
-        if task is not None:
-            task.cancel()
+        reader = self._readers.pop(stream, None)
+        if reader is None:
+            return
+        task, stop = reader
+        # Cancelling a task blocked in XREAD is not reliable with redis-py (the cancellation is
+        # sometimes lost and the read goes on for the whole block time): the flag ends the loop
+        # and closing the reader's own connection ends the read at once.
+        stop.stopped = True
+        if stop.connection is not None:
             try:
-                await task
-            except asyncio.CancelledError:
-                pass
+                await stop.connection.disconnect()
+            except Exception as exc:  # already broken
+                logger.debug("closing the reader of %s: %s", stream, exc)
+        task.cancel()
+        await asyncio.wait({task}, timeout=self.options["block_time"] + 1.0)
 
     async def _last_id(self, link: RedisLink, stream: str) -> str:
         try:
@@ -235,21 +256,29 @@ class StreamHub:
             return "$"
         return entries[0][0] if entries else "0-0"
 
-    async def _read(self, link: RedisLink, stream: str, last: str) -> None:
+    async def _read(self, link: RedisLink, stream: str, last: str, stop: _Stop) -> None:
         """The XREAD BLOCK loop of one stream: survives Redis going away, and carries on from the
         last entry it saw when Redis is back."""
         options = self.options
         block_ms = max(1, int(options["block_time"] * 1000))
         delay = 0.05
         down = False
-        while True:
+        # A connection of its own (made by the client's pool, not lent by it): XREAD blocks it,
+        # and detach() closes it to end a read.
+        connection = stop.connection = link.client.connection_pool.make_connection()
+        while not stop.stopped:
             try:
-                reply = await link.command(
+                await connection.send_command(
                     "XREAD", "COUNT", options["read_count"], "BLOCK", block_ms, "STREAMS", stream, last
                 )
+                reply = await connection.read_response()
             except asyncio.CancelledError:
+                await connection.disconnect()
                 raise
             except Exception as exc:
+                if stop.stopped:
+                    return
+                await connection.disconnect()  # the next send_command connects again
                 if not down:
                     down = True
                     logger.warning("cannot read the Redis stream %s (%s); retrying", stream, exc)
@@ -263,7 +292,9 @@ class StreamHub:
             if isinstance(reply, dict):  # RESP3: {stream: entries}
                 groups: list[Any] = list(reply.values())
             else:
-                groups = [item[1] for item in reply or ()]
+                groups = [item[1] for item in reply or ()]  # [[stream, entries]]
+            if stop.stopped:
+                return
             for entries in groups:
                 for entry_id, fields in _entries(entries):
                     last = entry_id
