@@ -96,6 +96,16 @@ class WebSocketTransport:
         except WebSocketError as exc:
             self._fail(exc.code, f"WebSocket protocol error: {exc}")
             return
+        self.receive_messages(messages)
+
+    def receive_messages(self, messages: list[tuple[int, object]]) -> None:
+        """Dispatch complete ``(opcode, payload)`` messages, as the frame parser returns them.
+
+        :meth:`feed` calls it with what it parsed; a driver whose server parses the frames
+        itself (ASGI: ``hypersio.engine.server.asgi``) calls it with the messages it receives.
+        """
+        if self._closed or self.conn.write_closed:
+            return
         session = self.session
         if session is not None:
             # The hot path, every Socket.IO packet: MESSAGE frames on the open session this
