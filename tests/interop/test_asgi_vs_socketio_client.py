@@ -162,7 +162,7 @@ def test_lifespan_passed_on() -> None:
     with UvicornThread(hypersio.ASGIApp(sio, other_app=fastapi_app(events))) as srv:
         assert events == ["startup"]
         assert sio.engine.sessions == {}
-        status, body = srv.get("/socket.io/?EIO=4&transport=polling")
+        status, _body = srv.get("/socket.io/?EIO=4&transport=polling")
         assert status == 200
         assert len(sio.engine.sessions) == 1
     assert events == ["startup", "shutdown"]
