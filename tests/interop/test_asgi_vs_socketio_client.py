@@ -57,7 +57,13 @@ class UvicornThread:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", loop="uvloop", ws="websockets-sansio", lifespan="on")
+        self.loop: asyncio.AbstractEventLoop | None = None  # uvicorn's, seen at the first call
+
+        async def recording(scope: Any, receive: Any, send: Any) -> None:
+            self.loop = asyncio.get_running_loop()
+            await app(scope, receive, send)
+
+        config = uvicorn.Config(recording, log_level="warning", loop="uvloop", ws="websockets-sansio", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
@@ -193,3 +199,36 @@ def test_websocket_outside_path_refused_without_other_app() -> None:
 
     with UvicornThread(hypersio.ASGIApp(sio)) as srv:
         assert asyncio.run(attempt(srv.port)) != "opened"
+
+
+def test_server_side_close_and_shutdown_end_the_websockets() -> None:
+    """A session the server closes ends its ASGI WebSocket (the client gets a normal close), and uvicorn's shutdown with a WebSocket still open completes and closes the
+    engine."""
+    client = pytest.importorskip("websockets.asyncio.client")
+    sio = hypersio.Server()
+
+    async def close_all() -> None:
+        for session in list(sio.engine.sessions.values()):
+            session.close()
+
+    async def scenario(srv: UvicornThread) -> tuple[str, list[str], int | None]:
+        url = f"ws://127.0.0.1:{srv.port}/socket.io/?EIO=4&transport=websocket"
+        async with client.connect(url) as ws:
+            opened = str(await ws.recv())
+            assert srv.loop is not None
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(close_all(), srv.loop))
+            rest = [str(m) async for m in ws]
+            code = ws.close_code
+        second = await client.connect(url)
+        await second.recv()  # left open: uvicorn's shutdown must still complete
+        return opened, rest, code
+
+    with UvicornThread(hypersio.ASGIApp(sio)) as srv:
+        opened, rest, code = asyncio.run(scenario(srv))
+        assert opened.startswith('0{"sid":"')
+        assert rest == []  # as on the native server: a normal close frame, nothing before it
+        assert code == 1000
+        assert len(sio.engine.sessions) == 1
+    assert not srv.thread.is_alive()
+    assert sio.engine.sessions == {}
+    assert sio.engine.connections == set()
