@@ -202,8 +202,8 @@ def test_websocket_outside_path_refused_without_other_app() -> None:
 
 
 def test_server_side_close_and_shutdown_end_the_websockets() -> None:
-    """A session the server closes ends its ASGI WebSocket (the client gets a normal close), and uvicorn's shutdown with a WebSocket still open completes and closes the
-    engine."""
+    """A session the server closes ends its ASGI WebSocket (the client gets a normal close), and
+    uvicorn's shutdown with a WebSocket still open completes and closes the engine."""
     client = pytest.importorskip("websockets.asyncio.client")
     sio = hypersio.Server()
 
@@ -232,3 +232,24 @@ def test_server_side_close_and_shutdown_end_the_websockets() -> None:
     assert not srv.thread.is_alive()
     assert sio.engine.sessions == {}
     assert sio.engine.connections == set()
+
+
+def test_refused_websocket_gets_the_engine_error_over_http() -> None:
+    """A WebSocket for an unknown session is refused with the engine's 400 and JSON body, through
+    uvicorn's WebSocket denial response, as the native server answers it."""
+    client = pytest.importorskip("websockets.asyncio.client")
+    exceptions = pytest.importorskip("websockets.exceptions")
+    sio = hypersio.Server()
+
+    async def attempt(port: int) -> tuple[int, bytes]:
+        url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket&sid=nope"
+        try:
+            async with client.connect(url):
+                return 101, b""
+        except exceptions.InvalidStatus as exc:
+            return exc.response.status_code, exc.response.body or b""
+
+    with UvicornThread(hypersio.ASGIApp(sio)) as srv:
+        status, body = asyncio.run(attempt(srv.port))
+    assert status == 400
+    assert json.loads(body) == {"code": 1, "message": "Session ID unknown"}
