@@ -119,11 +119,11 @@ def table(results: dict[str, list[dict[str, Any]]], markdown: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the fan-out interleaved over the three servers and print the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--clients", type=int, default=300)
     ap.add_argument("--broadcasts", type=int, default=500)
     ap.add_argument("--per-turn", type=int, default=50)
     ap.add_argument("--payload-size", type=int, default=16)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="load generator processes")
     ap.add_argument("--duration-limit", type=float, default=60.0)
     ap.add_argument("--allow-pure", action="store_true", help="run even without hypersio's compiled extensions")
