@@ -366,7 +366,6 @@ async def serve_http(
             try:
                 body = await _read_body(receive, options.max_http_buffer_size)
             except _TooLarge:
-                body = None
                 handler.body_too_large(conn, req)
                 conn.fail(413, "body over max_http_buffer_size")
             else:
