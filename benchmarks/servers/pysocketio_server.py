@@ -18,16 +18,22 @@ from aiohttp import web
 
 def build_app(parser: str, ping_interval: float, ping_timeout: float) -> web.Application:
     """An aiohttp application with the benchmark's "/" and "/control" namespaces."""
+    app = web.Application()
+    build_sio(parser, ping_interval, ping_timeout, "aiohttp").attach(app)
+    return app
+
+
+def build_sio(parser: str, ping_interval: float, ping_timeout: float, async_mode: str) -> socketio.AsyncServer:
+    """The benchmark's python-socketio server ("/" and "/control"), for aiohttp or, with
+    ``async_mode="asgi"``, for socketio.ASGIApp (benchmarks/servers/pysocketio_asgi_server.py)."""
     sio = socketio.AsyncServer(
-        async_mode="aiohttp",
+        async_mode=async_mode,
         transports=["websocket", "polling"],
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         serializer="msgpack" if parser == "msgpack" else "default",
         cors_allowed_origins="*",
     )
-    app = web.Application()
-    sio.attach(app)
 
     @sio.on("connect")
     async def connect(sid: str, environ: dict, auth: dict | None = None) -> None:
@@ -57,7 +63,7 @@ def build_app(parser: str, ping_interval: float, ping_timeout: float) -> web.App
     async def control_connect(sid: str, environ: dict, auth: dict | None = None) -> None:
         pass
 
-    return app
+    return sio
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from hypersio.exceptions import (
 __version__ = "0.1.0"
 
 _LAZY = {
+    "ASGIApp": "hypersio.asgi",
     "Server": "hypersio.server.server",
     "Namespace": "hypersio.server.namespace",
     "Socket": "hypersio.server.socket",
@@ -44,6 +45,7 @@ HAS_SPEEDUPS: bool
 
 __all__ = [
     "HAS_SPEEDUPS",
+    "ASGIApp",
     "AckTimeoutError",
     "ClusterTimeoutError",
     "AsyncClient",
@@ -82,6 +84,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # pragma: no cover
     from hypersio import admin, eio_parser, engine, metrics, msgpack_parser, parser, wsframe
+    from hypersio.asgi import ASGIApp
     from hypersio.client.client import AsyncClient, connect
     from hypersio.server.broadcast import BroadcastOperator
     from hypersio.server.namespace import Namespace

@@ -128,5 +128,13 @@ def engine_level() -> None:
     engine.on("connection", on_session)
 
 
+# Under an ASGI server (uvicorn user_program:asgi_app), beside another ASGI app or alone.
+asgi_app = hypersio.ASGIApp(sio)
+
+
+async def close_asgi() -> None:
+    await asgi_app.close()
+
+
 if __name__ == "__main__":
     sio.run(host="127.0.0.1", port=3000)

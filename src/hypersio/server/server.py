@@ -478,6 +478,16 @@ class Server:
         await self.engine.listen(host, port, ssl=ssl)
         return self.engine
 
+    async def start_external(self) -> Any:
+        """Get ready to serve through another driver (``hypersio.ASGIApp`` calls it at the ASGI
+        server's startup) inside the running loop, as :meth:`listen` does without binding a
+        port; return the engine server. Stop with :meth:`close`."""
+        for nsp in list(self._nsps.values()):
+            await nsp.adapter.init()
+        self._listening = True
+        self.engine.start_external()
+        return self.engine
+
     async def serve_handoff(self, channel: Any, sid_tag: str) -> None:
         """Serve the connections a workers' primary passes over ``channel`` (see
         ``hypersio.engine.Server.serve_handoff``); ``python -m hypersio serve --workers N`` and

@@ -162,6 +162,9 @@ class Upgraded(Protocol):
     def feed(self, data: bytes) -> None:
         """Bytes received on the connection."""
 
+    def receive_messages(self, messages: list[tuple[int, object]]) -> None:
+        """Complete messages a driver received already parsed (ASGI), ``(opcode, payload)`` pairs."""
+
     def connection_lost(self) -> None:
         """The TCP connection is gone."""
 
@@ -504,6 +507,11 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         except Exception:
             logger.exception("%s: error while handling a WebSocket upgrade", self.peer)
             self.fail(500, "internal error")
+
+    def accept_upgrade(self, response: bytes) -> None:
+        """Accept a WebSocket upgrade: write ``response`` (the ``101``; another driver, such as
+        ASGI, sends its own accept instead)."""
+        self.write(response)
 
     def switch_to(self, ws: Upgraded) -> None:
         """Hand the connection to the WebSocket ``ws`` (after the 101 was written)."""

@@ -188,6 +188,7 @@ class Server:
         self.max_connections: int | None = max_connections
         self._origin_logged_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._serving = False  # between listen/serve_handoff/start_external and close
         self._upgrades_json = upgrades_of(self.options)
         #: Extra HTTP routes outside ``path``, by exact path: ``route(request)`` returns
         #: ``(status, headers, body)``. ``hypersio.Server`` adds ``/health`` and ``/metrics`` here.
@@ -272,12 +273,21 @@ class Server:
         sockets = self._aio_server.sockets
         self.port = sockets[0].getsockname()[1] if sockets else port
 
+    def start_external(self) -> None:
+        """Serve through another driver (``hypersio.ASGIApp`` under an ASGI server) in the
+        running loop: the sessions, heartbeats and output corking start without binding a port;
+        the driver hands its requests to the ``RequestHandler`` methods. Stop with :meth:`close`."""
+        if self._serving:
+            raise RuntimeError("this server is already serving")
+        self._start()
+
     def _start(self) -> asyncio.AbstractEventLoop:
         soft = raise_fd_limit()
         if self.max_connections is None and soft is not None:
             # Keep descriptors for what the server itself opens (Redis, logs, workers' sockets).
             self.max_connections = max(soft - 64, 16)
         loop = asyncio.get_running_loop()
+        self._serving = True
         self._loop = loop
         self._corker = get_corker(loop)
         self._heartbeats = Heartbeats(loop, self._sessions)
@@ -372,8 +382,9 @@ class Server:
     async def close(self) -> None:
         """Stop accepting, close every session ("server shutting down"), close the connections."""
         aio_server = self._aio_server
-        if aio_server is None and self._handoff is None:
+        if not self._serving:
             return
+        self._serving = False
         if aio_server is not None:
             aio_server.close()
         self._stop_handoffs()
@@ -492,7 +503,7 @@ class Server:
         if not self.options.allow_upgrades:
             respond_error(conn, req, BAD_REQUEST, [], close=True)
             return
-        conn.write(handshake_response(req))
+        conn.accept_upgrade(handshake_response(req))
         ws = WebSocketTransport(conn, self.options)
         if session.closed or session.transport != "polling" or session.upgrading is not None:
             # Already upgraded or upgrading: node accepts this WebSocket and closes it at once.
@@ -588,7 +599,7 @@ class Server:
         except Exception:
             logger.exception("%s: allow_request raised", conn.peer)
             allowed = False
-        if conn.closed or (self._aio_server is None and self._handoff is None):
+        if conn.closed or not self._serving:
             return
         if allowed:
             then(conn, req, cors)
@@ -616,7 +627,7 @@ class Server:
         self._emit_connection(session)
 
     def _open_websocket(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
-        conn.write(handshake_response(req))
+        conn.accept_upgrade(handshake_response(req))
         sid = self._new_sid()
         ws = WebSocketTransport(conn, self.options)
         session = self._new_session(sid, req, ws)

@@ -111,7 +111,7 @@ class WebSocketTransport:
             del messages[READ_BUDGET:]
             self.conn.transport.pause_reading()
             asyncio.get_running_loop().call_soon(self._drain_backlog)
-        self._process(messages)
+        self.receive_messages(messages)
 
     def _drain_backlog(self) -> None:
         backlog = self._backlog
@@ -129,9 +129,17 @@ class WebSocketTransport:
             self._backlog = None
             if not self.conn.closed:
                 self.conn.transport.resume_reading()
-        self._process(messages)
+        self.receive_messages(messages)
 
-    def _process(self, messages: list[Any]) -> None:
+    def receive_messages(self, messages: list[Any]) -> None:
+        """Dispatch complete ``(opcode, payload)`` messages, as the frame parser returns them.
+
+        :meth:`feed` calls it with what it parsed (a budget's worth per loop turn); a driver
+        whose server parses the frames itself (ASGI: ``hypersio.engine.server.asgi``) calls it
+        with the messages it receives.
+        """
+        if self._closed or self.conn.write_closed:
+            return
         session = self.session
         if session is not None:
             # The hot path, every Socket.IO packet: MESSAGE frames on the open session this
