@@ -48,7 +48,11 @@ function fromWire(value) {
 }
 
 async function makeAdapter() {
-  const pub = createClient({ url: redisUrl });
+  // A Redis Cluster when config.clusterNodes lists its nodes (the sharded adapter's cluster mode).
+  const { createCluster } = require("redis");
+  const pub = config.clusterNodes
+    ? createCluster({ rootNodes: config.clusterNodes.map((url) => ({ url })) })
+    : createClient({ url: redisUrl });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
   const clients = [pub, sub];

@@ -31,6 +31,12 @@ __all__ = ["Handler", "RedisLink", "make_client"]
 Handler = Callable[[bytes, bytes], None]
 
 
+def is_cluster_client(client: Any) -> bool:
+    """True for a ``redis.asyncio.cluster.RedisCluster`` client."""
+    kind = type(client)
+    return kind.__name__ == "RedisCluster" or kind.__module__.startswith("redis.asyncio.cluster")
+
+
 def make_client(url_or_client: Any) -> tuple[Any, bool]:
     """A ``redis.asyncio`` client for ``url_or_client`` and whether the link owns it (made it
     from a URL, so closes it). An existing client must return bytes (``decode_responses=False``)."""
@@ -66,6 +72,8 @@ class RedisLink:
 
     def __init__(self, url_or_client: Any) -> None:
         self.client, self._owns_client = make_client(url_or_client)
+        #: A Redis Cluster client: sharded Pub/Sub only, read node by node (see _read_loop).
+        self.cluster = is_cluster_client(self.client)
         self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any] | None]] = []
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -170,6 +178,8 @@ class RedisLink:
     ) -> None:
         """Have ``handler`` receive the messages of ``channels``, ``patterns`` and (sharded
         Pub/Sub) ``shard_channels``; returns once Redis confirmed (or raises if it cannot)."""
+        if self.cluster and (channels or patterns):
+            raise TypeError("a Redis Cluster client carries sharded Pub/Sub only (the sharded adapter)")
         new_channels = [c.encode() for c in channels]
         new_patterns = [p.encode() for p in patterns]
         new_shards = [c.encode() for c in shard_channels]
@@ -182,6 +192,10 @@ class RedisLink:
         if self._closed:
             return
         if self._pubsub is None:
+            if self.cluster:
+                # Its pub/sub routes channels by the slot map, which a fresh client has not
+                # fetched yet (it does so on its first command).
+                await self.client.initialize()
             self._pubsub = self.client.pubsub()
         if self._down_since is not None:
             return  # Redis is down: the reader subscribes to everything when it is back
@@ -233,7 +247,11 @@ class RedisLink:
                 continue
             pubsub = self._pubsub
             try:
-                message = await pubsub.get_message(timeout=None)
+                if self.cluster:
+                    # One connection per shard: poll them in turn (redis-py's cluster pub/sub).
+                    message = await pubsub.get_sharded_message(ignore_subscribe_messages=False, timeout=0.2)
+                else:
+                    message = await pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -243,7 +261,7 @@ class RedisLink:
                 logger.warning("lost the Redis subscriber connection (%s); reconnecting", exc)
                 continue
             if message is None:
-                if not pubsub.subscribed:
+                if not self.cluster and not pubsub.subscribed:
                     await asyncio.sleep(0.01)  # nothing subscribed yet: get_message returns at once
                 continue
             delay = 0.05
@@ -264,7 +282,8 @@ class RedisLink:
                 await pubsub.psubscribe(*self._patterns)
             if self._shard_channels:
                 await pubsub.ssubscribe(*self._shard_channels)
-            await pubsub.ping()
+            if not self.cluster:
+                await pubsub.ping()
         except Exception:
             return  # still down: the read loop tries again
         if self._down_since is not None:

@@ -26,6 +26,7 @@ from hypersio.adapters.base import NamespaceView
 from hypersio.adapters.cluster.core import logger
 from hypersio.adapters.cluster.messages import BROADCAST, ClusterMessageAdapter, encode
 from hypersio.adapters.cluster.redis import SharedLink
+from hypersio.adapters.cluster.redis_link import is_cluster_client
 from hypersio.adapters.cluster.wire import BadMessage, decode_any
 from hypersio.events.acks import spawn
 
@@ -41,12 +42,12 @@ def _looks_like_a_socket_id(room: str) -> bool:
 
 
 def refuse_cluster_client(url_or_client: Any) -> None:
-    """Raise for a ``RedisCluster`` client, which the Redis adapters do not support yet."""
-    kind = type(url_or_client)
-    if kind.__name__ == "RedisCluster" or kind.__module__.startswith("redis.asyncio.cluster"):
+    """Raise for a ``RedisCluster`` client where an adapter cannot use one (the streams
+    adapter: its readers block on one node; the sharded adapter takes cluster clients)."""
+    if is_cluster_client(url_or_client):
         raise TypeError(
-            "a redis.asyncio.cluster.RedisCluster client is not supported yet; "
-            "pass a URL or a standalone redis.asyncio.Redis client"
+            "a redis.asyncio.cluster.RedisCluster client is not supported by this adapter; "
+            "pass a URL or a standalone redis.asyncio.Redis client (the sharded adapter takes cluster clients)"
         )
 
 
@@ -155,6 +156,14 @@ class ShardedRedisAdapter(ClusterMessageAdapter):
     async def server_count(self) -> int:
         """The servers of this namespace, this one included: the connections subscribed to its
         main channel (``PUBSUB SHARDNUMSUB``)."""
+        if self._link.cluster:
+            # Each primary counts its own subscribers; only the channel's shard has any.
+            from redis.asyncio.cluster import RedisCluster
+
+            replies = await self._link.client.execute_command(
+                "PUBSUB", "SHARDNUMSUB", self.channel, target_nodes=RedisCluster.PRIMARIES
+            )
+            return sum(int(reply[1]) for reply in replies.values() if reply)
         reply = await self._link.command("PUBSUB", "SHARDNUMSUB", self.channel)
         return int(reply[1]) if reply else 0
 
@@ -216,7 +225,6 @@ def sharded_redis_adapter(
     (seconds) bounds every wait for the other servers. All namespaces of the server share one
     command connection and one subscriber connection.
     """
-    refuse_cluster_client(url_or_client)
     if subscription_mode not in SUBSCRIPTION_MODES:
         raise ValueError(f"subscription_mode must be one of {SUBSCRIPTION_MODES}, not {subscription_mode!r}")
     shared = SharedLink(url_or_client)
