@@ -12,9 +12,10 @@ that one room, so a server only receives the room broadcasts it has members for:
 * ``"static"``: the main channel only.
 
 Every server of a cluster must use the same mode and prefix. Needs Redis 7.0 or newer
-(SSUBSCRIBE, SPUBLISH, PUBSUB SHARDNUMSUB). A ``redis.asyncio.cluster.RedisCluster`` client is
-not supported yet (the servers would have to be counted on every master, and subscriptions made
-per shard); a URL or a standalone ``redis.asyncio.Redis`` client is.
+(SSUBSCRIBE, SPUBLISH, PUBSUB SHARDNUMSUB). A URL, a standalone ``redis.asyncio.Redis`` client or
+a ``redis.asyncio.cluster.RedisCluster`` client: with a cluster, each channel lives on the shard of
+its hash slot, the subscriptions are made shard by shard, and the servers are counted on every
+primary.
 """
 
 from __future__ import annotations
