@@ -7,13 +7,40 @@ into the server (they sit below it and never import it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER
 
-__all__ = ["TRANSPORTS", "EngineOptions"]
+__all__ = ["COMPRESSION_THRESHOLD", "TRANSPORTS", "CompressionSetting", "EngineOptions", "compression_threshold"]
 
 TRANSPORTS = ("polling", "websocket")
+#: Node's default for both kinds of compression: bodies and messages under 1 KiB go as they are
+#: (deflating them saves a few bytes and costs more CPU than the bytes are worth).
+COMPRESSION_THRESHOLD = 1024
+
+#: ``http_compression`` / ``per_message_deflate``: on, off, or on with ``{"threshold": bytes}``.
+CompressionSetting = bool | Mapping[str, int] | None
+
+
+def compression_threshold(setting: CompressionSetting, name: str) -> int | None:
+    """The size from which ``setting`` compresses, or None when it is off.
+
+    ``True`` is :data:`COMPRESSION_THRESHOLD`; a mapping may only hold ``threshold`` (bytes,
+    0 or more). Raises ValueError otherwise, naming the option ``name``.
+    """
+    if setting is None or setting is False:
+        return None
+    if setting is True:
+        return COMPRESSION_THRESHOLD
+    if isinstance(setting, Mapping):
+        unknown = set(setting) - {"threshold"}
+        if unknown:
+            raise ValueError(f"{name}: unknown setting(s) {sorted(unknown)} (only 'threshold' is supported)")
+        threshold = setting.get("threshold", COMPRESSION_THRESHOLD)
+        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
+            raise ValueError(f"{name}: threshold must be a non-negative number of bytes")
+        return threshold
+    raise ValueError(f"{name} must be True, False or a dict like {{'threshold': 1024}}")
 
 
 class EngineOptions:
@@ -22,6 +49,8 @@ class EngineOptions:
     ``path`` always ends with ``/``; ``cors_allowed_origins`` is None (no CORS headers), ``"*"``
     (any origin) or a frozenset of origins; ``write_buffer_limit`` is at least
     ``write_buffer_high_water``. Times are in seconds, sizes in bytes.
+    ``http_compression`` and ``per_message_deflate`` are the sizes from which long-polling
+    bodies and WebSocket messages are compressed, or None when that compression is off.
     """
 
     __slots__ = (
@@ -37,6 +66,8 @@ class EngineOptions:
         "write_buffer_limit",
         "sid_tag",
         "one_request_per_connection",
+        "http_compression",
+        "per_message_deflate",
     )
 
     def __init__(
@@ -52,6 +83,8 @@ class EngineOptions:
         http_idle_timeout: float = 30.0,
         write_buffer_high_water: int = DEFAULT_HIGH_WATER,
         write_buffer_limit: int = DEFAULT_HARD_LIMIT,
+        http_compression: CompressionSetting = True,
+        per_message_deflate: CompressionSetting = False,
     ) -> None:
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
@@ -84,6 +117,8 @@ class EngineOptions:
         #: Close each HTTP connection after one response (workers: the primary routes each
         #: connection once, so a kept-alive connection must not carry another session's requests).
         self.one_request_per_connection = False
+        self.http_compression = compression_threshold(http_compression, "http_compression")
+        self.per_message_deflate = compression_threshold(per_message_deflate, "per_message_deflate")
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)

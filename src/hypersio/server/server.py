@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from hypersio.adapters.recovery import Recovery
+from hypersio.engine.options import CompressionSetting, compression_threshold
 from hypersio.events.acks import spawn
 from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.server.broadcast import BroadcastOperator
@@ -49,7 +50,9 @@ class Server:
     :class:`~hypersio.server.namespace.Namespace` and returning its adapter (an
     :class:`~hypersio.adapters.memory.InMemoryAdapter` subclass, or a cluster adapter's factory);
     ``max_attachments`` bounds binary attachments per packet (a larger count closes the
-    connection).
+    connection). ``http_compression`` and ``per_message_deflate`` are the engine's (API.md "Faces
+    and options"): long-polling bodies gzipped from 1 KiB by default, WebSocket permessage-deflate
+    off by default; True, False or ``{"threshold": bytes}``.
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
     and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
@@ -70,6 +73,8 @@ class Server:
         adapter: AdapterFactory | None = None,
         *,
         max_attachments: int = 10,
+        http_compression: CompressionSetting = True,
+        per_message_deflate: CompressionSetting = False,
     ) -> None:
         self.path = path
         self.transports = tuple(transports)
@@ -82,6 +87,11 @@ class Server:
             connection_state_recovery = Recovery()
         self.connection_state_recovery: Recovery | None = connection_state_recovery or None
         self.max_attachments = max_attachments
+        # Checked now (ValueError) though the engine is made on first use.
+        compression_threshold(http_compression, "http_compression")
+        compression_threshold(per_message_deflate, "per_message_deflate")
+        self.http_compression = http_compression
+        self.per_message_deflate = per_message_deflate
         self.logger = logger
         self.parser = parser_module(parser)
         if adapter is not None and not callable(adapter):
@@ -118,18 +128,21 @@ class Server:
                 max_http_buffer_size=self.max_http_buffer_size,
                 transports=self.transports,
                 cors_allowed_origins=self.cors_allowed_origins,
+                http_compression=self.http_compression,
+                per_message_deflate=self.per_message_deflate,
             )
             self._engine.on("connection", self._on_engine_connection)
         return self._engine
 
-    def prepare_message(self, data: str | bytes) -> Any:
-        """One ``engine.PreparedMessage`` for a broadcast part (class resolved once, lazily)."""
+    def prepare_message(self, data: str | bytes, compress: bool = True) -> Any:
+        """One ``engine.PreparedMessage`` for a broadcast part (class resolved once, lazily);
+        ``compress=False`` for a broadcast sent with ``compress(False)``."""
         cls = self._prepared_cls
         if cls is None:
             from hypersio.engine import PreparedMessage
 
             cls = self._prepared_cls = PreparedMessage
-        return cls(data)
+        return cls(data) if compress else cls(data, False)
 
     def _on_engine_connection(self, session: Any) -> None:
         """A new Engine.IO session: give it a Socket.IO connection (decoder, namespaces)."""
