@@ -236,3 +236,30 @@ async def test_upgrade_from_polling_negotiates_too(make_server: Any) -> None:
     await settle()
     ws.send(1, ("4" + BIG).encode(), compressed=True)
     assert await ws.message() == (True, "4" + BIG)
+
+
+async def test_protocol_errors_are_logged_rate_limited(
+    make_server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hypersio.engine.server import websocket as ws_transport
+
+    limiter = ws_transport._RateLimitedWarnings(interval=60.0)
+    monkeypatch.setattr(ws_transport, "_protocol_warnings", limiter)
+    harness = await deflate_echo(make_server, max_http_buffer_size=10_000)
+
+    async def bomb() -> None:
+        ws = await raw_ws(harness)
+        await ws.message()
+        ws.send(2, b"\x00" * 1_000_000, compressed=True)
+        b0, _payload = await ws.frame()
+        assert b0 == 0x88
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "size limit once inflated" in r.getMessage()]
+
+    for _ in range(3):
+        await bomb()
+    assert len(lines()) == 1  # three bombs, one line
+    limiter.interval = 0.0
+    await bomb()
+    assert len(lines()) == 2 and "2 more like it" in lines()[1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import time
 from typing import cast
 
 from hypersio.engine import outlet as fanout
@@ -36,6 +37,35 @@ _message_frame = wsframe.message_frame
 _decode_packet = eio_parser.decode_packet
 _MESSAGE = eio_parser.MESSAGE
 _deliver_messages = fanout.deliver_messages
+
+
+class _RateLimitedWarnings:
+    """At most one warning per ``interval`` seconds for each kind (a close code); the next one
+    says how many were left out. A client that sends garbage on purpose (zip bombs from many
+    connections, say) then costs the log a line every few seconds, not one per connection."""
+
+    __slots__ = ("interval", "_last", "_suppressed")
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._last: dict[int, float] = {}
+        self._suppressed: dict[int, int] = {}
+
+    def warning(self, kind: int, fmt: str, *args: object) -> None:
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.interval:
+            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+            return
+        self._last[kind] = now
+        left_out = self._suppressed.pop(kind, 0)
+        if left_out:
+            fmt += " (%d more like it in the last %.0f s not logged)"
+            args = (*args, left_out, self.interval)
+        logger.warning(fmt, *args)
+
+
+_protocol_warnings = _RateLimitedWarnings()
 
 
 def check_handshake(req: Request) -> str | None:
@@ -168,8 +198,9 @@ class WebSocketTransport:
             self.close(False, False)
 
     def _fail(self, code: int, message: str) -> None:
-        """Protocol violation: close frame with ``code``, connection closed, session ended."""
-        logger.warning("%s: %s", self.conn.peer, message)
+        """Protocol violation: close frame with ``code``, connection closed, session ended
+        (logged, rate-limited per close code)."""
+        _protocol_warnings.warning(code, "%s: %s", self.conn.peer, message)
         self._send_close(code)
         session = self.session
         if session is not None and session.carrier is self:
