@@ -13,6 +13,7 @@ import inspect
 import itertools
 import json
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -282,8 +283,6 @@ def test_websocket_frame_parser(
 
 def _deflated_part(py: ModuleType, opcode: int, data: bytes, fin: bool, rsv: int, squeeze: bool, key: bytes) -> bytes:
     """A masked frame with any RSV bits, its payload deflated (as RFC 7692 says) or raw garbage."""
-    import zlib
-
     if squeeze:
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
         data = (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]

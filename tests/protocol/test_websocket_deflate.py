@@ -247,3 +247,10 @@ def test_negotiation_accepts(offer: str, answer: str) -> None:
 )
 def test_negotiation_declines(offer: str | None) -> None:
     assert pmd.negotiate(offer) is None
+
+
+def test_no_size_limit_at_all(websocket_twin: ModuleType) -> None:
+    import sys
+
+    p = websocket_twin.FrameParser(sys.maxsize, True, True)
+    assert p.feed(raw_frame(0xC2, deflated(b"z" * 300_000))) == [(2, b"z" * 300_000)]

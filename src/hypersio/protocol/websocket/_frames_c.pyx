@@ -18,6 +18,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyBy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_CheckExact
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
@@ -660,13 +661,17 @@ cdef class FrameParser:
         to gigabytes costs ``max_message_size`` bytes of output before it is refused.
         """
         cdef bytes out
+        # One byte past the limit tells "too big" from "exactly the limit" (sys.maxsize: no limit).
+        cdef Py_ssize_t cap = self.max_message_size
+        if cap < PY_SSIZE_T_MAX:
+            cap += 1
         inflater = self._inflater
         if inflater is None:
             inflater = zlib.decompressobj(-C_INFLATE_WINDOW_BITS)
             if not self.peer_no_context_takeover:
                 self._inflater = inflater
         try:
-            out = inflater.decompress(bytes(data) + C_DEFLATE_TAIL, self.max_message_size + 1)
+            out = inflater.decompress(bytes(data) + C_DEFLATE_TAIL, cap)
         except zlib.error as exc:
             raise WebSocketError(CLOSE_INVALID_DATA, ERR_INFLATE.format(exc)) from None
         if PyBytes_GET_SIZE(out) > self.max_message_size:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import struct
+import sys
 import zlib
 from typing import Any
 
@@ -487,8 +488,10 @@ class FrameParser:
             if not self.peer_no_context_takeover:
                 self._inflater = inflater
         limit = self.max_message_size
+        # One byte past the limit tells "too big" from "exactly the limit" (sys.maxsize: no limit).
+        cap = limit + 1 if limit < sys.maxsize else limit
         try:
-            out: bytes = inflater.decompress(bytes(data) + DEFLATE_TAIL, limit + 1)
+            out: bytes = inflater.decompress(bytes(data) + DEFLATE_TAIL, cap)
         except zlib.error as exc:
             raise WebSocketError(CLOSE_INVALID_DATA, ERR_INFLATE.format(exc)) from None
         if len(out) > limit:
