@@ -52,6 +52,8 @@ class _RateLimitedWarnings:
         self._suppressed: dict[int, int] = {}
 
     def warning(self, kind: int, fmt: str, *args: object) -> None:
+        """Log ``fmt % args`` as a warning unless one of this ``kind`` went out less than
+        ``interval`` seconds ago (then it is only counted)."""
         now = time.monotonic()
         last = self._last.get(kind)
         if last is not None and now - last < self.interval:
