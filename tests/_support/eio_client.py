@@ -9,12 +9,16 @@ import asyncio
 import base64
 import json
 import os
+import struct
+import zlib
 from typing import Any
 
 from hypersio import wsframe
 from hypersio.engine import Server
 
 TIMEOUT = 3.0
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
+OFFER = "permessage-deflate; client_max_window_bits"  # the permessage-deflate offer of ws and browsers
 
 
 class Response:
@@ -240,3 +244,54 @@ def attach_echo(harness: Harness) -> None:
 
 def split_payload(text: str) -> list[str]:
     return text.split("\x1e")
+
+
+class RawWs:
+    """A WebSocket client that shows each received frame's first byte and raw payload."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.head = head.decode("latin-1")
+
+    @property
+    def extensions(self) -> str | None:
+        for line in self.head.split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "sec-websocket-extensions":
+                return value.strip()
+        return None
+
+    async def frame(self) -> tuple[int, bytes]:
+        """The next frame: (first byte, payload as it crossed the socket)."""
+        async with asyncio.timeout(TIMEOUT):
+            b0, b1 = await self.reader.readexactly(2)
+            n = b1 & 0x7F
+            if n == 126:
+                (n,) = struct.unpack(">H", await self.reader.readexactly(2))
+            elif n == 127:
+                (n,) = struct.unpack(">Q", await self.reader.readexactly(8))
+            return b0, await self.reader.readexactly(n)
+
+    async def message(self) -> tuple[bool, str | bytes]:
+        """The next data message: (compressed?, its content inflated with plain zlib)."""
+        b0, payload = await self.frame()
+        assert b0 & 0x80 and b0 & 0x0F in (1, 2), hex(b0)
+        compressed = bool(b0 & 0x40)
+        if compressed:
+            payload = zlib.decompressobj(-15).decompress(payload + DEFLATE_TAIL)  # fresh: no context taken over
+        return compressed, payload.decode() if b0 & 0x0F == 1 else payload
+
+    def send(self, opcode: int, payload: bytes, compressed: bool = False) -> None:
+        if compressed:
+            c = zlib.compressobj(6, zlib.DEFLATED, -15)
+            payload = (c.compress(payload) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        self.writer.write(wsframe.build_frame(opcode, payload, mask=True, rsv1=compressed))
+
+
+async def raw_ws(harness: Harness, offer: str | None = OFFER, query: str = "EIO=4&transport=websocket") -> RawWs:
+    extra = {"Sec-WebSocket-Extensions": offer} if offer is not None else None
+    reader, writer, _key = await harness.ws_upgrade_request(query, extra)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return RawWs(reader, writer, head)

@@ -49,13 +49,15 @@ NODE_TIMEOUT = 9.0
 PARSERS = ["json", "msgpack"]
 
 
-def build_app(parser: str, record: dict[str, list[Any]], recovery: bool = False) -> hypersio.Server:
-    """The server half of the scenarios (the client half is the node script)."""
+def build_app(parser: str, record: dict[str, list[Any]], recovery: bool = False, **options: Any) -> hypersio.Server:
+    """The server half of the scenarios (the client half is the node script); ``options`` go to
+    ``hypersio.Server`` (the compression tests run the scenarios with ``per_message_deflate``)."""
     sio = hypersio.Server(
         parser=parser,
         ping_interval=5.0,
         ping_timeout=5.0,
         connection_state_recovery=hypersio.Recovery(max_disconnection_duration=10) if recovery else None,
+        **options,
     )
 
     @sio.on("connection")
@@ -173,9 +175,9 @@ def build_app(parser: str, record: dict[str, list[Any]], recovery: bool = False)
 class ServerThread:
     """A hypersio server on its own event loop in a daemon thread, for blocking node runs."""
 
-    def __init__(self, parser: str, recovery: bool = False) -> None:
+    def __init__(self, parser: str, recovery: bool = False, **options: Any) -> None:
         self.record: dict[str, list[Any]] = {"disconnect": []}
-        self.sio = build_app(parser, self.record, recovery)
+        self.sio = build_app(parser, self.record, recovery, **options)
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)

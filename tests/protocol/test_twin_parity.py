@@ -13,6 +13,7 @@ import inspect
 import itertools
 import json
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -278,6 +279,63 @@ def test_websocket_frame_parser(
     right = py.FrameParser(max_size, expect_masked)
     for chunk in [*chunks, b""]:
         same(lambda chunk=chunk: left.feed(chunk), lambda chunk=chunk: right.feed(chunk))
+
+
+def _deflated_part(py: ModuleType, opcode: int, data: bytes, fin: bool, rsv: int, squeeze: bool, key: bytes) -> bytes:
+    """A masked frame with any RSV bits, its payload deflated (as RFC 7692 says) or raw garbage."""
+    if squeeze:
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        data = (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    frame = bytearray(_frame(py, opcode, data, fin, True, key))
+    frame[0] |= rsv
+    return bytes(frame)
+
+
+deflate_parts = st.builds(
+    lambda *args: args,
+    st.sampled_from([0, 1, 2, 8, 9]),
+    st.one_of(
+        st.binary(max_size=300), st.text(max_size=100).map(lambda t: ("4" + t * 3).encode("utf-8", "surrogatepass"))
+    ),
+    st.booleans(),
+    st.sampled_from([0, 0x40, 0x40, 0x20]),
+    st.booleans(),
+    keys,
+)
+
+
+@SETTINGS
+@given(
+    parts=st.lists(deflate_parts, max_size=5),
+    cuts=st.lists(st.integers(0, 2000), max_size=3),
+    negotiated=st.booleans(),
+    no_takeover=st.booleans(),
+    max_size=st.integers(0, 1200),
+)
+def test_websocket_frame_parser_with_permessage_deflate(
+    parts: list[tuple[int, bytes, bool, int, bool, bytes]],
+    cuts: list[int],
+    negotiated: bool,
+    no_takeover: bool,
+    max_size: int,
+) -> None:
+    c, py = twins("websocket")
+    stream = b"".join(_deflated_part(py, *part) for part in parts)
+    bounds = sorted({0, len(stream), *(min(cut, len(stream)) for cut in cuts)})
+    left = c.FrameParser(max_size, True, negotiated, no_takeover)
+    right = py.FrameParser(max_size, True, negotiated, no_takeover)
+    for a, b in itertools.pairwise(bounds):
+        same(lambda a=a, b=b: left.feed(stream[a:b]), lambda a=a, b=b: right.feed(stream[a:b]))
+
+
+@SETTINGS
+@given(opcode=st.integers(0, 15), payload=st.binary(max_size=200), fin=st.booleans(), rsv1=st.booleans())
+def test_websocket_build_frame_rsv1(opcode: int, payload: bytes, fin: bool, rsv1: bool) -> None:
+    c, py = twins("websocket")
+    same(
+        lambda: c.build_frame(opcode, payload, fin=fin, rsv1=rsv1),
+        lambda: py.build_frame(opcode, payload, fin=fin, rsv1=rsv1),
+    )
 
 
 # --------------------------------------------------------------------------------------------

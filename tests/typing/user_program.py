@@ -119,10 +119,12 @@ def codecs() -> None:
 
 
 def engine_level() -> None:
-    engine = hypersio.engine.Server(path="/engine.io/")
+    engine = hypersio.engine.Server(path="/engine.io/", http_compression=False, per_message_deflate={"threshold": 0})
+    hypersio.Server(per_message_deflate=True, http_compression={"threshold": 4096})
 
     def on_session(session: hypersio.engine.Session) -> None:
         session.send("hi")
+        session.send_uncompressed("not compressed")
         session.on("message", lambda data: session.send(data))
 
     engine.on("connection", on_session)

@@ -172,8 +172,9 @@ class ServerView(Protocol):
         """The recovery settings, None when recovery is off."""
         ...
 
-    def prepare_message(self, data: str | bytes) -> Any:
-        """One encoded part, wrapped so that each transport's bytes are built once."""
+    def prepare_message(self, data: str | bytes, compress: bool = True) -> Any:
+        """One encoded part, wrapped so that each transport's bytes are built once
+        (``compress=False``: never compressed, for ``compress(False)`` broadcasts)."""
         ...
 
 

@@ -205,17 +205,19 @@ class InMemoryAdapter:
 
     # --- broadcasting -------------------------------------------------------------------------
 
-    def _prepare(self, data: list[Any], ack_id: int | None) -> tuple[list[Any], Any]:
+    def _prepare(self, data: list[Any], ack_id: int | None, compress: bool = True) -> tuple[list[Any], Any]:
         server = self.nsp.server
         parts: list[Any] = server.parser.encode_packet(EVENT, self.nsp.name, data, ack_id)
         make = server.prepare_message
+        if not compress:  # compress(False): the flag travels with the prepared message
+            return parts, [make(part, False) for part in parts]
         return parts, [make(part) for part in parts]
 
     def broadcast(self, data: list[Any], opts: BroadcastOptions) -> None:
         """Send the EVENT ``data`` (``[event, *args]``) to every socket ``opts`` selects."""
         if self._recovery is not None and not opts.volatile:
             data = self._recovery.record(data, opts)
-        _, prepared = self._prepare(data, None)
+        _, prepared = self._prepare(data, None, opts.compress)
         self._deliver(prepared, opts, data, None, 0)
 
     def broadcast_with_ack(
@@ -233,7 +235,7 @@ class InMemoryAdapter:
         other servers to tell ``remote`` about.
         """
         ack_id = self.nsp.next_ack_id()
-        _, prepared = self._prepare(data, ack_id)
+        _, prepared = self._prepare(data, ack_id, opts.compress)
         return self._deliver(prepared, opts, data, on_client, ack_id)
 
     def _deliver(

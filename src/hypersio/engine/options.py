@@ -7,14 +7,41 @@ into the server (they sit below it and never import it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER
 from hypersio.engine.stats import EngineStats
 
-__all__ = ["TRANSPORTS", "EngineOptions"]
+__all__ = ["COMPRESSION_THRESHOLD", "TRANSPORTS", "CompressionSetting", "EngineOptions", "compression_threshold"]
 
 TRANSPORTS = ("polling", "websocket")
+#: Node's default for both kinds of compression: bodies and messages under 1 KiB go as they are
+#: (deflating them saves a few bytes and costs more CPU than the bytes are worth).
+COMPRESSION_THRESHOLD = 1024
+
+#: ``http_compression`` / ``per_message_deflate``: on, off, or on with ``{"threshold": bytes}``.
+CompressionSetting = bool | Mapping[str, int] | None
+
+
+def compression_threshold(setting: CompressionSetting, name: str) -> int | None:
+    """The size from which ``setting`` compresses, or None when it is off.
+
+    ``True`` is :data:`COMPRESSION_THRESHOLD`; a mapping may only hold ``threshold`` (bytes,
+    0 or more). Raises ValueError otherwise, naming the option ``name``.
+    """
+    if setting is None or setting is False:
+        return None
+    if setting is True:
+        return COMPRESSION_THRESHOLD
+    if isinstance(setting, Mapping):
+        unknown = set(setting) - {"threshold"}
+        if unknown:
+            raise ValueError(f"{name}: unknown setting(s) {sorted(unknown)} (only 'threshold' is supported)")
+        threshold = setting.get("threshold", COMPRESSION_THRESHOLD)
+        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
+            raise ValueError(f"{name}: threshold must be a non-negative number of bytes")
+        return threshold
+    raise ValueError(f"{name} must be True, False or a dict like {{'threshold': 1024}}")
 
 
 class EngineOptions:
@@ -23,6 +50,8 @@ class EngineOptions:
     ``path`` always ends with ``/``; ``cors_allowed_origins`` is None (no CORS headers), ``"*"``
     (any origin) or a frozenset of origins; ``write_buffer_limit`` is at least
     ``write_buffer_high_water``. Times are in seconds, sizes in bytes.
+    ``http_compression`` and ``per_message_deflate`` are the sizes from which long-polling
+    bodies and WebSocket messages are compressed, or None when that compression is off.
     """
 
     __slots__ = (
@@ -41,6 +70,8 @@ class EngineOptions:
         "sid_tag",
         "one_request_per_connection",
         "stats",
+        "http_compression",
+        "per_message_deflate",
     )
 
     def __init__(
@@ -56,6 +87,8 @@ class EngineOptions:
         http_idle_timeout: float = 30.0,
         write_buffer_high_water: int = DEFAULT_HIGH_WATER,
         write_buffer_limit: int = DEFAULT_HARD_LIMIT,
+        http_compression: CompressionSetting = True,
+        per_message_deflate: CompressionSetting = False,
     ) -> None:
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
@@ -96,6 +129,8 @@ class EngineOptions:
         #: The server's traffic counters (not a setting: handed down with the settings so that
         #: every part can count without a reference to the server; see ``engine/stats.py``).
         self.stats = EngineStats()
+        self.http_compression = compression_threshold(http_compression, "http_compression")
+        self.per_message_deflate = compression_threshold(per_message_deflate, "per_message_deflate")
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)

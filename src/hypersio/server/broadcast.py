@@ -78,7 +78,8 @@ class BroadcastOperator:
         return self._with(local=True)
 
     def compress(self, flag: bool) -> BroadcastOperator:
-        """A new operator with the compression flag set (kept for API parity with socket.io)."""
+        """A new operator with the compression flag set: ``compress(False)`` sends the broadcast
+        uncompressed on every transport (it is compressed at most once either way)."""
         return self._with(compress=bool(flag))
 
     def timeout(self, seconds: float) -> BroadcastOperator:

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from hypersio.adapters.recovery import Recovery
+from hypersio.engine.options import CompressionSetting, compression_threshold
 from hypersio.events.acks import spawn
 from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.server.broadcast import BroadcastOperator
@@ -66,6 +67,9 @@ class Server:
     ``metrics=True`` serves Prometheus metrics at ``GET /metrics`` on the server's
     port (:attr:`metrics`, see ``hypersio.metrics``); ``health_path`` (None: off) answers
     ``200 ok`` while the server accepts connections, ``503`` once it is closing.
+    ``http_compression`` and ``per_message_deflate`` are the engine's (API.md "Faces
+    and options"): long-polling bodies gzipped from 1 KiB by default, WebSocket permessage-deflate
+    off by default; True, False or ``{"threshold": bytes}``.
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
     and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
@@ -97,6 +101,8 @@ class Server:
         max_unjoined_connections: int = 10_000,
         metrics: bool = False,
         health_path: str | None = "/health",
+        http_compression: CompressionSetting = True,
+        per_message_deflate: CompressionSetting = False,
     ) -> None:
         self.path = path
         self.transports = tuple(transports)
@@ -120,6 +126,11 @@ class Server:
         self.max_unjoined_connections = max_unjoined_connections
         self._unjoined = 0
         self._unjoined_logged_at = -1e9
+        # Checked now (ValueError) though the engine is made on first use.
+        compression_threshold(http_compression, "http_compression")
+        compression_threshold(per_message_deflate, "per_message_deflate")
+        self.http_compression = http_compression
+        self.per_message_deflate = per_message_deflate
         self.logger = logger
         self.parser = parser_module(parser)
         if adapter is not None and not callable(adapter):
@@ -174,6 +185,8 @@ class Server:
                 handshake_rate_limit=self.handshake_rate_limit,
                 trusted_proxies=self.trusted_proxies,
                 forwarded_for_header=self.forwarded_for_header,
+                http_compression=self.http_compression,
+                per_message_deflate=self.per_message_deflate,
             )
             self._engine.on("connection", self._on_engine_connection)
             if self.health_path is not None:
@@ -224,14 +237,15 @@ class Server:
             "sessions_by_transport": sessions_by_transport,
         }
 
-    def prepare_message(self, data: str | bytes) -> Any:
-        """One ``engine.PreparedMessage`` for a broadcast part (class resolved once, lazily)."""
+    def prepare_message(self, data: str | bytes, compress: bool = True) -> Any:
+        """One ``engine.PreparedMessage`` for a broadcast part (class resolved once, lazily);
+        ``compress=False`` for a broadcast sent with ``compress(False)``."""
         cls = self._prepared_cls
         if cls is None:
             from hypersio.engine import PreparedMessage
 
             cls = self._prepared_cls = PreparedMessage
-        return cls(data)
+        return cls(data) if compress else cls(data, False)
 
     def _on_engine_connection(self, session: Any) -> None:
         """A new Engine.IO session: give it a Socket.IO connection (decoder, namespaces)."""

@@ -240,11 +240,13 @@ class Socket(EventEmitter):
 
     # --- sending ------------------------------------------------------------------------------
 
-    def _send_packet(self, ptype: int, data: Any, ack_id: int | None = None, volatile: bool = False) -> None:
+    def _send_packet(
+        self, ptype: int, data: Any, ack_id: int | None = None, volatile: bool = False, compress: bool = True
+    ) -> None:
         if self.session.closed:
             return
         parts = self.encode(ptype, self.nsp_name, data, ack_id)
-        send = self.session.send
+        send = self.session.send if compress else self.session.send_uncompressed
         if len(parts) == 1:
             send(parts[0], volatile)
             return
@@ -264,7 +266,9 @@ class Socket(EventEmitter):
         """Emit a ``message`` event (socket.io's ``send``)."""
         self._emit("message", args, None, False)
 
-    def _emit(self, event: str, args: tuple[Any, ...], timeout: float | None, volatile: bool) -> None:
+    def _emit(
+        self, event: str, args: tuple[Any, ...], timeout: float | None, volatile: bool, compress: bool = True
+    ) -> None:
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name')
         ack_id = None
@@ -276,7 +280,9 @@ class Socket(EventEmitter):
         data = [event, *args]
         if self._recovering and ack_id is None and not volatile:
             # Stored with an offset so a reconnecting client can get it replayed.
-            recorded = self._adapter.record_packet(data, BroadcastOptions(rooms=frozenset((self.id,))))
+            recorded = self._adapter.record_packet(
+                data, BroadcastOptions(rooms=frozenset((self.id,)), compress=compress)
+            )
             if recorded is None:
                 # A cluster adapter stores it first (a stream entry) and delivers it itself, through
                 # the fan-out, which tells the outgoing listeners.
@@ -287,7 +293,7 @@ class Socket(EventEmitter):
         if not self.connected:
             return  # the client left this namespace; with recovery the event waits in the store
         try:
-            self._send_packet(EVENT, data, ack_id, volatile)
+            self._send_packet(EVENT, data, ack_id, volatile, compress)
         except Exception:
             if ack_id is not None:
                 self.acks.discard(ack_id)  # unencodable arguments: nobody will ever answer
@@ -303,7 +309,9 @@ class Socket(EventEmitter):
         """
         return await self._emit_with_ack(event, args, None, False)
 
-    async def _emit_with_ack(self, event: str, args: tuple[Any, ...], timeout: float | None, volatile: bool) -> Any:
+    async def _emit_with_ack(
+        self, event: str, args: tuple[Any, ...], timeout: float | None, volatile: bool, compress: bool = True
+    ) -> Any:
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name')
         if not self.connected:
@@ -312,7 +320,7 @@ class Socket(EventEmitter):
         if self.any_outgoing_listeners:
             self.notify_outgoing(event, args)
         try:
-            self._send_packet(EVENT, [event, *args], ack_id, volatile)
+            self._send_packet(EVENT, [event, *args], ack_id, volatile, compress)
         except Exception:
             self.acks.discard(ack_id)
             raise
@@ -335,8 +343,9 @@ class Socket(EventEmitter):
         return view
 
     def compress(self, flag: bool) -> _FlaggedSocket:
-        """Emit with the compression flag (kept for API parity; frames are sent uncompressed)."""
-        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, None, False)
+        """Emit with the compression flag: ``compress(False)`` sends the packet uncompressed (no
+        permessage-deflate, and it does not make a long-polling response compressed)."""
+        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, None, False, bool(flag))
 
     # --- rooms and broadcasts -----------------------------------------------------------------
 
@@ -348,10 +357,12 @@ class Socket(EventEmitter):
         """Leave ``room``."""
         self._adapter.delete(self.id, room)
 
-    def _operator(self, volatile: bool = False, timeout: float | None = None) -> BroadcastOperator:
+    def _operator(
+        self, volatile: bool = False, timeout: float | None = None, compress: bool = True
+    ) -> BroadcastOperator:
         return BroadcastOperator(
             self._adapter,
-            BroadcastOptions(except_rooms=frozenset((self.id,)), volatile=volatile, timeout=timeout),
+            BroadcastOptions(except_rooms=frozenset((self.id,)), volatile=volatile, timeout=timeout, compress=compress),
         )
 
     def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
@@ -516,51 +527,58 @@ class Socket(EventEmitter):
 
 
 class _FlaggedSocket:
-    """A socket seen through emit flags (timeout, volatile); returned by ``socket.timeout(t)``.
+    """A socket seen through emit flags (timeout, volatile, compress); returned by
+    ``socket.timeout(t)``, ``socket.volatile`` and ``socket.compress(flag)``.
 
     It holds the socket's emit paths as bound methods, handed in by the socket.
     """
 
-    __slots__ = ("_emit", "_emit_with_ack", "_operator", "_timeout", "_volatile")
+    __slots__ = ("_emit", "_emit_with_ack", "_operator", "_timeout", "_volatile", "_compress")
 
     def __init__(
         self,
-        emit: Callable[[str, tuple[Any, ...], float | None, bool], None],
-        emit_with_ack: Callable[[str, tuple[Any, ...], float | None, bool], Awaitable[Any]],
-        operator: Callable[[bool, float | None], BroadcastOperator],
+        emit: Callable[[str, tuple[Any, ...], float | None, bool, bool], None],
+        emit_with_ack: Callable[[str, tuple[Any, ...], float | None, bool, bool], Awaitable[Any]],
+        operator: Callable[[bool, float | None, bool], BroadcastOperator],
         timeout: float | None,
         volatile: bool,
+        compress: bool = True,
     ) -> None:
         self._emit = emit
         self._emit_with_ack = emit_with_ack
         self._operator = operator
         self._timeout = timeout
         self._volatile = volatile
+        self._compress = compress
 
     def emit(self, event: str, *args: Any) -> None:
         """Emit with these flags (see :meth:`Socket.emit` and :meth:`Socket.timeout`)."""
-        self._emit(event, args, self._timeout, self._volatile)
+        self._emit(event, args, self._timeout, self._volatile, self._compress)
 
     async def emit_with_ack(self, event: str, *args: Any) -> Any:
         """Emit with these flags and await the ack (see :meth:`Socket.emit_with_ack`)."""
-        return await self._emit_with_ack(event, args, self._timeout, self._volatile)
+        return await self._emit_with_ack(event, args, self._timeout, self._volatile, self._compress)
 
     def timeout(self, seconds: float) -> _FlaggedSocket:
         """These flags plus a deadline for the ack."""
-        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, float(seconds), self._volatile)
+        return _FlaggedSocket(
+            self._emit, self._emit_with_ack, self._operator, float(seconds), self._volatile, self._compress
+        )
 
     @property
     def volatile(self) -> _FlaggedSocket:
         """These flags plus volatile."""
-        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, self._timeout, True)
+        return _FlaggedSocket(self._emit, self._emit_with_ack, self._operator, self._timeout, True, self._compress)
 
     def compress(self, flag: bool) -> _FlaggedSocket:
-        """These flags (compression is not applied)."""
-        return self
+        """These flags, compressed or not (see :meth:`Socket.compress`)."""
+        return _FlaggedSocket(
+            self._emit, self._emit_with_ack, self._operator, self._timeout, self._volatile, bool(flag)
+        )
 
     def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Broadcast with these flags to ``rooms``, skipping this socket."""
-        return self._operator(self._volatile, self._timeout).to(rooms)
+        return self._operator(self._volatile, self._timeout, self._compress).to(rooms)
 
     def in_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Alias of :meth:`to`."""
@@ -568,9 +586,9 @@ class _FlaggedSocket:
 
     def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Broadcast with these flags to all but this socket and ``rooms``."""
-        return self._operator(self._volatile, self._timeout).except_(rooms)
+        return self._operator(self._volatile, self._timeout, self._compress).except_(rooms)
 
     @property
     def broadcast(self) -> BroadcastOperator:
         """Broadcast with these flags to all but this socket."""
-        return self._operator(self._volatile, self._timeout)
+        return self._operator(self._volatile, self._timeout, self._compress)

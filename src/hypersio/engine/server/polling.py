@@ -2,8 +2,9 @@
 
 Sends append ``"4…"``/``"b…"`` records to the session's queue; when a GET is waiting, the
 session is marked in the corker and, at the end of the loop turn, every queued record goes out
-joined by the record separator in ONE response. POST bodies are decoded into packets for the
-session and answered ``ok``.
+joined by the record separator in ONE response, gzip- or deflate-compressed when it is large
+enough and the client accepts it (``EngineOptions.http_compression``, as Node). POST bodies are
+decoded into packets for the session and answered ``ok``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 from hypersio.engine.message import PreparedMessage, polling_of
 from hypersio.engine.options import EngineOptions
 from hypersio.engine.outlet import Corker, logger
+from hypersio.engine.server.compression import compress_body, preferred_encoding
 from hypersio.engine.server.http import HttpConnection, Request
 from hypersio.engine.server.protocols import TransportSession
 from hypersio.engine.server.routing import BAD_REQUEST, respond_error
@@ -44,6 +46,8 @@ class Polling:
         "_queue_size",
         "_get",
         "_get_headers",
+        "_accept_encoding",
+        "_compress",
         "_corked",
         "_release_asap",
         "_closing",
@@ -61,6 +65,8 @@ class Polling:
         self._queue_size = 0
         self._get: HttpConnection | None = None  # connection whose GET waits for data
         self._get_headers: list[tuple[str, str]] = _GET_HEADERS
+        self._accept_encoding: str | None = None  # the pending GET's Accept-Encoding
+        self._compress = False  # a queued record may be compressed (Node: any packet with compress)
         self._corked = False
         self._release_asap = False  # during an upgrade: answer GETs at once, with a noop if need be
         self._closing = False  # session closed; the next GET receives the close packet
@@ -69,24 +75,27 @@ class Polling:
         self._post_conn: HttpConnection | None = None  # connection whose POST body is arriving
 
     # ---- sending ----------------------------------------------------------------------------
-    def send_message(self, data: str | bytes, volatile: bool) -> None:
-        """Queue one message (see :meth:`Session.send`)."""
-        self._push(polling_of(data), volatile)
+    def send_message(self, data: str | bytes, volatile: bool, compress: bool = True) -> None:
+        """Queue one message (see :meth:`Session.send`); ``compress=False``: this message does
+        not make its response compressed."""
+        self._push(polling_of(data), volatile, compress)
 
     def send_prepared(self, msg: PreparedMessage, volatile: bool) -> None:
         """Queue a prepared message's polling record."""
-        self._push(msg.polling, volatile)
+        self._push(msg.polling, volatile, msg.compress)
 
     def send_control(self, record: str) -> None:
         """Queue an already-encoded control packet (``"2"``, ``"1"``...)."""
-        self._push(record, False)
+        self._push(record, False, True)
 
-    def _push(self, record: str, volatile: bool) -> None:
+    def _push(self, record: str, volatile: bool, compress: bool) -> None:
         if self._overflowed:
             return
         if volatile and (self._get is None or self._queue_size > self.options.write_buffer_high_water):
             self.options.stats.volatile_dropped += 1
             return  # nobody is polling right now: a volatile message is dropped, as in node
+        if compress:
+            self._compress = True
         self._queue.append(record)
         self._queue_size += len(record)
         if self._queue_size > self.options.write_buffer_limit:
@@ -125,12 +134,28 @@ class Polling:
         body = queue[0] if len(queue) == 1 else _SEPARATOR.join(queue)
         self._queue = []
         self._queue_size = 0
+        compress, self._compress = self._compress, False
         # "replace": a str holding lone surrogates cannot become UTF-8; the client gets U+FFFD
         # rather than the whole poll failing at flush time.
-        conn.respond(200, self._get_headers, body.encode("utf-8", "replace"))
+        raw = body.encode("utf-8", "replace")
+        threshold = self.options.http_compression
+        if threshold is not None and compress and len(raw) >= threshold:
+            conn.respond(200, *self._compressed(raw))
+        else:
+            conn.respond(200, self._get_headers, raw)
         if self._closing:
             self._closing = False
             self.session.unregister()
+
+    def _compressed(self, raw: bytes) -> tuple[list[tuple[str, str]], bytes]:
+        """The headers and body answering the pending GET with ``raw``, compressed when its
+        Accept-Encoding allows (``Vary`` tells caches the answer depends on that header)."""
+        encoding = preferred_encoding(self._accept_encoding)
+        headers = [*self._get_headers, ("Vary", "Accept-Encoding")]
+        if encoding is None:
+            return headers, raw
+        headers.append(("Content-Encoding", encoding))
+        return headers, compress_body(raw, encoding)
 
     # ---- requests ---------------------------------------------------------------------------
     def on_request(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
@@ -152,6 +177,7 @@ class Polling:
             return
         self._get = conn
         self._get_headers = _GET_HEADERS + cors if cors else _GET_HEADERS
+        self._accept_encoding = req.headers.get("accept-encoding")
         conn.hold(self)
         if self._queue:
             self._answer_get()

@@ -17,7 +17,7 @@ import socket as _socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from hypersio.engine.options import TRANSPORTS, EngineOptions
+from hypersio.engine.options import TRANSPORTS, CompressionSetting, EngineOptions
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
 from hypersio.engine.server.heartbeat import Heartbeats
 from hypersio.engine.server.http import HttpConnection, Request
@@ -40,7 +40,7 @@ from hypersio.engine.server.routing import (
     upgrades_of,
 )
 from hypersio.engine.server.session import Session
-from hypersio.engine.server.websocket import WebSocketTransport, check_handshake, handshake_response
+from hypersio.engine.server.websocket import WebSocketTransport, accept_websocket, check_handshake
 
 __all__ = ["ERROR_MESSAGES", "TRANSPORTS", "AllowRequest", "Route", "Server"]
 
@@ -119,6 +119,9 @@ class Server:
     ``cors_allowed_origins``: None sends no CORS headers (same-origin pages only), ``"*"``
     reflects any request's Origin, a list reflects only those origins. ``allow_request(request)``
     may refuse a handshake by returning False (or an awaitable of False): the client gets 403.
+    ``http_compression`` (on by default) gzips or deflates long-polling bodies of 1 KiB or more
+    for clients that accept it; ``per_message_deflate`` (off by default) negotiates WebSocket
+    compression with clients that offer it; either takes ``{"threshold": bytes}`` instead of True.
     Every setting is kept, validated, in :attr:`options`
     (:class:`~hypersio.engine.options.EngineOptions`).
 
@@ -146,6 +149,8 @@ class Server:
         handshake_rate_limit: tuple[float, float] | None = (30, 10),
         trusted_proxies: Iterable[str] = ("127.0.0.0/8", "::1"),
         forwarded_for_header: str | None = "x-forwarded-for",
+        http_compression: CompressionSetting = True,
+        per_message_deflate: CompressionSetting = False,
     ) -> None:
         self.options = EngineOptions(
             path,
@@ -158,6 +163,8 @@ class Server:
             http_idle_timeout=http_idle_timeout,
             write_buffer_high_water=write_buffer_high_water,
             write_buffer_limit=write_buffer_limit,
+            http_compression=http_compression,
+            per_message_deflate=per_message_deflate,
         )
         self.options.cors_credentials = cors_credentials
         self.options.allow_upgrades = allow_upgrades
@@ -503,8 +510,7 @@ class Server:
         if not self.options.allow_upgrades:
             respond_error(conn, req, BAD_REQUEST, [], close=True)
             return
-        conn.accept_upgrade(handshake_response(req))
-        ws = WebSocketTransport(conn, self.options)
+        ws = accept_websocket(conn, req, self.options)
         if session.closed or session.transport != "polling" or session.upgrading is not None:
             # Already upgraded or upgrading: node accepts this WebSocket and closes it at once.
             logger.warning("%s: session %s: second WebSocket refused", conn.peer, sid)
@@ -627,9 +633,8 @@ class Server:
         self._emit_connection(session)
 
     def _open_websocket(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
-        conn.accept_upgrade(handshake_response(req))
         sid = self._new_sid()
-        ws = WebSocketTransport(conn, self.options)
+        ws = accept_websocket(conn, req, self.options)
         session = self._new_session(sid, req, ws)
         ws.send_control(open_packet(self.options, sid, "[]"))
         session.start_heartbeat()

@@ -91,7 +91,7 @@ class Session(Outlet):
         self.closed = False
         self.close_reason: str | None = None
         self.carrier = tx
-        self.ws_out = tx.conn if isinstance(tx, WebSocketTransport) else None
+        self.ws_out = tx.direct_out if isinstance(tx, WebSocketTransport) else None
         self.upgrading: WebSocketTransport | None = None  # the WebSocket being probed, during an upgrade
         self.heartbeat_at = 0.0  # loop time of the heartbeat deadline
         self._options = options
@@ -132,6 +132,12 @@ class Session(Outlet):
     # send(data, volatile=False) is inherited from Outlet: compiled, it frames and buffers a
     # message for a WebSocket-carried session without a Python call; otherwise it calls
     # carrier.send_message (bytearray/memoryview are framed as bytes).
+
+    def send_uncompressed(self, data: str | bytes, volatile: bool = False) -> None:
+        """:meth:`send`, but the message is never compressed (``compress(False)`` on an emit):
+        no permessage-deflate for it, and it does not make its long-polling response compressed."""
+        if not self.closed:
+            self.carrier.send_message(data, volatile, False)
 
     def send_prepared(self, msg: PreparedMessage, volatile: bool = False) -> None:
         """Queue a message encoded once for many sessions (broadcasts); see :class:`PreparedMessage`."""
@@ -283,7 +289,7 @@ class Session(Outlet):
         ws.upgrade_done()
         records = old.discard()
         self.carrier = ws
-        self.ws_out = ws.conn
+        self.ws_out = ws.direct_out
         self.transport = ws.name
         self._options.stats.upgrades += 1
         # What was queued for polling and not yet polled goes first, in order, on the WebSocket.

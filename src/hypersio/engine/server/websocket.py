@@ -3,23 +3,28 @@
 After the 101 answer the :class:`~hypersio.engine.server.http.HttpConnection` hands every received
 byte to :meth:`WebSocketTransport.feed` (through its ``WebSocketReader``); outgoing frames go
 through the connection's corked output buffer, so a burst of sends in one loop turn is a single
-``transport.write``.
+``transport.write``. With ``EngineOptions.per_message_deflate`` set and a client that offers it,
+the handshake negotiates permessage-deflate (RFC 7692, :mod:`hypersio.protocol.websocket.deflate`):
+messages from the threshold up are sent deflated, and the frame parser inflates what the client
+compressed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import binascii
+import time
 from typing import Any, cast
 
 from hypersio.engine import outlet as fanout
-from hypersio.engine.message import PreparedMessage
+from hypersio.engine.message import PreparedMessage, deflated_frame_of, message_size
 from hypersio.engine.options import EngineOptions
 from hypersio.engine.outlet import logger
 from hypersio.engine.server.http import HttpConnection, Request
 from hypersio.engine.server.protocols import TransportSession
 from hypersio.exceptions import ParseError, WebSocketError
 from hypersio.protocol.engineio import packets as eio_parser
+from hypersio.protocol.websocket import deflate as pmd
 from hypersio.protocol.websocket import frames as wsframe
 
 #: Messages of one connection handled per loop turn before the rest waits for the next turn.
@@ -34,6 +39,37 @@ _message_frame = wsframe.message_frame
 _decode_packet = eio_parser.decode_packet
 _MESSAGE = eio_parser.MESSAGE
 _deliver_messages = fanout.deliver_messages
+
+
+class _RateLimitedWarnings:
+    """At most one warning per ``interval`` seconds for each kind (a close code); the next one
+    says how many were left out. A client that sends garbage on purpose (zip bombs from many
+    connections, say) then costs the log a line every few seconds, not one per connection."""
+
+    __slots__ = ("interval", "_last", "_suppressed")
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._last: dict[int, float] = {}
+        self._suppressed: dict[int, int] = {}
+
+    def warning(self, kind: int, fmt: str, *args: object) -> None:
+        """Log ``fmt % args`` as a warning unless one of this ``kind`` went out less than
+        ``interval`` seconds ago (then it is only counted)."""
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.interval:
+            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+            return
+        self._last[kind] = now
+        left_out = self._suppressed.pop(kind, 0)
+        if left_out:
+            fmt += " (%d more like it in the last %.0f s not logged)"
+            args = (*args, left_out, self.interval)
+        logger.warning(fmt, *args)
+
+
+_protocol_warnings = _RateLimitedWarnings()
 
 
 def check_handshake(req: Request) -> str | None:
@@ -56,32 +92,51 @@ def check_handshake(req: Request) -> str | None:
     return None
 
 
-def handshake_response(req: Request) -> bytes:
-    """The ``101 Switching Protocols`` answer to a valid handshake."""
+def handshake_response(req: Request, deflate: pmd.Deflate | None = None) -> bytes:
+    """The ``101 Switching Protocols`` answer to a valid handshake (with the agreed
+    permessage-deflate parameters, when there are some)."""
     accept = wsframe.accept_key(req.headers["sec-websocket-key"])
+    extensions = f"Sec-WebSocket-Extensions: {deflate.response_header}\r\n" if deflate is not None else ""
     return (
         "HTTP/1.1 101 Switching Protocols\r\n"
         "Upgrade: websocket\r\n"
         "Connection: Upgrade\r\n"
-        f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        f"Sec-WebSocket-Accept: {accept}\r\n{extensions}\r\n"
     ).encode("ascii")
+
+
+def accept_websocket(conn: HttpConnection, req: Request, options: EngineOptions) -> WebSocketTransport:
+    """Answer the valid handshake ``req`` with its ``101`` and return the transport of the new
+    WebSocket; permessage-deflate is negotiated here when the server allows it."""
+    deflate = None
+    if options.per_message_deflate is not None:
+        deflate = pmd.negotiate(req.headers.get("sec-websocket-extensions"))
+    conn.accept_upgrade(handshake_response(req, deflate))  # the ASGI driver answers through its server
+    return WebSocketTransport(conn, options, deflate)
 
 
 class WebSocketTransport:
     """One WebSocket connection carrying (or probing to carry) an Engine.IO session.
 
-    ``session`` is set by the session it carries or probes for (None until then).
+    ``session`` is set by the session it carries or probes for (None until then). ``deflate``:
+    the permessage-deflate parameters agreed in the handshake, None without compression.
     """
 
     name = "websocket"
 
-    __slots__ = ("conn", "options", "session", "_parser", "_closed", "_upgrade_timer", "_backlog")
+    __slots__ = ("conn", "options", "session", "deflate", "_parser", "_closed", "_upgrade_timer", "_backlog")
 
-    def __init__(self, conn: HttpConnection, options: EngineOptions) -> None:
+    def __init__(self, conn: HttpConnection, options: EngineOptions, deflate: pmd.Deflate | None = None) -> None:
         self.conn = conn
         self.options = options
         self.session: TransportSession | None = None
-        self._parser = wsframe.FrameParser(max_message_size=options.max_http_buffer_size, expect_masked=True)
+        self.deflate = deflate
+        self._parser = wsframe.FrameParser(
+            options.max_http_buffer_size,
+            True,
+            deflate is not None,
+            deflate is not None and deflate.client_no_context_takeover,
+        )
         self._closed = False
         self._upgrade_timer: asyncio.TimerHandle | None = None
         self._backlog: list[Any] | None = None
@@ -189,8 +244,9 @@ class WebSocketTransport:
             self.close(False, False)
 
     def _fail(self, code: int, message: str) -> None:
-        """Protocol violation: close frame with ``code``, connection closed, session ended."""
-        logger.warning("%s: %s", self.conn.peer, message)
+        """Protocol violation: close frame with ``code``, connection closed, session ended
+        (logged, rate-limited per close code)."""
+        _protocol_warnings.warning(code, "%s: %s", self.conn.peer, message)
         self._send_close(code)
         session = self.session
         if session is not None and session.carrier is self:
@@ -225,22 +281,39 @@ class WebSocketTransport:
             session.upgrade_failed(self)
 
     # ---- sending ----------------------------------------------------------------------------
-    def send_message(self, data: str | bytes, volatile: bool) -> None:
+    @property
+    def direct_out(self) -> HttpConnection | None:
+        """The buffer that sends and broadcasts may append plain message frames to themselves
+        (``Session.ws_out``), or None when every message must come through :meth:`send_message`
+        or :meth:`send_prepared` (this connection compresses)."""
+        return self.conn if self.deflate is None else None
+
+    def send_message(self, data: str | bytes, volatile: bool, compress: bool = True) -> None:
         """Queue one message frame (the transport interface; ``Session.send`` normally appends
-        the same frame to the connection buffer itself, in C)."""
+        the same frame to the connection buffer itself, in C). With permessage-deflate, a message
+        of at least the threshold is deflated unless ``compress`` is False."""
         conn = self.conn
         if volatile and conn.congested():
             conn.volatile_dropped += 1
             return
-        conn.write(_message_frame(data))
+        deflate = self.deflate
+        if deflate is not None and compress and message_size(data) >= self.options.per_message_deflate:  # type: ignore[operator]
+            conn.write(deflated_frame_of(data, deflate.server_window_bits))
+        else:
+            conn.write(_message_frame(data))
 
     def send_prepared(self, msg: PreparedMessage, volatile: bool) -> None:
-        """Queue a prepared message's frame (broadcasts append it in hypersio.adapters.rooms instead)."""
+        """Queue a prepared message's frame (broadcasts append it in hypersio.adapters.rooms instead,
+        unless this connection compresses: then the deflated frame, built once per broadcast)."""
         conn = self.conn
         if volatile and conn.congested():
             conn.volatile_dropped += 1
             return
-        conn.write(msg.ws_frame)
+        deflate = self.deflate
+        if deflate is not None and msg.compress and msg.size >= self.options.per_message_deflate:  # type: ignore[operator]
+            conn.write(msg.deflated_frame(deflate.server_window_bits))
+        else:
+            conn.write(msg.ws_frame)
 
     def send_control(self, packet: str) -> None:
         """Queue an already-encoded text packet (``"2"``, ``"3probe"``, the open packet...)."""

@@ -12,11 +12,13 @@ import codecs
 import hashlib
 import os
 import re
+import zlib
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_CheckExact
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memmove
@@ -35,6 +37,7 @@ from hypersio.protocol.websocket.constants import (
     ERR_CONTROL_TOO_BIG,
     ERR_CONTROL_TOO_BIG_IN,
     ERR_HANDSHAKE_KEY,
+    ERR_INFLATE,
     ERR_KEY_SIZE,
     ERR_LENGTH_TOP_BIT,
     ERR_MASKED_FROM_SERVER,
@@ -45,8 +48,11 @@ from hypersio.protocol.websocket.constants import (
     ERR_REASON_TOO_LONG,
     ERR_REASON_WITHOUT_STATUS,
     ERR_RSV,
+    ERR_RSV1_BUILD,
+    ERR_RSV1_FRAME,
     ERR_TEXT_UTF8,
     ERR_TOO_BIG,
+    ERR_TOO_BIG_INFLATED,
     ERR_UNKNOWN_OPCODE,
     ERR_UNMASKED_FROM_CLIENT,
 )
@@ -74,6 +80,9 @@ cdef int C_OP_TEXT = constants.OP_TEXT
 cdef int C_OP_BINARY = constants.OP_BINARY
 cdef int C_OP_CLOSE = constants.OP_CLOSE
 cdef int C_OP_PONG = constants.OP_PONG
+cdef unsigned char C_RSV1 = constants.RSV1
+cdef bytes C_DEFLATE_TAIL = constants.DEFLATE_TAIL
+cdef int C_INFLATE_WINDOW_BITS = constants.INFLATE_WINDOW_BITS
 cdef int C_CLOSE_NO_STATUS = constants.CLOSE_NO_STATUS
 cdef Py_ssize_t C_MAX_CONTROL = constants.MAX_CONTROL_PAYLOAD
 cdef Py_ssize_t C_MASK_KEY_BATCH = constants.MASK_KEY_BATCH
@@ -182,15 +191,17 @@ def mask_payload(data, key) -> bytes:
     return out
 
 
-def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key=None) -> bytes:
+def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key=None, bint rsv1=False) -> bytes:
     """Build one complete frame ready for ``transport.write``.
 
     ``str`` payloads are UTF-8 encoded. A server sends unmasked frames (``mask=False``, the
     broadcast fast path: one allocation, one memcpy); a client must mask (``mask=True``: a fresh
     random key per frame). ``mask_key`` forces a given key and implies masking; tests use it to get
-    reproducible bytes. ``fin=False`` starts or continues a fragmented message. Raises ValueError
-    for an unknown opcode, a fragmented or oversized (>125 bytes) control frame, or a key that is
-    not 4 bytes.
+    reproducible bytes. ``fin=False`` starts or continues a fragmented message. ``rsv1=True``
+    marks the payload as a deflated message (permessage-deflate, RFC 7692; only on a text or
+    binary frame, and only when the connection negotiated it). Raises ValueError for an unknown
+    opcode, a fragmented or oversized (>125 bytes) control frame, RSV1 on a control or
+    continuation frame, or a key that is not 4 bytes.
     """
     cdef const char* src
     cdef Py_ssize_t n, header
@@ -210,6 +221,8 @@ def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key
             raise ValueError(ERR_CONTROL_TOO_BIG)
         if not fin:
             raise ValueError(ERR_CONTROL_FRAGMENTED)
+    if rsv1 and opcode != C_OP_TEXT and opcode != C_OP_BINARY:
+        raise ValueError(ERR_RSV1_BUILD)
     if mask_key is not None:
         key_bytes = _as_bytes(mask_key)
         if PyBytes_GET_SIZE(key_bytes) != 4:
@@ -231,7 +244,7 @@ def build_frame(int opcode, payload, bint mask=False, bint fin=True, *, mask_key
     cdef unsigned char mbit = 0x80 if mask else 0
     cdef uint64_t length = <uint64_t>n
     cdef int i
-    p[0] = <unsigned char>((0x80 if fin else 0) | opcode)
+    p[0] = <unsigned char>((0x80 if fin else 0) | (C_RSV1 if rsv1 else 0) | opcode)
     if n < 126:
         p[1] = mbit | <unsigned char>n
         p += 2
@@ -401,10 +414,24 @@ cdef class FrameParser:
 
     ``expect_masked=True`` is the server side (client frames must be masked), ``False`` the client
     side (server frames must not be). After a WebSocketError the parser stays failed.
+
+    ``per_message_deflate=True`` (the connection negotiated RFC 7692): a message whose first frame
+    has RSV1 set is inflated before it is returned, and ``max_message_size`` holds for the
+    inflated size too, checked while inflating (so a zip bomb costs at most that much memory
+    before the 1009). ``peer_no_context_takeover=True``: the peer compresses every message on its
+    own (``client_no_context_takeover`` on a server), so each one is inflated with a fresh
+    inflater and no inflate state outlives a message; otherwise the parser keeps one inflater for
+    the connection (created with the first compressed message).
     """
 
     cdef public Py_ssize_t max_message_size
     cdef public bint expect_masked
+    cdef public bint per_message_deflate
+    cdef public bint peer_no_context_takeover
+    # The fragmented message in progress had RSV1 on its first frame.
+    cdef bint _frag_compressed
+    # zlib's decompress object (context takeover), made with the first compressed message.
+    cdef object _inflater
     cdef unsigned char* _buf
     cdef Py_ssize_t _len
     cdef Py_ssize_t _cap
@@ -420,11 +447,16 @@ cdef class FrameParser:
         self._len = 0
         self._cap = 0
 
-    def __init__(self, Py_ssize_t max_message_size=1_000_000, bint expect_masked=True) -> None:
+    def __init__(self, Py_ssize_t max_message_size=1_000_000, bint expect_masked=True,
+                 bint per_message_deflate=False, bint peer_no_context_takeover=False) -> None:
         if max_message_size < 0:
             raise ValueError(ERR_NEGATIVE_SIZE)
         self.max_message_size = max_message_size
         self.expect_masked = expect_masked
+        self.per_message_deflate = per_message_deflate
+        self.peer_no_context_takeover = peer_no_context_takeover
+        self._frag_compressed = False
+        self._inflater = None
         self._frag_opcode = 0
         self._frag = bytearray()
         self._utf8 = None
@@ -490,6 +522,7 @@ cdef class FrameParser:
             self._drop_buffer()
             self._frag = bytearray()
             self._utf8 = None
+            self._inflater = None
             raise
         return out
 
@@ -497,7 +530,7 @@ cdef class FrameParser:
         cdef Py_ssize_t pos = 0, header, stop, start
         cdef uint64_t length
         cdef int opcode, i
-        cdef bint fin, masked
+        cdef bint fin, masked, compressed
         cdef const unsigned char* body
         cdef bytes payload
         cdef bytearray message
@@ -505,8 +538,13 @@ cdef class FrameParser:
         while end - pos >= 2:
             opcode = p[pos] & 0x0F
             fin = (p[pos] & 0x80) != 0
+            compressed = False
             if p[pos] & 0x70:
-                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_RSV)
+                if (p[pos] & 0x70) != C_RSV1 or not self.per_message_deflate:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_RSV)
+                if opcode != C_OP_TEXT and opcode != C_OP_BINARY:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_RSV1_FRAME)
+                compressed = True
             if not _known_opcode(opcode):
                 raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_UNKNOWN_OPCODE.format(opcode))
             masked = (p[pos + 1] & 0x80) != 0
@@ -553,7 +591,7 @@ cdef class FrameParser:
             stop = pos + header + <Py_ssize_t>length
             body = p + pos + header
             key = p + pos + header - 4 if masked else NULL
-            if opcode == C_OP_TEXT and fin:
+            if opcode == C_OP_TEXT and fin and not compressed:
                 # Whole text message in one frame: decode without an intermediate bytes object.
                 out.append((C_OP_TEXT, self._decode_text(body, <Py_ssize_t>length, key)))
                 pos = stop
@@ -561,7 +599,8 @@ cdef class FrameParser:
             if opcode == C_OP_CONTINUATION or not fin:
                 if opcode != C_OP_CONTINUATION:
                     self._frag_opcode = opcode
-                    if opcode == C_OP_TEXT:
+                    self._frag_compressed = compressed
+                    if opcode == C_OP_TEXT and not compressed:  # deflated bytes: checked once inflated
                         self._utf8 = _Utf8Decoder()
                 start = PyByteArray_GET_SIZE(self._frag)
                 self._append_fragment(body, <Py_ssize_t>length, key)
@@ -576,10 +615,19 @@ cdef class FrameParser:
                     continue
                 opcode = self._frag_opcode
                 message = self._frag
+                compressed = self._frag_compressed
                 self._frag_opcode = 0
                 self._frag = bytearray()
+                self._frag_compressed = False
                 self._utf8 = None
-                if opcode == C_OP_TEXT:
+                if compressed:
+                    payload = self._inflate(message)
+                    if opcode == C_OP_TEXT:
+                        out.append((C_OP_TEXT, self._decode_text(<const unsigned char*>PyBytes_AS_STRING(payload),
+                                                         PyBytes_GET_SIZE(payload), NULL)))
+                    else:
+                        out.append((C_OP_BINARY, payload))
+                elif opcode == C_OP_TEXT:
                     out.append((C_OP_TEXT, self._decode_text(<const unsigned char*>PyByteArray_AS_STRING(message),
                                                      PyByteArray_GET_SIZE(message), NULL)))
                 else:
@@ -595,9 +643,43 @@ cdef class FrameParser:
             if opcode == C_OP_CLOSE:
                 out.append((C_OP_CLOSE, _parse_close(<const unsigned char*>PyBytes_AS_STRING(payload),
                                             <Py_ssize_t>length)))
+            elif compressed:
+                payload = self._inflate(payload)
+                if opcode == C_OP_TEXT:
+                    out.append((C_OP_TEXT, self._decode_text(<const unsigned char*>PyBytes_AS_STRING(payload),
+                                                     PyBytes_GET_SIZE(payload), NULL)))
+                else:
+                    out.append((C_OP_BINARY, payload))
             else:
                 out.append((opcode, payload))
         return pos
+
+    cdef bytes _inflate(self, object data):
+        """The inflated message ``data`` (RFC 7692 7.2.2), refused past ``max_message_size``.
+
+        zlib is asked for one byte more than the limit at most, so a message that would inflate
+        to gigabytes costs ``max_message_size`` bytes of output before it is refused.
+        """
+        cdef bytes out
+        # One byte past the limit tells "too big" from "exactly the limit" (sys.maxsize: no limit).
+        cdef Py_ssize_t cap = self.max_message_size
+        if cap < PY_SSIZE_T_MAX:
+            cap += 1
+        inflater = self._inflater
+        if inflater is None:
+            inflater = zlib.decompressobj(-C_INFLATE_WINDOW_BITS)
+            if not self.peer_no_context_takeover:
+                self._inflater = inflater
+        try:
+            out = inflater.decompress(bytes(data) + C_DEFLATE_TAIL, cap)
+        except zlib.error as exc:
+            raise WebSocketError(CLOSE_INVALID_DATA, ERR_INFLATE.format(exc)) from None
+        if PyBytes_GET_SIZE(out) > self.max_message_size:
+            raise WebSocketError(CLOSE_TOO_BIG, ERR_TOO_BIG_INFLATED)
+        if inflater.eof:
+            # The peer ended its deflate stream (a final block): the next message starts a new one.
+            self._inflater = None
+        return out
 
     cdef int _append_fragment(self, const unsigned char* body, Py_ssize_t n,
                               const unsigned char* key) except -1:

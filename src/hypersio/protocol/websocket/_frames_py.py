@@ -2,7 +2,9 @@
 
 Builds frames (server frames unmasked, client frames masked), parses an incoming byte stream into
 complete messages, and owns the small pieces of the handshake and closing handshake that are pure
-functions (``accept_key``, close payloads). No extensions are negotiated, so RSV bits must be 0.
+functions (``accept_key``, close payloads). The one extension is permessage-deflate (RFC 7692):
+when the connection negotiated it, the parser inflates messages whose first frame has RSV1 set
+(and ``build_frame(..., rsv1=True)`` marks a deflated payload); every other RSV bit is an error.
 
 Every protocol violation by the peer raises :class:`hypersio.exceptions.WebSocketError` carrying
 the close code to answer with: 1002 protocol error, 1007 invalid UTF-8, 1009 message too big.
@@ -16,6 +18,9 @@ import hashlib
 import os
 import re
 import struct
+import sys
+import zlib
+from typing import Any
 
 from hypersio.exceptions import ParseError, WebSocketError
 from hypersio.protocol.engineio.constants import MESSAGE
@@ -33,6 +38,7 @@ from hypersio.protocol.websocket.constants import (
     CLOSE_REGISTERED_MAX,
     CLOSE_REGISTERED_MIN,
     CLOSE_TOO_BIG,
+    DEFLATE_TAIL,
     ERR_CLOSE_CODE,
     ERR_CLOSE_ONE_BYTE,
     ERR_CLOSE_REASON_UTF8,
@@ -42,6 +48,7 @@ from hypersio.protocol.websocket.constants import (
     ERR_CONTROL_TOO_BIG,
     ERR_CONTROL_TOO_BIG_IN,
     ERR_HANDSHAKE_KEY,
+    ERR_INFLATE,
     ERR_KEY_SIZE,
     ERR_LENGTH_TOP_BIT,
     ERR_MASKED_FROM_SERVER,
@@ -52,10 +59,14 @@ from hypersio.protocol.websocket.constants import (
     ERR_REASON_TOO_LONG,
     ERR_REASON_WITHOUT_STATUS,
     ERR_RSV,
+    ERR_RSV1_BUILD,
+    ERR_RSV1_FRAME,
     ERR_TEXT_UTF8,
     ERR_TOO_BIG,
+    ERR_TOO_BIG_INFLATED,
     ERR_UNKNOWN_OPCODE,
     ERR_UNMASKED_FROM_CLIENT,
+    INFLATE_WINDOW_BITS,
     MASK_KEY_BATCH,
     MAX_CONTROL_PAYLOAD,
     OP_BINARY,
@@ -64,6 +75,7 @@ from hypersio.protocol.websocket.constants import (
     OP_PING,
     OP_PONG,
     OP_TEXT,
+    RSV1,
     WS_GUID,
 )
 
@@ -160,14 +172,17 @@ def build_frame(
     fin: bool = True,
     *,
     mask_key: bytes | None = None,
+    rsv1: bool = False,
 ) -> bytes:
     """Build one complete frame ready for ``transport.write``.
 
     ``str`` payloads are UTF-8 encoded. A server sends unmasked frames (``mask=False``); a client
     must mask (``mask=True``: a fresh random key per frame). ``mask_key`` forces a given key and
     implies masking; tests use it to get reproducible bytes. ``fin=False`` starts or continues a
-    fragmented message. Raises ValueError for an unknown opcode, a fragmented or oversized
-    (>125 bytes) control frame, or a key that is not 4 bytes.
+    fragmented message. ``rsv1=True`` marks the payload as a deflated message (permessage-deflate,
+    RFC 7692; only on a text or binary frame, and only when the connection negotiated it).
+    Raises ValueError for an unknown opcode, a fragmented or oversized (>125 bytes) control
+    frame, RSV1 on a control or continuation frame, or a key that is not 4 bytes.
     """
     payload = payload.encode("utf-8") if isinstance(payload, str) else _as_bytes(payload)
     if opcode not in _KNOWN_OPCODES:
@@ -179,6 +194,10 @@ def build_frame(
         if not fin:
             raise ValueError(ERR_CONTROL_FRAGMENTED)
     b0 = (opcode | 0x80) if fin else opcode
+    if rsv1:
+        if opcode != OP_TEXT and opcode != OP_BINARY:
+            raise ValueError(ERR_RSV1_BUILD)
+        b0 |= RSV1
     key: bytes | None = None
     if mask_key is not None:
         key = _as_bytes(mask_key)
@@ -279,23 +298,45 @@ class FrameParser:
 
     ``expect_masked=True`` is the server side (client frames must be masked), ``False`` the client
     side (server frames must not be). After a WebSocketError the parser stays failed.
+
+    ``per_message_deflate=True`` (the connection negotiated RFC 7692): a message whose first frame
+    has RSV1 set is inflated before it is returned, and ``max_message_size`` holds for the
+    inflated size too, checked while inflating (so a zip bomb costs at most that much memory
+    before the 1009). ``peer_no_context_takeover=True``: the peer compresses every message on its
+    own (``client_no_context_takeover`` on a server), so each one is inflated with a fresh
+    inflater and no inflate state outlives a message; otherwise the parser keeps one inflater for
+    the connection (created with the first compressed message).
     """
 
     __slots__ = (
         "max_message_size",
         "expect_masked",
+        "per_message_deflate",
+        "peer_no_context_takeover",
         "_buf",
         "_frag_opcode",
         "_frag",
+        "_frag_compressed",
         "_utf8",
+        "_inflater",
         "_error",
     )
 
-    def __init__(self, max_message_size: int = 1_000_000, expect_masked: bool = True) -> None:
+    def __init__(
+        self,
+        max_message_size: int = 1_000_000,
+        expect_masked: bool = True,
+        per_message_deflate: bool = False,
+        peer_no_context_takeover: bool = False,
+    ) -> None:
         if max_message_size < 0:
             raise ValueError(ERR_NEGATIVE_SIZE)
         self.max_message_size = max_message_size
         self.expect_masked = expect_masked
+        self.per_message_deflate = per_message_deflate
+        self.peer_no_context_takeover = peer_no_context_takeover
+        self._frag_compressed = False  # the fragmented message in progress had RSV1 on its first frame
+        self._inflater: Any = None  # zlib's decompress object (context takeover), made on first use
         self._buf = bytearray()
         self._frag_opcode = 0  # opcode of the fragmented message in progress, 0 when none
         # One growing buffer, not a list of parts: a flood of 1-byte fragments costs 1 byte each.
@@ -320,6 +361,7 @@ class FrameParser:
             self._buf = bytearray()
             self._frag = bytearray()
             self._utf8 = None
+            self._inflater = None
             raise
 
     def _feed(self, data: bytes) -> list[tuple[int, object]]:
@@ -338,8 +380,13 @@ class FrameParser:
             b1 = buf[pos + 1]
             opcode = b0 & 0x0F
             fin = b0 & 0x80
+            compressed = False
             if b0 & 0x70:
-                raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_RSV)
+                if b0 & 0x70 != RSV1 or not self.per_message_deflate:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_RSV)
+                if opcode != OP_TEXT and opcode != OP_BINARY:
+                    raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_RSV1_FRAME)
+                compressed = True
             if opcode not in _KNOWN_OPCODES:
                 raise WebSocketError(CLOSE_PROTOCOL_ERROR, ERR_UNKNOWN_OPCODE.format(opcode))
             masked = b1 & 0x80
@@ -401,16 +448,21 @@ class FrameParser:
                     continue
                 opcode = self._frag_opcode
                 message = self._frag
+                compressed = self._frag_compressed
                 self._frag_opcode = 0
                 self._frag = bytearray()
+                self._frag_compressed = False
                 self._utf8 = None
             elif not fin:
                 self._frag_opcode = opcode
                 self._frag = bytearray(payload)
-                if opcode == OP_TEXT:
+                self._frag_compressed = compressed
+                if opcode == OP_TEXT and not compressed:  # deflated bytes are checked once inflated
                     self._utf8 = _Utf8Decoder()
                     self._check_utf8(payload)
                 continue
+            if compressed:
+                message = self._inflate(message)
             if opcode == OP_TEXT:
                 try:
                     out.append((OP_TEXT, message.decode("utf-8")))
@@ -422,6 +474,31 @@ class FrameParser:
             del self._buf[:pos]
         elif pos < end:
             self._buf = bytearray(buf[pos:])
+        return out
+
+    def _inflate(self, data: bytes | bytearray) -> bytes:
+        """The inflated message ``data`` (RFC 7692 7.2.2), refused past ``max_message_size``.
+
+        zlib is asked for one byte more than the limit at most, so a message that would inflate
+        to gigabytes costs ``max_message_size`` bytes of output before it is refused.
+        """
+        inflater = self._inflater
+        if inflater is None:
+            inflater = zlib.decompressobj(-INFLATE_WINDOW_BITS)
+            if not self.peer_no_context_takeover:
+                self._inflater = inflater
+        limit = self.max_message_size
+        # One byte past the limit tells "too big" from "exactly the limit" (sys.maxsize: no limit).
+        cap = limit + 1 if limit < sys.maxsize else limit
+        try:
+            out: bytes = inflater.decompress(bytes(data) + DEFLATE_TAIL, cap)
+        except zlib.error as exc:
+            raise WebSocketError(CLOSE_INVALID_DATA, ERR_INFLATE.format(exc)) from None
+        if len(out) > limit:
+            raise WebSocketError(CLOSE_TOO_BIG, ERR_TOO_BIG_INFLATED)
+        if inflater.eof:
+            # The peer ended its deflate stream (a final block): the next message starts a new one.
+            self._inflater = None
         return out
 
     def _check_utf8(self, fragment: bytes) -> None:

@@ -49,6 +49,16 @@ CLOSE_NOT_SENDABLE: Final = (1004, CLOSE_NO_STATUS, 1006)
 CLOSE_PRIVATE_MIN: Final = 3000
 CLOSE_PRIVATE_MAX: Final = 4999
 
+#: The RSV1 bit of a frame's first byte: set on the first frame of a compressed message
+#: (permessage-deflate, RFC 7692 6.1); RSV2 and RSV3 have no meaning here.
+RSV1: Final = 0x40
+#: What a sender strips from the end of a deflated message and a receiver appends before
+#: inflating it (RFC 7692 7.2.1: the empty stored block of a sync flush).
+DEFLATE_TAIL: Final = b"\x00\x00\xff\xff"
+#: The LZ77 window (log2 bytes) the inflater of a permessage-deflate receiver uses: the largest
+#: there is, so whatever window the peer compressed with, its messages inflate.
+INFLATE_WINDOW_BITS: Final = 15
+
 #: A control frame (close, ping, pong) carries at most this many payload bytes.
 MAX_CONTROL_PAYLOAD: Final = 125
 #: Client masking keys (RFC 6455 5.3: unpredictable) are drawn from os.urandom this many bytes at
@@ -70,6 +80,10 @@ ERR_CLOSE_REASON_UTF8: Final = "WebSocket close reason is not UTF-8"
 ERR_HANDSHAKE_KEY: Final = "invalid Sec-WebSocket-Key {!r}"
 ERR_NEGATIVE_SIZE: Final = "max_message_size cannot be negative"
 ERR_RSV: Final = "WebSocket RSV bits set without a negotiated extension"
+ERR_RSV1_BUILD: Final = "only the first frame of a data message can carry RSV1 (compressed)"
+ERR_RSV1_FRAME: Final = "WebSocket RSV1 set outside the first frame of a data message"
+ERR_INFLATE: Final = "WebSocket compressed message does not inflate: {}"
+ERR_TOO_BIG_INFLATED: Final = "WebSocket message over the size limit once inflated"
 ERR_MASKED_FROM_SERVER: Final = "masked frame from a WebSocket server"
 ERR_UNMASKED_FROM_CLIENT: Final = "unmasked frame from a WebSocket client"
 ERR_CONTROL_FRAGMENTED_IN: Final = "fragmented WebSocket control frame"
