@@ -551,7 +551,7 @@ class _Http(asyncio.Protocol):
         head = self.buf[:end].lower()
         at = head.find(b"content-length:")
         if at < 0:
-            self.waiter.set_exception(ConnectionError("response without Content-Length"))
+            self.waiter.set_exception(ConnectionError(f"response without Content-Length: {self.buf[:200]!r}"))
             return
         length = int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else len(head)])
         if len(self.buf) < end + 4 + length:
