@@ -407,8 +407,10 @@ def run_rooms(
     ctl: ControlClient | None = None
     try:
         srv = Served(kind)
-        ctl = ControlClient("127.0.0.1", srv.port)
         result.update(_connect(srv, gen, [k % rooms for k in range(clients)], say))
+        # After the clients: an idle control connection would miss its heartbeats (and be closed
+        # after 45 s) while a slow server connects 10,000 clients.
+        ctl = ControlClient("127.0.0.1", srv.port)
         gen.call("reset", {})
         pids = {**srv.processes(), **_gen_pids(gen)}
         s0 = snapshot(pids)
