@@ -239,19 +239,21 @@ class Served:
         self.log.close()
 
 
-def machine_busy() -> float:
-    """CPU seconds the whole machine spent busy so far (/proc/stat: all but idle, iowait and
-    niced time; softirq time, which the loopback's TCP costs and no process is charged for, is
-    included). Niced work (other users' background jobs) yields to the benchmark, so it is left out."""
+def machine_busy() -> tuple[float, float]:
+    """CPU seconds the whole machine spent busy so far, and in softirq (/proc/stat). Busy is all
+    but idle, iowait and niced time: niced work (other users' background jobs) yields to the
+    benchmark. Softirq is mostly the loopback's TCP, which no process is charged for."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:9]]
-    return (sum(fields) - fields[1] - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - fields[1] - fields[3] - fields[4]) / tick, fields[6] / tick
 
 
 def snapshot(pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds of each named process now, of the machine under ``"machine"``, and the wall
     clock under ``"t"``."""
-    out = {"t": time.time(), "machine": machine_busy()}
+    busy, softirq = machine_busy()
+    out = {"t": time.time(), "machine": busy, "softirq": softirq}
     for name, pid in pids.items():
         try:
             out[name] = cpu_seconds(pid)
@@ -269,10 +271,12 @@ def cpu_shares(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
 def _cpu_fields(shares: dict[str, float], server: list[str], clients: list[str]) -> dict[str, Any]:
     """Flatten CPU shares into result fields: ``cpu_<process>``, the server's and clients' sums."""
     out: dict[str, Any] = {f"cpu_{name.replace(' ', '')}": pct for name, pct in shares.items()}
+    out["cpu_softirq"] = shares["softirq"]
     out["cpu_server"] = sum(shares[n] for n in server)
     out["cpu_clients"] = sum(shares[n] for n in clients)
     out["cpu_all"] = out["cpu_server"] + out["cpu_clients"]
-    out["cpu_others"] = out.pop("cpu_machine") - out["cpu_all"]  # other users' processes, softirq
+    # The rest of the machine: other users' processes (and what the kernel does for nobody's account)
+    out["cpu_others"] = out.pop("cpu_machine") - out["cpu_all"] - out["cpu_softirq"]
     return out
 
 
@@ -766,7 +770,7 @@ def _cpu_cols(runs: list[dict[str, Any]], workers: int) -> list[str]:
     for i in range(workers):
         key = "cpu_server" if one and i == 0 else f"cpu_worker{i}"
         cols.append("-" if one and i else f"{median_of(runs, key):.0f}")
-    cols += [f"{median_of(runs, key):.0f}" for key in ("cpu_clients", "cpu_all", "cpu_others")]
+    cols += [f"{median_of(runs, key):.0f}" for key in ("cpu_clients", "cpu_all", "cpu_softirq", "cpu_others")]
     return cols
 
 
@@ -776,7 +780,8 @@ def _cpu_headers(workers: int, clients: str) -> list[str]:
         *(f"CPU% worker {i}" for i in range(workers)),
         f"CPU% {clients}",
         "CPU% all",
-        "CPU% rest of machine",
+        "CPU% softirq",
+        "CPU% other users",
     ]
 
 
@@ -1009,9 +1014,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "CPU% = utime+stime over a steady window of the phase, 100 = one core, per process (one process: under "
         "'worker 0'); 'all' = every server and load-generator process together, of "
-        f"{100 * (os.cpu_count() or 1)} on this machine; rest of machine = the machine's busy time (/proc/stat) less "
-        "'all' and niced time: other users' processes and the kernel's softirq work (loopback TCP) that no process "
-        "is charged for. server CPU us/op = all server processes' CPU per ack, "
+        f"{100 * (os.cpu_count() or 1)} on this machine; softirq = the kernel's softirq time (/proc/stat), mostly "
+        "the loopback's TCP, charged to no process; other users = the machine's busy time less 'all', softirq and "
+        "niced time. server CPU us/op = all server processes' CPU per ack, "
         "delivery, session or round trip. primary CPU us/request = the primary's CPU per routed HTTP request or "
         "WebSocket connection. Latency: ack round trip, send -> receipt of a tick, connect -> CONNECT answered, "
         "or POST -> GET answered."
