@@ -38,6 +38,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -59,6 +60,9 @@ _TAG_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 MAX_WORKERS = len(_TAG_ALPHABET) ** 2
 _HEAD_LIMIT = 16384
 _HEAD_TIMEOUT = 10.0
+#: Connections waiting for one worker's channel to drain (a worker that is busy or stopped); past
+#: this many, or after ``_HEAD_TIMEOUT`` seconds, they are closed (the client retries).
+_BACKLOG_LIMIT = 4096
 
 
 def tag_for(index: int) -> str:
@@ -143,15 +147,17 @@ class _ForkedWorker:
 
 
 class _Slot:
-    """One worker place: its process, the primary's end of its channel, when it started."""
+    """One worker place: its process, the primary's end of its channel, when it started, and the
+    connections waiting for the channel to take them (it is full while the worker is busy)."""
 
-    __slots__ = ("index", "process", "channel", "started")
+    __slots__ = ("index", "process", "channel", "started", "backlog")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.process: WorkerProcess | None = None
         self.channel: socket.socket | None = None
         self.started = 0.0
+        self.backlog: deque[tuple[socket.socket, bytes, float]] = deque()
 
 
 class Primary:
@@ -182,7 +188,9 @@ class Primary:
             slot.process = self.start(slot.index, worker_end, self._own_fds())
         finally:
             worker_end.close()
-        primary_end.settimeout(1.0)
+        # Non-blocking: a worker that does not read its channel (busy, stopped) must not stall the
+        # routing to every other worker; what it cannot take yet waits in the slot's backlog.
+        primary_end.setblocking(False)
         slot.channel = primary_end
         slot.started = time.monotonic()
         logger.info("worker %d started (pid %d)", slot.index, slot.process.pid)
@@ -193,6 +201,7 @@ class Primary:
             fds.append(self._listener.fileno())
         fds.extend(slot.channel.fileno() for slot in self.slots if slot.channel is not None)
         fds.extend(self._pending)
+        fds.extend(conn.fileno() for slot in self.slots for conn, _, _ in slot.backlog)
         selector_fd = getattr(self._selector, "fileno", None)
         if selector_fd is not None:
             fds.append(selector_fd())
@@ -208,9 +217,7 @@ class Primary:
             status = process.poll()
             if status is None:
                 continue
-            if slot.channel is not None:
-                slot.channel.close()
-                slot.channel = None
+            self._close_channel(slot)
             slot.process = None
             if self._stopping:
                 continue
@@ -229,6 +236,16 @@ class Primary:
     def _alive(self) -> list[_Slot]:
         return [slot for slot in self.slots if slot.channel is not None]
 
+    def _close_channel(self, slot: _Slot) -> None:
+        """Close a worker's channel and the connections still waiting for it (their clients retry)."""
+        if slot.channel is not None:
+            if slot.backlog:
+                self._selector.unregister(slot.channel)
+            slot.channel.close()
+            slot.channel = None
+        while slot.backlog:
+            slot.backlog.popleft()[0].close()
+
     # --- routing --------------------------------------------------------------------------------------
 
     def _route(self, conn: socket.socket, head: bytes) -> None:
@@ -240,23 +257,55 @@ class Primary:
                 target = self.slots[index]
         if target is None:
             # A handshake, or a session whose worker is gone (any worker answers "unknown sid",
-            # and the client starts afresh): the next worker in turn.
+            # and the client starts afresh): the next worker in turn, skipping the ones that are
+            # not keeping up (a backlog) while another one is.
             alive = self._alive()
             if not alive:
                 conn.close()
                 return
-            target = alive[self._next % len(alive)]
+            keeping_up = [slot for slot in alive if not slot.backlog] or alive
+            target = keeping_up[self._next % len(keeping_up)]
             self._next += 1
-        channel = target.channel
+        if target.backlog:  # keep the order: behind the ones already waiting
+            if len(target.backlog) >= _BACKLOG_LIMIT:
+                self._refuse(target, "its backlog is full")
+                conn.close()
+                return
+            target.backlog.append((conn, head, time.monotonic()))
+            return
+        if not self._hand(target, conn, head):
+            target.backlog.append((conn, head, time.monotonic()))
+            assert target.channel is not None
+            self._selector.register(target.channel, selectors.EVENT_WRITE, target)
+
+    def _hand(self, slot: _Slot, conn: socket.socket, head: bytes) -> bool:
+        """Pass ``conn`` to ``slot``'s worker and close it here; False when the channel is full."""
+        channel = slot.channel
         assert channel is not None
         try:
             socket.send_fds(channel, [head], [conn.fileno()])
+        except (BlockingIOError, InterruptedError):
+            return False
         except OSError as exc:
-            now = time.monotonic()
-            if now - self._refused_at > 10:
-                self._refused_at = now
-                logger.warning("could not hand a connection to worker %d: %s", target.index, exc)
+            self._refuse(slot, str(exc))
         conn.close()  # the worker holds its own descriptor now
+        return True
+
+    def _flush(self, slot: _Slot) -> None:
+        """The channel of ``slot`` can take more: pass its waiting connections, oldest first."""
+        while slot.backlog and slot.channel is not None:
+            conn, head, _ = slot.backlog[0]
+            if not self._hand(slot, conn, head):
+                return
+            slot.backlog.popleft()
+        if slot.channel is not None:
+            self._selector.unregister(slot.channel)
+
+    def _refuse(self, slot: _Slot, why: str) -> None:
+        now = time.monotonic()
+        if now - self._refused_at > 10:
+            self._refused_at = now
+            logger.warning("could not hand a connection to worker %d: %s", slot.index, why)
 
     def _accept(self) -> None:
         listener = self._listener
@@ -306,6 +355,15 @@ class Primary:
         for conn, _, since in list(self._pending.values()):
             if since < limit:
                 self._drop(conn)  # never sent a whole request head
+        for slot in self.slots:
+            dropped = 0
+            while slot.backlog and slot.backlog[0][2] < limit:  # its worker has not taken it in time
+                slot.backlog.popleft()[0].close()
+                dropped += 1
+            if dropped:
+                self._refuse(slot, f"{dropped} connection(s) waited more than {_HEAD_TIMEOUT:g}s")
+                if not slot.backlog and slot.channel is not None:
+                    self._selector.unregister(slot.channel)
 
     # --- life ------------------------------------------------------------------------------------------
 
@@ -348,6 +406,8 @@ class Primary:
                         self._accept()
                     elif key.data == "conn":
                         self._read_head(key.fileobj)  # type: ignore[arg-type]
+                    elif isinstance(key.data, _Slot):
+                        self._flush(key.data)
                     else:
                         try:
                             self._wake_r.recv(64)
@@ -385,9 +445,7 @@ class Primary:
                 slot.process.send_signal(signal.SIGKILL)
                 while slot.process.poll() is None:
                     time.sleep(0.01)
-            if slot.channel is not None:
-                slot.channel.close()
-                slot.channel = None
+            self._close_channel(slot)
         self._selector.close()
         return 0
 
