@@ -48,6 +48,7 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.workers > 1 and args.certfile:
         raise SystemExit("--workers routes by session id, which TLS hides: terminate TLS in front of the workers")
     if args.workers > 1:
+        import shutil
         import tempfile
 
         from hypersio.engine import workers
@@ -60,7 +61,10 @@ def serve_command(args: argparse.Namespace) -> int:
         print(
             f"hypersio: serving {args.app} on http://{args.host}:{primary.port} with {args.workers} workers", flush=True
         )
-        return primary.run()
+        try:
+            return primary.run()
+        finally:
+            shutil.rmtree(cluster_dir, ignore_errors=True)  # the workers' sockets live here
     server = _load_server(args.app)
     context = None
     if args.certfile:

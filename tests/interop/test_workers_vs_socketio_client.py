@@ -63,8 +63,16 @@ async def served() -> AsyncIterator[Served]:
     await asyncio.sleep(0.5)  # the workers join their cluster
     yield served
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 class Clients(NodeClusterPeer):

@@ -541,6 +541,7 @@ class Server:
         if workers > 1 and ssl is not None:
             raise ValueError("workers route by session id, which TLS hides: terminate TLS in front of them")
         if workers > 1:
+            import shutil
             import tempfile
 
             from hypersio.engine import workers as _workers
@@ -550,7 +551,10 @@ class Server:
             def prepare(index: int) -> None:
                 self.prepare_worker(index, workers, cluster_dir)
 
-            _workers.Primary(host, port, workers, _workers.fork_starter(self, prepare)).run()
+            try:
+                _workers.Primary(host, port, workers, _workers.fork_starter(self, prepare)).run()
+            finally:
+                shutil.rmtree(cluster_dir, ignore_errors=True)  # the workers' sockets live here
             return
 
         async def main() -> None:
