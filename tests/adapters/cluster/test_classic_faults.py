@@ -35,11 +35,23 @@ async def _eventually(check: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_redis_restart_resumes_delivery(private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture) -> None:
+FACTORIES = {
+    "classic": lambda url, prefix: cluster.redis_adapter(url, key=prefix, requests_timeout=1.0),
+    "sharded": lambda url, prefix: cluster.sharded_redis_adapter(url, channel_prefix=prefix, requests_timeout=1.0),
+    "streams": lambda url, prefix: cluster.redis_streams_adapter(
+        url, stream_name=prefix, channel_prefix=prefix, requests_timeout=1.0, block_time=0.5
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(FACTORIES))
+async def test_redis_restart_resumes_delivery(
+    kind: str, private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, "hypersio.cluster")
     prefix = unique_prefix("restart")
-    a = room_server(cluster.redis_adapter(private_redis.url, key=prefix, requests_timeout=1.0))
-    b = room_server(cluster.redis_adapter(private_redis.url, key=prefix, requests_timeout=1.0))
+    a = room_server(FACTORIES[kind](private_redis.url, prefix))
+    b = room_server(FACTORIES[kind](private_redis.url, prefix))
     await a.listen("127.0.0.1", 0)
     await b.listen("127.0.0.1", 0)
     on_a = await connect_client(f"http://127.0.0.1:{a.engine.port}", ["r"])
