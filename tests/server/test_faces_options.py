@@ -213,3 +213,47 @@ async def test_new_namespace_cleanup_and_socket_request() -> None:
         assert "/static" in sio.namespaces  # not a dynamic child: kept
     finally:
         await sio.close()
+
+
+async def test_connection_error_header_hooks_and_cookie() -> None:
+    sio = hypersio.Server(cookie=True)
+    errors: list[Any] = []
+    sio.engine.on("connection_error", errors.append)
+
+    def initial(headers: dict[str, str], request: Any) -> None:
+        headers["X-Handshake"] = request.query.get("transport", "")
+
+    def every(headers: dict[str, str], request: Any) -> None:
+        headers["X-Every"] = "1"
+
+    sio.engine.on("initial_headers", initial)
+    sio.engine.on("headers", every)
+    await sio.listen("127.0.0.1", 0)
+    port = sio.engine.port
+    try:
+        base = f"http://127.0.0.1:{port}/socket.io/?EIO=4"
+        status, headers, body = await _get(base + "&transport=polling")
+        assert status == 200
+        sid = body.split(b'"sid":"')[1].split(b'"')[0].decode()
+        assert headers["Set-Cookie"] == f"io={sid}; Path=/; HttpOnly; SameSite=Lax"
+        assert headers["X-Handshake"] == "polling" and headers["X-Every"] == "1"
+        # refusals reach connection_error with the engine's code and message; "headers" hooks
+        # run on every response, the handshake ones only on handshakes
+        status, headers, _ = await _get(base + "&transport=carrier-pigeon")
+        assert status == 400 and headers["X-Every"] == "1"
+        assert "X-Handshake" not in headers and "Set-Cookie" not in headers
+        assert (await _get(base + "&transport=polling&sid=nope"))[0] == 400
+        assert [(e.code, e.message) for e in errors] == [(0, "Transport unknown"), (1, "Session ID unknown")]
+        assert errors[1].request.query["sid"] == "nope"
+        # a WebSocket handshake's 101 carries them too
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        assert head.startswith(b"HTTP/1.1 101")
+        assert b"X-Handshake: websocket\r\n" in head and b"Set-Cookie: io=" in head and b"X-Every: 1" in head
+    finally:
+        await sio.close()

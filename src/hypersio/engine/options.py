@@ -8,6 +8,7 @@ into the server (they sit below it and never import it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER
 from hypersio.engine.stats import EngineStats
@@ -67,6 +68,7 @@ class EngineOptions:
         "write_buffer_limit",
         "cors_credentials",
         "allow_upgrades",
+        "response_hooks",
         "sid_tag",
         "one_request_per_connection",
         "stats",
@@ -121,6 +123,9 @@ class EngineOptions:
         self.cors_credentials = False
         #: Offer (and accept) the upgrade from long-polling to WebSocket.
         self.allow_upgrades = True
+        #: The ``initial_headers``/``headers`` hooks and the cookie (None: none registered);
+        #: a ``hypersio.engine.server.hooks.ResponseHooks``.
+        self.response_hooks: Any = None
         #: Prefix of every session id (a worker's name, so the primary can route by sid).
         self.sid_tag = ""
         #: Close each HTTP connection after one response (workers: the primary routes each

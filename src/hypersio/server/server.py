@@ -64,6 +64,8 @@ class Server:
     past it; None turns it off); requests from ``trusted_proxies`` count against the address in
     ``forwarded_for_header``, or are not limited without it. ``max_unjoined_connections`` caps
     the connections that have not joined a namespace yet (more are closed at once).
+    ``cookie=True`` (or a dict of ``name``, ``path``, ``http_only``, ``same_site``, ``secure``,
+    ``max_age``) sets ``io=<sid>`` on the handshake answer, for load balancers that stick by cookie.
     ``metrics=True`` serves Prometheus metrics at ``GET /metrics`` on the server's
     port (:attr:`metrics`, see ``hypersio.metrics``); ``health_path`` (None: off) answers
     ``200 ok`` while the server accepts connections, ``503`` once it is closing.
@@ -95,6 +97,7 @@ class Server:
         cors_credentials: bool = False,
         cleanup_empty_child_namespaces: bool = False,
         max_connections: int | None = None,
+        cookie: bool | dict[str, Any] | None = None,
         handshake_rate_limit: tuple[float, float] | None = (30, 10),
         trusted_proxies: Iterable[str] = ("127.0.0.0/8", "::1"),
         forwarded_for_header: str | None = "x-forwarded-for",
@@ -120,6 +123,7 @@ class Server:
         self.cors_credentials = cors_credentials
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.max_connections = max_connections
+        self.cookie = cookie
         self.handshake_rate_limit = handshake_rate_limit
         self.trusted_proxies = tuple(trusted_proxies)
         self.forwarded_for_header = forwarded_for_header
@@ -182,6 +186,7 @@ class Server:
                 cors_credentials=self.cors_credentials,
                 allow_upgrades=self.allow_upgrades,
                 max_connections=self.max_connections,
+                cookie=self.cookie,
                 handshake_rate_limit=self.handshake_rate_limit,
                 trusted_proxies=self.trusted_proxies,
                 forwarded_for_header=self.forwarded_for_header,

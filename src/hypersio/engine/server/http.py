@@ -458,6 +458,9 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             keep_alive_10 = req.http_version == "1.0"
         self._current = None
         self._held_by = None
+        hooks = self.options.response_hooks
+        if hooks is not None:
+            headers = hooks.apply(headers, req, None, True)
         self.write(build_response(status, headers, body, close, keep_alive_10))
         if close:
             self.close_after_flush()

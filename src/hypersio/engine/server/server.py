@@ -20,6 +20,7 @@ from typing import Any
 from hypersio.engine.options import TRANSPORTS, CompressionSetting, EngineOptions
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
 from hypersio.engine.server.heartbeat import Heartbeats
+from hypersio.engine.server.hooks import CookieSetting, ResponseHooks
 from hypersio.engine.server.http import HttpConnection, Request
 from hypersio.engine.server.limits import HandshakeLimiter
 from hypersio.engine.server.polling import Polling
@@ -109,6 +110,23 @@ def raise_fd_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
+class RefusedRequest:
+    """A request the engine refused, as its ``connection_error`` handlers see it: the Engine.IO
+    error ``code`` and ``message`` (``"Session ID unknown"`` ...), the ``request`` and a
+    ``context`` dict (the client ``address``)."""
+
+    __slots__ = ("code", "message", "request", "context")
+
+    def __init__(self, code: int, message: str, request: Request, context: dict[str, Any]) -> None:
+        self.code = code
+        self.message = message
+        self.request = request
+        self.context = context
+
+    def __repr__(self) -> str:
+        return f"<RefusedRequest {self.code} {self.message!r} {self.request!r}>"
+
+
 class Server:
     """An Engine.IO v4 server on uvloop, speaking long-polling and WebSocket.
 
@@ -146,6 +164,7 @@ class Server:
         cors_credentials: bool = False,
         allow_upgrades: bool = True,
         max_connections: int | None = None,
+        cookie: CookieSetting = None,
         handshake_rate_limit: tuple[float, float] | None = (30, 10),
         trusted_proxies: Iterable[str] = ("127.0.0.0/8", "::1"),
         forwarded_for_header: str | None = "x-forwarded-for",
@@ -171,6 +190,9 @@ class Server:
         self.allow_request = allow_request
         self.port: int | None = None
         self._connection_handlers: list[Callable[[Session], Any]] = []
+        self._error_handlers: list[Callable[[RefusedRequest], Any]] = []
+        if cookie:
+            self._response_hooks().cookie = cookie
         self._sessions: dict[str, Session] = {}
         self._connections: set[HttpConnection] = set()
         # Bound once and shared by every session (a bound method per session costs ~70 bytes each).
@@ -232,17 +254,51 @@ class Server:
         """None (no CORS headers), ``"*"`` or the allowed origins."""
         return self.options.cors_allowed_origins
 
-    def on(self, event: str, handler: Callable[[Session], Any] | None = None) -> Any:
-        """Register a ``connection`` handler, called with each new :class:`Session`.
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Register a handler for an engine event (usable as a decorator without ``handler``):
 
-        Usable as a decorator when ``handler`` is omitted.
+        * ``connection``: ``handler(session)`` with each new :class:`Session`;
+        * ``connection_error``: ``handler(err)`` with each refused request, ``err`` a
+          :class:`RefusedRequest` (``code``, ``message``, ``request``, ``context``): to log or
+          count handshakes that fail (unknown sid, bad transport, forbidden, ...);
+        * ``initial_headers``: ``handler(headers, request)`` on the answer to a handshake, and
+          ``headers``: on every HTTP response; ``headers`` is a dict to change in place (add a
+          header, set a cookie for a load balancer).
         """
         if handler is None:
             return lambda h: self.on(event, h)
-        if event != "connection":
-            raise ValueError(f"unknown Engine.IO server event {event!r} (expected 'connection')")
-        self._connection_handlers.append(handler)
+        if event == "connection":
+            self._connection_handlers.append(handler)
+        elif event == "connection_error":
+            self._error_handlers.append(handler)
+        elif event in ("initial_headers", "headers"):
+            hooks = self._response_hooks()
+            (hooks.initial if event == "initial_headers" else hooks.every).append(handler)
+        else:
+            raise ValueError(
+                f"unknown Engine.IO server event {event!r} "
+                "(expected 'connection', 'connection_error', 'initial_headers' or 'headers')"
+            )
         return handler
+
+    def _response_hooks(self) -> ResponseHooks:
+        hooks = self.options.response_hooks
+        if hooks is None:
+            hooks = self.options.response_hooks = ResponseHooks()
+        return hooks  # type: ignore[no-any-return]
+
+    def _refuse(
+        self, conn: HttpConnection, req: Request, code: int, cors: list[tuple[str, str]], close: bool = False
+    ) -> None:
+        """Answer ``req`` with Engine.IO error ``code`` and tell the ``connection_error`` handlers."""
+        respond_error(conn, req, code, cors, close=close)
+        if self._error_handlers:
+            err = RefusedRequest(code, ERROR_MESSAGES[code], req, {"address": conn.address})
+            for handler in list(self._error_handlers):
+                try:
+                    handler(err)
+                except Exception:
+                    logger.exception("error in a connection_error handler")
 
     @property
     def sessions(self) -> dict[str, Session]:
@@ -457,21 +513,21 @@ class Server:
         query = req.query
         transport = query.get("transport")
         if transport not in options.transports:
-            respond_error(conn, req, UNKNOWN_TRANSPORT, cors)
+            self._refuse(conn, req, UNKNOWN_TRANSPORT, cors)
             return
         sid = query.get("sid")
         if sid is not None:
             session = self._sessions.get(sid)
             if session is None:
-                respond_error(conn, req, UNKNOWN_SID, cors)
+                self._refuse(conn, req, UNKNOWN_SID, cors)
             elif transport != "polling" or session.transport != "polling":
-                respond_error(conn, req, BAD_REQUEST, cors)
+                self._refuse(conn, req, BAD_REQUEST, cors)
             else:
                 session.carrier.on_request(conn, req, cors)
             return
         code = handshake_error(options, req.method, query)
         if code is not None:
-            respond_error(conn, req, code, cors)
+            self._refuse(conn, req, code, cors)
         else:
             self._check_allowed(conn, req, cors, self._open_polling)
 
@@ -497,7 +553,7 @@ class Server:
         query = req.query
         code = upgrade_error(self.options, query)
         if code is not None:
-            respond_error(conn, req, code, [], close=True)
+            self._refuse(conn, req, code, [], close=True)
             return
         sid = query.get("sid")
         if sid is None:
@@ -505,10 +561,10 @@ class Server:
             return
         session = self._sessions.get(sid)
         if session is None:
-            respond_error(conn, req, UNKNOWN_SID, [], close=True)
+            self._refuse(conn, req, UNKNOWN_SID, [], close=True)
             return
         if not self.options.allow_upgrades:
-            respond_error(conn, req, BAD_REQUEST, [], close=True)
+            self._refuse(conn, req, BAD_REQUEST, [], close=True)
             return
         ws = accept_websocket(conn, req, self.options)
         if session.closed or session.transport != "polling" or session.upgrading is not None:
@@ -563,7 +619,7 @@ class Server:
                     req.headers.get("origin"),
                     self._refused_origins,
                 )
-            respond_error(conn, req, BAD_REQUEST, cors, close=req.upgrade)
+            self._refuse(conn, req, BAD_REQUEST, cors, close=req.upgrade)
             return
         limiter = self.handshake_limiter
         if limiter is not None and not limiter.allow(conn.address, req.headers):
@@ -595,7 +651,7 @@ class Server:
         elif verdict:
             then(conn, req, cors)
         else:
-            respond_error(conn, req, FORBIDDEN, cors, close=req.upgrade)
+            self._refuse(conn, req, FORBIDDEN, cors, close=req.upgrade)
 
     async def _await_allowed(
         self, verdict: Awaitable[bool], conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Opener
@@ -610,7 +666,7 @@ class Server:
         if allowed:
             then(conn, req, cors)
         else:
-            respond_error(conn, req, FORBIDDEN, cors, close=req.upgrade)
+            self._refuse(conn, req, FORBIDDEN, cors, close=req.upgrade)
 
     def _new_sid(self) -> str:
         tag = self.options.sid_tag
@@ -628,13 +684,17 @@ class Server:
         sid = self._new_sid()
         session = self._new_session(sid, req, Polling(self.options, self._corker, self._loop))
         body = open_packet(self.options, sid, self._upgrades_json).encode()
-        conn.respond(200, _GET_HEADERS + cors if cors else _GET_HEADERS, body)
+        headers = _GET_HEADERS + cors if cors else _GET_HEADERS
+        hooks = self.options.response_hooks
+        if hooks is not None:
+            headers = hooks.apply(headers, req, sid, False)  # respond() runs the every-response ones
+        conn.respond(200, headers, body)
         session.start_heartbeat()
         self._emit_connection(session)
 
     def _open_websocket(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]]) -> None:
         sid = self._new_sid()
-        ws = accept_websocket(conn, req, self.options)
+        ws = accept_websocket(conn, req, self.options, sid)
         session = self._new_session(sid, req, ws)
         ws.send_control(open_packet(self.options, sid, "[]"))
         session.start_heartbeat()

@@ -92,26 +92,36 @@ def check_handshake(req: Request) -> str | None:
     return None
 
 
-def handshake_response(req: Request, deflate: pmd.Deflate | None = None) -> bytes:
+def handshake_response(
+    req: Request, deflate: pmd.Deflate | None = None, extra: list[tuple[str, str]] | None = None
+) -> bytes:
     """The ``101 Switching Protocols`` answer to a valid handshake (with the agreed
-    permessage-deflate parameters, when there are some)."""
+    permessage-deflate parameters, when there are some, and ``extra`` headers from the hooks)."""
     accept = wsframe.accept_key(req.headers["sec-websocket-key"])
     extensions = f"Sec-WebSocket-Extensions: {deflate.response_header}\r\n" if deflate is not None else ""
+    more = "".join(f"{name}: {value}\r\n" for name, value in extra) if extra else ""
     return (
         "HTTP/1.1 101 Switching Protocols\r\n"
         "Upgrade: websocket\r\n"
         "Connection: Upgrade\r\n"
-        f"Sec-WebSocket-Accept: {accept}\r\n{extensions}\r\n"
-    ).encode("ascii")
+        f"Sec-WebSocket-Accept: {accept}\r\n{extensions}{more}\r\n"
+    ).encode("latin-1")
 
 
-def accept_websocket(conn: HttpConnection, req: Request, options: EngineOptions) -> WebSocketTransport:
+def accept_websocket(
+    conn: HttpConnection, req: Request, options: EngineOptions, sid: str | None = None
+) -> WebSocketTransport:
     """Answer the valid handshake ``req`` with its ``101`` and return the transport of the new
-    WebSocket; permessage-deflate is negotiated here when the server allows it."""
+    WebSocket; permessage-deflate is negotiated here when the server allows it. ``sid``: the
+    new session's id when this WebSocket opens one (its 101 is the handshake answer)."""
     deflate = None
     if options.per_message_deflate is not None:
         deflate = pmd.negotiate(req.headers.get("sec-websocket-extensions"))
-    conn.accept_upgrade(handshake_response(req, deflate))  # the ASGI driver answers through its server
+    extra = None
+    hooks = options.response_hooks
+    if hooks is not None:
+        extra = hooks.apply([], req, sid, True) or None
+    conn.accept_upgrade(handshake_response(req, deflate, extra))  # the ASGI driver answers through its server
     return WebSocketTransport(conn, options, deflate)
 
 
