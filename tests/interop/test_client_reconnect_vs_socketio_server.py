@@ -146,13 +146,42 @@ async def test_connect_to_nothing_raises() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    client = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("websocket",))
+    client = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("websocket",), reconnection=False)
     with pytest.raises(hypersio.ConnectError):
         await asyncio.wait_for(client.connect(), 5)
     assert not client.active and client.manager.engine is None
-    client2 = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("polling",))
+    client2 = hypersio.AsyncClient(f"http://127.0.0.1:{port}", transports=("polling",), reconnection=False)
     with pytest.raises(hypersio.ConnectError):
         await asyncio.wait_for(client2.connect(), 5)
+
+
+async def test_first_connect_retries_in_the_background(node_env: dict[str, str]) -> None:
+    # As the JS client: connect() reports the failure, and the client keeps trying until the
+    # server is there
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = hypersio.AsyncClient(
+        f"http://127.0.0.1:{port}", transports=("websocket",), reconnection_delay=0.1, reconnection_delay_max=0.2
+    )
+    errors: list[Any] = []
+    connected = asyncio.Event()
+    client.on("connect_error", errors.append)
+    client.on("connect", lambda: connected.set())
+    with pytest.raises(hypersio.ConnectError):
+        await asyncio.wait_for(client.connect(), 5)
+    assert client.active and errors
+    server = NodeServer(node_env)
+    server.port = port
+    server.start()
+    try:
+        await asyncio.wait_for(connected.wait(), 10)
+        assert client.connected
+    finally:
+        await client.disconnect()
+        server.stop()
 
 
 async def test_connection_state_recovery(node_env: dict[str, str]) -> None:

@@ -232,8 +232,10 @@ class AsyncClient(EventEmitter):
         """Connect to the server and join the namespace; return once connected.
 
         Raises :class:`hypersio.ConnectError` when the server cannot be reached, or refuses
-        the namespace (``message`` and ``data`` as the server's middleware gave them). Calling
-        it on a connected client does nothing. Returns the client, for chaining.
+        the namespace (``message`` and ``data`` as the server's middleware gave them). When the
+        server cannot be reached and ``reconnection`` is on, the client keeps trying in the
+        background like the JS client (``connect`` fires once it gets through; ``disconnect()``
+        stops it). Calling it on a connected client does nothing. Returns the client, for chaining.
         """
         if self.connected:
             return self
@@ -252,7 +254,18 @@ class AsyncClient(EventEmitter):
                 await self.manager.open()
             except (EngineConnectError, OSError) as exc:
                 error = ConnectError(str(exc) or "connection error")
-                self._refused(error)
+                if self.manager.reconnection:
+                    # As the JS client: the caller hears of the failure, and the client goes on
+                    # trying in the background; "connect" fires when it gets through, and
+                    # disconnect() stops it.
+                    waiter = self._connect_waiter
+                    if waiter is not None and not waiter.done():
+                        waiter.cancel()
+                    self._connect_waiter = None
+                    self._emit_reserved("connect_error", error)
+                    self.manager.retry_in_background()
+                else:
+                    self._refused(error)
                 raise error from exc
             except asyncio.CancelledError:
                 self._deactivate()

@@ -285,6 +285,12 @@ class Manager(EventEmitter, Generic[S]):
 
     # --- reconnection ---------------------------------------------------------------------
 
+    def retry_in_background(self) -> None:
+        """The first open failed: keep trying with the reconnection delays, as the JS client
+        does (``reconnection`` on), until a socket connects or the attempts run out."""
+        if self.reconnection and self._active and not self._skip_reconnect:
+            self._start_reconnect()
+
     def _start_reconnect(self) -> None:
         if self._reconnect_task is None:
             self._reconnect_task = asyncio.ensure_future(self._reconnect_loop())
