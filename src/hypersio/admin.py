@@ -65,6 +65,24 @@ logger = logging.getLogger("hypersio.admin")
 _COMMANDS = ("EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT")
 
 
+_LOG_EVERY = 60.0
+_last_logged: dict[str, tuple[float, int]] = {}  # kind -> (when last logged, suppressed since)
+
+
+def _log(kind: str, message: str, *args: Any) -> None:
+    """Log bad input from the network at most once a minute per kind, with the count of the ones
+    suppressed meanwhile: a client cannot flood the log with failed logins or bogus commands."""
+    now = time.monotonic()
+    last, suppressed = _last_logged.get(kind, (-_LOG_EVERY, 0))
+    if now - last < _LOG_EVERY:
+        _last_logged[kind] = (last, suppressed + 1)
+        return
+    _last_logged[kind] = (now, 0)
+    if suppressed:
+        message += f" ({suppressed} more since the last report)"
+    logger.warning(message, *args)
+
+
 def _now() -> str:
     """A JS ``Date`` as JSON: ISO 8601 in UTC with milliseconds (what the dashboard parses)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -142,7 +160,7 @@ class AdminUI:
             self._sessions.add(session_id)
             self._new_sessions[socket.id] = session_id
             return
-        logger.info("admin UI: invalid credentials from %s", socket.handshake.address)
+        _log("credentials", "admin UI: invalid credentials from %s", socket.handshake.address)
         raise ConnectError("invalid credentials")
 
     # --- the dashboard's own sockets ----------------------------------------------------------------
@@ -303,7 +321,7 @@ class AdminUI:
 
     def _operator(self, nsp: Any, room: Any, what: str) -> Any:
         if not isinstance(nsp, str) or (room is not None and not isinstance(room, str)):
-            logger.warning("admin UI: ignored a %s command with invalid arguments", what)
+            _log("command", "admin UI: ignored a %s command with invalid arguments", what)
             return None
         target = self.server.of(nsp)
         return target.in_(room) if room else target
@@ -311,7 +329,7 @@ class AdminUI:
     def _on_emit(self, *args: Any) -> None:
         args = _no_callables(args)
         if len(args) < 3 or not isinstance(args[2], str):
-            logger.warning("admin UI: ignored an emit command without an event name")
+            _log("command", "admin UI: ignored an emit command without an event name")
             return
         nsp, room, event, *rest = args
         target = self._operator(nsp, room, "emit")
@@ -328,7 +346,7 @@ class AdminUI:
         args = _no_callables(args)
         nsp, room, room_filter = (*args, None, None, None)[:3]
         if not isinstance(room, str):
-            logger.warning("admin UI: ignored a join/leave command without a room")
+            _log("command", "admin UI: ignored a join/leave command without a room")
             return
         target = self._operator(nsp, room_filter, "join/leave")
         if target is not None:

@@ -81,7 +81,9 @@ async def connect_admin(url: str, auth: Any, **options: Any) -> tuple[hypersio.A
     return client, recorder
 
 
-async def test_wrong_credentials_are_refused(dev_server: tuple[hypersio.Server, admin.AdminUI, str]) -> None:
+async def test_wrong_credentials_are_refused(
+    dev_server: tuple[hypersio.Server, admin.AdminUI, str], caplog: pytest.LogCaptureFixture
+) -> None:
     _sio, _ui, url = dev_server
     for auth in ({"username": "admin", "password": "nope"}, {"username": "root", "password": "s3cret"}, {}):
         client = hypersio.AsyncClient(url + "/admin", auth=auth, reconnection=False)
@@ -89,6 +91,8 @@ async def test_wrong_credentials_are_refused(dev_server: tuple[hypersio.Server, 
             await client.connect()
         assert info.value.message == "invalid credentials"
         await client.disconnect()
+    # Logged once a minute at most, whatever a client tries.
+    assert len([r for r in caplog.records if "invalid credentials" in r.getMessage()]) <= 1
 
 
 async def test_login_gives_a_session_id_that_logs_in_again(

@@ -289,7 +289,8 @@ class PendingAcks:
         self._ids = ids if ids is not None else itertools.count()
         self._pending: dict[int, _Pending] = {}
         self.latency_observer: Callable[[float], None] | None = None
-        self._started: dict[int, float] = {}
+        # Made on the first measured ack: an empty dict per socket would cost ~64 bytes each.
+        self._started: dict[int, float] | None = None
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -322,6 +323,8 @@ class PendingAcks:
             timer = asyncio.get_running_loop().call_later(timeout, self._expire, ack_id)
         self._pending[ack_id] = _Pending(on_ack, on_error, timer)
         if self.latency_observer is not None:
+            if self._started is None:
+                self._started = {}
             self._started[ack_id] = time.monotonic()
         return ack_id
 
@@ -373,13 +376,15 @@ class PendingAcks:
 
     def discard(self, ack_id: int) -> None:
         """Stop waiting for ``ack_id`` without calling anything."""
-        self._started.pop(ack_id, None)
+        if self._started:
+            self._started.pop(ack_id, None)
         entry = self._pending.pop(ack_id, None)
         if entry is not None and entry.timer is not None:
             entry.timer.cancel()
 
     def _expire(self, ack_id: int) -> None:
-        self._started.pop(ack_id, None)
+        if self._started:
+            self._started.pop(ack_id, None)
         entry = self._pending.pop(ack_id, None)
         if entry is None:
             return
@@ -396,7 +401,8 @@ class PendingAcks:
         callback is never called, as in socket.io.
         """
         pending, self._pending = self._pending, {}
-        self._started.clear()
+        if self._started:
+            self._started.clear()
         for entry in pending.values():
             if entry.timer is not None:
                 entry.timer.cancel()
