@@ -115,10 +115,13 @@ def unpack(data: bytes) -> Any:
     """One msgpack value from ``data`` (trailing bytes are an error, as in notepack).
 
     Raises ``ValueError`` (msgpack's ``ExtraData``/``FormatError``/``StackError`` derive from it)
-    on malformed input, and for a date or timestamp outside years 1..9999; callers drop such
-    messages.
+    on malformed input, for a map key Python cannot hold (a map or an array), and for a date or
+    timestamp outside years 1..9999; callers drop such messages.
     """
-    value = msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook, timestamp=0)
+    try:
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook, timestamp=0)
+    except TypeError as exc:  # a map or an array as a map key: unhashable in Python
+        raise ValueError(f"unusable map key: {exc}") from None
     if b"\xd6\xff" in data or b"\xd7\xff" in data or b"\xc7\x0c\xff" in data:
         value = _timestamps_to_iso(value)
     return value
