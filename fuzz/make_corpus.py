@@ -82,12 +82,30 @@ def ws_frames() -> list[bytes]:
 
 
 def ws_close() -> list[bytes]:
-    return [b"", b"\x03\xe8", ws.build_close_payload(1000, "bye"), b"\x0f\xa0\xc3\xa9", b"\x03\xed", b"\x03", b"\x03\xe8\xc3"]
+    return [
+        b"",
+        b"\x03\xe8",
+        ws.build_close_payload(1000, "bye"),
+        b"\x0f\xa0\xc3\xa9",
+        b"\x03\xed",
+        b"\x03",
+        b"\x03\xe8\xc3",
+    ]
 
 
 def eio_packet() -> list[bytes]:
     seeds = [eio.encode_packet(t).encode() for t in range(7)]
-    seeds += [b"4hello", b"2probe", b"3probe", b"5", b"bAAEC", b"b" + base64.b64encode(bytes(range(40))), b"b==", b"7", b""]
+    seeds += [
+        b"4hello",
+        b"2probe",
+        b"3probe",
+        b"5",
+        b"bAAEC",
+        b"b" + base64.b64encode(bytes(range(40))),
+        b"b==",
+        b"7",
+        b"",
+    ]
     seeds += [b'0{"sid":"abc","upgrades":["websocket"],"pingInterval":25000}', "4😀\u2028".encode()]
     return seeds
 
@@ -113,8 +131,13 @@ def sio_json(vectors: dict[str, list[Any]]) -> list[bytes]:
             chunks = sjson.encode_packet(ptype, "/chat", data, 7)
             wire = [c.encode("utf-8", "surrogatepass") if isinstance(c, str) else b"\x01" + c for c in chunks]
             seeds.append(b"\x02" + b"\x00".join(wire))
-    for ptype, data in ((sjson.CONNECT, {"token": "x"}), (sjson.CONNECT, None), (sjson.DISCONNECT, None),
-                        (sjson.CONNECT_ERROR, "nope"), (sjson.CONNECT_ERROR, {"message": "m", "data": [1]})):
+    for ptype, data in (
+        (sjson.CONNECT, {"token": "x"}),
+        (sjson.CONNECT, None),
+        (sjson.DISCONNECT, None),
+        (sjson.CONNECT_ERROR, "nope"),
+        (sjson.CONNECT_ERROR, {"message": "m", "data": [1]}),
+    ):
         seeds.append(b"\x02" + sjson.encode_packet(ptype, "/", data)[0].encode())
     seeds += [b"\x02" + t.encode("utf-8", "surrogatepass") for t in vectors.get("json_invalid", [])]
     seeds += [
@@ -156,11 +179,18 @@ def _cluster_messages() -> list[dict[str, Any]]:
     return [
         messages.message(messages.HEARTBEAT, None, uid, "/"),
         messages.message(messages.BROADCAST, {"opts": opts, "packet": packet}, uid, "/"),
-        messages.message(messages.BROADCAST, {"opts": opts, "packet": {**packet, "data": ["x"]}, "requestId": "r"}, uid, "/"),
+        messages.message(
+            messages.BROADCAST, {"opts": opts, "packet": {**packet, "data": ["x"]}, "requestId": "r"}, uid, "/"
+        ),
         messages.message(messages.SOCKETS_JOIN, {"opts": opts, "rooms": ["a", "b"]}, uid, "/"),
         messages.message(messages.DISCONNECT_SOCKETS, {"opts": opts, "close": True}, uid, "/"),
         messages.message(messages.FETCH_SOCKETS, {"opts": opts, "requestId": "r"}, uid, "/"),
-        messages.message(messages.FETCH_SOCKETS_RESPONSE, {"requestId": "r", "sockets": [{"id": "s", "rooms": ["s"], "data": 1}]}, uid, "/"),
+        messages.message(
+            messages.FETCH_SOCKETS_RESPONSE,
+            {"requestId": "r", "sockets": [{"id": "s", "rooms": ["s"], "data": 1}]},
+            uid,
+            "/",
+        ),
         messages.message(messages.SERVER_SIDE_EMIT, {"packet": ["hello", 1], "requestId": "r"}, uid, "/"),
         messages.message(messages.SERVER_SIDE_EMIT_RESPONSE, {"requestId": "r", "packet": [b"\x00"]}, uid, "/"),
         messages.message(messages.BROADCAST_CLIENT_COUNT, {"requestId": "r", "clientCount": 3}, uid, "/"),
@@ -172,8 +202,18 @@ def cluster_notepack() -> list[bytes]:
     values: list[Any] = [None, True, 1, -1, 2**63, 1.5, "é", b"\x00", [1, [2]], {"a": {1: 2}}]
     seeds = [notepack.pack(v) for v in values]
     seeds += [notepack.pack(datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.UTC))]
-    seeds += [b"\xd4\x00\x00", b"\xd7\x00" + (1_700_000_000_000).to_bytes(8, "big"), b"\xc7\x03\x00abc", b"\xd4\x05\x01"]
-    seeds += [b"\xd6\xff\x00\x00\x00\x01", b"\xd7\xff" + bytes(8), b"\xc7\x0c\xff" + bytes(12), b"\x91\xd7\x00" + b"\x7f" * 8]
+    seeds += [
+        b"\xd4\x00\x00",
+        b"\xd7\x00" + (1_700_000_000_000).to_bytes(8, "big"),
+        b"\xc7\x03\x00abc",
+        b"\xd4\x05\x01",
+    ]
+    seeds += [
+        b"\xd6\xff\x00\x00\x00\x01",
+        b"\xd7\xff" + bytes(8),
+        b"\xc7\x0c\xff" + bytes(12),
+        b"\x91\xd7\x00" + b"\x7f" * 8,
+    ]
     return seeds
 
 
@@ -196,7 +236,11 @@ def cluster_classic() -> list[bytes]:
 def cluster_messages() -> list[bytes]:
     seeds = [messages.encode(m) for m in _cluster_messages()]
     seeds += [messages.encode_msgpack(m) for m in _cluster_messages()]
-    seeds += [b'{"type":13,"nsp":"/"}', b'{"type":true,"nsp":"/"}', b'{"type":11,"nsp":"/","data":{"requestId":"r","clientCount":-1}}']
+    seeds += [
+        b'{"type":13,"nsp":"/"}',
+        b'{"type":true,"nsp":"/"}',
+        b'{"type":11,"nsp":"/","data":{"requestId":"r","clientCount":-1}}',
+    ]
     return seeds
 
 
@@ -215,7 +259,13 @@ def cluster_streams_entry() -> list[bytes]:
 
 def cluster_streams_session() -> list[bytes]:
     session = {"sid": "s1", "pid": "p1", "rooms": ["s1", "r"], "data": {"user": 1, "b": b"\x00"}}
-    return [redis_streams.encode_session(session).encode(), b"", b"kQ==", b"!!", base64.b64encode(msgpack.packb({"sid": 1}))]
+    return [
+        redis_streams.encode_session(session).encode(),
+        b"",
+        b"kQ==",
+        b"!!",
+        base64.b64encode(msgpack.packb({"sid": 1})),
+    ]
 
 
 def workers_sid() -> list[bytes]:
@@ -251,8 +301,7 @@ def main() -> None:
         folder = root / name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        for seed in dict.fromkeys(seeds):
-            seed = seed[:8192]
+        for seed in dict.fromkeys(s[:8192] for s in seeds):
             (folder / hashlib.sha1(seed).hexdigest()[:16]).write_bytes(seed)
         print(f"{name}: {len(list(folder.iterdir()))} seeds")
 

@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 
 # Bytes that mean something to one decoder or another: type digits, separators, msgpack headers.
-_INTERESTING = b"0123456b-/,[]{}\"\x00\x01\x1e\x7f\x80\x81\x82\x88\x89\x8a\x7e\xff\xc0\xc1\xc4\xc7\xd4\xd7\xd9\xdc\xde"
+_INTERESTING = b'0123456b-/,[]{}"\x00\x01\x1e\x7f\x80\x81\x82\x88\x89\x8a\x7e\xff\xc0\xc1\xc4\xc7\xd4\xd7\xd9\xdc\xde'
 
 
 def mutate(data: bytes, rng: random.Random, max_len: int = 4096) -> bytes:

@@ -47,13 +47,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10_000_000)
     parser.add_argument("--seconds", type=int, default=0, help="stop after this long (0: no limit)")
     parser.add_argument("--plain", action="store_true", help="the plain mutation loop, not atheris")
+    parser.add_argument("--no-instrument", action="store_true", help="atheris without coverage (a quick check)")
+    parser.add_argument("--work", type=Path, default=HERE / ".work", help="where new inputs and findings go")
     args, extra = parser.parse_known_args()
     twin = args.twin or default_twin(args.target)
 
     if args.inputs:
         check = targets.make(args.target, twin)
         for name in args.inputs:
-            print(name, "->", repr(check(Path(name).read_bytes()))[:500])
+            outcome = check(Path(name).read_bytes())
+            sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))  # the repr of a deep outcome
+            print(name, "->", repr(outcome)[:500])
         return 0
 
     try:
@@ -74,21 +78,24 @@ def main() -> int:
             if n & 1023 == 0 and time.perf_counter() > deadline:
                 break
         elapsed = time.perf_counter() - start
-        print(f"SUMMARY {args.target} twin={twin} mode=plain inputs={n} seconds={elapsed:.0f} execs/s={n / elapsed:.0f}")
+        print(
+            f"SUMMARY {args.target} twin={twin} mode=plain inputs={n} seconds={elapsed:.0f} execs/s={n / elapsed:.0f}"
+        )
         return 0
 
     check = targets.make(args.target, twin)
     # Every Python function loaded: the pure twins, the cluster code and the stdlib they call (the
     # twins were imported already, to pick the default twin, so instrument_imports comes too late).
-    atheris.instrument_all()
+    if not args.no_instrument:
+        atheris.instrument_all()
 
     def one_input(data: bytes) -> None:
         check(data)
 
-    work = HERE / ".work" / args.target
+    work = args.work / args.target
     work.mkdir(parents=True, exist_ok=True)
     seeds = HERE / "corpus" / args.target
-    argv = [sys.argv[0], f"-runs={args.runs}", f"-artifact_prefix={HERE / '.work'}/crash-{args.target}-"]
+    argv = [sys.argv[0], f"-runs={args.runs}", f"-artifact_prefix={args.work}/crash-{args.target}-"]
     argv += ["-max_len=4096", "-rss_limit_mb=2048", "-timeout=10", "-print_final_stats=1"]
     if args.seconds:
         argv.append(f"-max_total_time={args.seconds}")
