@@ -572,6 +572,30 @@ def test_ext0_walk_over_a_large_message(msgpack_twin: ModuleType) -> None:
     assert len(out) == 100_003 and out[1] is None and out[-1] == b"\x07" and out[-2] == [5, b""]
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b"\xd9",  # str 8 without its length byte
+        b"\xa5ab",  # a fixstr of 5 bytes with 2
+        b"\xcd\x01",  # uint 16 with one byte
+        b"\xc7",  # ext 8 without its length
+        b"\xc8\x00\x01",  # ext 16 without its type
+        b"\xd4",  # fixext 1 without its type
+        b"\xc6\xff\xff",  # bin 32 with half its length
+    ],
+)
+def test_ext0_walk_stops_at_a_truncated_token(msgpack_twin: ModuleType, tail: bytes) -> None:
+    # Found by fuzzing (issue 13): when both a fixext and an ext 8 header of type 0 occur, the
+    # header walk runs from the ext hook, over the whole message, before msgpack has checked what
+    # follows; a token cut short after the extension made the pure twin raise IndexError (or
+    # ValueError: a negative shift) and the compiled one read past the end of the buffer.
+    data = b"\x93\xa1x" + UNDEF + b"\xc7\x01\x00\x07"
+    raw = frame((b"\xa4type", b"\x02"), (b"\xa4data", data), (b"\xa3nsp", b"\xa1/"))
+    assert msgpack_twin.Decoder().add(raw).data == ["x", None, b"\x07"]
+    with pytest.raises(ParseError, match="invalid msgpack"):
+        msgpack_twin.Decoder().add(raw + tail)
+
+
 def test_encode_while_an_encode_is_packing(msgpack_twin: ModuleType) -> None:
     """The datetime hook runs Python code mid-pack; another encode there (another thread, or as
     here the same one) must not disturb the shared packer."""

@@ -103,6 +103,32 @@ def test_timestamps_and_legacy_extensions_decode_like_node() -> None:
     assert notepack.unpack(notepack.pack({"when": moment})) == {"when": "2026-12-01T10:30:00.123Z"}
 
 
+@pytest.mark.parametrize("payload", [b"\x81\x81\x01\x02\x03", b"\x81\x91\x01\x02", b"\x91\x81\x80\xc0"])
+def test_unhashable_map_keys_are_a_value_error(payload: bytes) -> None:
+    # Fuzzing (issue 13) found a map (or array) used as a map key raising msgpack's TypeError.
+    with pytest.raises(ValueError, match="map key"):
+        notepack.unpack(payload)
+    with pytest.raises(BadMessage):
+        decode_any(payload)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x91\xd7\x00" + b"\x7f" * 8,  # notepack 2's Date, 2**63 ms from the epoch: past year 9999
+        b"\xd7\x00" + (-(10**15)).to_bytes(8, "big", signed=True),  # before year 1
+        b"\xc7\x0c\xff" + bytes(4) + (2**62).to_bytes(8, "big"),  # a msgpack timestamp past year 9999
+        b"\xc7\x0c\xff" + bytes(4) + (-(2**40)).to_bytes(8, "big", signed=True),  # before year 1
+    ],
+)
+def test_dates_out_of_range_are_a_value_error(payload: bytes) -> None:
+    # Fuzzing (issue 13) found these raising OverflowError, which unpack does not document.
+    with pytest.raises(ValueError, match="out of range"):
+        notepack.unpack(payload)
+    with pytest.raises(BadMessage):
+        decode_any(payload)
+
+
 @pytest.mark.parametrize(
     "payload",
     [

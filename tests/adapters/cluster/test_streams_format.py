@@ -81,6 +81,10 @@ def test_entries_read_back_as_node_writes_them() -> None:
         {b"nsp": b"/", b"type": b"3", b"data": b"{not json"},
         {b"nsp": b"/", b"type": b"3", b"data": b"!!not base64!!"},
         {b"nsp": b"/", b"type": b"3", b"data": b"wQ=="},  # base64 of 0xc1, never msgpack
+        # Found by fuzzing (issue 13): these passed str.isdigit and int() raised a ValueError.
+        {b"nsp": b"/", b"type": "\u00b2".encode()},  # a superscript digit
+        {b"nsp": b"/", b"type": b"9" * 5000},  # past int()'s 4300 digits
+        {b"nsp": b"/", b"type": "\u0661".encode()},  # an Arabic-Indic 1: parseInt gives NaN in Node
     ],
 )
 def test_malformed_entries_raise_bad_message(fields: dict[bytes, bytes]) -> None:

@@ -84,7 +84,10 @@ def _ext_hook(code: int, data: bytes) -> Any:
             return None
         if len(data) == 8:
             ms = int.from_bytes(data, "big", signed=True)
-            return _iso(_EPOCH + datetime.timedelta(milliseconds=ms))
+            try:
+                return _iso(_EPOCH + datetime.timedelta(milliseconds=ms))
+            except OverflowError:  # beyond datetime's years 1..9999 (JavaScript: an Invalid Date)
+                raise ValueError(f"date {ms} ms from the epoch is out of range") from None
         return bytes(data)
     return [code, bytes(data)]
 
@@ -97,7 +100,10 @@ def _iso(moment: datetime.datetime) -> str:
 def _timestamps_to_iso(value: Any) -> Any:
     kind = type(value)
     if kind is msgpack.Timestamp:
-        return _iso(value.to_datetime())
+        try:
+            return _iso(value.to_datetime())
+        except OverflowError:  # beyond datetime's years 1..9999
+            raise ValueError(f"timestamp {value.seconds} s from the epoch is out of range") from None
     if kind is list:
         return [_timestamps_to_iso(item) for item in value]
     if kind is dict:
@@ -109,9 +115,13 @@ def unpack(data: bytes) -> Any:
     """One msgpack value from ``data`` (trailing bytes are an error, as in notepack).
 
     Raises ``ValueError`` (msgpack's ``ExtraData``/``FormatError``/``StackError`` derive from it)
-    on malformed input; callers drop such messages.
+    on malformed input, for a map key Python cannot hold (a map or an array), and for a date or
+    timestamp outside years 1..9999; callers drop such messages.
     """
-    value = msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook, timestamp=0)
+    try:
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook, timestamp=0)
+    except TypeError as exc:  # a map or an array as a map key: unhashable in Python
+        raise ValueError(f"unusable map key: {exc}") from None
     if b"\xd6\xff" in data or b"\xd7\xff" in data or b"\xc7\x0c\xff" in data:
         value = _timestamps_to_iso(value)
     return value

@@ -106,6 +106,10 @@ def encode_entry(msg: dict[str, Any], only_plaintext: bool = False) -> list[str]
     return fields
 
 
+# The widest entry type read as a number: the message types are 1..13, anything longer is refused.
+_MAX_TYPE_DIGITS = 16
+
+
 def _text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -118,8 +122,9 @@ def decode_entry(fields: dict[Any, Any]) -> dict[str, Any]:
     msgpack otherwise. Raises :class:`BadMessage`; the shape is checked by the adapter."""
     values = {_text(key): value for key, value in fields.items()}
     kind = _text(values.get("type"))
-    if kind is None or not kind.isdigit():
-        raise BadMessage(f"entry type {kind!r} is not a number")
+    # ASCII digits only (str.isdigit takes "\u00b2" and "\u0661"), and few: int() refuses over 4300 digits.
+    if kind is None or not kind.isascii() or not kind.isdigit() or len(kind) > _MAX_TYPE_DIGITS:
+        raise BadMessage(f"entry type {kind[:20] if kind else kind!r} is not a number")
     msg: dict[str, Any] = {"uid": _text(values.get("uid")), "nsp": _text(values.get("nsp")), "type": int(kind)}
     raw = values.get("data")
     if raw:

@@ -286,7 +286,9 @@ cdef list _ext0_forms(bytes buf):
     """For each type-0 extension in ``buf``, in document order: True if written as fixext.
 
     msgpack's ext_hook is not told which header an extension had; notepack.io's decoder decides
-    by it. Only called when a quick search could not tell, on input msgpack already accepted.
+    by it. Only called when a quick search could not tell, from the hook: msgpack has accepted
+    ``buf`` up to the current extension, not beyond, so the walk stops where a token would run
+    past the end (what follows is msgpack's to refuse). Every read is bounds-checked first.
     """
     cdef list forms = []
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(buf)
@@ -305,16 +307,26 @@ cdef list _ext0_forms(bytes buf):
         elif b <= 0xC3:
             continue
         elif b == 0xC4 or b == 0xD9:
+            if i >= n:
+                break
             i += 1 + p[i]
         elif b == 0xC5 or b == 0xDA:
+            if i + 2 > n:
+                break
             i += 2 + <Py_ssize_t>_be(p + i, 2)
         elif b == 0xC6 or b == 0xDB:
+            if i + 4 > n:
+                break
             i += 4 + <Py_ssize_t>_be(p + i, 4)
         elif b <= 0xC9:
             width = 1 << (b - 0xC7)
+            if i + width >= n:
+                break
             size = _be(p + i, width)
             if p[i + width] == 0:
                 forms.append(False)
+            if size > <uint64_t>(n - i):
+                break
             i += width + 1 + <Py_ssize_t>size
         elif b <= 0xD3:
             if b == 0xCA or b == 0xCE or b == 0xD2:
@@ -326,6 +338,8 @@ cdef list _ext0_forms(bytes buf):
             else:
                 i += 2
         elif b <= 0xD8:
+            if i >= n:
+                break
             if p[i] == 0:
                 forms.append(True)
             i += 1 + (1 << (b - 0xD4))
@@ -436,6 +450,9 @@ cdef class _ExtReader:
             return fixed  # only one kind of header occurs anywhere: it is this one
         if self.forms is None:
             self.forms = _ext0_forms(self.buf)
+        # Cannot happen (msgpack read them all before this one), but this module indexes unchecked.
+        if self.ext0_seen > len(self.forms):
+            raise ParseError(ERR_INVALID_MSGPACK.format("extension headers out of step"))
         return self.forms[self.ext0_seen - 1]
 
     def __call__(self, int code, bytes payload):

@@ -263,7 +263,9 @@ def _ext0_forms(buf: bytes) -> list[bool]:
     """For each type-0 extension in ``buf``, in document order: True if written as fixext.
 
     msgpack's ext_hook is not told which header an extension had; notepack.io's decoder decides
-    by it. Only called when a quick search could not tell, on input msgpack already accepted.
+    by it. Only called when a quick search could not tell, from the hook: msgpack has accepted
+    ``buf`` up to the current extension, not beyond, so the walk stops where a token would run
+    past the end (what follows is msgpack's to refuse).
     """
     forms = []
     i = 0
@@ -275,21 +277,27 @@ def _ext0_forms(buf: bytes) -> list[bool]:
         b = buf[i]
         i += 1
         if b == 0xC4 or b == 0xD9:  # bin 8, str 8
+            if i >= n:
+                break
             i += 1 + buf[i]
         elif b == 0xC5 or b == 0xDA:
             i += 2 + int.from_bytes(buf[i : i + 2], "big")
         elif b == 0xC6 or b == 0xDB:
             i += 4 + int.from_bytes(buf[i : i + 4], "big")
-        elif b <= 0xC9:  # ext 8/16/32: length, type, payload
+        elif 0xC7 <= b <= 0xC9:  # ext 8/16/32: length, type, payload
             width = 1 << (b - 0xC7)
+            if i + width >= n:
+                break
             size = int.from_bytes(buf[i : i + width], "big")
             if buf[i + width] == 0:
                 forms.append(False)
             i += width + 1 + size
-        else:  # fixext 1..16: type, payload (everything else was skipped above)
+        elif 0xD4 <= b <= 0xD8 and i < n:  # fixext 1..16: type, payload
             if buf[i] == 0:
                 forms.append(True)
             i += 1 + (1 << (b - 0xD4))
+        else:  # a token the skip above stopped at because it runs past the end
+            break
     return forms
 
 
@@ -386,6 +394,8 @@ class _ExtReader:
             return fixed  # only one kind of header occurs anywhere: it is this one
         if self.forms is None:
             self.forms = _ext0_forms(buf)
+        if self.ext0_seen > len(self.forms):  # cannot happen: msgpack read them all before this one
+            raise ParseError(ERR_INVALID_MSGPACK.format("extension headers out of step"))
         return self.forms[self.ext0_seen - 1]
 
     def __call__(self, code: int, payload: bytes) -> Any:

@@ -1,0 +1,110 @@
+"""Run one fuzz target (issue 13) under atheris, or under the plain mutation loop without it.
+
+    PYTHONPATH=src python fuzz/run.py TARGET [--twin c|py|both] [--runs N] [--seconds S] [--plain]
+
+``--twin both`` (the default for the protocol codecs when the extensions are built) decodes every
+input with both twins and compares them; atheris instruments the pure twin and the cluster code
+(coverage-guided; the compiled twins are not instrumented, the differential check covers them).
+The corpus is fuzz/corpus/TARGET (read only: new inputs go to fuzz/.work/TARGET, not committed).
+A finding is written to fuzz/.work/crash-TARGET-*; rerun it with ``python fuzz/run.py TARGET FILE``.
+Prints one summary line: target, twin, inputs run, seconds, execs/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import targets  # noqa: E402
+
+
+def corpus(name: str) -> list[bytes]:
+    folder = HERE / "corpus" / name
+    return [path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()] if folder.is_dir() else []
+
+
+def default_twin(name: str) -> str:
+    if targets.TARGETS[name] is None:
+        return "py"
+    try:
+        targets.load_twin(targets.TARGETS[name] or "", "c")
+    except ImportError:
+        return "py"
+    return "both"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("target", choices=sorted(targets.TARGETS))
+    parser.add_argument("inputs", nargs="*", help="files to run once each (reproduce a finding)")
+    parser.add_argument("--twin", choices=("c", "py", "both"))
+    parser.add_argument("--runs", type=int, default=10_000_000)
+    parser.add_argument("--seconds", type=int, default=0, help="stop after this long (0: no limit)")
+    parser.add_argument("--plain", action="store_true", help="the plain mutation loop, not atheris")
+    parser.add_argument("--no-instrument", action="store_true", help="atheris without coverage (a quick check)")
+    parser.add_argument("--work", type=Path, default=HERE / ".work", help="where new inputs and findings go")
+    args, extra = parser.parse_known_args()
+    twin = args.twin or default_twin(args.target)
+
+    if args.inputs:
+        check = targets.make(args.target, twin)
+        for name in args.inputs:
+            outcome = check(Path(name).read_bytes())
+            sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))  # the repr of a deep outcome
+            print(name, "->", repr(outcome)[:500])
+        return 0
+
+    try:
+        import atheris  # type: ignore[import-not-found]
+    except ImportError:
+        atheris = None
+    if args.plain or atheris is None:
+        check = targets.make(args.target, twin)
+        start = time.perf_counter()
+        deadline = start + args.seconds if args.seconds else float("inf")
+        n = 0
+        seeds = corpus(args.target)
+        from mutate import inputs
+
+        for data in inputs(seeds, args.runs):
+            check(data)
+            n += 1
+            if n & 1023 == 0 and time.perf_counter() > deadline:
+                break
+        elapsed = time.perf_counter() - start
+        print(
+            f"SUMMARY {args.target} twin={twin} mode=plain inputs={n} seconds={elapsed:.0f} execs/s={n / elapsed:.0f}"
+        )
+        return 0
+
+    check = targets.make(args.target, twin)
+    # Every Python function loaded: the pure twins, the cluster code and the stdlib they call (the
+    # twins were imported already, to pick the default twin, so instrument_imports comes too late).
+    if not args.no_instrument:
+        atheris.instrument_all()
+
+    def one_input(data: bytes) -> None:
+        check(data)
+
+    work = args.work / args.target
+    work.mkdir(parents=True, exist_ok=True)
+    seeds = HERE / "corpus" / args.target
+    argv = [sys.argv[0], f"-runs={args.runs}", f"-artifact_prefix={args.work}/crash-{args.target}-"]
+    argv += ["-max_len=4096", "-rss_limit_mb=2048", "-timeout=10", "-print_final_stats=1"]
+    if args.seconds:
+        argv.append(f"-max_total_time={args.seconds}")
+    argv += [*extra, str(work), str(seeds)]
+    print("atheris", " ".join(argv[1:]), f"(twin={twin}, pid {os.getpid()})", flush=True)
+    atheris.Setup(argv, one_input)
+    atheris.Fuzz()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
