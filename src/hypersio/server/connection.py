@@ -113,7 +113,10 @@ class Connection:
         elif socket is not None:
             socket.handle_packet(packet)
         elif ptype == DISCONNECT:
-            pass  # the client leaves a namespace we already dropped: nothing to do
+            # The client leaves a namespace we already dropped (nothing to do), or one whose
+            # CONNECT is still being decided: that join is called off (it must not leave a socket,
+            # and a namespace, behind for a client that is gone from it).
+            self.connecting.discard(name)
         else:
             # socket.io closes a client that talks to a namespace it has not joined.
             self.logger.warning("%s sent a packet to %s before joining it; closing", self.id, name)

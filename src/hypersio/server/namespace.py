@@ -270,6 +270,8 @@ class Namespace(EventEmitter):
             conn.connecting.discard(self.name)
             conn.refuse(self.name, str(exc) or type(exc).__name__, None)
             return
+        if self.name not in conn.connecting:
+            return  # the client sent DISCONNECT while the middlewares ran: the join is called off
         conn.connecting.discard(self.name)
         if not conn.closed:
             self._accept(socket, conn)

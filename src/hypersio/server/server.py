@@ -353,6 +353,8 @@ class Server:
         except Exception:
             logger.exception("dynamic namespace check for %s raised", name)
             parent = None
+        if name not in conn.connecting:
+            return  # the client sent DISCONNECT meanwhile: the join is called off
         conn.connecting.discard(name)
         if conn.closed:
             return
