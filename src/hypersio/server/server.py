@@ -64,7 +64,8 @@ class Server:
     past it; None turns it off); requests from ``trusted_proxies`` count against the address in
     ``forwarded_for_header``, or are not limited without it. ``max_unjoined_connections`` caps
     the connections that have not joined a namespace yet (more are closed at once).
-    ``cookie=True`` (or a dict of ``name``, ``path``, ``http_only``, ``same_site``, ``secure``,
+    ``event_rate_limit=(burst, per_second, "drop" | "disconnect")`` bounds each socket's incoming
+    events (off by default). ``cookie=True`` (or a dict of ``name``, ``path``, ``http_only``, ``same_site``, ``secure``,
     ``max_age``) sets ``io=<sid>`` on the handshake answer, for load balancers that stick by cookie.
     ``metrics=True`` serves Prometheus metrics at ``GET /metrics`` on the server's
     port (:attr:`metrics`, see ``hypersio.metrics``); ``health_path`` (None: off) answers
@@ -102,6 +103,7 @@ class Server:
         trusted_proxies: Iterable[str] = ("127.0.0.0/8", "::1"),
         forwarded_for_header: str | None = "x-forwarded-for",
         max_unjoined_connections: int = 10_000,
+        event_rate_limit: tuple[float, float, str] | None = None,
         metrics: bool = False,
         health_path: str | None = "/health",
         http_compression: CompressionSetting = True,
@@ -128,6 +130,7 @@ class Server:
         self.trusted_proxies = tuple(trusted_proxies)
         self.forwarded_for_header = forwarded_for_header
         self.max_unjoined_connections = max_unjoined_connections
+        self.event_rate_limit = event_rate_limit
         self._unjoined = 0
         self._unjoined_logged_at = -1e9
         # Checked now (ValueError) though the engine is made on first use.

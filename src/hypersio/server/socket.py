@@ -40,7 +40,7 @@ from hypersio.protocol.socketio.packet import (
 )
 from hypersio.server.broadcast import BroadcastOperator, room_set
 
-__all__ = ["ConnectionView", "Handshake", "NamespaceView", "ServerView", "Socket", "new_sid"]
+__all__ = ["ConnectionView", "EventRateLimit", "Handshake", "NamespaceView", "ServerView", "Socket", "new_sid"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,6 +57,47 @@ class ServerView(AdapterServerView, Protocol):
     def logger(self) -> logging.Logger:
         """Where the server logs."""
         ...
+
+    @property
+    def event_rate_limit(self) -> tuple[float, float, str] | None:
+        """``(burst, per_second, policy)`` for each socket's incoming events, or None."""
+        ...
+
+
+class _RateLimited(Exception):
+    """Raised by :class:`EventRateLimit` to stop one event (handled without a log line each)."""
+
+
+class EventRateLimit:
+    """A socket's token bucket for incoming events: ``burst`` at once, then ``rate`` per second.
+
+    Past it the ``policy`` applies: ``"drop"`` drops the event and counts it (``dropped``; the
+    first drop of a socket is logged), ``"disconnect"`` disconnects the socket with the reason
+    "server namespace disconnect" after logging why. Installed as the socket's first packet
+    middleware, so sockets without a limit keep the compiled dispatch path.
+    """
+
+    __slots__ = ("burst", "rate", "policy", "tokens", "last", "dropped")
+
+    def __init__(self, burst: float, rate: float, policy: str) -> None:
+        if policy not in ("drop", "disconnect"):
+            raise ValueError("event_rate_limit policy must be 'drop' or 'disconnect'")
+        self.burst = float(burst)
+        self.rate = float(rate)
+        self.policy = policy
+        self.tokens = float(burst)
+        self.last = time.monotonic()
+        self.dropped = 0
+
+    def __call__(self, event: list[Any]) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return
+        self.dropped += 1
+        raise _RateLimited()
 
 
 class NamespaceView(Protocol):
@@ -206,6 +247,9 @@ class Socket(EventEmitter):
         self._adapter = nsp.adapter
         self._recovering = nsp.server.connection_state_recovery is not None
         self.packet_middlewares: list[Callable[..., Any]] = []
+        rate_limit = getattr(nsp.server, "event_rate_limit", None)
+        if rate_limit is not None:
+            self.packet_middlewares.append(EventRateLimit(*rate_limit))
         self._saved = saved
         # ``socket.volatile`` is immutable, so one view serves every volatile emit of the socket.
         self._volatile_view: _FlaggedSocket | None = None
@@ -433,6 +477,15 @@ class Socket(EventEmitter):
             self._dispatch_handlers(event[0], event[1:], ack)
 
     def _packet_refused(self, exc: BaseException) -> None:
+        if isinstance(exc, _RateLimited):
+            limit = self.packet_middlewares[0]
+            assert isinstance(limit, EventRateLimit)
+            if limit.policy == "disconnect":
+                self.server.logger.warning("socket %s sent events faster than event_rate_limit; disconnecting", self.id)
+                self.disconnect()
+            elif limit.dropped == 1:
+                self.server.logger.warning("socket %s sends events faster than event_rate_limit; dropping", self.id)
+            return
         if self.has_listeners("error"):
             self._emit_reserved("error", exc)
         else:
