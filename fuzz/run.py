@@ -13,6 +13,7 @@ Prints one summary line: target, twin, inputs run, seconds, execs/s.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -73,7 +74,14 @@ def main() -> int:
         from mutate import inputs
 
         for data in inputs(seeds, args.runs):
-            check(data)
+            try:
+                check(data)
+            except BaseException:
+                args.work.mkdir(parents=True, exist_ok=True)
+                found = args.work / f"crash-{args.target}-plain-{hashlib.sha1(data).hexdigest()}"
+                found.write_bytes(data)
+                print(f"finding after {n} inputs, written to {found}", file=sys.stderr)
+                raise
             n += 1
             if n & 1023 == 0 and time.perf_counter() > deadline:
                 break
