@@ -18,6 +18,7 @@ import pytest
 from _support.eio_client import Harness, attach_echo, raw_ws
 from hypersio.engine import PreparedMessage
 from hypersio.engine import message as engine_message
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.engine.server.compression import preferred_encoding
 
 TAIL = b"\x00\x00\xff\xff"
@@ -243,7 +244,7 @@ async def test_protocol_errors_are_logged_rate_limited(
 ) -> None:
     from hypersio.engine.server import websocket as ws_transport
 
-    limiter = ws_transport._RateLimitedWarnings(interval=60.0)
+    limiter = RateLimitedLog(ws_transport.logger, 60.0)
     monkeypatch.setattr(ws_transport, "_protocol_warnings", limiter)
     harness = await deflate_echo(make_server, max_http_buffer_size=10_000)
 

@@ -18,45 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from hypersio.adapters.base import BroadcastOptions, NamespaceView, OnClient, RemoteAcks, SocketView
 from hypersio.adapters.cluster.remote import RemoteSocket, socket_details
 from hypersio.adapters.memory import InMemoryAdapter
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.events.acks import spawn
 from hypersio.exceptions import ClusterTimeoutError
 
-__all__ = ["ClusterAdapterBase", "RateLimitedLog", "logger"]
+__all__ = ["ClusterAdapterBase", "logger"]
 
 logger = logging.getLogger("hypersio.cluster")
 
 SideEmitCallback = Callable[[BaseException | None, list[Any]], None]
-
-
-class RateLimitedLog:
-    """Logs a kind of problem at most once per ``interval`` seconds, with how many were not
-    logged meanwhile: a peer sending garbage on every message must not flood the log."""
-
-    def __init__(self, interval: float = 60.0) -> None:
-        self.interval = interval
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def __call__(self, kind: str, message: str, *args: Any) -> None:
-        """Log ``message % args`` at warning level unless ``kind`` was logged recently."""
-        now = time.monotonic()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.interval:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return
-        self._last[kind] = now
-        suppressed = self._suppressed.pop(kind, 0)
-        if suppressed:
-            message += " (%d more like it since the last report)"
-            args = (*args, suppressed)
-        logger.warning(message, *args)
 
 
 class _Request:
@@ -90,7 +66,7 @@ class ClusterAdapterBase(InMemoryAdapter):
         self.requests_timeout = float(requests_timeout)
         self._requests: dict[str, _Request] = {}
         self._ack_requests: dict[str, RemoteAcks] = {}
-        self._drop_log = RateLimitedLog()
+        self._drop_log = RateLimitedLog(logger)
         self._closed = False
 
     # --- the protocol's side (subclasses) ------------------------------------------------------

@@ -26,9 +26,10 @@ from typing import Any
 
 from hypersio.adapters.base import NamespaceView
 from hypersio.adapters.cluster import messages
-from hypersio.adapters.cluster.core import RateLimitedLog, logger
+from hypersio.adapters.cluster.core import logger
 from hypersio.adapters.cluster.messages import ClusterMessageAdapter
 from hypersio.adapters.cluster.wire import BadMessage
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.events.acks import spawn
 
 __all__ = ["LocalClusterAdapter", "LocalHub", "local_adapter"]
@@ -84,7 +85,7 @@ class LocalHub:
         self.workers = workers
         self.peers: set[_Peer] = set()
         self.adapters: dict[str, LocalClusterAdapter] = {}
-        self.log = RateLimitedLog()
+        self.log = RateLimitedLog(logger)
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self._server: asyncio.AbstractServer | None = None

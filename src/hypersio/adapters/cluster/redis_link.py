@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hypersio.adapters.cluster.core import RateLimitedLog, logger
+from hypersio.adapters.cluster.core import logger
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.events.acks import spawn
 
 __all__ = ["Handler", "RedisLink", "make_client"]
@@ -85,7 +86,7 @@ class RedisLink:
         # Subscription name -> futures waiting for Redis to confirm it (subscribe() returns then,
         # so another server counting this one right after init() sees it).
         self._confirming: dict[bytes, list[asyncio.Future[None]]] = {}
-        self._log = RateLimitedLog()
+        self._log = RateLimitedLog(logger)
         self._down_since: float | None = None
         self._closed = False
         self.users = 0

@@ -33,7 +33,7 @@ from typing import Any
 
 from hypersio.adapters.base import BroadcastOptions, NamespaceView
 from hypersio.adapters.cluster import notepack
-from hypersio.adapters.cluster.core import RateLimitedLog, logger
+from hypersio.adapters.cluster.core import logger
 from hypersio.adapters.cluster.messages import (
     BROADCAST,
     FETCH_SOCKETS,
@@ -48,6 +48,7 @@ from hypersio.adapters.cluster.redis_sharded import refuse_cluster_client
 from hypersio.adapters.cluster.wire import BadMessage, dumps, event_data, loads, opts_from_wire
 from hypersio.adapters.memory import InMemoryAdapter
 from hypersio.adapters.recovery import SavedSession
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.events.acks import spawn
 
 __all__ = [
@@ -215,7 +216,7 @@ class StreamHub:
         self.options = options
         self.adapters: dict[str, RedisStreamsAdapter] = {}
         self._readers: dict[str, tuple[asyncio.Task[None], _Stop]] = {}
-        self._log = RateLimitedLog()
+        self._log = RateLimitedLog(logger)
 
     async def attach(self, adapter: RedisStreamsAdapter) -> None:
         """Route the entries of ``adapter``'s namespace to it, and read its stream."""

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import binascii
-import time
 from typing import Any, cast
 
 from hypersio.engine import outlet as fanout
 from hypersio.engine.message import PreparedMessage, deflated_frame_of, message_size
 from hypersio.engine.options import EngineOptions
 from hypersio.engine.outlet import logger
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.engine.server.http import HttpConnection, Request
 from hypersio.engine.server.protocols import TransportSession
 from hypersio.exceptions import ParseError, WebSocketError
@@ -41,35 +41,9 @@ _MESSAGE = eio_parser.MESSAGE
 _deliver_messages = fanout.deliver_messages
 
 
-class _RateLimitedWarnings:
-    """At most one warning per ``interval`` seconds for each kind (a close code); the next one
-    says how many were left out. A client that sends garbage on purpose (zip bombs from many
-    connections, say) then costs the log a line every few seconds, not one per connection."""
-
-    __slots__ = ("interval", "_last", "_suppressed")
-
-    def __init__(self, interval: float = 10.0) -> None:
-        self.interval = interval
-        self._last: dict[int, float] = {}
-        self._suppressed: dict[int, int] = {}
-
-    def warning(self, kind: int, fmt: str, *args: object) -> None:
-        """Log ``fmt % args`` as a warning unless one of this ``kind`` went out less than
-        ``interval`` seconds ago (then it is only counted)."""
-        now = time.monotonic()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.interval:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return
-        self._last[kind] = now
-        left_out = self._suppressed.pop(kind, 0)
-        if left_out:
-            fmt += " (%d more like it in the last %.0f s not logged)"
-            args = (*args, left_out, self.interval)
-        logger.warning(fmt, *args)
-
-
-_protocol_warnings = _RateLimitedWarnings()
+# A client that sends garbage on purpose (zip bombs from many connections, say) costs the log a
+# line every few seconds per close code, not one per connection.
+_protocol_warnings = RateLimitedLog(logger, 10.0)
 
 
 def check_handshake(req: Request) -> str | None:
@@ -256,7 +230,7 @@ class WebSocketTransport:
     def _fail(self, code: int, message: str) -> None:
         """Protocol violation: close frame with ``code``, connection closed, session ended
         (logged, rate-limited per close code)."""
-        _protocol_warnings.warning(code, "%s: %s", self.conn.peer, message)
+        _protocol_warnings(code, "%s: %s", self.conn.peer, message)
         self._send_close(code)
         session = self.session
         if session is not None and session.carrier is self:
