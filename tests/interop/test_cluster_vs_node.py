@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 import hypersio
+from _support.cluster_clients import Client, connect_client
 from _support.cluster_node import NodeClusterPeer, unique_prefix
 from _support.redis_keys import drop_keys
 from hypersio import cluster
@@ -49,38 +50,6 @@ KINDS: dict[str, tuple[Callable[[str, str], Any], Callable[[str], dict[str, Any]
 
 
 @dataclass
-class Client:
-    """A test client and the events it received."""
-
-    sio: hypersio.AsyncClient
-    events: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def wait_for(self, event: str, timeout: float = 5.0) -> tuple[Any, ...]:
-        """The args of the first ``event`` received (waits for it), consumed."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for i, (name, args) in enumerate(self.events):
-                if name == event:
-                    del self.events[i]
-                    return args
-            left = deadline - loop.time()
-            if left <= 0:
-                raise TimeoutError(f"no {event!r}; got {self.events}")
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), left)
-            except TimeoutError:
-                pass
-
-    async def nothing(self, event: str, wait: float = 0.3) -> None:
-        """Assert that no ``event`` arrives within ``wait`` seconds."""
-        await asyncio.sleep(wait)
-        assert all(name != event for name, _ in self.events), self.events
-
-
-@dataclass
 class Mixed:
     """One hypersio server, one Node server, and a client on each."""
 
@@ -89,26 +58,6 @@ class Mixed:
     on_py: Client
     on_node: Client
     side_events: list[tuple[Any, ...]]
-
-
-async def _client(url: str, rooms: list[str], data: dict[str, Any], nsp: str = "/") -> Client:
-    sio = hypersio.AsyncClient(
-        url + ("" if nsp == "/" else nsp),
-        transports=("websocket",),
-        reconnection=False,
-        auth={"rooms": rooms, "data": data},
-    )
-    client = Client(sio)
-
-    def record(event: str, *args: Any) -> None:
-        client.events.append((event, args))
-        client.changed.set()
-
-    sio.on_any(record)
-    sio.on("ask", lambda x: {"answer": x + 1})
-    sio.on("disconnect", lambda *args: record("_disconnect", *args))
-    await sio.connect()
-    return client
 
 
 def _py_server(factory: Any, side_events: list[tuple[Any, ...]]) -> hypersio.Server:
@@ -142,8 +91,8 @@ async def mixed(request: pytest.FixtureRequest, redis_url: str, node_env: dict[s
     py = _py_server(py_factory(redis_url, prefix), side_events)
     await py.listen("127.0.0.1", 0)
     node = await NodeClusterPeer.start(node_config(prefix))
-    on_py = await _client(f"http://127.0.0.1:{py.engine.port}", ["r1", "both"], {"name": "py-client"})
-    on_node = await _client(node.url, ["r2", "both"], {"name": "node-client"})
+    on_py = await connect_client(f"http://127.0.0.1:{py.engine.port}", ["r1", "both"], {"name": "py-client"})
+    on_node = await connect_client(node.url, ["r2", "both"], {"name": "node-client"})
     await asyncio.sleep(0.1)
     yield Mixed(py, node, on_py, on_node, side_events)
     for client in (on_py, on_node):
@@ -306,8 +255,8 @@ async def test_server_side_emit_both_ways(mixed: Mixed) -> None:
 
 
 async def test_other_namespace(mixed: Mixed) -> None:
-    on_py = await _client(f"http://127.0.0.1:{mixed.py.engine.port}", ["a1"], {}, nsp="/admin")
-    on_node = await _client(mixed.node.url, ["a2"], {}, nsp="/admin")
+    on_py = await connect_client(f"http://127.0.0.1:{mixed.py.engine.port}", ["a1"], {}, nsp="/admin")
+    on_node = await connect_client(mixed.node.url, ["a2"], {}, nsp="/admin")
     try:
         await asyncio.sleep(0.1)
         mixed.py.of("/admin").to("a2").emit("adm", 1)

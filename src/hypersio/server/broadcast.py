@@ -143,16 +143,7 @@ class BroadcastOperator:
         """
         if event in RESERVED_EVENTS:
             raise ValueError(f'"{event}" is a reserved event name')
-        fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-
-        def done(err: Any, responses: list[Any]) -> None:
-            if fut.done():
-                return
-            if err is not None:
-                fut.set_exception(err)
-            else:
-                fut.set_result(responses)
-
+        fut, done = _future_callback()
         self._emit_with_ack_callback([event, *args], done)
         return await fut
 
@@ -183,16 +174,7 @@ class BroadcastOperator:
         server); raises ``ClusterTimeoutError`` (carrying the answers so far) on timeout."""
         if event in _SERVER_SIDE_RESERVED:
             raise ValueError(f'"{event}" is a reserved event name')
-        fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-
-        def done(err: BaseException | None, responses: list[Any]) -> None:
-            if fut.done():
-                return
-            if err is not None:
-                fut.set_exception(err)
-            else:
-                fut.set_result(responses)
-
+        fut, done = _future_callback()
         self._adapter.server_side_emit([event, *args], done, self._opts.timeout)
         return await fut
 
@@ -213,6 +195,22 @@ class BroadcastOperator:
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every targeted socket; ``close=True`` also closes their connections."""
         self._adapter.disconnect_sockets(self._opts, close)
+
+
+def _future_callback() -> tuple[asyncio.Future[list[Any]], Callable[[Any, list[Any]], None]]:
+    """A future and the ``done(err, responses)`` callback that settles it once (the awaitable
+    forms of the callback APIs)."""
+    fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+    def done(err: Any, responses: list[Any]) -> None:
+        if fut.done():
+            return
+        if err is not None:
+            fut.set_exception(err)
+        else:
+            fut.set_result(responses)
+
+    return fut, done
 
 
 class _AckCount:
