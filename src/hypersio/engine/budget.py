@@ -107,7 +107,8 @@ class MemoryBudget:
     """The two totals of one Engine.IO server and their limits (None: that total is not bounded).
 
     ``output`` and ``input`` are the bytes counted now; ``closes`` counts the connections closed
-    because a total passed its limit; ``trims`` counts the ``malloc_trim`` calls. The engine
+    because a total passed its limit, by kind (``{"output": n, "input": m}``); ``trims`` counts
+    the ``malloc_trim`` calls. The engine
     parts report with :meth:`set_output`, :meth:`set_input` and :meth:`release`; nothing here is
     called for a connection that is not behind.
     """
@@ -137,7 +138,7 @@ class MemoryBudget:
         self.input_limit = input_limit
         self.output = 0
         self.input = 0
-        self.closes = 0
+        self.closes: dict[str, int] = {OUTPUT: 0, INPUT: 0}
         self.trims = 0
         self.stats = stats
         self._out: dict[BudgetHolder, int] = {}
@@ -229,7 +230,7 @@ class MemoryBudget:
             total = self._total(kind)
             if total <= limit:
                 break
-            self.closes += 1
+            self.closes[kind] += 1
             if self.stats is not None:
                 self.stats.budget_closes += 1
             self._log(
