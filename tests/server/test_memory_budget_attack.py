@@ -173,4 +173,3 @@ async def test_slow_readers_and_unfinished_packets_stay_within_the_budget() -> N
     assert max(lateness) < 0.3, f"ticks up to {max(lateness):.3f}s late during the attack"
     assert not failed_acks and answered[0] >= 6, (failed_acks, answered)
     assert peaks["rss"] < 150 * MiB, f"RSS grew by {peaks['rss'] / MiB:.0f} MiB"
-
