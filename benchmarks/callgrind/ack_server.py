@@ -161,6 +161,32 @@ def self_costs(path: str) -> dict[str, int]:
     return costs
 
 
+# Where an instruction is spent, by the function it is in (first match wins).
+CATEGORIES = [
+    ("hypersio compiled code", ("/hypersio/",)),
+    ("JSON (orjson)", ("orjson",)),
+    ("event loop (uvloop, libuv)", ("uvloop", "libuv")),
+    ("GIL and thread locks", ("ceval_gil", "pthread_", "nptl")),
+    ("allocation and freeing", ("obmalloc", "malloc", "dealloc", "_Py_NewReference", "PyObject_GC", "_Py_Dealloc")),
+    ("attribute and dict lookups", ("dictobject", "typeobject.c", "GenericGetAttr", "GetMethod", "GetAttr", "pyhash")),
+    ("Python bytecode (frames of Python functions)", ("ceval.c", "frame.c", "pycore_frame", "initialize_locals")),
+    (
+        "object creation (str, bytes, int, tuple, list)",
+        ("unicodeobject", "bytesobject", "longobject", "tupleobject", "listobject", "stringlib"),
+    ),
+    ("calls between C and Python", ("call.c", "pycore_call", "abstract.c", "methodobject", "descrobject")),
+    ("libc (memcpy, memset, ...)", ("libc.so", "string/", "memmove", "memset")),
+]
+
+
+def categorize(name: str) -> str:
+    """The :data:`CATEGORIES` entry a function (callgrind_annotate's file:function) belongs to."""
+    for label, needles in CATEGORIES:
+        if any(n in name for n in needles):
+            return label
+    return "other"
+
+
 def compare(a: str, b: str, acks_a: int, acks_b: int, top: int) -> int:
     """Print instructions per ack (the slope between two runs), in total and per function."""
     ca, cb = self_costs(a), self_costs(b)
@@ -168,6 +194,12 @@ def compare(a: str, b: str, acks_a: int, acks_b: int, top: int) -> int:
     total = (cb.pop("PROGRAM TOTALS", 0) - ca.pop("PROGRAM TOTALS", 0)) / span
     print(f"instructions per ack: {total:,.0f}")
     diff = {k: (cb.get(k, 0) - ca.get(k, 0)) / span for k in set(ca) | set(cb)}
+    by_kind: dict[str, float] = {}
+    for name, per_ack in diff.items():
+        by_kind[categorize(name)] = by_kind.get(categorize(name), 0.0) + per_ack
+    for label, per_ack in sorted(by_kind.items(), key=lambda kv: -kv[1]):
+        print(f"  {per_ack:9,.0f}  {100 * per_ack / total:5.1f}%  {label}")
+    print()
     for name, per_ack in sorted(diff.items(), key=lambda kv: -kv[1])[:top]:
         print(f"{per_ack:9,.0f}  {100 * per_ack / total:5.1f}%  {name[:150]}")
     return 0

@@ -52,6 +52,7 @@ from typing import Any, Literal
 
 import orjson
 
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.exceptions import ConnectError
 from hypersio.server import Server
 from hypersio.server.namespace import Namespace
@@ -65,22 +66,9 @@ logger = logging.getLogger("hypersio.admin")
 _COMMANDS = ("EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT")
 
 
-_LOG_EVERY = 60.0
-_last_logged: dict[str, tuple[float, int]] = {}  # kind -> (when last logged, suppressed since)
-
-
-def _log(kind: str, message: str, *args: Any) -> None:
-    """Log bad input from the network at most once a minute per kind, with the count of the ones
-    suppressed meanwhile: a client cannot flood the log with failed logins or bogus commands."""
-    now = time.monotonic()
-    last, suppressed = _last_logged.get(kind, (-_LOG_EVERY, 0))
-    if now - last < _LOG_EVERY:
-        _last_logged[kind] = (last, suppressed + 1)
-        return
-    _last_logged[kind] = (now, 0)
-    if suppressed:
-        message += f" ({suppressed} more since the last report)"
-    logger.warning(message, *args)
+# Bad input from the network (failed logins, bogus commands): a line per kind a minute at most, so
+# a client cannot flood the log.
+_log = RateLimitedLog(logger, 60.0)
 
 
 def _now() -> str:

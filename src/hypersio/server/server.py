@@ -20,13 +20,13 @@ import asyncio
 import logging
 import re
 import signal
-import time
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, TypeVar, overload
 
 from hypersio.adapters.recovery import Recovery
 from hypersio.engine.options import CompressionSetting, compression_threshold
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.events.acks import spawn
 from hypersio.protocol.socketio.codecs import parser_module
 from hypersio.server.broadcast import BroadcastOperator
@@ -141,7 +141,7 @@ class Server:
         self.max_unjoined_connections = max_unjoined_connections
         self.event_rate_limit = event_rate_limit
         self._unjoined = 0
-        self._unjoined_logged_at = -1e9
+        self._unjoined_log = RateLimitedLog(logger, 60.0)
         # Checked now (ValueError) though the engine is made on first use.
         compression_threshold(http_compression, "http_compression")
         compression_threshold(per_message_deflate, "per_message_deflate")
@@ -279,13 +279,11 @@ class Server:
         if self._unjoined >= self.max_unjoined_connections:
             # Sessions that have not joined a namespace cost memory and prove nothing yet: past
             # the cap new ones are dropped at once (logged once a minute).
-            now = time.monotonic()
-            if now - self._unjoined_logged_at > 60:
-                self._unjoined_logged_at = now
-                logger.warning(
-                    "%d connections have not joined a namespace (max_unjoined_connections); closing new ones",
-                    self._unjoined,
-                )
+            self._unjoined_log(
+                "unjoined",
+                "%d connections have not joined a namespace (max_unjoined_connections); closing new ones",
+                self._unjoined,
+            )
             session.close("transport error")
             return
         self._unjoined += 1

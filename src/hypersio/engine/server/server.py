@@ -20,6 +20,7 @@ from typing import Any
 from hypersio.engine.budget import DEFAULT_MAX_BUFFERED_OUTPUT, DEFAULT_MAX_UNFINISHED_INPUT
 from hypersio.engine.options import TRANSPORTS, CompressionSetting, EngineOptions
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
+from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.engine.server.heartbeat import Heartbeats
 from hypersio.engine.server.hooks import CookieSetting, ResponseHooks
 from hypersio.engine.server.http import HttpConnection, Request
@@ -213,18 +214,17 @@ class Server:
         self._handoff: _socket.socket | None = None
         self._refused_origins = 0
         self._over_limit = 0
-        self._rate_logged_at = -1e9
+        # refused connections and handshakes (max_connections, origin, rate): a line per kind per 10 s
+        self._refusals = RateLimitedLog(logger, 10.0)
         #: Per-client-address handshake rate limit (None: off), see :mod:`.limits`.
         self.handshake_limiter: HandshakeLimiter | None = (
             HandshakeLimiter(*handshake_rate_limit, trusted_proxies, forwarded_for_header)
             if handshake_rate_limit is not None
             else None
         )
-        self._limit_logged_at = -1e9
         #: Open connections past which new ones get 503 (None: derived from the file
         #: descriptor limit when serving starts, see :func:`raise_fd_limit`).
         self.max_connections: int | None = max_connections
-        self._origin_logged_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
         self._serving = False  # between listen/serve_handoff/start_external and close
         self._upgrades_json = upgrades_of(self.options)
@@ -486,14 +486,12 @@ class Server:
         limit = self.max_connections
         if limit is not None and len(self._connections) >= limit:
             self._over_limit += 1
-            now = self._loop.time() if self._loop is not None else 0.0
-            if now - self._limit_logged_at > 10:
-                self._limit_logged_at = now
-                logger.warning(
-                    "at max_connections (%d): refusing new connections with 503 (%d refused so far)",
-                    limit,
-                    self._over_limit,
-                )
+            self._refusals(
+                "max_connections",
+                "at max_connections (%d): refusing new connections with 503 (%d refused so far)",
+                limit,
+                self._over_limit,
+            )
             conn.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             conn.close_after_flush()
             return
@@ -619,27 +617,23 @@ class Server:
     def _check_allowed(self, conn: HttpConnection, req: Request, cors: list[tuple[str, str]], then: Opener) -> None:
         if not origin_allowed(self.options, req.headers):
             self._refused_origins += 1
-            now = self._loop.time()
-            if now - self._origin_logged_at > 60:
-                self._origin_logged_at = now
-                logger.warning(
-                    "%s: refused a handshake from origin %r (cors_allowed_origins does not allow it; %d refused)",
-                    conn.peer,
-                    req.headers.get("origin"),
-                    self._refused_origins,
-                )
+            self._refusals(
+                "origin",
+                "%s: refused a handshake from origin %r (cors_allowed_origins does not allow it; %d refused)",
+                conn.peer,
+                req.headers.get("origin"),
+                self._refused_origins,
+            )
             self._refuse(conn, req, BAD_REQUEST, cors, close=req.upgrade)
             return
         limiter = self.handshake_limiter
         if limiter is not None and not limiter.allow(conn.address, req.headers):
-            now = self._loop.time()
-            if now - self._rate_logged_at > 60:
-                self._rate_logged_at = now
-                logger.warning(
-                    "%s: too many handshakes from one client; refusing with 429 (%d refused so far)",
-                    conn.peer,
-                    limiter.refused,
-                )
+            self._refusals(
+                "handshake rate",
+                "%s: too many handshakes from one client; refusing with 429 (%d refused so far)",
+                conn.peer,
+                limiter.refused,
+            )
             conn.respond(
                 429, [("Retry-After", "1"), ("Content-Type", "text/plain"), *cors], b"Too Many Requests", close=True
             )
