@@ -44,6 +44,36 @@ def raise_fd_limit() -> int:
     return hard
 
 
+#: File descriptors a load-generator worker or a server keeps for itself (listening socket, pipes,
+#: the control connection, the interpreter's own files) when the rest is counted as connections.
+FD_MARGIN = 200
+
+
+def connection_capacity() -> int:
+    """How many connections one process can hold here: the RLIMIT_NOFILE hard limit (the soft
+    limit is raised to it by :func:`raise_fd_limit`) minus :data:`FD_MARGIN`.
+
+    The hard limit can only be raised by a privileged user (CAP_SYS_RESOURCE), so a benchmark
+    asking for more connections than this in one server process is capped to it and says so.
+    """
+    return max(1, resource.getrlimit(resource.RLIMIT_NOFILE)[1] - FD_MARGIN)
+
+
+def source_addresses(clients: int, per_address: int = 10_000) -> list[str]:
+    """Loopback source addresses 127.0.0.2, 127.0.0.3, ... for ``clients`` connections to one
+    server port, ``per_address`` each.
+
+    A TCP connection is unique by (source address, source port, destination): one source address
+    has only the ephemeral port range (``net.ipv4.ip_local_port_range``, 28,232 ports by
+    default) to connect from, so 100,000 connections to one port need four or more. Every
+    127.0.0.0/8 address is the loopback interface on Linux; no configuration is needed.
+    """
+    count = max(1, -(-clients // max(1, per_address)))
+    if count > 250:
+        raise ValueError(f"{clients} clients at {per_address} per address need more than 127.0.0.2-127.0.0.251")
+    return [f"127.0.0.{2 + i}" for i in range(count)]
+
+
 def client_frame(payload: bytes, binary: bool = False) -> bytes:
     """Build one masked (zero-key) client WebSocket frame."""
     n = len(payload)
@@ -101,6 +131,25 @@ class Counters:
 class BenchClient(asyncio.Protocol):
     """One raw Socket.IO-over-WebSocket client in namespace ``/``."""
 
+    # slots: a worker holds up to ~20,000 of these in the connections benchmark
+    __slots__ = (
+        "c",
+        "request",
+        "connect_packet",
+        "sample",
+        "msgpack_mode",
+        "transport",
+        "upgraded",
+        "buf",
+        "ready",
+        "ack_running",
+        "ack_id",
+        "ack_sent_at",
+        "ack_rtts",
+        "room",
+        "pings",
+    )
+
     def __init__(
         self, counters: Counters, request: bytes, connect_packet: bytes, sample: bool, msgpack_mode: bool
     ) -> None:
@@ -119,11 +168,13 @@ class BenchClient(asyncio.Protocol):
         self.ack_sent_at = 0.0
         self.ack_rtts: array[float] | None = None
         self.room: int | None = None
+        self.pings = 0  # Engine.IO pings answered by this client (since the last reset)
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         transport.write(self.request)  # type: ignore[attr-defined]
+        self.request = b""  # sent: not worth keeping for every idle client
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.c.closed += 1
@@ -229,6 +280,7 @@ class BenchClient(asyncio.Protocol):
         kind = p[:1]
         if kind == b"2":  # Engine.IO ping from the server
             self.c.pings += 1
+            self.pings += 1
             self.transport.write(b"\x81\x81" + _MASK + b"3")  # type: ignore[union-attr]
         elif kind == b"0":  # Engine.IO open: join namespace "/"
             self.transport.write(  # type: ignore[union-attr]
@@ -378,14 +430,19 @@ class Worker:
         concurrency: int = 64,
         timeout: float = 60.0,
         deadline: float = 0.0,
+        sources: list[str] | None = None,
     ) -> dict[str, Any]:
         """Open one client per entry of ``rooms``: room k is asked for as ``{"room": "r<k>"}`` in the
         CONNECT auth; None joins no room. Clients not started by ``deadline`` (epoch seconds, 0 = none)
-        count as failed, so a server that accepts slowly cannot stall the whole suite."""
+        count as failed, so a server that accepts slowly cannot stall the whole suite. Client k
+        connects from source address ``sources[k % len(sources)]`` when given (see
+        :func:`source_addresses`). ``seconds`` in the reply spans the first connect to the last
+        completed handshake: the connect rate is clients / seconds."""
         msgpack_mode = parser == "msgpack"
         sem = asyncio.Semaphore(concurrency)
         ok = 0
         failed = 0
+        errors: dict[str, int] = {}
         t0 = time.time()
 
         async def one(index: int, room: int | None) -> None:
@@ -410,11 +467,17 @@ class Worker:
                     msgpack_mode,
                 )
                 client.room = room
+                local = (sources[index % len(sources)], 0) if sources else None
                 try:
-                    await self.loop.create_connection(lambda: client, host, port)  # type: ignore[union-attr]
+                    await self.loop.create_connection(  # type: ignore[union-attr]
+                        lambda: client, host, port, local_addr=local
+                    )
                     good = await asyncio.wait_for(asyncio.shield(client.ready), timeout)
-                except (TimeoutError, OSError):
+                except (TimeoutError, OSError) as exc:
                     good = False
+                    # why clients failed (EMFILE, EADDRNOTAVAIL, a timeout...), for the report
+                    why = type(exc).__name__ + (f" errno {exc.errno}" if getattr(exc, "errno", None) else "")
+                    errors[why] = errors.get(why, 0) + 1
             self.clients.append(client)
             if good:
                 ok += 1
@@ -426,13 +489,15 @@ class Worker:
 
         await asyncio.gather(*(one(i, room) for i, room in enumerate(rooms)))
         self.clients = [c for c in self.clients if c.ready.done() and c.ready.result()]
-        return {"ok": ok, "failed": failed, "seconds": time.time() - t0}
+        return {"ok": ok, "failed": failed, "seconds": time.time() - t0, "errors": errors}
 
     async def cmd_reset(self) -> dict[str, Any]:
         """Zero the counters before a measured phase; report the worker's own CPU so far."""
         self.c.delivered = self.c.acks = self.c.pings = self.c.closed = 0
         self.c.first_recv = self.c.last_recv = 0.0
         self.c.latencies = array("d")
+        for client in self.clients:
+            client.pings = 0
         return {"cpu": cpu_seconds(), "t": time.time()}
 
     async def cmd_wait(self, count: int, rooms: int, deadline: float) -> dict[str, Any]:
@@ -466,9 +531,15 @@ class Worker:
         return report
 
     async def cmd_idle(self, seconds: float) -> dict[str, Any]:
-        """Keep every connection open (answering heartbeats) for ``seconds``."""
+        """Keep every connection open (answering heartbeats) for ``seconds``; the reply adds the
+        fewest pings any still-open client answered (``min_pings``) and how many clients are
+        still open (``open``)."""
         await asyncio.sleep(seconds)
-        return self._report()
+        report = self._report()
+        live = [c for c in self.clients if c.transport is not None and not c.transport.is_closing()]
+        report["open"] = len(live)
+        report["min_pings"] = min((c.pings for c in live), default=0)
+        return report
 
     def _report(self, expected: int | None = None) -> dict[str, Any]:
         c = self.c
