@@ -9,6 +9,7 @@ repetitions plus ratios to Node and to python-socketio. Scenarios:
   msgpack   fanout50 with the msgpack parser (servers that support it)
   rooms     many clients spread over rooms, each broadcast to a single room
   acks      request/response: clients emit with acks in a closed loop
+  pipelined request/response, pipelined: batches of requests per write, two batches in flight
   idle      many idle connections with heartbeats running: RSS and CPU
   codec     benchmarks/bench_codec.py, when present
   cluster   benchmarks/bench_cluster.py: two-node clusters over Redis (needs Redis on --redis-url)
@@ -36,7 +37,7 @@ import common
 from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit
 from hypersio.bench.runner import describe_build, fmt_rate, idle_workers, run_acks, run_fanout, run_idle
 
-SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "codec", "cluster"]
+SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "pipelined", "idle", "codec", "cluster"]
 SEPARATE = ("codec", "cluster")  # scenarios run by their own scripts, after the others
 
 
@@ -248,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--ack-clients", type=int, default=None, help="closed-loop ack clients (default 200; quick 50)")
     ap.add_argument("--ack-seconds", type=float, default=None, help="ack phase length (default 5; quick 2)")
+    ap.add_argument("--ack-batch", type=int, default=16, help="pipelined scenario: requests per write (default 16)")
     ap.add_argument(
         "--idle-clients",
         type=int,
@@ -354,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
             say=say,
         ),
         "acks": lambda spec, gen: run_acks(spec, gen, clients=ack_clients, seconds=ack_seconds, say=say),
+        "pipelined": lambda spec, gen: run_acks(
+            spec, gen, clients=ack_clients, seconds=ack_seconds, batch=args.ack_batch, say=say
+        ),
         "idle": lambda spec, gen: run_idle(
             spec,
             idle_gen or gen,
@@ -370,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         "fanout1": f"Fan-out: {clients} clients, {broadcasts} broadcasts, 1 per loop turn, payload {args.payload_size} B",
         "rooms": f"Rooms: {room_clients} clients in {rooms} rooms, {room_broadcasts} broadcasts each to one room, 50 per turn",
         "acks": f"Request/response: {ack_clients} clients emitting with acks in a closed loop for {ack_seconds:g} s",
+        "pipelined": f"Request/response, pipelined: {ack_clients} clients, {args.ack_batch} requests per write, "
+        f"2 writes in flight each, {ack_seconds:g} s",
         "idle": f"Idle connections: {idle_clients:,} clients requested, heartbeat every {idle_ping:g} s "
         f"(timeout {idle_ping_timeout:g} s), {idle_seconds:g} s measured",
     }
@@ -426,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
                         LAT_HEADERS + ["RSS KiB/conn"],
                     )
                 )
-            elif scenario == "acks":
+            elif scenario in ("acks", "pipelined"):
                 tables.append(
                     throughput_table(titles[scenario], results, "acks/s", args.markdown, latency_cols, LAT_HEADERS)
                 )

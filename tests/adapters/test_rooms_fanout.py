@@ -552,6 +552,7 @@ class AdapterWorld:
 
         monkeypatch.setattr(adapter_mod, "Member", twin.Member)
         monkeypatch.setattr(adapter_mod, "_fanout_deliver", twin.deliver)
+        monkeypatch.setattr(adapter_mod, "_leave_rooms", twin.leave_rooms)
         self.twin = twin
         self.loop = FakeLoop()
         self.corker = twin.Corker(self.loop)

@@ -8,14 +8,15 @@ buffers belong to the engine (``hypersio.engine._outlet_c``, cimported), so appe
 a C call. See the pure twin for the design notes.
 """
 
-from cpython.dict cimport PyDict_GetItem, PyDict_Next
+from cpython.dict cimport PyDict_DelItem, PyDict_GetItem, PyDict_Next, PyDict_Size
+from cpython.set cimport PySet_GET_SIZE, PySet_Pop
 from cpython.list cimport PyList_GET_SIZE
 from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 
 from hypersio.engine._outlet_c cimport CorkedWriter, Outlet
 
-__all__ = ["Member", "deliver"]
+__all__ = ["Member", "deliver", "leave_rooms"]
 
 # The socket's outgoing listeners, read from its instance dict (hypersio.adapters.base.SocketView).
 cdef str _ANY_OUTGOING = "any_outgoing_listeners"
@@ -214,3 +215,31 @@ def deliver(dict rooms, dict members, target_rooms, except_rooms, dict sockets, 
         return state.count
     finally:
         _depth -= 1
+
+
+def leave_rooms(dict rooms, Member member, Py_ssize_t limit, list left=None, list emptied=None):
+    """Take ``member`` out of at most ``limit`` of its rooms; return how many it still has.
+
+    See the pure twin: same effects, in C (a set pop and two dict operations per room).
+    """
+    cdef set mine = member.rooms
+    cdef str sid = member.sid
+    cdef Py_ssize_t done = 0
+    cdef PyObject* found
+    cdef PyObject* entry
+    while PySet_GET_SIZE(mine) and done < limit:
+        room = PySet_Pop(mine)
+        done += 1
+        found = PyDict_GetItem(rooms, room)
+        if found is not NULL:
+            group = <dict?><object>found
+            entry = PyDict_GetItem(group, sid)
+            if entry is <PyObject*>member:
+                PyDict_DelItem(group, sid)
+                if PyDict_Size(group) == 0:
+                    PyDict_DelItem(rooms, room)
+                    if emptied is not None:
+                        emptied.append(room)
+        if left is not None:
+            left.append(room)
+    return PySet_GET_SIZE(mine)

@@ -20,7 +20,7 @@ from hypersio.adapters.base import SocketView
 from hypersio.engine._outlet_py import Outlet
 from hypersio.engine._outlet_py import append_frame as _append
 
-__all__ = ["Member", "deliver"]
+__all__ = ["Member", "deliver", "leave_rooms"]
 
 
 class Member:
@@ -204,3 +204,36 @@ def _visit(
             for msg in state.prepared:
                 outlet.send_prepared(msg, volatile)
         state.count += 1
+
+
+def leave_rooms(
+    rooms: dict[str, dict[str, Member]],
+    member: Member,
+    limit: int,
+    left: list[str] | None = None,
+    emptied: list[str] | None = None,
+) -> int:
+    """Take ``member`` out of at most ``limit`` of its rooms; return how many it still has.
+
+    Each room is popped from ``member.rooms`` and, in ``rooms``, the room's entry for the
+    member's sid is deleted only when it is this very member (a socket recovered under the
+    same sid may have joined again meanwhile); a room left empty is deleted too and appended to
+    ``emptied`` when given, every room left to ``left`` when given. The adapter calls it in
+    slices for a socket in very many rooms, so that its disconnect does not hold the loop.
+    """
+    mine = member.rooms
+    sid = member.sid
+    done = 0
+    while mine and done < limit:
+        room = mine.pop()
+        done += 1
+        group = rooms.get(room)
+        if group is not None and group.get(sid) is member:
+            del group[sid]
+            if not group:
+                del rooms[room]
+                if emptied is not None:
+                    emptied.append(room)
+        if left is not None:
+            left.append(room)
+    return len(mine)

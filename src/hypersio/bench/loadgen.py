@@ -148,6 +148,12 @@ class BenchClient(asyncio.Protocol):
         "ack_rtts",
         "room",
         "pings",
+        "ack_batch",
+        "ack_batch_bytes",
+        "ack_pending",
+        "ack_batch_sent",
+        "ack_head",
+        "ack_frame_len",
     )
 
     def __init__(
@@ -169,6 +175,13 @@ class BenchClient(asyncio.Protocol):
         self.ack_rtts: array[float] | None = None
         self.room: int | None = None
         self.pings = 0  # Engine.IO pings answered by this client (since the last reset)
+        # pipelined ack workload state: ``ack_batch`` requests per write, two batches in flight
+        self.ack_batch = 0
+        self.ack_batch_bytes = b""
+        self.ack_pending = 0  # acks still due for the oldest batch in flight
+        self.ack_batch_sent: list[float] = []  # send time of each batch in flight, oldest first
+        self.ack_head = b""  # the first 4 bytes of every ACK frame of the pipelined workload
+        self.ack_frame_len = 0  # and their common length, learnt from the first one (0: walk)
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -182,6 +195,9 @@ class BenchClient(asyncio.Protocol):
             self.ready.set_result(False)
 
     def data_received(self, data: bytes) -> None:
+        if self.ack_batch and self.ack_running:
+            self._pipelined(data)
+            return
         if (
             self.ack_running
             and not self.buf
@@ -340,6 +356,99 @@ class BenchClient(asyncio.Protocol):
         else:
             frame = client_frame(b'42%d["echo",%d]' % (self.ack_id, self.ack_id))
         self.transport.write(frame)  # type: ignore[union-attr]
+
+    def start_pipelined_acks(self, rtts: array[float], batch: int) -> None:
+        """Begin emitting ``echo`` with acks ``batch`` at a time, two batches in flight: each
+        batch is one write, and the next is sent as soon as the oldest one is fully answered.
+
+        The server reads many requests per read and answers many per write, so this measures its
+        per-ack cost without one read and one write syscall per ack, and the generator's own cost
+        is a frame walk per ack: the server, not the generator, is the limit.
+        """
+        frames = []
+        for i in range(batch):
+            ack_id = 100_000 + i  # fixed width, so every batch has the same bytes
+            frames.append(client_frame(b'42%d["echo",%d]' % (ack_id, ack_id)))
+        self.ack_batch = batch
+        self.ack_batch_bytes = b"".join(frames)
+        self.ack_rtts = rtts
+        self.ack_pending = batch
+        self.ack_running = True
+        now = time.time()
+        self.ack_batch_sent = [now, now]
+        self.transport.write(self.ack_batch_bytes * 2)  # type: ignore[union-attr]
+
+    def _pipelined(self, data: bytes) -> None:
+        """The pipelined workload's receive side: count ACK frames, refill the window.
+
+        Every answer has the same bytes but the ack id's digits (fixed width), so once one frame
+        is seen the acks of a read are counted from its length, after checking that an ACK frame
+        starts where the first and the last whole frames of the read must start and that the
+        tail is the start of one; any other read (an Engine.IO ping between the acks, a short
+        read) is walked frame by frame. This keeps the generator's cost per ack far below the
+        server's, which is what lets a machine whose cores it shares measure the server.
+        """
+        size = self.ack_frame_len
+        if size:
+            head = self.ack_head
+            part = len(self.buf)
+            n = len(data)
+            rest = (part + n) % size
+            first = (size - part) % size
+            last = n - rest - size
+            whole = n - rest
+            if (
+                (first >= whole or (data.startswith(head, first) and data.startswith(head, last)))
+                and (not rest or data.startswith(head[: min(rest, 4)], whole))
+                and (not part or self.buf.startswith(head[: min(part, 4)]))
+            ):
+                self.buf = data[whole:] if rest else b""
+                self._acked_many((part + n) // size)
+                return
+        if self.buf:
+            data = self.buf + data
+            self.buf = b""
+        pos = 0
+        n = len(data)
+        acked = 0
+        other = []
+        while n - pos >= 2:
+            length = data[pos + 1]
+            if length >= 126:  # no ack of this workload is that long: the general walk takes it
+                other.append(data[pos:])
+                pos = n
+                break
+            end = pos + 2 + length
+            if end > n:
+                break
+            if data[pos] == 0x81 and data[pos + 2] == 52 and data[pos + 3] == 51:  # text "43"
+                acked += 1
+                if not size:
+                    size = self.ack_frame_len = end - pos
+                    self.ack_head = data[pos : pos + 4]
+            else:
+                other.append(data[pos:end])
+            pos = end
+        if pos < n:
+            self.buf = data[pos:]
+        for frame in other:
+            self._frames(frame)
+        if acked:
+            self._acked_many(acked)
+
+    def _acked_many(self, acked: int) -> None:
+        if not acked:
+            return
+        self.c.acks += acked
+        pending = self.ack_pending - acked
+        while pending <= 0 and self.ack_running:
+            # The oldest batch is answered: its round trip is one sample, and a new batch goes out.
+            now = time.time()
+            self.ack_rtts.append(now - self.ack_batch_sent.pop(0))  # type: ignore[union-attr]
+            self.ack_batch_sent.append(now)
+            self.transport.write(self.ack_batch_bytes)  # type: ignore[union-attr]
+            pending += self.ack_batch
+        self.ack_pending = pending
 
     def _acked(self, ack_id: int) -> None:
         if ack_id != self.ack_id or not self.ack_running:
@@ -513,13 +622,18 @@ class Worker:
             await asyncio.sleep(0.005)
         return self._report(expected)
 
-    async def cmd_acks(self, seconds: float, clients: int) -> dict[str, Any]:
-        """Closed loop: ``clients`` of this worker's clients emit ``echo`` with acks for ``seconds``."""
+    async def cmd_acks(self, seconds: float, clients: int, batch: int = 0) -> dict[str, Any]:
+        """``clients`` of this worker's clients emit ``echo`` with acks for ``seconds``: in a closed
+        loop (one request in flight each) when ``batch`` is 0, else pipelined, ``batch`` requests
+        per write with two batches in flight (RTT samples are then per batch)."""
         rtts = array("d")
         active = self.clients[:clients]
         t0 = time.time()
         for client in active:
-            client.start_acks(rtts)
+            if batch:
+                client.start_pipelined_acks(rtts, batch)
+            else:
+                client.start_acks(rtts)
         await asyncio.sleep(seconds)
         for client in active:
             client.ack_running = False
@@ -528,6 +642,9 @@ class Worker:
         report["rtts"] = rtts.tobytes()
         report["elapsed"] = elapsed
         await asyncio.sleep(0.2)  # let the last in-flight acks land before the next phase
+        for client in active:
+            client.ack_batch = client.ack_frame_len = 0
+            client.buf = b""
         return report
 
     async def cmd_idle(self, seconds: float) -> dict[str, Any]:

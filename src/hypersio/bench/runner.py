@@ -421,9 +421,12 @@ def run_acks(
     clients: int = 200,
     seconds: float = 5.0,
     parser: str = "json",
+    batch: int = 0,
     say: Say = print,
 ) -> dict[str, Any]:
-    """Request/response: every client emits ``echo`` with an ack in a closed loop for ``seconds``."""
+    """Request/response: every client emits ``echo`` with an ack for ``seconds``, in a closed loop
+    (``batch`` 0: one request in flight per client, so one read and one write syscall per ack on
+    each side), or pipelined (``batch`` requests per write, two batches in flight per client)."""
     result: dict[str, Any] = {"server": spec.name, "clients": clients}
     server = ServerProcess(spec, parser=parser)
     with _scenario(server, gen, result):
@@ -437,7 +440,10 @@ def run_acks(
             say(f"  [{spec.name}] {elapsed:4.0f}s  acks {gen.progress():,}")
 
         after = gen.call(
-            "acks", [{"seconds": seconds, "clients": n} for n in per_worker], tick=tick, timeout=seconds + 30
+            "acks",
+            [{"seconds": seconds, "clients": n, "batch": batch} for n in per_worker],
+            tick=tick,
+            timeout=seconds + 30,
         )
         cpu1 = server.cpu()
         acks = sum(r["acks"] for r in after)

@@ -25,6 +25,7 @@ cdef class CorkedWriter:
     cdef public Py_ssize_t hard_limit
     cdef public Py_ssize_t bytes_written
     cdef public Py_ssize_t volatile_dropped
+    cdef public object budget
 
     cpdef write(self, data)
     cdef int append_frame(self, bytes frame, bint is_volatile) except -1

@@ -110,6 +110,7 @@ cdef class CorkedWriter:
         self.hard_limit = hard_limit
         self.bytes_written = 0
         self.volatile_dropped = 0
+        self.budget = None
 
     cpdef write(self, data):
         """Append ``data`` to the output buffer; it goes out at the end of this loop turn.
@@ -197,6 +198,8 @@ cdef class CorkedWriter:
                 # Only a paused transport can hold more than high_water (< hard_limit) bytes.
                 size = transport.get_write_buffer_size()
                 self._backlog = size
+                if self.budget is not None:
+                    self.budget.set_output(self, size)
                 if not self._close_after_flush and size > self.hard_limit:
                     self._write_overflow(size)
                     return 0
@@ -221,6 +224,8 @@ cdef class CorkedWriter:
     def resume_writing(self):
         """The transport drained below its low-water mark."""
         self._paused_writing = False
+        if self.budget is not None:
+            self.budget.set_output(self, 0)
 
 
 cdef class Outlet:

@@ -101,6 +101,7 @@ class CorkedWriter:
         "hard_limit",
         "bytes_written",
         "volatile_dropped",
+        "budget",
     )
 
     def _init_writer(
@@ -124,6 +125,9 @@ class CorkedWriter:
         # transport, volatile frames dropped because the peer was congested.
         self.bytes_written = 0
         self.volatile_dropped = 0
+        # The server's MemoryBudget (engine/budget.py), or None: told the backlog of a paused
+        # transport at each flush and on resume, never on the path of a connection keeping up.
+        self.budget: Any = None
 
     def write(self, data: bytes) -> None:
         """Append ``data`` to the output buffer; it goes out at the end of this loop turn.
@@ -191,6 +195,8 @@ class CorkedWriter:
             if self._paused_writing:
                 # Only a paused transport can hold more than high_water (< hard_limit) bytes.
                 backlog = self._backlog = transport.get_write_buffer_size()
+                if self.budget is not None:
+                    self.budget.set_output(self, backlog)
                 if not self._close_after_flush and backlog > self.hard_limit:
                     self._write_overflow(backlog)
                     return
@@ -211,6 +217,8 @@ class CorkedWriter:
     def resume_writing(self) -> None:
         """The transport drained below its low-water mark."""
         self._paused_writing = False
+        if self.budget is not None:
+            self.budget.set_output(self, 0)
 
 
 class Outlet:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hypersio.engine.budget import DEFAULT_MAX_BUFFERED_OUTPUT, DEFAULT_MAX_UNFINISHED_INPUT, MemoryBudget
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER
 from hypersio.engine.stats import EngineStats
 
@@ -53,6 +54,9 @@ class EngineOptions:
     ``write_buffer_high_water``. Times are in seconds, sizes in bytes.
     ``http_compression`` and ``per_message_deflate`` are the sizes from which long-polling
     bodies and WebSocket messages are compressed, or None when that compression is off.
+    ``max_buffered_output`` / ``max_unfinished_input`` bound the bytes waiting for slow clients
+    and the bytes of unfinished incoming packets over all connections (None: unbounded); they
+    live in :attr:`budget`.
     """
 
     __slots__ = (
@@ -74,6 +78,7 @@ class EngineOptions:
         "stats",
         "http_compression",
         "per_message_deflate",
+        "budget",
     )
 
     def __init__(
@@ -91,6 +96,8 @@ class EngineOptions:
         write_buffer_limit: int = DEFAULT_HARD_LIMIT,
         http_compression: CompressionSetting = True,
         per_message_deflate: CompressionSetting = False,
+        max_buffered_output: int | None = DEFAULT_MAX_BUFFERED_OUTPUT,
+        max_unfinished_input: int | None = DEFAULT_MAX_UNFINISHED_INPUT,
     ) -> None:
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
@@ -136,6 +143,9 @@ class EngineOptions:
         self.stats = EngineStats()
         self.http_compression = compression_threshold(http_compression, "http_compression")
         self.per_message_deflate = compression_threshold(per_message_deflate, "per_message_deflate")
+        #: The totals over all connections and their limits (``max_buffered_output``,
+        #: ``max_unfinished_input``; see ``engine/budget.py``), shared like :attr:`stats`.
+        self.budget = MemoryBudget(max_buffered_output, max_unfinished_input, self.stats)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)

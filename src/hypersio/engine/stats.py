@@ -22,17 +22,19 @@ class EngineStats:
     ``bytes_in``/``bytes_out``: bytes read from and handed to the sockets of connections already
     closed; ``volatile_dropped``: volatile messages dropped (closed connections' counts plus every
     long-polling drop); ``slow_closes``: connections or sessions closed because the client did
-    not read what was sent (the write buffer limit); ``upgrades``: sessions moved from
-    long-polling to WebSocket.
+    not read what was sent (the write buffer limit); ``budget_closes``: connections closed
+    because a total over all connections passed its limit (``engine/budget.py``); ``upgrades``:
+    sessions moved from long-polling to WebSocket.
     """
 
-    __slots__ = ("bytes_in", "bytes_out", "volatile_dropped", "slow_closes", "upgrades")
+    __slots__ = ("bytes_in", "bytes_out", "volatile_dropped", "slow_closes", "budget_closes", "upgrades")
 
     def __init__(self) -> None:
         self.bytes_in = 0
         self.bytes_out = 0
         self.volatile_dropped = 0
         self.slow_closes = 0
+        self.budget_closes = 0
         self.upgrades = 0
 
     def connection_closed(self, conn: Any) -> None:
@@ -53,5 +55,6 @@ class EngineStats:
             "bytes_out": bytes_out,
             "volatile_dropped": dropped,
             "slow_closes": self.slow_closes,
+            "budget_closes": self.budget_closes,
             "upgrades": self.upgrades,
         }

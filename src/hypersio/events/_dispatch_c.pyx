@@ -68,9 +68,11 @@ cdef class Router:
     cdef Decoder _decoder
     cdef dict _sockets
     cdef public Py_ssize_t events
+    cdef bint _partial  # the decoder holds a packet waiting for its attachments
 
     def __init__(self, conn):
         self.events = 0
+        self._partial = False
         self._conn = conn
         decoder = conn.decoder
         self._decoder = <Decoder>decoder if type(decoder) is Decoder else None
@@ -92,7 +94,13 @@ cdef class Router:
             conn.parse_failed(exc)
             return
         if packet is None:
-            return  # waiting for binary attachments
+            # Waiting for binary attachments: the memory budget's "unfinished input" (see the pure twin).
+            self._partial = True
+            conn.packet_unfinished(data)
+            return
+        if self._partial:
+            self._partial = False
+            conn.packet_unfinished(None)
         if type(packet) is Packet:
             fast = <Packet>packet
             found = PyDict_GetItem(self._sockets, fast.nsp)

@@ -72,13 +72,14 @@ class Router:
     plain field the metrics read when scraped: counting costs no call per packet).
     """
 
-    __slots__ = ("_conn", "_decode", "_sockets", "events")
+    __slots__ = ("_conn", "_decode", "_sockets", "events", "_partial")
 
     def __init__(self, conn: RoutedConnection) -> None:
         self._conn = conn
         self._decode = conn.decoder.add
         self._sockets = conn.sockets
         self.events = 0
+        self._partial = False  # the decoder holds a packet waiting for its attachments
 
     def __call__(self, data: str | bytes) -> None:
         conn = self._conn
@@ -90,7 +91,14 @@ class Router:
             conn.parse_failed(exc)
             return
         if packet is None:
-            return  # waiting for binary attachments
+            # Waiting for binary attachments: what the decoder holds meanwhile is the memory
+            # budget's "unfinished input" (told per part, never on the path of a text packet).
+            self._partial = True
+            conn.packet_unfinished(data)
+            return
+        if self._partial:
+            self._partial = False
+            conn.packet_unfinished(None)
         socket = self._sockets.get(packet.nsp)
         if packet.type == EVENT:
             self.events += 1

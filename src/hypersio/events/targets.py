@@ -163,3 +163,8 @@ class RoutedConnection(Protocol):
     def handle_other_packet(self, packet: Any, socket: Any) -> None:
         """Every decoded packet but an EVENT for a joined namespace (``socket`` None if unjoined)."""
         ...
+
+    def packet_unfinished(self, part: str | bytes | None) -> None:
+        """The decoder kept ``part`` of a packet still waiting for attachments; None: that
+        packet is complete (or was dropped) and nothing is held any more."""
+        ...

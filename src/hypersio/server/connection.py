@@ -53,6 +53,7 @@ class Connection:
         on_connect: OnConnect,
         on_closed: OnClosed,
         on_joined: Callable[[Connection], None] | None = None,
+        budget: Any = None,
     ) -> None:
         self.session = session
         self.id: str = session.id
@@ -74,6 +75,10 @@ class Connection:
         self.close_reason: str | None = None
         self._connect_timer: asyncio.TimerHandle | None = None
         self._duplicate_connects = 0
+        # The engine's MemoryBudget (or None): told the size of a packet waiting for its
+        # attachments, which a client could otherwise leave unfinished on purpose.
+        self._budget = budget
+        self._unfinished = 0
         if connect_timeout:
             self._connect_timer = asyncio.get_running_loop().call_later(connect_timeout, self._on_connect_timeout)
         # The (compiled) router itself is the session's handler: no Python frame per message.
@@ -152,6 +157,22 @@ class Connection:
         """The namespaces whose CONNECT is being decided (a snapshot)."""
         return frozenset(self._connecting or ())
 
+    def packet_unfinished(self, part: str | bytes | None) -> None:
+        """The decoder kept ``part`` of a packet waiting for its attachments (None: nothing is
+        held any more); the router calls it, the memory budget counts it."""
+        self._unfinished = 0 if part is None else self._unfinished + len(part)
+        if self._budget is not None and not self.closed:
+            self._budget.set_input(self, self._unfinished)
+
+    def budget_size(self, kind: str) -> int:
+        """``BudgetHolder``: the bytes of the unfinished packet the decoder holds."""
+        return self._unfinished if kind == "input" and not self.closed else 0
+
+    def budget_close(self, kind: str) -> None:
+        """``BudgetHolder``: the unfinished input of all connections is past its limit and this
+        client holds among the most: close it (its sockets see "transport error")."""
+        self.close("transport error")
+
     # --- namespace bookkeeping (called by the namespaces and their sockets) -----------------------
 
     def refuse(self, name: str, message: str, data: Any = None) -> None:
@@ -218,6 +239,9 @@ class Connection:
         for socket in list(self.sockets.values()):
             socket.handle_close(reason, description)
         self.sockets.clear()
+        self._unfinished = 0
+        if self._budget is not None:
+            self._budget.release(self)
         self._on_closed(self)
         reset = getattr(self.decoder, "reset", None)
         if reset is not None:

@@ -183,6 +183,23 @@ class Metrics:
                 [("_total", {}, float(t["slow_closes"]))],
             ),
             (
+                f"{p}_memory_budget_closes",
+                "counter",
+                "Connections closed because the buffered output or the unfinished incoming packets "
+                "of all connections passed their limit (max_buffered_output, max_unfinished_input).",
+                [("_total", {}, float(t.get("budget_closes", 0)))],
+            ),
+            (
+                f"{p}_memory_budget_bytes",
+                "gauge",
+                "Bytes counted against the memory budget now: output waiting for slow clients, "
+                "unfinished incoming packets.",
+                [
+                    ("", {"kind": "output"}, float(t.get("buffered_output", 0))),
+                    ("", {"kind": "input"}, float(t.get("unfinished_input", 0))),
+                ],
+            ),
+            (
                 f"{p}_parse_errors",
                 "counter",
                 "Sessions closed because the client sent something that did not parse.",

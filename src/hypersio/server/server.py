@@ -73,6 +73,13 @@ class Server:
     ``http_compression`` and ``per_message_deflate`` are the engine's (API.md "Faces
     and options"): long-polling bodies gzipped from 1 KiB by default, WebSocket permessage-deflate
     off by default; True, False or ``{"threshold": bytes}``.
+    ``max_buffered_output`` (256 MiB) bounds the output waiting for clients that do not read, and
+    ``max_unfinished_input`` (64 MiB) the incoming packets not complete yet (partial WebSocket
+    messages and POST bodies, packets waiting for binary attachments), each summed over all
+    connections: past either, the connections holding the most are closed first, with a logged
+    reason, until the total is back under it (None: unbounded). Connections keeping up are not
+    counted: only output past ``write_buffer_high_water`` (1 MiB) per connection and input from
+    64 KiB. Memory is given back to the system (glibc ``malloc_trim``) once the totals fell.
 
     ``parser`` (the codec module), ``adapter_factory``, ``connection_state_recovery``, ``logger``
     and :meth:`prepare_message` are what the namespaces, sockets and adapters below read
@@ -108,6 +115,8 @@ class Server:
         health_path: str | None = "/health",
         http_compression: CompressionSetting = True,
         per_message_deflate: CompressionSetting = False,
+        max_buffered_output: int | None = 256 << 20,
+        max_unfinished_input: int | None = 64 << 20,
     ) -> None:
         self.path = path
         self.transports = tuple(transports)
@@ -138,6 +147,8 @@ class Server:
         compression_threshold(per_message_deflate, "per_message_deflate")
         self.http_compression = http_compression
         self.per_message_deflate = per_message_deflate
+        self.max_buffered_output = max_buffered_output
+        self.max_unfinished_input = max_unfinished_input
         self.logger = logger
         self.parser = parser_module(parser)
         if adapter is not None and not callable(adapter):
@@ -195,6 +206,8 @@ class Server:
                 forwarded_for_header=self.forwarded_for_header,
                 http_compression=self.http_compression,
                 per_message_deflate=self.per_message_deflate,
+                max_buffered_output=self.max_buffered_output,
+                max_unfinished_input=self.max_unfinished_input,
             )
             self._engine.on("connection", self._on_engine_connection)
             if self.health_path is not None:
@@ -221,7 +234,8 @@ class Server:
         """The server's counters now, summed over what is open and what was closed.
 
         Keys: ``events_in``, ``events_out``, ``broadcasts``, ``bytes_in``, ``bytes_out``,
-        ``volatile_dropped``, ``slow_closes``, ``upgrades`` (ints), ``connections_by_transport``
+        ``volatile_dropped``, ``slow_closes``, ``budget_closes``, ``upgrades``, ``buffered_output``
+        and ``unfinished_input`` (the memory budget's totals now; ints), ``connections_by_transport``
         (sessions opened, by handshake transport), ``disconnections_by_reason`` and
         ``sessions_by_transport`` (open now). The metrics and the admin UI read it; costs one pass
         over the open connections.
@@ -230,10 +244,15 @@ class Server:
         sessions_by_transport: dict[str, int] = {}
         if engine is not None:
             totals = engine.options.stats.totals(engine.connections)
+            totals["buffered_output"] = engine.options.budget.output
+            totals["unfinished_input"] = engine.options.budget.input
             for session in engine.sessions.values():
                 sessions_by_transport[session.transport] = sessions_by_transport.get(session.transport, 0) + 1
         else:
-            totals = {"bytes_in": 0, "bytes_out": 0, "volatile_dropped": 0, "slow_closes": 0, "upgrades": 0}
+            totals = dict.fromkeys(
+                ("bytes_in", "bytes_out", "volatile_dropped", "slow_closes", "budget_closes", "upgrades"), 0
+            )
+            totals["buffered_output"] = totals["unfinished_input"] = 0
         adapters = [nsp.adapter for nsp in self._nsps.values()]
         return {
             **totals,
@@ -279,6 +298,7 @@ class Server:
             on_connect=self._on_connect,
             on_closed=self._on_closed,
             on_joined=self._on_joined,
+            budget=self.engine.options.budget,
         )
         self._connections[conn.id] = conn
         opened = self._opened_by_transport

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 import httptools
 
+from hypersio.engine.budget import INPUT_COUNTED_FROM
 from hypersio.engine.options import EngineOptions
 from hypersio.engine.outlet import CorkedWriter, Corker, logger
 
@@ -193,6 +194,14 @@ class Upgraded(Protocol):
     def write_overflow(self, size: int) -> None:
         """``size`` bytes wait to be sent, past the hard limit: the peer stopped reading."""
 
+    @property
+    def unfinished_input(self) -> int:
+        """Bytes held for incoming messages not complete yet (the memory budget's input)."""
+        ...
+
+    def budget_close(self, kind: str) -> None:
+        """The memory budget drops this connection (``kind``: "output" or "input")."""
+
 
 class _ParseLimit(Exception):
     """Raised inside a parser callback to stop parsing with an HTTP status."""
@@ -250,6 +259,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self.handler = handler
         self.options = options
         self._init_writer(corker, options.write_buffer_high_water, options.write_buffer_limit)
+        self.budget = options.budget
         self.secure = secure
         self.loop = loop
         self.address = ""
@@ -311,6 +321,7 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             holder.held_connection_lost(self)
         if self.ws is not None:
             self.ws.connection_lost()
+        self.options.budget.release(self)
         self.options.stats.connection_closed(self)
         self.handler.connection_closed(self)
 
@@ -355,6 +366,29 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
             self.ws.write_overflow(size)
         else:
             logger.warning("%s: closing: %d bytes waiting to be sent (slow consumer)", self.peer, size)
+            self.abort()
+
+    # ---- the memory budget (engine/budget.py) ------------------------------------------------
+    def budget_size(self, kind: str) -> int:
+        """``BudgetHolder``: the bytes this connection counts now, exactly. Output: the backlog
+        of a paused transport (one keeping up is not counted); input: the WebSocket parser's
+        unfinished message or the POST body arriving, from ``INPUT_COUNTED_FROM`` bytes."""
+        if self.closed or self.transport is None:
+            return 0
+        if kind == "output":
+            return self.transport.get_write_buffer_size() if self._paused_writing else 0
+        if self.ws is not None:
+            pending = self.ws.unfinished_input
+        else:
+            pending = self._body_size if self._req is not None else 0
+        return pending if pending >= INPUT_COUNTED_FROM else 0
+
+    def budget_close(self, kind: str) -> None:
+        """``BudgetHolder``: the total of ``kind`` over all connections is past its limit and this
+        connection is among the largest: drop it (its session ends with "transport error")."""
+        if self.ws is not None:
+            self.ws.budget_close(kind)
+        else:
             self.abort()
 
     # ---- httptools callbacks ----------------------------------------------------------------
@@ -416,6 +450,8 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         if self._body_size > self.options.max_http_buffer_size:
             raise _ParseLimit(413, "body over max_http_buffer_size")
         self._body.append(body)
+        if self._body_size >= INPUT_COUNTED_FROM:
+            self.options.budget.set_input(self, self._body_size)
 
     def on_message_complete(self) -> None:
         """httptools: the request is complete; queue it (or keep it for the upgrade handler)."""
@@ -431,6 +467,8 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         if self._body:
             req.body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
             self._body = []
+            if self._body_size >= INPUT_COUNTED_FROM:
+                self.options.budget.set_input(self, 0)  # complete: no longer unfinished
         self._cancel_idle()
         if req.upgrade:
             self._upgrade_req = req  # answered from the HttpParserUpgrade handler

@@ -54,6 +54,7 @@ class Polling:
         "_discarded",
         "_overflowed",
         "_post_conn",
+        "_counted",
     )
 
     def __init__(self, options: EngineOptions, corker: Corker, loop: asyncio.AbstractEventLoop) -> None:
@@ -73,6 +74,11 @@ class Polling:
         self._discarded = False  # upgraded away: this object no longer carries the session
         self._overflowed = False  # the client does not poll and the queue hit the limit
         self._post_conn: HttpConnection | None = None  # connection whose POST body is arriving
+        self._counted = False  # the queue is past the high water: the memory budget counts it
+
+    def __repr__(self) -> str:
+        session = self.session
+        return f"<Polling {session.peer} {session.id}>" if session is not None else "<Polling>"
 
     # ---- sending ----------------------------------------------------------------------------
     def send_message(self, data: str | bytes, volatile: bool, compress: bool = True) -> None:
@@ -98,26 +104,56 @@ class Polling:
             self._compress = True
         self._queue.append(record)
         self._queue_size += len(record)
-        if self._queue_size > self.options.write_buffer_limit:
-            size = self._queue_size
-            self._queue = []
-            self._queue_size = 0
-            session = self.session
-            logger.warning(
-                "%s: session %s: closing: %d bytes queued for a client that does not poll (slow consumer)",
-                session.peer,
-                session.id,
-                size,
-            )
-            # Not closed here: the caller may be iterating over sessions (a broadcast), and the
-            # close handlers would run in the middle of it. Nothing more is queued meanwhile.
-            self._overflowed = True
-            self.options.stats.slow_closes += 1
-            self._loop.call_soon(session.close, "transport error", "write buffer limit exceeded")
-            return
+        if self._queue_size > self.options.write_buffer_high_water:
+            self._over_high_water()
+            if self._overflowed:
+                return
         if self._get is not None and not self._corked:
             self._corked = True
             self._corker.mark(self)
+
+    def _over_high_water(self) -> None:
+        # The client is not polling fast enough: the memory budget counts the queue from here,
+        # and past the hard limit the session is closed.
+        size = self._queue_size
+        if size <= self.options.write_buffer_limit:
+            self._counted = True
+            self.options.budget.set_output(self, size)
+            return
+        self._drop_queue()
+        session = self.session
+        logger.warning(
+            "%s: session %s: closing: %d bytes queued for a client that does not poll (slow consumer)",
+            session.peer,
+            session.id,
+            size,
+        )
+        # Not closed here: the caller may be iterating over sessions (a broadcast), and the
+        # close handlers would run in the middle of it. Nothing more is queued meanwhile.
+        self._overflowed = True
+        self.options.stats.slow_closes += 1
+        self._loop.call_soon(session.close, "transport error", "write buffer limit exceeded")
+
+    def _drop_queue(self) -> None:
+        self._queue = []
+        self._queue_size = 0
+        if self._counted:
+            self._counted = False
+            self.options.budget.set_output(self, 0)
+
+    def budget_size(self, kind: str) -> int:
+        """``BudgetHolder``: the queued bytes the memory budget counts (past the high water)."""
+        size = self._queue_size
+        return size if kind == "output" and size > self.options.write_buffer_high_water else 0
+
+    def budget_close(self, kind: str) -> None:
+        """``BudgetHolder``: the output of all connections is past its limit and this client's
+        queue is among the largest: drop it and close the session (not here, as for overflow)."""
+        if self._overflowed:
+            return
+        self._drop_queue()
+        self._overflowed = True
+        self._loop.call_soon(self.session.close, "transport error", "memory budget exceeded (output)")
 
     def flush_output(self) -> None:
         """Answer the pending GET with what was queued during this loop turn (called by the corker)."""
@@ -134,6 +170,9 @@ class Polling:
         body = queue[0] if len(queue) == 1 else _SEPARATOR.join(queue)
         self._queue = []
         self._queue_size = 0
+        if self._counted:
+            self._counted = False
+            self.options.budget.set_output(self, 0)
         compress, self._compress = self._compress, False
         # "replace": a str holding lone surrogates cannot become UTF-8; the client gets U+FFFD
         # rather than the whole poll failing at flush time.
@@ -258,8 +297,7 @@ class Polling:
         """The session moved to WebSocket: release any GET and return the records not yet polled."""
         self._discarded = True
         records = self._queue
-        self._queue = []
-        self._queue_size = 0
+        self._drop_queue()
         if self._get is not None:
             self._queue.append("6")
             self._answer_get()
@@ -268,8 +306,11 @@ class Polling:
     def close(self, graceful: bool, client_closed: bool) -> bool:
         """Close for the session; True when a GET must still come to fetch the close packet."""
         if not graceful:
-            self._queue = []
-            self._queue_size = 0
+            self._drop_queue()
+        elif self._counted:
+            # What stays queued for the last poll is no longer the budget's: it goes with the session.
+            self._counted = False
+            self.options.budget.set_output(self, 0)
         if self._discarded:
             return False
         if self._get is not None:

@@ -17,6 +17,7 @@ import socket as _socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from hypersio.engine.budget import DEFAULT_MAX_BUFFERED_OUTPUT, DEFAULT_MAX_UNFINISHED_INPUT
 from hypersio.engine.options import TRANSPORTS, CompressionSetting, EngineOptions
 from hypersio.engine.outlet import DEFAULT_HARD_LIMIT, DEFAULT_HIGH_WATER, Corker, get_corker, logger
 from hypersio.engine.server.heartbeat import Heartbeats
@@ -140,6 +141,10 @@ class Server:
     ``http_compression`` (on by default) gzips or deflates long-polling bodies of 1 KiB or more
     for clients that accept it; ``per_message_deflate`` (off by default) negotiates WebSocket
     compression with clients that offer it; either takes ``{"threshold": bytes}`` instead of True.
+    ``max_buffered_output`` (256 MiB) and ``max_unfinished_input`` (64 MiB) bound, over all
+    connections, the output waiting for clients that do not read and the incoming packets not
+    complete yet; past either, the connections holding the most are closed (``engine/budget.py``;
+    None: unbounded).
     Every setting is kept, validated, in :attr:`options`
     (:class:`~hypersio.engine.options.EngineOptions`).
 
@@ -170,6 +175,8 @@ class Server:
         forwarded_for_header: str | None = "x-forwarded-for",
         http_compression: CompressionSetting = True,
         per_message_deflate: CompressionSetting = False,
+        max_buffered_output: int | None = DEFAULT_MAX_BUFFERED_OUTPUT,
+        max_unfinished_input: int | None = DEFAULT_MAX_UNFINISHED_INPUT,
     ) -> None:
         self.options = EngineOptions(
             path,
@@ -184,6 +191,8 @@ class Server:
             write_buffer_limit=write_buffer_limit,
             http_compression=http_compression,
             per_message_deflate=per_message_deflate,
+            max_buffered_output=max_buffered_output,
+            max_unfinished_input=max_unfinished_input,
         )
         self.options.cors_credentials = cors_credentials
         self.options.allow_upgrades = allow_upgrades

@@ -16,6 +16,7 @@ import binascii
 from typing import Any, cast
 
 from hypersio.engine import outlet as fanout
+from hypersio.engine.budget import INPUT_COUNTED_FROM
 from hypersio.engine.message import PreparedMessage, deflated_frame_of, message_size
 from hypersio.engine.options import EngineOptions
 from hypersio.engine.outlet import logger
@@ -108,7 +109,17 @@ class WebSocketTransport:
 
     name = "websocket"
 
-    __slots__ = ("conn", "options", "session", "deflate", "_parser", "_closed", "_upgrade_timer", "_backlog")
+    __slots__ = (
+        "conn",
+        "options",
+        "session",
+        "deflate",
+        "_parser",
+        "_closed",
+        "_upgrade_timer",
+        "_backlog",
+        "_input_counted",
+    )
 
     def __init__(self, conn: HttpConnection, options: EngineOptions, deflate: pmd.Deflate | None = None) -> None:
         self.conn = conn
@@ -124,6 +135,7 @@ class WebSocketTransport:
         self._closed = False
         self._upgrade_timer: asyncio.TimerHandle | None = None
         self._backlog: list[Any] | None = None
+        self._input_counted = False  # the memory budget counts this parser's unfinished message
 
     def __repr__(self) -> str:
         return f"<WebSocketTransport {self.conn.peer}>"
@@ -140,6 +152,11 @@ class WebSocketTransport:
         except WebSocketError as exc:
             self._fail(exc.code, f"WebSocket protocol error: {exc}")
             return
+        pending = self._parser.pending
+        if pending >= INPUT_COUNTED_FROM or self._input_counted:
+            # A large unfinished message (or one that just completed): the budget's concern.
+            self._input_counted = pending >= INPUT_COUNTED_FROM
+            self.options.budget.set_input(conn, pending if self._input_counted else 0)
         if self._backlog is not None:
             self._backlog.extend(messages)  # behind what is still waiting, in order
             return
@@ -318,6 +335,22 @@ class WebSocketTransport:
         self.conn.abort()
         if session is not None and session.carrier is self:
             session.close("transport error", "write buffer limit exceeded")
+        else:
+            self._drop_probe()
+
+    @property
+    def unfinished_input(self) -> int:
+        """Bytes the frame parser holds for messages not complete yet (the memory budget's input)."""
+        return 0 if self._closed else self._parser.pending
+
+    def budget_close(self, kind: str) -> None:
+        """The memory budget drops this connection (the budget logged why): the total of ``kind``
+        over all connections is past its limit and this one holds among the most."""
+        session = self.session
+        self._closed = True
+        self.conn.abort()
+        if session is not None and session.carrier is self:
+            session.close("transport error", f"memory budget exceeded ({kind})")
         else:
             self._drop_probe()
 

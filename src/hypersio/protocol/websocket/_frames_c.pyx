@@ -486,6 +486,12 @@ cdef class FrameParser:
         self._len = 0
         self._cap = 0
 
+    @property
+    def pending(self):
+        """Bytes held for messages not complete yet: a partial frame plus the fragments of a
+        fragmented message in progress (what the server's memory budget counts as unfinished)."""
+        return self._len + PyByteArray_GET_SIZE(self._frag)
+
     def feed(self, data) -> list:
         """Consume received bytes; return the messages they completed, in order.
 

@@ -345,6 +345,12 @@ class FrameParser:
         self._utf8: codecs.IncrementalDecoder | None = None
         self._error: tuple[int, str] | None = None
 
+    @property
+    def pending(self) -> int:
+        """Bytes held for messages not complete yet: a partial frame plus the fragments of a
+        fragmented message in progress (what the server's memory budget counts as unfinished)."""
+        return len(self._buf) + len(self._frag)
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[int, object]]:
         """Consume received bytes; return the messages they completed, in order.
 
