@@ -15,13 +15,38 @@ far) is published in a shared counter so the driver can print a line per second.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
-import resource
 import time
 from array import array
 from typing import Any
+
+from hypersio.bench.control import ControlClient, client_frame, upgrade_request
+from hypersio.bench.procs import (
+    FD_MARGIN,
+    connection_capacity,
+    cpu_seconds,
+    raise_fd_limit,
+    rss_bytes,
+    source_addresses,
+)
+
+# The helpers above moved out of this module (it passed 800 lines); importers keep finding them here.
+__all__ = [
+    "FD_MARGIN",
+    "BenchClient",
+    "ControlClient",
+    "Counters",
+    "LoadGenerator",
+    "Worker",
+    "client_frame",
+    "connection_capacity",
+    "cpu_seconds",
+    "raise_fd_limit",
+    "rss_bytes",
+    "source_addresses",
+    "upgrade_request",
+]
 
 try:  # msgpack is a hypersio dependency; only --parser msgpack needs it here
     import msgpack
@@ -34,84 +59,6 @@ _MASK = b"\x00\x00\x00\x00"
 _TICK_PREFIX_LEN = len(b'42["tick",')
 # Headers of short masked client text frames by payload length (the ack workload's requests).
 _TEXT_HEADS = [b"\x81" + bytes((0x80 | n,)) + _MASK for n in range(126)]
-
-
-def raise_fd_limit() -> int:
-    """Raise RLIMIT_NOFILE's soft limit to the hard limit (10,000 clients need 10,000 fds)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-#: File descriptors a load-generator worker or a server keeps for itself (listening socket, pipes,
-#: the control connection, the interpreter's own files) when the rest is counted as connections.
-FD_MARGIN = 200
-
-
-def connection_capacity() -> int:
-    """How many connections one process can hold here: the RLIMIT_NOFILE hard limit (the soft
-    limit is raised to it by :func:`raise_fd_limit`) minus :data:`FD_MARGIN`.
-
-    The hard limit can only be raised by a privileged user (CAP_SYS_RESOURCE), so a benchmark
-    asking for more connections than this in one server process is capped to it and says so.
-    """
-    return max(1, resource.getrlimit(resource.RLIMIT_NOFILE)[1] - FD_MARGIN)
-
-
-def source_addresses(clients: int, per_address: int = 10_000) -> list[str]:
-    """Loopback source addresses 127.0.0.2, 127.0.0.3, ... for ``clients`` connections to one
-    server port, ``per_address`` each.
-
-    A TCP connection is unique by (source address, source port, destination): one source address
-    has only the ephemeral port range (``net.ipv4.ip_local_port_range``, 28,232 ports by
-    default) to connect from, so 100,000 connections to one port need four or more. Every
-    127.0.0.0/8 address is the loopback interface on Linux; no configuration is needed.
-    """
-    count = max(1, -(-clients // max(1, per_address)))
-    if count > 250:
-        raise ValueError(f"{clients} clients at {per_address} per address need more than 127.0.0.2-127.0.0.251")
-    return [f"127.0.0.{2 + i}" for i in range(count)]
-
-
-def client_frame(payload: bytes, binary: bool = False) -> bytes:
-    """Build one masked (zero-key) client WebSocket frame."""
-    n = len(payload)
-    first = b"\x82" if binary else b"\x81"
-    if n < 126:
-        head = first + bytes((0x80 | n,))
-    elif n < 65536:
-        head = first + b"\xfe" + n.to_bytes(2, "big")
-    else:
-        head = first + b"\xff" + n.to_bytes(8, "big")
-    return head + _MASK + payload
-
-
-def upgrade_request(host: str, port: int, path: str = "/socket.io/") -> bytes:
-    """The HTTP/1.1 request that opens an Engine.IO session directly on WebSocket."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        f"GET {path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        f"Sec-WebSocket-Version: 13\r\n\r\n"
-    ).encode()
-
-
-def cpu_seconds(pid: int | str = "self") -> float:
-    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        raw = f.read()
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_bytes(pid: int | str = "self") -> int:
-    """Resident set size of a process (VmRSS from /proc/<pid>/status), in bytes."""
-    with open(f"/proc/{pid}/status", "rb") as f:
-        for line in f:
-            if line.startswith(b"VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 class Counters:
@@ -770,108 +717,3 @@ class LoadGenerator:
             if proc.is_alive():
                 proc.kill()
                 proc.join(1)
-
-
-class ControlClient:
-    """A blocking Socket.IO client in namespace ``/control`` that starts workloads on a server."""
-
-    def __init__(
-        self, host: str, port: int, parser: str = "json", namespace: str = "/control", timeout: float = 15.0
-    ) -> None:
-        import socket
-
-        self.nsp = namespace
-        self.msgpack_mode = parser == "msgpack"
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.settimeout(timeout)
-        self.sock.sendall(upgrade_request(host, port))
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self._recv()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise ConnectionError(f"WebSocket upgrade refused: {head[:80]!r}")
-        _opcode, payload = self._frame()
-        if not payload.startswith(b"0"):
-            raise ConnectionError(f"expected an Engine.IO open packet, got {payload[:80]!r}")
-        self._send_packet(0, None)
-        ptype, data = self._packet(deadline=time.time() + timeout)
-        if ptype != 0:
-            raise ConnectionError(f"namespace {namespace} refused: {data!r}")
-
-    def _recv(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("server closed the control connection")
-        self.buf += chunk
-
-    def _frame(self) -> tuple[int, bytes]:
-        while True:
-            b = self.buf
-            if len(b) >= 2:
-                length = b[1] & 0x7F
-                start = 2
-                if length == 126 and len(b) >= 4:
-                    length, start = int.from_bytes(b[2:4], "big"), 4
-                elif length == 127 and len(b) >= 10:
-                    length, start = int.from_bytes(b[2:10], "big"), 10
-                if (length < 126 or start > 2) and len(b) >= start + length:
-                    self.buf = b[start + length :]
-                    return b[0] & 0x0F, b[start : start + length]
-            self._recv()
-
-    def _send_packet(self, ptype: int, data: Any) -> None:
-        if self.msgpack_mode:
-            packet: dict[str, Any] = {"type": ptype, "nsp": self.nsp}
-            if data is not None:
-                packet["data"] = data
-            self.sock.sendall(client_frame(msgpack.packb(packet), binary=True))
-        else:
-            text = f"4{ptype}{self.nsp}," + ("" if data is None else json.dumps(data))
-            self.sock.sendall(client_frame(text.encode()))
-
-    def _packet(self, deadline: float) -> tuple[int, Any]:
-        """Next Socket.IO packet of our namespace, answering heartbeats meanwhile."""
-        while True:
-            if time.time() > deadline:
-                raise TimeoutError("control client: no answer from the server")
-            opcode, payload = self._frame()
-            if opcode == 1:
-                if payload == b"2":
-                    self.sock.sendall(client_frame(b"3"))
-                    continue
-                if not payload.startswith(b"4"):
-                    continue
-                body = payload[1:].decode()
-                ptype = int(body[0])
-                prefix = self.nsp + ","
-                rest = body[1:]
-                if not rest.startswith(prefix):
-                    continue
-                rest = rest[len(prefix) :]
-                return ptype, json.loads(rest) if rest else None
-            if opcode == 2 and self.msgpack_mode:
-                packet = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-                if packet.get("nsp") == self.nsp:
-                    return packet["type"], packet.get("data")
-            if opcode == 8:
-                raise ConnectionError("server closed the control connection")
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Emit an event (no ack) in the control namespace."""
-        self._send_packet(2, [event, *args])
-
-    def wait_event(self, event: str, timeout: float) -> list[Any]:
-        """Block until ``event`` arrives; return its arguments."""
-        deadline = time.time() + timeout
-        while True:
-            ptype, data = self._packet(deadline)
-            if ptype == 2 and data and data[0] == event:
-                return list(data[1:])
-
-    def close(self) -> None:
-        """Close the TCP connection."""
-        try:
-            self.sock.close()
-        except OSError:
-            pass
