@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit
-from hypersio.bench.runner import describe_build, fmt_rate, run_acks, run_fanout, run_idle
+from hypersio.bench.runner import describe_build, fmt_rate, idle_workers, run_acks, run_fanout, run_idle
 
 SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "pipelined", "idle", "codec", "cluster"]
 SEPARATE = ("codec", "cluster")  # scenarios run by their own scripts, after the others
@@ -121,6 +121,65 @@ def fanout_cols(runs: list[dict[str, Any]]) -> list[str]:
 LAT_HEADERS = ["CPU us/op", "p50 ms", "p99 ms", "server CPU%", "loadgen max CPU%"]
 
 
+def idle_capacity() -> int:
+    """Connections one server process may hold here (the fd hard limit less a margin)."""
+    from hypersio.bench.loadgen import connection_capacity
+
+    return connection_capacity()
+
+
+def idle_table(results: dict[str, list[dict[str, Any]]], markdown: bool) -> str:
+    """The idle scenario's table: connections held, connect rate, memory, idle CPU, heartbeats,
+    and the ratios to Node and python-socketio (memory: how many times less)."""
+    node_rss = median_of(results.get("node", []), "rss_per_conn")
+    pysio_rss = median_of(results.get("python-socketio", []), "rss_per_conn")
+    node_rate = median_of(results.get("node", []), "connect_rate")
+    rows = []
+    notes = []
+    for server, runs in results.items():
+        rss = median_of(runs, "rss_per_conn")
+        rate = median_of(runs, "connect_rate")
+        gens = [max(r["gen_cpu_pct"]) for r in runs if "error" not in r]
+        ok = [r for r in runs if "error" not in r]
+        capped = [r["fd_capped"] for r in ok if r.get("fd_capped")]
+        if capped:
+            notes.append(
+                f"{server}: {ok[0]['clients_requested']:,} requested, capped to {ok[0]['clients']:,} by the "
+                f"RLIMIT_NOFILE hard limit {capped[0]:,} of one process"
+            )
+        rows.append(
+            [
+                server + status(runs),
+                f"{median_of(runs, 'ok'):,.0f}",
+                f"{rate:,.0f}",
+                ratio(rate, node_rate),
+                f"{rss / 1024:.2f}",
+                ratio(rss, node_rss, False),
+                ratio(rss, pysio_rss, False),
+                f"{median_of(runs, 'server_cpu_pct'):.1f}",
+                f"{median_of(runs, 'pings'):,.0f}",
+                f"{min((r['min_pings'] for r in ok), default=0)}",
+                f"{median_of(runs, 'dropped'):,.0f}",
+                f"{max(gens):.0f}" if gens else "-",
+            ]
+        )
+    headers = [
+        "server",
+        "connections",
+        "connect/s",
+        "connect vs node",
+        "RSS KiB/conn",
+        "RSS vs node (x less)",
+        "RSS vs python-socketio",
+        "idle CPU%",
+        "pings answered",
+        "min pings/conn",
+        "dropped",
+        "loadgen max CPU%",
+    ]
+    return render(headers, rows, markdown) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
 def run_codec(quick: bool) -> str:
     """Run benchmarks/bench_codec.py (owned by another helper) if it exists; return its output."""
     script = Path(__file__).resolve().parent / "bench_codec.py"
@@ -191,13 +250,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ack-clients", type=int, default=None, help="closed-loop ack clients (default 200; quick 50)")
     ap.add_argument("--ack-seconds", type=float, default=None, help="ack phase length (default 5; quick 2)")
     ap.add_argument("--ack-batch", type=int, default=16, help="pipelined scenario: requests per write (default 16)")
-    ap.add_argument("--idle-clients", type=int, default=None, help="idle connections (default 10000; quick 1000)")
+    ap.add_argument(
+        "--idle-clients",
+        type=int,
+        default=None,
+        help="idle connections (default 10000; quick 1000; capped to what the fd hard limit allows one server)",
+    )
     ap.add_argument(
         "--idle-seconds",
         type=float,
         default=None,
-        help="idle phase (default 10; quick 6, so a 5 s heartbeat falls inside)",
+        help="idle phase (default 60, so every connection sees two 25 s heartbeats; quick 6)",
     )
+    ap.add_argument(
+        "--idle-ping-interval", type=float, default=None, help="idle scenario's ping interval (default 25; quick 5)"
+    )
+    ap.add_argument("--idle-ping-timeout", type=float, default=None, help="its ping timeout (default 20; quick 10)")
     ap.add_argument("--workers", type=int, default=2, help="load generator processes")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="the cluster scenario's Redis")
     ap.add_argument("--duration-limit", type=float, default=60.0, help="per-run cap on the delivery wait")
@@ -216,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     ack_clients = pick(args.ack_clients, 200, 50)
     ack_seconds = pick(args.ack_seconds, 5.0, 2.0)
     idle_clients = pick(args.idle_clients, 10_000, 1000)
-    idle_seconds = pick(args.idle_seconds, 10.0, 6.0)
+    idle_seconds = pick(args.idle_seconds, 60.0, 6.0)
+    idle_ping = pick(args.idle_ping_interval, 25.0, 5.0)
+    idle_ping_timeout = pick(args.idle_ping_timeout, 20.0, 10.0)
     only = [s for s in args.only.split(",") if s]
     for s in only:
         if s not in SCENARIOS:
@@ -289,7 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         "pipelined": lambda spec, gen: run_acks(
             spec, gen, clients=ack_clients, seconds=ack_seconds, batch=args.ack_batch, say=say
         ),
-        "idle": lambda spec, gen: run_idle(spec, gen, clients=idle_clients, seconds=idle_seconds, say=say),
+        "idle": lambda spec, gen: run_idle(
+            spec,
+            idle_gen or gen,
+            clients=idle_clients,
+            seconds=idle_seconds,
+            ping_interval=idle_ping,
+            ping_timeout=idle_ping_timeout,
+            say=say,
+        ),
     }
     titles = {
         "fanout50": f"Fan-out: {clients} clients, {broadcasts} broadcasts, 50 per loop turn, payload {args.payload_size} B",
@@ -299,11 +377,16 @@ def main(argv: list[str] | None = None) -> int:
         "acks": f"Request/response: {ack_clients} clients emitting with acks in a closed loop for {ack_seconds:g} s",
         "pipelined": f"Request/response, pipelined: {ack_clients} clients, {args.ack_batch} requests per write, "
         f"2 writes in flight each, {ack_seconds:g} s",
-        "idle": f"Idle connections: {idle_clients} clients, heartbeat every 5 s (timeout 10 s), {idle_seconds:g} s measured",
+        "idle": f"Idle connections: {idle_clients:,} clients requested, heartbeat every {idle_ping:g} s "
+        f"(timeout {idle_ping_timeout:g} s), {idle_seconds:g} s measured",
     }
     all_results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     tables: list[str] = []
     gen = LoadGenerator(args.workers)
+    # Many idle connections need more generator processes than the other scenarios: each holds at
+    # most what the fd hard limit allows (hypersio.bench.loadgen.connection_capacity).
+    need = idle_workers(min(idle_clients, idle_capacity())) if "idle" in only else 0
+    idle_gen = LoadGenerator(need) if need > args.workers else None
     try:
         for scenario in only:
             if scenario in SEPARATE:
@@ -320,13 +403,18 @@ def main(argv: list[str] | None = None) -> int:
                         r = {"server": spec.name, "error": f"load generator: {type(exc).__name__}: {exc}"}
                         gen.close()
                         gen = LoadGenerator(args.workers)
+                        if idle_gen is not None:
+                            idle_gen.close()
+                            idle_gen = LoadGenerator(need)
                     results[spec.name].append(r)
                     if "error" in r:
                         say(f"   FAILED: {r['error'][:400]}")
                     elif scenario == "idle":
                         say(
-                            f"   {r['ok']} connected, RSS {r['rss_per_conn'] / 1024:.1f} KiB/conn, "
-                            f"CPU {r['server_cpu_pct']:.1f}%, {r['pings']} pings answered, {r['closed']} closed"
+                            f"   {r['ok']:,} connected ({r['failed']:,} failed {r.get('connect_errors') or ''}) at "
+                            f"{r['connect_rate']:,.0f}/s, RSS {r['rss_per_conn'] / 1024:.2f} KiB/conn, "
+                            f"idle CPU {r['server_cpu_pct']:.1f}%, {r['pings']:,} pings answered "
+                            f"(at least {r['min_pings']} each), {r['dropped']:,} dropped"
                         )
                     else:
                         say(
@@ -350,48 +438,14 @@ def main(argv: list[str] | None = None) -> int:
                     throughput_table(titles[scenario], results, "acks/s", args.markdown, latency_cols, LAT_HEADERS)
                 )
             else:
-                node_rss = median_of(results.get("node", []), "rss_per_conn")
-                pysio_rss = median_of(results.get("python-socketio", []), "rss_per_conn")
-                rows = []
-                for server, runs in results.items():
-                    rss = median_of(runs, "rss_per_conn")
-                    gens = [max(r["gen_cpu_pct"]) for r in runs if "error" not in r]
-                    rows.append(
-                        [
-                            server + status(runs),
-                            f"{rss / 1024:.1f}",
-                            ratio(rss, node_rss, False),
-                            ratio(rss, pysio_rss, False),
-                            f"{median_of(runs, 'server_cpu_pct'):.1f}",
-                            f"{median_of(runs, 'pings'):.0f}",
-                            f"{median_of(runs, 'closed'):.0f}",
-                            f"{median_of(runs, 'connect_s'):.1f}",
-                            f"{max(gens):.0f}" if gens else "-",
-                        ]
-                    )
-                tables.append(
-                    f"{titles[scenario]}\n\n"
-                    + render(
-                        [
-                            "server",
-                            "RSS KiB/conn",
-                            "vs node (less=better)",
-                            "vs python-socketio",
-                            "server CPU%",
-                            "pings answered",
-                            "closed",
-                            "connect s",
-                            "loadgen max CPU%",
-                        ],
-                        rows,
-                        args.markdown,
-                    )
-                )
+                tables.append(f"{titles[scenario]}\n\n" + idle_table(results, args.markdown))
             say("\n" + tables[-1] + "\n")
             if args.json:
                 Path(args.json).write_text(json.dumps(all_results, indent=1, default=str))
     finally:
         gen.close()
+        if idle_gen is not None:
+            idle_gen.close()
     if "codec" in only:
         say("\n== codec (benchmarks/bench_codec.py)")
         tables.append("Codec (benchmarks/bench_codec.py)\n\n" + run_codec(q))

@@ -15,13 +15,38 @@ far) is published in a shared counter so the driver can print a line per second.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
-import resource
 import time
 from array import array
 from typing import Any
+
+from hypersio.bench.control import ControlClient, client_frame, upgrade_request
+from hypersio.bench.procs import (
+    FD_MARGIN,
+    connection_capacity,
+    cpu_seconds,
+    raise_fd_limit,
+    rss_bytes,
+    source_addresses,
+)
+
+# The helpers above moved out of this module (it passed 800 lines); importers keep finding them here.
+__all__ = [
+    "FD_MARGIN",
+    "BenchClient",
+    "ControlClient",
+    "Counters",
+    "LoadGenerator",
+    "Worker",
+    "client_frame",
+    "connection_capacity",
+    "cpu_seconds",
+    "raise_fd_limit",
+    "rss_bytes",
+    "source_addresses",
+    "upgrade_request",
+]
 
 try:  # msgpack is a hypersio dependency; only --parser msgpack needs it here
     import msgpack
@@ -34,54 +59,6 @@ _MASK = b"\x00\x00\x00\x00"
 _TICK_PREFIX_LEN = len(b'42["tick",')
 # Headers of short masked client text frames by payload length (the ack workload's requests).
 _TEXT_HEADS = [b"\x81" + bytes((0x80 | n,)) + _MASK for n in range(126)]
-
-
-def raise_fd_limit() -> int:
-    """Raise RLIMIT_NOFILE's soft limit to the hard limit (10,000 clients need 10,000 fds)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-def client_frame(payload: bytes, binary: bool = False) -> bytes:
-    """Build one masked (zero-key) client WebSocket frame."""
-    n = len(payload)
-    first = b"\x82" if binary else b"\x81"
-    if n < 126:
-        head = first + bytes((0x80 | n,))
-    elif n < 65536:
-        head = first + b"\xfe" + n.to_bytes(2, "big")
-    else:
-        head = first + b"\xff" + n.to_bytes(8, "big")
-    return head + _MASK + payload
-
-
-def upgrade_request(host: str, port: int, path: str = "/socket.io/") -> bytes:
-    """The HTTP/1.1 request that opens an Engine.IO session directly on WebSocket."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    return (
-        f"GET {path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        f"Sec-WebSocket-Version: 13\r\n\r\n"
-    ).encode()
-
-
-def cpu_seconds(pid: int | str = "self") -> float:
-    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        raw = f.read()
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_bytes(pid: int | str = "self") -> int:
-    """Resident set size of a process (VmRSS from /proc/<pid>/status), in bytes."""
-    with open(f"/proc/{pid}/status", "rb") as f:
-        for line in f:
-            if line.startswith(b"VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 class Counters:
@@ -101,6 +78,31 @@ class Counters:
 class BenchClient(asyncio.Protocol):
     """One raw Socket.IO-over-WebSocket client in namespace ``/``."""
 
+    # slots: a worker holds up to ~20,000 of these in the connections benchmark
+    __slots__ = (
+        "c",
+        "request",
+        "connect_packet",
+        "sample",
+        "msgpack_mode",
+        "transport",
+        "upgraded",
+        "buf",
+        "ready",
+        "ack_running",
+        "ack_id",
+        "ack_sent_at",
+        "ack_rtts",
+        "room",
+        "pings",
+        "ack_batch",
+        "ack_batch_bytes",
+        "ack_pending",
+        "ack_batch_sent",
+        "ack_head",
+        "ack_frame_len",
+    )
+
     def __init__(
         self, counters: Counters, request: bytes, connect_packet: bytes, sample: bool, msgpack_mode: bool
     ) -> None:
@@ -119,6 +121,7 @@ class BenchClient(asyncio.Protocol):
         self.ack_sent_at = 0.0
         self.ack_rtts: array[float] | None = None
         self.room: int | None = None
+        self.pings = 0  # Engine.IO pings answered by this client (since the last reset)
         # pipelined ack workload state: ``ack_batch`` requests per write, two batches in flight
         self.ack_batch = 0
         self.ack_batch_bytes = b""
@@ -131,6 +134,7 @@ class BenchClient(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         transport.write(self.request)  # type: ignore[attr-defined]
+        self.request = b""  # sent: not worth keeping for every idle client
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.c.closed += 1
@@ -239,6 +243,7 @@ class BenchClient(asyncio.Protocol):
         kind = p[:1]
         if kind == b"2":  # Engine.IO ping from the server
             self.c.pings += 1
+            self.pings += 1
             self.transport.write(b"\x81\x81" + _MASK + b"3")  # type: ignore[union-attr]
         elif kind == b"0":  # Engine.IO open: join namespace "/"
             self.transport.write(  # type: ignore[union-attr]
@@ -481,14 +486,19 @@ class Worker:
         concurrency: int = 64,
         timeout: float = 60.0,
         deadline: float = 0.0,
+        sources: list[str] | None = None,
     ) -> dict[str, Any]:
         """Open one client per entry of ``rooms``: room k is asked for as ``{"room": "r<k>"}`` in the
         CONNECT auth; None joins no room. Clients not started by ``deadline`` (epoch seconds, 0 = none)
-        count as failed, so a server that accepts slowly cannot stall the whole suite."""
+        count as failed, so a server that accepts slowly cannot stall the whole suite. Client k
+        connects from source address ``sources[k % len(sources)]`` when given (see
+        :func:`source_addresses`). ``seconds`` in the reply spans the first connect to the last
+        completed handshake: the connect rate is clients / seconds."""
         msgpack_mode = parser == "msgpack"
         sem = asyncio.Semaphore(concurrency)
         ok = 0
         failed = 0
+        errors: dict[str, int] = {}
         t0 = time.time()
 
         async def one(index: int, room: int | None) -> None:
@@ -513,11 +523,17 @@ class Worker:
                     msgpack_mode,
                 )
                 client.room = room
+                local = (sources[index % len(sources)], 0) if sources else None
                 try:
-                    await self.loop.create_connection(lambda: client, host, port)  # type: ignore[union-attr]
+                    await self.loop.create_connection(  # type: ignore[union-attr]
+                        lambda: client, host, port, local_addr=local
+                    )
                     good = await asyncio.wait_for(asyncio.shield(client.ready), timeout)
-                except (TimeoutError, OSError):
+                except (TimeoutError, OSError) as exc:
                     good = False
+                    # why clients failed (EMFILE, EADDRNOTAVAIL, a timeout...), for the report
+                    why = type(exc).__name__ + (f" errno {exc.errno}" if getattr(exc, "errno", None) else "")
+                    errors[why] = errors.get(why, 0) + 1
             self.clients.append(client)
             if good:
                 ok += 1
@@ -529,13 +545,15 @@ class Worker:
 
         await asyncio.gather(*(one(i, room) for i, room in enumerate(rooms)))
         self.clients = [c for c in self.clients if c.ready.done() and c.ready.result()]
-        return {"ok": ok, "failed": failed, "seconds": time.time() - t0}
+        return {"ok": ok, "failed": failed, "seconds": time.time() - t0, "errors": errors}
 
     async def cmd_reset(self) -> dict[str, Any]:
         """Zero the counters before a measured phase; report the worker's own CPU so far."""
         self.c.delivered = self.c.acks = self.c.pings = self.c.closed = 0
         self.c.first_recv = self.c.last_recv = 0.0
         self.c.latencies = array("d")
+        for client in self.clients:
+            client.pings = 0
         return {"cpu": cpu_seconds(), "t": time.time()}
 
     async def cmd_wait(self, count: int, rooms: int, deadline: float) -> dict[str, Any]:
@@ -577,9 +595,15 @@ class Worker:
         return report
 
     async def cmd_idle(self, seconds: float) -> dict[str, Any]:
-        """Keep every connection open (answering heartbeats) for ``seconds``."""
+        """Keep every connection open (answering heartbeats) for ``seconds``; the reply adds the
+        fewest pings any still-open client answered (``min_pings``) and how many clients are
+        still open (``open``)."""
         await asyncio.sleep(seconds)
-        return self._report()
+        report = self._report()
+        live = [c for c in self.clients if c.transport is not None and not c.transport.is_closing()]
+        report["open"] = len(live)
+        report["min_pings"] = min((c.pings for c in live), default=0)
+        return report
 
     def _report(self, expected: int | None = None) -> dict[str, Any]:
         c = self.c
@@ -693,108 +717,3 @@ class LoadGenerator:
             if proc.is_alive():
                 proc.kill()
                 proc.join(1)
-
-
-class ControlClient:
-    """A blocking Socket.IO client in namespace ``/control`` that starts workloads on a server."""
-
-    def __init__(
-        self, host: str, port: int, parser: str = "json", namespace: str = "/control", timeout: float = 15.0
-    ) -> None:
-        import socket
-
-        self.nsp = namespace
-        self.msgpack_mode = parser == "msgpack"
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.settimeout(timeout)
-        self.sock.sendall(upgrade_request(host, port))
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            self._recv()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise ConnectionError(f"WebSocket upgrade refused: {head[:80]!r}")
-        _opcode, payload = self._frame()
-        if not payload.startswith(b"0"):
-            raise ConnectionError(f"expected an Engine.IO open packet, got {payload[:80]!r}")
-        self._send_packet(0, None)
-        ptype, data = self._packet(deadline=time.time() + timeout)
-        if ptype != 0:
-            raise ConnectionError(f"namespace {namespace} refused: {data!r}")
-
-    def _recv(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("server closed the control connection")
-        self.buf += chunk
-
-    def _frame(self) -> tuple[int, bytes]:
-        while True:
-            b = self.buf
-            if len(b) >= 2:
-                length = b[1] & 0x7F
-                start = 2
-                if length == 126 and len(b) >= 4:
-                    length, start = int.from_bytes(b[2:4], "big"), 4
-                elif length == 127 and len(b) >= 10:
-                    length, start = int.from_bytes(b[2:10], "big"), 10
-                if (length < 126 or start > 2) and len(b) >= start + length:
-                    self.buf = b[start + length :]
-                    return b[0] & 0x0F, b[start : start + length]
-            self._recv()
-
-    def _send_packet(self, ptype: int, data: Any) -> None:
-        if self.msgpack_mode:
-            packet: dict[str, Any] = {"type": ptype, "nsp": self.nsp}
-            if data is not None:
-                packet["data"] = data
-            self.sock.sendall(client_frame(msgpack.packb(packet), binary=True))
-        else:
-            text = f"4{ptype}{self.nsp}," + ("" if data is None else json.dumps(data))
-            self.sock.sendall(client_frame(text.encode()))
-
-    def _packet(self, deadline: float) -> tuple[int, Any]:
-        """Next Socket.IO packet of our namespace, answering heartbeats meanwhile."""
-        while True:
-            if time.time() > deadline:
-                raise TimeoutError("control client: no answer from the server")
-            opcode, payload = self._frame()
-            if opcode == 1:
-                if payload == b"2":
-                    self.sock.sendall(client_frame(b"3"))
-                    continue
-                if not payload.startswith(b"4"):
-                    continue
-                body = payload[1:].decode()
-                ptype = int(body[0])
-                prefix = self.nsp + ","
-                rest = body[1:]
-                if not rest.startswith(prefix):
-                    continue
-                rest = rest[len(prefix) :]
-                return ptype, json.loads(rest) if rest else None
-            if opcode == 2 and self.msgpack_mode:
-                packet = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-                if packet.get("nsp") == self.nsp:
-                    return packet["type"], packet.get("data")
-            if opcode == 8:
-                raise ConnectionError("server closed the control connection")
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Emit an event (no ack) in the control namespace."""
-        self._send_packet(2, [event, *args])
-
-    def wait_event(self, event: str, timeout: float) -> list[Any]:
-        """Block until ``event`` arrives; return its arguments."""
-        deadline = time.time() + timeout
-        while True:
-            ptype, data = self._packet(deadline)
-            if ptype == 2 and data and data[0] == event:
-                return list(data[1:])
-
-    def close(self) -> None:
-        """Close the TCP connection."""
-        try:
-            self.sock.close()
-        except OSError:
-            pass

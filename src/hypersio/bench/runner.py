@@ -33,7 +33,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypersio.bench.loadgen import ControlClient, LoadGenerator, cpu_seconds, raise_fd_limit, rss_bytes
+from hypersio.bench.loadgen import (
+    FD_MARGIN,
+    ControlClient,
+    LoadGenerator,
+    connection_capacity,
+    cpu_seconds,
+    raise_fd_limit,
+    rss_bytes,
+    source_addresses,
+)
 
 Say = Callable[[str], None]
 
@@ -251,9 +260,12 @@ def connect_clients(
     say: Say,
     sample_clients: int = 50,
     limit: float = 120.0,
+    sources: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Connect one client per entry of ``rooms`` within ``limit`` seconds; returns ok/failed
-    counts and the server's RSS growth per connected client."""
+    """Connect one client per entry of ``rooms`` within ``limit`` seconds (from the loopback
+    ``sources`` addresses, when given); returns ok/failed counts, the connect rate (clients per
+    second from the first connect to the last handshake, the slowest worker's span) and the
+    server's RSS growth per connected client."""
     time.sleep(0.2)
     rss0 = server.rss()
     sample_every = max(1, len(rooms) // max(1, sample_clients))
@@ -273,6 +285,7 @@ def connect_clients(
                 "parser": parser,
                 "deadline": t0 + limit,
                 "timeout": min(60.0, limit),
+                "sources": sources,
             }
             for part in gen.split(rooms)
         ],
@@ -281,11 +294,18 @@ def connect_clients(
     )
     ok = sum(r["ok"] for r in replies)
     failed = sum(r["failed"] for r in replies)
+    span = max(r["seconds"] for r in replies)
+    errors: dict[str, int] = {}
+    for r in replies:
+        for why, n in r.get("errors", {}).items():
+            errors[why] = errors.get(why, 0) + n
     time.sleep(0.3)  # let the server finish its side of the last handshakes before measuring
     rss1 = server.rss()
     return {
         "ok": ok,
         "failed": failed,
+        "connect_errors": errors,
+        "connect_rate": ok / max(1e-9, span),
         "connect_s": time.time() - t0,
         "rss_per_conn": (rss1 - rss0) / max(1, ok),
         "rss_before": rss0,
@@ -442,6 +462,11 @@ def run_acks(
     return result
 
 
+def idle_workers(clients: int) -> int:
+    """Load-generator processes needed to hold ``clients`` connections under this machine's fd limit."""
+    return max(1, -(-clients // connection_capacity()))
+
+
 def run_idle(
     spec: ServerSpec,
     gen: LoadGenerator,
@@ -450,29 +475,57 @@ def run_idle(
     seconds: float = 10.0,
     ping_interval: float = 5.0,
     ping_timeout: float = 10.0,
+    connect_limit: float | None = None,
     say: Say = print,
 ) -> dict[str, Any]:
-    """Idle connections: RSS per connection, and server CPU while heartbeats run every
-    ``ping_interval`` seconds for ``seconds``."""
-    result: dict[str, Any] = {"server": spec.name, "clients": clients}
+    """Idle connections: RSS per connection, connect rate, and server CPU while heartbeats run
+    every ``ping_interval`` seconds for ``seconds``.
+
+    The clients connect from several loopback source addresses (:func:`source_addresses`), spread
+    over ``gen``'s workers (:func:`idle_workers` says how many it needs). One server process
+    holds at most :func:`connection_capacity` connections (its RLIMIT_NOFILE hard limit, less a
+    margin): a larger ``clients`` is capped to that, and the result says so (``fd_capped``).
+    ``connect_limit`` bounds the connect phase (default: 60 s plus 10 ms per client).
+    """
+    result: dict[str, Any] = {"server": spec.name, "clients_requested": clients}
+    capacity = connection_capacity()
+    if clients > capacity:
+        say(
+            f"  [{spec.name}] {clients:,} connections exceed what one process may open here "
+            f"(RLIMIT_NOFILE hard limit {capacity + FD_MARGIN:,}, which only a privileged user can raise): "
+            f"running {capacity:,}"
+        )
+        result["fd_capped"] = capacity + FD_MARGIN
+        clients = capacity
+    if len(gen.conns) * capacity < clients:
+        raise ValueError(f"{clients} idle clients need {idle_workers(clients)} load-generator workers")
+    result["clients"] = clients
+    sources = source_addresses(clients)
+    result["sources"] = len(sources)
+    limit = connect_limit if connect_limit is not None else 60.0 + clients / 100
     server = ServerProcess(spec, ping_interval=ping_interval, ping_timeout=ping_timeout)
     with _scenario(server, gen, result):
-        conn = connect_clients(server, gen, [None] * clients, "json", say)
+        conn = connect_clients(server, gen, [None] * clients, "json", say, limit=limit, sources=sources)
         result.update(conn)
         before = gen.call("reset", {})
         cpu0 = server.cpu()
+        t0 = time.time()
 
         def tick(elapsed: float) -> None:
-            say(f"  [{spec.name}] idle {elapsed:4.0f}s")
+            if int(elapsed) % 10 == 0:
+                say(f"  [{spec.name}] idle {elapsed:4.0f}s")
 
-        after = gen.call("idle", {"seconds": seconds}, tick=tick, timeout=seconds + 30)
+        after = gen.call("idle", {"seconds": seconds}, tick=tick, timeout=seconds + 60)
         cpu1 = server.cpu()
-        still_open = sum(r["clients"] - r["closed"] for r in after)
+        window = max(1e-9, time.time() - t0)
+        still_open = sum(r["open"] for r in after)
         result.update(
             pings=sum(r["pings"] for r in after),
+            min_pings=min(r["min_pings"] for r in after),
             closed=sum(r["closed"] for r in after),
             open=still_open,
-            server_cpu_pct=100.0 * (cpu1 - cpu0) / seconds,
+            dropped=conn["ok"] - still_open,
+            server_cpu_pct=100.0 * (cpu1 - cpu0) / window,
             rss_total=server.rss(),
             gen_cpu_pct=_gen_cpu(before, after),
             complete=still_open > 0,

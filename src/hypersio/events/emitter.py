@@ -33,6 +33,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar, overload
 
 from hypersio.events.acks import Ack, spawn, takes_extra_arg
@@ -45,6 +46,7 @@ Handler = Callable[..., Any]
 
 # Return values that are certainly not awaitable: checked by exact type before inspect.isawaitable
 # (an ABC instance check), since most handlers that answer return plain data.
+_NO_EVENTS: frozenset[Any] = frozenset()
 _PLAIN_RESULTS = frozenset((str, int, float, bool, list, dict, tuple, bytes))
 
 
@@ -64,8 +66,10 @@ class EventEmitter:
     def __init__(self) -> None:
         # Tuples are rebuilt on change so dispatch iterates them without copying.
         self.handlers: dict[Any, tuple[HandlerEntry, ...]] = {}
-        # Events that have a once-handler: dispatch of the others skips the removal scan.
-        self.once_events: set[Any] = set()
+        # Events that have a once-handler: dispatch of the others skips the removal scan. A shared
+        # empty frozenset until the first once-handler (an idle server holds an emitter per socket,
+        # and an empty set is 216 bytes).
+        self.once_events: AbstractSet[Any] = _NO_EVENTS
         self.any_listeners: tuple[Handler, ...] = ()
         self.any_outgoing_listeners: tuple[Handler, ...] = ()
 
@@ -110,7 +114,7 @@ class EventEmitter:
     def _add(self, event: Any, entry: HandlerEntry) -> None:
         self.handlers[event] = (*self.handlers.get(event, ()), entry)
         if entry.once:
-            self.once_events.add(event)
+            self._once_set().add(event)
 
     def _set_entries(self, event: Any, entries: tuple[HandlerEntry, ...]) -> None:
         if entries:
@@ -118,15 +122,21 @@ class EventEmitter:
         else:
             self.handlers.pop(event, None)
         if any(e.once for e in entries):
-            self.once_events.add(event)
-        else:
-            self.once_events.discard(event)
+            self._once_set().add(event)
+        elif event in self.once_events:
+            self._once_set().discard(event)
+
+    def _once_set(self) -> set[Any]:
+        once = self.once_events
+        if not isinstance(once, set):
+            once = self.once_events = set(once)
+        return once
 
     def inherit_listeners(self, parent: EventEmitter) -> None:
         """Take over ``parent``'s handlers and catch-all listeners as they are now (a dynamic
         namespace's child gets its parent's registrations; later ones do not follow)."""
         self.handlers.update(parent.handlers)
-        self.once_events = set(parent.once_events)
+        self.once_events = set(parent.once_events) if parent.once_events else _NO_EVENTS
         self.any_listeners = parent.any_listeners
         self.any_outgoing_listeners = parent.any_outgoing_listeners
 
@@ -134,7 +144,7 @@ class EventEmitter:
         """Remove ``handler`` from ``event``, all handlers of ``event`` (no handler), or all."""
         if event is None:
             self.handlers.clear()
-            self.once_events.clear()
+            self.once_events = _NO_EVENTS
             return
         if handler is None:
             self._set_entries(event, ())

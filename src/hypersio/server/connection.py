@@ -37,9 +37,9 @@ class Connection:
 
     ``parser`` is the codec module, ``max_attachments`` bounds attachments per packet,
     ``connect_timeout`` (seconds, 0 for none) closes a connection that joins no namespace in time.
-    ``sockets`` (namespace name -> socket) and ``connecting`` (names whose CONNECT is being
-    decided) are changed by the namespaces and sockets; ``decoder`` and ``sockets`` keep their
-    identity for the connection's life (the incoming dispatch resolved them once).
+    ``sockets`` (namespace name -> socket) is changed by the namespaces and sockets, the names whose
+    CONNECT is being decided through ``begin_connecting`` / ``end_connecting``; ``decoder`` and
+    ``sockets`` keep their identity for the connection's life (the incoming dispatch resolved them once).
     """
 
     def __init__(
@@ -59,7 +59,9 @@ class Connection:
         self.id: str = session.id
         self.decoder = parser.Decoder(max_attachments=max_attachments)
         self.sockets: dict[str, Socket] = {}
-        self.connecting: set[str] = set()
+        # Names whose CONNECT is being decided: a set only while there are some (an idle server
+        # holds one Connection per client, and an empty set is 216 bytes).
+        self._connecting: set[str] | None = None
         self.closed = False
         self.logger = logger
         self._parser = parser
@@ -105,7 +107,7 @@ class Connection:
         ptype = packet.type
         name = packet.nsp
         if ptype == CONNECT:
-            if socket is None and name not in self.connecting:
+            if socket is None and not self.is_connecting(name):
                 self._on_connect(self, name, packet.data)
             else:
                 self._duplicate_connects += 1
@@ -121,11 +123,39 @@ class Connection:
             # The client leaves a namespace we already dropped (nothing to do), or one whose
             # CONNECT is still being decided: that join is called off (it must not leave a socket,
             # and a namespace, behind for a client that is gone from it).
-            self.connecting.discard(name)
+            self.end_connecting(name)
         else:
             # socket.io closes a client that talks to a namespace it has not joined.
             self.logger.warning("%s sent a packet to %s before joining it; closing", self.id, name)
             self.close("parse error")
+
+    # --- joins being decided (middlewares, dynamic namespaces, session recovery) ----------------
+
+    def begin_connecting(self, name: str) -> None:
+        """The CONNECT for namespace ``name`` is being decided (a second one is a duplicate)."""
+        if self._connecting is None:
+            self._connecting = set()
+        self._connecting.add(name)
+
+    def end_connecting(self, name: str) -> bool:
+        """The decision on ``name`` is over (or the client called it off with a DISCONNECT):
+        True when it was still pending, False when the client left meanwhile."""
+        pending = self._connecting
+        if pending is None or name not in pending:
+            return False
+        pending.discard(name)
+        if not pending:
+            self._connecting = None
+        return True
+
+    def is_connecting(self, name: str) -> bool:
+        """True while the CONNECT for ``name`` is being decided."""
+        return self._connecting is not None and name in self._connecting
+
+    @property
+    def connecting(self) -> frozenset[str]:
+        """The namespaces whose CONNECT is being decided (a snapshot)."""
+        return frozenset(self._connecting or ())
 
     def packet_unfinished(self, part: str | bytes | None) -> None:
         """The decoder kept ``part`` of a packet waiting for its attachments (None: nothing is

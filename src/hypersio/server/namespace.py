@@ -224,7 +224,7 @@ class Namespace(EventEmitter):
                 restored = self.adapter.restore_session(pid, offset)
                 if inspect.isawaitable(restored):
                     # A cluster adapter reads the session from its store (Redis): wait for it.
-                    conn.connecting.add(self.name)
+                    conn.begin_connecting(self.name)
                     spawn(self._add_restored_client(conn, auth, restored), f"session recovery in {self.name}")
                     return
                 saved = restored
@@ -236,7 +236,7 @@ class Namespace(EventEmitter):
         except Exception:
             self.server.logger.exception("restoring a session in namespace %s failed; connecting afresh", self.name)
             saved = None
-        conn.connecting.discard(self.name)
+        conn.end_connecting(self.name)
         if not conn.closed:
             self._add_client(conn, auth, saved)
 
@@ -247,7 +247,7 @@ class Namespace(EventEmitter):
         if not self.middlewares or recovered:
             self._accept(socket, conn)
             return
-        conn.connecting.add(self.name)
+        conn.begin_connecting(self.name)
         spawn(self._run_middlewares(socket, conn), f"middlewares of {self.name}")
 
     async def _run_middlewares(self, socket: Socket, conn: Connection) -> None:
@@ -262,17 +262,16 @@ class Namespace(EventEmitter):
                 if conn.closed:
                     return
         except ConnectError as exc:
-            conn.connecting.discard(self.name)
+            conn.end_connecting(self.name)
             conn.refuse(self.name, exc.message, exc.data)
             return
         except Exception as exc:
             self.server.logger.exception("middleware of namespace %s raised", self.name)
-            conn.connecting.discard(self.name)
+            conn.end_connecting(self.name)
             conn.refuse(self.name, str(exc) or type(exc).__name__, None)
             return
-        if self.name not in conn.connecting:
+        if not conn.end_connecting(self.name):
             return  # the client sent DISCONNECT while the middlewares ran: the join is called off
-        conn.connecting.discard(self.name)
         if not conn.closed:
             self._accept(socket, conn)
 

@@ -359,7 +359,7 @@ class Server:
         if nsp is not None:
             nsp.add_client(conn, auth)
         elif self._parent_nsps:
-            conn.connecting.add(name)
+            conn.begin_connecting(name)
             spawn(self._connect_dynamic(conn, name, auth), f"dynamic namespace {name}")
         else:
             conn.refuse(name, "Invalid namespace")
@@ -374,9 +374,8 @@ class Server:
         except Exception:
             logger.exception("dynamic namespace check for %s raised", name)
             parent = None
-        if name not in conn.connecting:
+        if not conn.end_connecting(name):
             return  # the client sent DISCONNECT meanwhile: the join is called off
-        conn.connecting.discard(name)
         if conn.closed:
             return
         if parent is None:

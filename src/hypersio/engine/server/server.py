@@ -679,6 +679,7 @@ class Server:
                 return sid
 
     def _new_session(self, sid: str, req: Request, tx: Polling | WebSocketTransport) -> Session:
+        req.compact()  # kept for the session's life: share its strings with the other sessions'
         session = Session(sid, req, tx, self.options, self._heartbeats, self._on_session_closed)
         self._sessions[sid] = session
         return session

@@ -1,0 +1,65 @@
+"""Process-level helpers of the benchmarks: fd limits, source addresses, CPU and RSS from /proc.
+
+Shared by the load generator (hypersio.bench.loadgen), the workload runner (hypersio.bench.runner)
+and the scripts in benchmarks/.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+
+def raise_fd_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to the hard limit (10,000 clients need 10,000 fds)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+#: File descriptors a load-generator worker or a server keeps for itself (listening socket, pipes,
+#: the control connection, the interpreter's own files) when the rest is counted as connections.
+FD_MARGIN = 200
+
+
+def connection_capacity() -> int:
+    """How many connections one process can hold here: the RLIMIT_NOFILE hard limit (the soft
+    limit is raised to it by :func:`raise_fd_limit`) minus :data:`FD_MARGIN`.
+
+    The hard limit can only be raised by a privileged user (CAP_SYS_RESOURCE), so a benchmark
+    asking for more connections than this in one server process is capped to it and says so.
+    """
+    return max(1, resource.getrlimit(resource.RLIMIT_NOFILE)[1] - FD_MARGIN)
+
+
+def source_addresses(clients: int, per_address: int = 10_000) -> list[str]:
+    """Loopback source addresses 127.0.0.2, 127.0.0.3, ... for ``clients`` connections to one
+    server port, ``per_address`` each.
+
+    A TCP connection is unique by (source address, source port, destination): one source address
+    has only the ephemeral port range (``net.ipv4.ip_local_port_range``, 28,232 ports by
+    default) to connect from, so 100,000 connections to one port need four or more. Every
+    127.0.0.0/8 address is the loopback interface on Linux; no configuration is needed.
+    """
+    count = max(1, -(-clients // max(1, per_address)))
+    if count > 250:
+        raise ValueError(f"{clients} clients at {per_address} per address need more than 127.0.0.2-127.0.0.251")
+    return [f"127.0.0.{2 + i}" for i in range(count)]
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        raw = f.read()
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of a process (VmRSS from /proc/<pid>/status), in bytes."""
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
