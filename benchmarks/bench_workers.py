@@ -68,6 +68,7 @@ from hypersio.bench.runner import _latencies, describe_build, fmt_rate, free_por
 from run_all import median_of, ratio, render, status
 
 APP = "hypersio.bench.runner:build_app"
+PIN_WORKERS = False  # --pin-workers
 SCENARIOS = ["acks", "pipelined", "rooms", "connect", "polling"]
 KINDS = ["hypersio", "hypersio-workers", "node", "node-sticky"]
 Say = Callable[[str], None]
@@ -208,6 +209,11 @@ class Served:
                 else:
                     time.sleep(0.05)
             time.sleep(0.5)
+        if PIN_WORKERS:
+            # Experiment (--pin-workers): worker i on CPU i, the rest of the machine floating.
+            cpus = sorted(os.sched_getaffinity(0))
+            for i, pid in enumerate(self.workers):
+                os.sched_setaffinity(pid, {cpus[i % len(cpus)]})
 
     def processes(self) -> dict[str, int]:
         """Name -> pid of every server process: ``server``, or ``primary`` and ``worker i``."""
@@ -884,10 +890,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=16, help="routing-cost loops per client process (default 16)")
     ap.add_argument("--loadgen", type=int, default=2, help="load generator / client processes (default 2)")
     ap.add_argument("--duration-limit", type=float, default=60.0, help="per-run cap on the rooms delivery wait (s)")
+    ap.add_argument("--pin-workers", action="store_true", help="pin worker i to CPU i once started (an experiment)")
     ap.add_argument("--allow-pure", action="store_true", help="run even without hypersio's compiled extensions")
     ap.add_argument("--markdown", action="store_true", help="print Markdown tables")
     ap.add_argument("--json", help="also write every raw result to this file")
     args = ap.parse_args(argv)
+    global PIN_WORKERS
+    PIN_WORKERS = args.pin_workers
 
     q = args.quick
 
