@@ -880,7 +880,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
     ap.add_argument("--ack-clients", type=int, default=None, help="closed-loop ack clients (default 200; quick 50)")
     ap.add_argument("--ack-seconds", type=float, default=None, help="ack phase (default 5; quick 2)")
-    ap.add_argument("--ack-batch", type=int, default=16, help="pipelined: requests per write (default 16)")
+    ap.add_argument("--ack-batch", type=int, default=128, help="pipelined: requests per write (default 128)")
     ap.add_argument("--room-clients", type=int, default=None, help="rooms clients (default 10000; quick 1000)")
     ap.add_argument("--rooms", type=int, default=None, help="rooms (default 1000; quick 100)")
     ap.add_argument("--room-broadcasts", type=int, default=None, help="broadcasts (default 20000; quick 2000)")

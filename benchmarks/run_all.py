@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--ack-clients", type=int, default=None, help="closed-loop ack clients (default 200; quick 50)")
     ap.add_argument("--ack-seconds", type=float, default=None, help="ack phase length (default 5; quick 2)")
-    ap.add_argument("--ack-batch", type=int, default=16, help="pipelined scenario: requests per write (default 16)")
+    ap.add_argument("--ack-batch", type=int, default=128, help="pipelined scenario: requests per write (default 128)")
     ap.add_argument(
         "--idle-clients",
         type=int,
