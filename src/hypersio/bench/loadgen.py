@@ -435,6 +435,12 @@ class Worker:
         self.c.latencies = array("d")
         return {"cpu": cpu_seconds(), "t": time.time()}
 
+    async def cmd_clear_latencies(self) -> dict[str, Any]:
+        """Drop the latency samples so far (the end of a warm-up) but keep counting deliveries;
+        report the worker's own CPU so far, like ``reset``."""
+        self.c.latencies = array("d")
+        return {"cpu": cpu_seconds(), "t": time.time()}
+
     async def cmd_wait(self, count: int, rooms: int, deadline: float) -> dict[str, Any]:
         """Wait until every live client got its share of ``count`` ticks (tick i goes to room
         ``i % rooms``, or to all when ``rooms`` is 0), or until ``deadline``."""
@@ -500,7 +506,9 @@ class Worker:
 class LoadGenerator:
     """The driver's handle on the worker processes (fork on Linux; the driver runs no event loop)."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, worker_cls: type[Worker] = Worker) -> None:
+        """Start ``workers`` processes, each running ``worker_cls.main`` (a subclass of Worker may
+        add commands, as the soak's does)."""
         import multiprocessing as mp
 
         methods = mp.get_all_start_methods()
@@ -513,7 +521,7 @@ class LoadGenerator:
             parent, child = ctx.Pipe()
             value = ctx.Value("q", 0, lock=False)
             connected = ctx.Value("q", 0, lock=False)
-            proc = ctx.Process(target=Worker.main, args=(child, value, connected), daemon=True)
+            proc = ctx.Process(target=worker_cls.main, args=(child, value, connected), daemon=True)
             self.connected_values.append(connected)
             proc.start()
             self.conns.append(parent)
