@@ -58,7 +58,7 @@ NOTES = (
     "wall clock), over every delivery of the measured window; deliveries/s = latency samples / window; "
     "delivered = events counted by the clients / events the server says it sent (whole run); server CPU% = "
     "utime+stime of the server process over the window (100 = one core); loadgen CPU% = each generator "
-    "worker process; tick late = how late the server started each tick's emits (its timer plus any backlog); "
+    "worker process; machine CPU% = every core's busy time (all processes, 100 per core); tick late = how late the server started each tick's emits (its timer plus any backlog); "
     "limit: 'server CPU' when the server used >= 90% of a core, 'load generator' when a worker did, "
     "'machine' when all processes together kept every core >= 90% busy."
 )

@@ -10,6 +10,8 @@ repetitions plus ratios to Node and to python-socketio. Scenarios:
   rooms     many clients spread over rooms, each broadcast to a single room
   acks      request/response: clients emit with acks in a closed loop
   idle      many idle connections with heartbeats running: RSS and CPU
+  latency   a 20 Hz game tick to 5,000 clients in 500 rooms: delivery latency percentiles
+            (benchmarks/bench_latency.py; hypersio, node and python-socketio only)
   codec     benchmarks/bench_codec.py, when present
   cluster   benchmarks/bench_cluster.py: two-node clusters over Redis (needs Redis on --redis-url)
 
@@ -33,10 +35,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+from hypersio.bench.latency import run_latency
 from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit
 from hypersio.bench.runner import describe_build, fmt_rate, run_acks, run_fanout, run_idle
 
-SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "codec", "cluster"]
+SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "idle", "latency", "codec", "cluster"]
 SEPARATE = ("codec", "cluster")  # scenarios run by their own scripts, after the others
 
 
@@ -203,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write every raw result to this file")
     args = ap.parse_args(argv)
 
+    import bench_latency  # here, not at the top: it imports this module for render()
+
     q = args.quick
     pick = lambda v, full, quick: v if v is not None else (quick if q else full)  # noqa: E731
     repeat = pick(args.repeat, 3, 1)
@@ -215,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     ack_seconds = pick(args.ack_seconds, 5.0, 2.0)
     idle_clients = pick(args.idle_clients, 10_000, 1000)
     idle_seconds = pick(args.idle_seconds, 10.0, 6.0)
+    tick_clients, tick_rooms, tick_seconds = (500, 50, 5.0) if q else (5000, 500, 30.0)
     only = [s for s in args.only.split(",") if s]
     for s in only:
         if s not in SCENARIOS:
@@ -285,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "acks": lambda spec, gen: run_acks(spec, gen, clients=ack_clients, seconds=ack_seconds, say=say),
         "idle": lambda spec, gen: run_idle(spec, gen, clients=idle_clients, seconds=idle_seconds, say=say),
+        "latency": lambda spec, gen: run_latency(
+            spec, gen, clients=tick_clients, rooms=tick_rooms, seconds=tick_seconds, say=say
+        ),
     }
     titles = {
         "fanout50": f"Fan-out: {clients} clients, {broadcasts} broadcasts, 50 per loop turn, payload {args.payload_size} B",
@@ -293,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         "rooms": f"Rooms: {room_clients} clients in {rooms} rooms, {room_broadcasts} broadcasts each to one room, 50 per turn",
         "acks": f"Request/response: {ack_clients} clients emitting with acks in a closed loop for {ack_seconds:g} s",
         "idle": f"Idle connections: {idle_clients} clients, heartbeat every 5 s (timeout 10 s), {idle_seconds:g} s measured",
+        "latency": f"Latency under load: {tick_clients} clients in {tick_rooms} rooms, 20 Hz tick, one event per room "
+        f"per tick, {tick_seconds:g} s measured",
     }
     all_results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     tables: list[str] = []
@@ -302,7 +313,12 @@ def main(argv: list[str] | None = None) -> int:
             if scenario in SEPARATE:
                 continue
             say(f"\n== {titles[scenario]}")
-            runnable = [s for s in specs if scenario != "msgpack" or s.supports_msgpack]
+            runnable = [
+                s
+                for s in specs
+                if (scenario != "msgpack" or s.supports_msgpack)
+                and (scenario != "latency" or s.name in bench_latency.TICK_SERVERS)
+            ]
             results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in runnable}
             for rep in range(repeat):
                 for spec in runnable:
@@ -316,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
                     results[spec.name].append(r)
                     if "error" in r:
                         say(f"   FAILED: {r['error'][:400]}")
+                    elif scenario == "latency":
+                        say(
+                            f"   p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, server CPU {r['server_cpu_pct']:.0f}%"
+                            + ("" if r.get("complete") else "  (INCOMPLETE)")
+                        )
                     elif scenario == "idle":
                         say(
                             f"   {r['ok']} connected, RSS {r['rss_per_conn'] / 1024:.1f} KiB/conn, "
@@ -338,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                         LAT_HEADERS + ["RSS KiB/conn"],
                     )
                 )
+            elif scenario == "latency":
+                tables.append(f"{titles[scenario]}\n\n" + bench_latency.latency_table(results, args.markdown))
             elif scenario == "acks":
                 tables.append(
                     throughput_table(titles[scenario], results, "acks/s", args.markdown, latency_cols, LAT_HEADERS)

@@ -12,7 +12,7 @@ Used by benchmarks/bench_latency.py and the ``latency`` scenario of benchmarks/r
 
 from __future__ import annotations
 
-import socket
+import os
 import time
 from typing import Any
 
@@ -27,6 +27,17 @@ from hypersio.bench.runner import (
     connect_clients,
     percentile,
 )
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from the first line of /proc/stat;
+    the difference of two readings tells whether other processes were competing for the cores."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    return (total - idle) / tick, total / tick
 
 
 def run_latency(
@@ -88,6 +99,7 @@ def run_latency(
             ctl.sock.settimeout(1.0)
             before: list[dict[str, Any]] | None = None
             cpu0 = t0 = 0.0
+            machine0 = (0.0, 0.0)
             done: dict[str, Any] | None = None
             last_progress, last_t = 0, t_start
             limit = t_start + warmup + seconds + 60.0
@@ -96,16 +108,18 @@ def run_latency(
                 if before is None and now >= t_start + warmup:
                     before = gen.call("clear_latencies", {})
                     cpu0, t0 = server.cpu(), time.time()
+                    machine0 = machine_busy()
                 if now > limit:
                     raise TimeoutError("the server never answered 'done'")
                 try:
                     done = ctl.wait_event("done", timeout=1.0)[0]
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:  # a socket timeout is one (Python >= 3.10)
                     progress = gen.progress()
                     rate = (progress - last_progress) / max(1e-9, now - last_t)
                     last_progress, last_t = progress, now
                     say(f"  [{spec.name}] {now - t_start:4.0f}s  delivered {progress:,}  ({rate / 1000:,.1f}k/s)")
             cpu1, t1 = server.cpu(), time.time()
+            machine1 = machine_busy()
             if before is None:  # the server ended before the warm-up did (it cannot, but be exact)
                 raise RuntimeError("the tick run ended within the warm-up")
             after = gen.call("wait", {"count": done["count"], "rooms": rooms, "deadline": time.time() + 10.0})
@@ -130,6 +144,8 @@ def run_latency(
                 late_p50_ms=1e3 * percentile(late, 0.5),
                 late_max_ms=1e3 * late[-1] if late else float("nan"),
                 server_cpu_pct=100.0 * (cpu1 - cpu0) / max(1e-9, t1 - t0),
+                # every core's busy time, in % of one core like the others (200 = two cores)
+                machine_cpu_pct=100.0 * (machine1[0] - machine0[0]) / max(1e-9, t1 - t0),
                 gen_cpu_pct=_gen_cpu(before, after),
                 server_alive=server.alive(),
             )
@@ -145,13 +161,15 @@ def limit_of(r: dict[str, Any], cores: int) -> str:
     """Which side bounded a run: the server (one core busy), a generator worker, the machine
     (all cores busy together) or nothing (headroom everywhere)."""
     gen = r.get("gen_cpu_pct") or [0.0]
-    total = r["server_cpu_pct"] + sum(gen)
+    ours = r["server_cpu_pct"] + sum(gen)
+    machine = r.get("machine_cpu_pct", ours)
     if r["server_cpu_pct"] >= 90:
         return "server CPU (one core)"
     if max(gen) >= 90:
         return "load generator"
-    if total >= 90 * cores:
-        return f"machine ({cores} cores busy)"
+    if machine >= 90 * cores:
+        others = machine - ours
+        return f"machine ({cores} cores busy" + (f", {others:.0f}% others)" if others >= 20 else ")")
     return "none (headroom)"
 
 
@@ -168,6 +186,7 @@ LATENCY_HEADERS = [
     "delivered",
     "server CPU%",
     "loadgen CPU% (per worker)",
+    "machine CPU%",
     "tick late p50/max ms",
     "limit",
 ]
@@ -197,6 +216,7 @@ def latency_row(r: dict[str, Any], node: dict[str, Any] | None, pysio: dict[str,
         share + ("" if r["ticks"] >= r["ticks_due"] else f" ({r['ticks']}/{r['ticks_due']} ticks sent)"),
         f"{r['server_cpu_pct']:.0f}",
         "/".join(f"{p:.0f}" for p in r["gen_cpu_pct"]),
+        f"{r['machine_cpu_pct']:.0f}",
         f"{r['late_p50_ms']:.1f}/{r['late_max_ms']:.1f}",
         limit_of(r, cores),
     ]

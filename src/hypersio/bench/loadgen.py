@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover
 # identity, so the generator spends nothing on it; the server still runs its unmasking code.
 _MASK = b"\x00\x00\x00\x00"
 _TICK_PREFIX_LEN = len(b'42["tick",')
+_TICK_AT = 2 + _TICK_PREFIX_LEN  # where the send time starts in a short frame: 2 header bytes first
 # Headers of short masked client text frames by payload length (the ack workload's requests).
 _TEXT_HEADS = [b"\x81" + bytes((0x80 | n,)) + _MASK for n in range(126)]
 
@@ -119,6 +120,8 @@ class BenchClient(asyncio.Protocol):
         self.ack_sent_at = 0.0
         self.ack_rtts: array[float] | None = None
         self.room: int | None = None
+        # set once connected: short single-frame EVENTs then take data_received's first branch
+        self.ticks_fast = False
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -131,6 +134,27 @@ class BenchClient(asyncio.Protocol):
             self.ready.set_result(False)
 
     def data_received(self, data: bytes) -> None:
+        n = len(data)
+        if (
+            self.ticks_fast
+            and n < 128
+            and data[1] == n - 2  # one whole short text frame (server frames are unmasked)
+            and data[0] == 0x81
+            and data[2] == 52  # "4"
+            and data[3] == 50  # "2": an EVENT in "/", the only event the fan-out servers send
+            and not self.buf
+        ):
+            # The tick workloads' whole receive side, one delivery per call: count it and, on a
+            # sampled client, read the send time (the first argument) straight from the bytes.
+            c = self.c
+            now = time.time()
+            if self.sample:
+                c.latencies.append(now - float(data[_TICK_AT : data.index(b",", _TICK_AT)]))
+            c.delivered += 1
+            if not c.first_recv:
+                c.first_recv = now
+            c.last_recv = now
+            return
         if (
             self.ack_running
             and not self.buf
@@ -237,6 +261,7 @@ class BenchClient(asyncio.Protocol):
         elif p[:2] == b"40":
             if not self.ready.done():
                 self.ready.set_result(True)
+                self.ticks_fast = not self.msgpack_mode
         elif p[:2] == b"43":  # an ack: 43<id>[...]
             bracket = p.index(b"[")
             self._acked(int(p[2:bracket]))
