@@ -204,7 +204,10 @@ class SoakClient(asyncio.Protocol):
         kind, arg, sent = entry
         w.rtts.append(time.time() - sent)
         w.received["ack"] += 1
-        value = args[0] if args else None
+        value: Any = args[0] if args else None
+        if kind != "echo" and not isinstance(value, int):
+            w.error(f"{kind} answered without the room's sequence number")
+            return
         if kind == "echo":
             if value != arg:
                 w.error("echo answered with the wrong value")
