@@ -50,7 +50,9 @@ class SoakClient(asyncio.Protocol):
         self.closing = False  # this side decided to close; the end of the connection is expected
         self.draining = False  # about to close: no new requests, waiting for the answers
         self.drain_since = 0.0
-        self.close_at = 0.0
+        # when a churner closes; set once open() has sent the first joins, so the scheduler can
+        # never close a connection between its CONNECT and those joins
+        self.close_at = float("inf")
         self.ack_id = 0
         self.pending: dict[int, tuple[str, int, float]] = {}
         self.rooms: dict[int, int] = {}  # room -> JOINING / MEMBER / LEAVING
@@ -315,13 +317,15 @@ class SoakWorker(Worker):
                 client.closing = True
                 client.transport.abort()
             return False
-        if churner:
-            client.close_at = time.time() + self.rng.uniform(*self.opts["lifetime"])
+        if client.closing or client.transport is None or client.transport.is_closing():
+            return True  # lost right after its CONNECT: connection_lost has counted it and reopens
         for _ in range(self.opts["initial_rooms"]):
             r = self.rng.randrange(self.opts["rooms"])
             if r not in client.rooms:
                 client.rooms[r] = JOINING
                 client.request("join", r)
+        if churner:
+            client.close_at = time.time() + self.rng.uniform(*self.opts["lifetime"])
         return True
 
     def on_lost(self, client: SoakClient) -> None:
