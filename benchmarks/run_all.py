@@ -11,6 +11,8 @@ repetitions plus ratios to Node and to python-socketio. Scenarios:
   acks      request/response: clients emit with acks in a closed loop
   pipelined request/response, pipelined: batches of requests per write, two batches in flight
   idle      many idle connections with heartbeats running: RSS and CPU
+  latency   a 20 Hz game tick to 5,000 clients in 500 rooms: delivery latency percentiles
+            (benchmarks/bench_latency.py; hypersio, node and python-socketio only)
   codec     benchmarks/bench_codec.py, when present
   cluster   benchmarks/bench_cluster.py: two-node clusters over Redis (needs Redis on --redis-url)
 
@@ -34,10 +36,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+from hypersio.bench.latency import run_latency
 from hypersio.bench.loadgen import LoadGenerator, raise_fd_limit
 from hypersio.bench.runner import describe_build, fmt_rate, idle_workers, run_acks, run_fanout, run_idle
 
-SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "pipelined", "idle", "codec", "cluster"]
+SCENARIOS = ["fanout50", "fanout1", "msgpack", "rooms", "acks", "pipelined", "idle", "latency", "codec", "cluster"]
 SEPARATE = ("codec", "cluster")  # scenarios run by their own scripts, after the others
 
 
@@ -273,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write every raw result to this file")
     args = ap.parse_args(argv)
 
+    import bench_latency  # here, not at the top: it imports this module for render()
+
     q = args.quick
     pick = lambda v, full, quick: v if v is not None else (quick if q else full)  # noqa: E731
     repeat = pick(args.repeat, 3, 1)
@@ -287,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     idle_seconds = pick(args.idle_seconds, 60.0, 6.0)
     idle_ping = pick(args.idle_ping_interval, 25.0, 5.0)
     idle_ping_timeout = pick(args.idle_ping_timeout, 20.0, 10.0)
+    tick_clients, tick_rooms, tick_seconds = (500, 50, 5.0) if q else (5000, 500, 30.0)
     only = [s for s in args.only.split(",") if s]
     for s in only:
         if s not in SCENARIOS:
@@ -368,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
             ping_timeout=idle_ping_timeout,
             say=say,
         ),
+        "latency": lambda spec, gen: run_latency(
+            spec, gen, clients=tick_clients, rooms=tick_rooms, seconds=tick_seconds, say=say
+        ),
     }
     titles = {
         "fanout50": f"Fan-out: {clients} clients, {broadcasts} broadcasts, 50 per loop turn, payload {args.payload_size} B",
@@ -379,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         f"2 writes in flight each, {ack_seconds:g} s",
         "idle": f"Idle connections: {idle_clients:,} clients requested, heartbeat every {idle_ping:g} s "
         f"(timeout {idle_ping_timeout:g} s), {idle_seconds:g} s measured",
+        "latency": f"Latency under load: {tick_clients} clients in {tick_rooms} rooms, 20 Hz tick, one event per room "
+        f"per tick, {tick_seconds:g} s measured",
     }
     all_results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     tables: list[str] = []
@@ -392,7 +403,12 @@ def main(argv: list[str] | None = None) -> int:
             if scenario in SEPARATE:
                 continue
             say(f"\n== {titles[scenario]}")
-            runnable = [s for s in specs if scenario != "msgpack" or s.supports_msgpack]
+            runnable = [
+                s
+                for s in specs
+                if (scenario != "msgpack" or s.supports_msgpack)
+                and (scenario != "latency" or s.name in bench_latency.TICK_SERVERS)
+            ]
             results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in runnable}
             for rep in range(repeat):
                 for spec in runnable:
@@ -409,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
                     results[spec.name].append(r)
                     if "error" in r:
                         say(f"   FAILED: {r['error'][:400]}")
+                    elif scenario == "latency":
+                        say(
+                            f"   p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, server CPU {r['server_cpu_pct']:.0f}%"
+                            + ("" if r.get("complete") else "  (INCOMPLETE)")
+                        )
                     elif scenario == "idle":
                         say(
                             f"   {r['ok']:,} connected ({r['failed']:,} failed {r.get('connect_errors') or ''}) at "
@@ -433,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                         LAT_HEADERS + ["RSS KiB/conn"],
                     )
                 )
+            elif scenario == "latency":
+                tables.append(f"{titles[scenario]}\n\n" + bench_latency.latency_table(results, args.markdown))
             elif scenario in ("acks", "pipelined"):
                 tables.append(
                     throughput_table(titles[scenario], results, "acks/s", args.markdown, latency_cols, LAT_HEADERS)

@@ -6,6 +6,14 @@
 //                         [send time in seconds, index, payload] to everyone in "/" (or to room
 //                         r<index % rooms>), yielding to the event loop after every `per_turn` emits,
 //                         then answers "done" {t0, t1, count}.
+//                         "tick" {hz, seconds, rooms, payload_size} is a game server's fixed-rate
+//                         update: every 1/hz s (tick k due at t0 + k/hz) it emits "tick" [due time,
+//                         k * rooms + r, payload] to each room r<r>, r = 0..rooms-1, always yielding
+//                         to the event loop between ticks; a tick not started by t0 + seconds is not
+//                         sent. Then "done" {t0, t1, count: events emitted, ticks, due: ticks that
+//                         were due, late: [start - due of every tick sent, seconds]}.
+//                         (The Python servers also take naive_timer; Node writes during emit, so it
+//                         has nothing to yield for.)
 // Usage: NODE_PATH=tests/js/node_modules node node_server.js --port P [--parser json|msgpack]
 //        [--ping-interval S] [--ping-timeout S]
 "use strict";
@@ -55,6 +63,28 @@ io.of("/control").on("connection", (socket) => {
       if ((i + 1) % perTurn === 0) await nextTurn();
     }
     socket.emit("done", { t0, t1: now(), count: opts.count });
+  });
+  socket.on("tick", async (opts) => {
+    const rooms = opts.rooms;
+    const payload = "x".repeat(opts.payload_size);
+    const period = 1 / opts.hz;
+    const total = Math.round(opts.seconds * opts.hz);
+    const t0 = now() + period;
+    const end = t0 + opts.seconds;
+    const late = [];
+    let k = 0;
+    while (k < total) {
+      const due = t0 + k * period;
+      const delayMs = (due - now()) * 1000;
+      await new Promise((resolve) => (delayMs > 0 ? setTimeout(resolve, Math.ceil(delayMs)) : setImmediate(resolve)));
+      const start = now();
+      if (start >= end) break;
+      late.push(start - due);
+      const base = k * rooms;
+      for (let r = 0; r < rooms; r++) io.to("r" + r).emit("tick", due, base + r, payload);
+      k++;
+    }
+    socket.emit("done", { t0, t1: now(), count: k * rooms, ticks: k, due: total, late });
   });
 });
 

@@ -59,6 +59,36 @@ def build_sio(parser: str, ping_interval: float, ping_timeout: float, async_mode
                 await asyncio.sleep(0)
         await sio.emit("done", {"t0": t0, "t1": time.time(), "count": count}, to=sid, namespace="/control")
 
+    @sio.on("tick", namespace="/control")
+    async def tick(sid: str, opts: dict) -> None:
+        # the game-tick workload described in node_server.js
+        rooms = opts["rooms"]
+        names = [f"r{r}" for r in range(rooms)]
+        payload = "x" * opts["payload_size"]
+        period = 1.0 / opts["hz"]
+        total = round(opts["seconds"] * opts["hz"])
+        t0 = time.time() + period
+        end = t0 + opts["seconds"]
+        late = []
+        k = 0
+        while k < total:
+            due = t0 + k * period
+            if not opts.get("naive_timer"):
+                # as in hypersio.bench.runner._game_tick: let the writes go out before arming the
+                # timer, which uvloop would otherwise fire late by the time they take
+                await asyncio.sleep(0)
+            await asyncio.sleep(max(0.0, due - time.time()))
+            start = time.time()
+            if start >= end:
+                break
+            late.append(start - due)
+            base = k * rooms
+            for r, name in enumerate(names):
+                await sio.emit("tick", (due, base + r, payload), room=name)
+            k += 1
+        done = {"t0": t0, "t1": time.time(), "count": k * rooms, "ticks": k, "due": total, "late": late}
+        await sio.emit("done", done, to=sid, namespace="/control")
+
     @sio.on("connect", namespace="/control")
     async def control_connect(sid: str, environ: dict, auth: dict | None = None) -> None:
         pass

@@ -57,6 +57,7 @@ except ImportError:  # pragma: no cover
 # identity, so the generator spends nothing on it; the server still runs its unmasking code.
 _MASK = b"\x00\x00\x00\x00"
 _TICK_PREFIX_LEN = len(b'42["tick",')
+_TICK_AT = 2 + _TICK_PREFIX_LEN  # where the send time starts in a short frame: 2 header bytes first
 # Headers of short masked client text frames by payload length (the ack workload's requests).
 _TEXT_HEADS = [b"\x81" + bytes((0x80 | n,)) + _MASK for n in range(126)]
 
@@ -101,6 +102,7 @@ class BenchClient(asyncio.Protocol):
         "ack_batch_sent",
         "ack_head",
         "ack_frame_len",
+        "ticks_fast",
     )
 
     def __init__(
@@ -129,6 +131,8 @@ class BenchClient(asyncio.Protocol):
         self.ack_batch_sent: list[float] = []  # send time of each batch in flight, oldest first
         self.ack_head = b""  # the first 4 bytes of every ACK frame of the pipelined workload
         self.ack_frame_len = 0  # and their common length, learnt from the first one (0: walk)
+        # set once connected: short single-frame EVENTs then take data_received's first branch
+        self.ticks_fast = False
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -144,6 +148,27 @@ class BenchClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.ack_batch and self.ack_running:
             self._pipelined(data)
+            return
+        n = len(data)
+        if (
+            self.ticks_fast
+            and 4 <= n < 128
+            and data[1] == n - 2  # one whole short text frame (server frames are unmasked)
+            and data[0] == 0x81
+            and data[2] == 52  # "4"
+            and data[3] == 50  # "2": an EVENT in "/", the only event the fan-out servers send
+            and not self.buf
+        ):
+            # The tick workloads' whole receive side, one delivery per call: count it and, on a
+            # sampled client, read the send time (the first argument) straight from the bytes.
+            c = self.c
+            now = time.time()
+            if self.sample:
+                c.latencies.append(now - float(data[_TICK_AT : data.index(b",", _TICK_AT)]))
+            c.delivered += 1
+            if not c.first_recv:
+                c.first_recv = now
+            c.last_recv = now
             return
         if (
             self.ack_running
@@ -252,6 +277,7 @@ class BenchClient(asyncio.Protocol):
         elif p[:2] == b"40":
             if not self.ready.done():
                 self.ready.set_result(True)
+                self.ticks_fast = not self.msgpack_mode
         elif p[:2] == b"43":  # an ack: 43<id>[...]
             bracket = p.index(b"[")
             self._acked(int(p[2:bracket]))
@@ -556,6 +582,12 @@ class Worker:
             client.pings = 0
         return {"cpu": cpu_seconds(), "t": time.time()}
 
+    async def cmd_clear_latencies(self) -> dict[str, Any]:
+        """Drop the latency samples so far (the end of a warm-up) but keep counting deliveries;
+        report the worker's own CPU so far, like ``reset``."""
+        self.c.latencies = array("d")
+        return {"cpu": cpu_seconds(), "t": time.time()}
+
     async def cmd_wait(self, count: int, rooms: int, deadline: float) -> dict[str, Any]:
         """Wait until every live client got its share of ``count`` ticks (tick i goes to room
         ``i % rooms``, or to all when ``rooms`` is 0), or until ``deadline``."""
@@ -635,7 +667,9 @@ class Worker:
 class LoadGenerator:
     """The driver's handle on the worker processes (fork on Linux; the driver runs no event loop)."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, worker_cls: type[Worker] = Worker) -> None:
+        """Start ``workers`` processes, each running ``worker_cls.main`` (a subclass of Worker may
+        add commands, as the soak's does)."""
         import multiprocessing as mp
 
         methods = mp.get_all_start_methods()
@@ -648,7 +682,7 @@ class LoadGenerator:
             parent, child = ctx.Pipe()
             value = ctx.Value("q", 0, lock=False)
             connected = ctx.Value("q", 0, lock=False)
-            proc = ctx.Process(target=Worker.main, args=(child, value, connected), daemon=True)
+            proc = ctx.Process(target=worker_cls.main, args=(child, value, connected), daemon=True)
             self.connected_values.append(connected)
             proc.start()
             self.conns.append(parent)

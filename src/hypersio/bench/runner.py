@@ -89,7 +89,50 @@ def build_app(parser: str = "json", ping_interval: float = 25.0, ping_timeout: f
                     await asyncio.sleep(0)
             socket.emit("done", {"t0": t0, "t1": time.time(), "count": count})
 
+        @socket.on("tick")
+        async def tick(opts: dict[str, Any]) -> None:
+            await _game_tick(sio, socket, opts)
+
     return sio
+
+
+async def _game_tick(sio: Any, control: Any, opts: dict[str, Any]) -> None:
+    """The ``tick`` workload of the control protocol: a game server's fixed-rate state updates.
+
+    Every 1/hz seconds, one event to each of ``rooms`` rooms, stamped with the time the tick was
+    due (so a server that falls behind shows it in the clients' latencies); ticks not started by
+    the end of ``seconds`` are not sent. See benchmarks/servers/node_server.js.
+
+    Unless ``opts["naive_timer"]``, the loop yields one turn before arming its timer: a tick's
+    emits are written out at the end of the turn (one write per connection), and a uvloop timer
+    armed before a long callback in the same turn fires late by that callback's duration (libuv
+    computes the poll timeout from the loop time it cached before the callback ran).
+    """
+    rooms = opts["rooms"]
+    targets = [sio.to(f"r{r}") for r in range(rooms)]  # operators are immutable: build them once
+    payload = "x" * opts["payload_size"]
+    period = 1.0 / opts["hz"]
+    total = round(opts["seconds"] * opts["hz"])
+    t0 = time.time() + period
+    end = t0 + opts["seconds"]
+    late: list[float] = []
+    naive = bool(opts.get("naive_timer"))
+    k = 0
+    while k < total:
+        due = t0 + k * period
+        if not naive:
+            await asyncio.sleep(0)  # the previous tick's writes go out in this turn
+        # always yield, even when late: otherwise nothing would be written at all
+        await asyncio.sleep(max(0.0, due - time.time()))
+        start = time.time()
+        if start >= end:
+            break
+        late.append(start - due)
+        base = k * rooms
+        for r, target in enumerate(targets):
+            target.emit("tick", due, base + r, payload)
+        k += 1
+    control.emit("done", {"t0": t0, "t1": time.time(), "count": k * rooms, "ticks": k, "due": total, "late": late})
 
 
 def server_main(argv: list[str] | None = None) -> int:
