@@ -440,6 +440,12 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         say(
                             f"   {fmt_rate(r['rate'])}/s, {r['cpu_us']:.2f} us CPU/op, p99 {r['p99_ms']:.1f} ms"
+                            + (
+                                f" (user {r['user_us']:.2f} + kernel {r['system_us']:.2f} us, "
+                                f"{r['syscalls_per_ack']:.2f} read/write syscalls per ack)"
+                                if "user_us" in r
+                                else ""
+                            )
                             + ("" if r.get("complete") else "  (INCOMPLETE)")
                         )
             all_results[scenario] = results

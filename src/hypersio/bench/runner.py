@@ -477,6 +477,7 @@ def run_acks(
         result.update(conn)
         before = gen.call("reset", {})
         cpu0 = server.cpu()
+        split0 = cpu_split(server.pid)
         per_worker = [len(part) for part in gen.split(list(range(conn["ok"])))]
 
         def tick(elapsed: float) -> None:
@@ -489,6 +490,7 @@ def run_acks(
             timeout=seconds + 30,
         )
         cpu1 = server.cpu()
+        split1 = cpu_split(server.pid)
         acks = sum(r["acks"] for r in after)
         elapsed = max(r["elapsed"] for r in after)
         rtts = _latencies(after, "rtts")
@@ -501,6 +503,10 @@ def run_acks(
             p99_ms=1e3 * percentile(rtts, 0.99),
             gen_cpu_pct=_gen_cpu(before, after),
             complete=acks > 0,
+            # where the server's time went: user space, the kernel, and how many syscalls per ack
+            user_us=1e6 * (split1[0] - split0[0]) / max(1, acks),
+            system_us=1e6 * (split1[1] - split0[1]) / max(1, acks),
+            syscalls_per_ack=(split1[2] - split0[2]) / max(1, acks),
         )
     return result
 
@@ -508,6 +514,25 @@ def run_acks(
 def idle_workers(clients: int) -> int:
     """Load-generator processes needed to hold ``clients`` connections under this machine's fd limit."""
     return max(1, -(-clients // connection_capacity()))
+
+
+def cpu_split(pid: int) -> tuple[float, float, int]:
+    """(user seconds, system seconds, read + write syscalls) of process ``pid`` so far, from
+    /proc/<pid>/stat and /proc/<pid>/io: the split of a server's CPU between its own code and the
+    kernel, and its syscall count (0 where /proc/<pid>/io cannot be read)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        raw = f.read()
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    calls = 0
+    try:
+        with open(f"/proc/{pid}/io", "rb") as f:
+            for line in f:
+                if line.startswith((b"syscr:", b"syscw:")):
+                    calls += int(line.split()[1])
+    except OSError:
+        pass
+    return int(fields[11]) / tick, int(fields[12]) / tick, calls
 
 
 def run_idle(
