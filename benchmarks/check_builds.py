@@ -9,7 +9,7 @@ by side, in two ways each:
 - **instructions per ack** of the server alone (``benchmarks/callgrind/ack_server.py``: the slope
   between two runs of different length under callgrind), closed loop and pipelined. These counts do
   not depend on the machine's load, so the two builds must agree within ``--max-instr-diff``
-  (default 2%);
+  (default 3%);
 - **acks/s and server CPU per ack** from ``run_all.py --only acks,pipelined --servers hypersio``,
   the two builds interleaved ``--repeat`` times; timings do depend on the load, so they only have to
   agree within ``--max-time-diff`` (default 25%) of each other's medians.
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--venv", default=os.path.join(tempfile.gettempdir(), "hypersio-check-builds"))
     ap.add_argument("--skip-install", action="store_true", help="reuse --venv and the in-place build as they are")
     ap.add_argument("--repeat", type=int, default=2, help="timed runs per build (default 2)")
-    ap.add_argument("--max-instr-diff", type=float, default=0.02)
+    ap.add_argument("--max-instr-diff", type=float, default=0.03)
     ap.add_argument("--max-time-diff", type=float, default=0.25)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
