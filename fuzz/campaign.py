@@ -1,0 +1,178 @@
+"""Run every fuzz target to N coverage-guided inputs in short chunks, resumable (issue 13).
+
+    PYTHONPATH=src python fuzz/campaign.py [--goal 10000000] [--chunk 60] [--parallel 2] [--until T]
+
+Each chunk is one ``fuzz/run.py TARGET`` under atheris for at most ``--chunk`` seconds, resuming
+from the target's corpus (``fuzz/.work/TARGET``, which libFuzzer keeps growing, plus the seed
+corpus). A chunk runs while this process holds ``/tmp/bench.lock`` (``flock``: no benchmark of
+the machine runs beside it) and under ``nice -n 10``; the lock is released between chunks so
+that queued benchmarks get their turn. ``--parallel 2`` runs two targets' chunks side by side in
+one lock hold (the machine's two cores; nothing measured runs meanwhile).
+
+Every chunk appends one JSON line to ``fuzz/campaign.jsonl``: target, commit, inputs (libFuzzer's
+``stat::number_of_executed_units``), seconds, execs/s, final ``cov``/``ft``, return code and any
+finding. The per-target totals are the sums over that log, so a campaign stopped at any point
+resumes where it was (``--report`` prints the totals). The targets furthest from the goal go
+first. A chunk that ends in a finding stops its target (the crash file is in ``fuzz/.work``)
+until the log is told otherwise: fix it, then rerun with ``--retry TARGET``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import targets  # noqa: E402
+
+LOG = HERE / "campaign.jsonl"
+LOCK = Path("/tmp/bench.lock")
+
+
+def commit() -> str:
+    """The worktree's commit (with ``+dirty`` when src/ or fuzz/ has uncommitted changes)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "../src", "."], cwd=HERE, capture_output=True, text=True)
+    changed = [line for line in dirty.stdout.splitlines() if not line.endswith("campaign.jsonl")]
+    return head.stdout.strip() + ("+dirty" if changed else "")
+
+
+def entries(log: Path) -> list[dict[str, object]]:
+    if not log.is_file():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def totals(log: Path) -> dict[str, dict[str, object]]:
+    """Per target: inputs and seconds summed over the log, the last coverage, open findings."""
+    out: dict[str, dict[str, object]] = {
+        name: {"inputs": 0, "seconds": 0.0, "chunks": 0, "cov": None, "ft": None, "finding": None} for name in targets.TARGETS
+    }
+    for entry in entries(log):
+        row = out[str(entry["target"])]
+        if entry.get("retry"):
+            row["finding"] = None
+            continue
+        row["inputs"] = int(row["inputs"]) + int(entry["inputs"])  # type: ignore[call-overload]
+        row["seconds"] = float(row["seconds"]) + float(entry["seconds"])  # type: ignore[arg-type]
+        row["chunks"] = int(row["chunks"]) + 1  # type: ignore[call-overload]
+        row["cov"], row["ft"] = entry.get("cov"), entry.get("ft")
+        if entry.get("finding"):
+            row["finding"] = entry["finding"]
+    return out
+
+
+@contextmanager
+def bench_lock() -> Iterator[None]:
+    """Hold /tmp/bench.lock (the same flock(2) lock as ``flock /tmp/bench.lock CMD``)."""
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_STAT = re.compile(r"stat::(\w+):\s+(\d+)")
+_COV = re.compile(r"cov: (\d+) ft: (\d+)")
+
+
+def parse(output: str) -> dict[str, object]:
+    """libFuzzer's final stats, last coverage line and finding (if any) from a chunk's output."""
+    stats = {key: int(value) for key, value in _STAT.findall(output)}
+    cov = _COV.findall(output)
+    finding = None
+    match = re.search(r"Test unit written to (\S+)", output)
+    if match or "Uncaught Python exception" in output or "ERROR: libFuzzer" in output:
+        finding = match.group(1) if match else "see the chunk's output"
+    return {
+        "inputs": stats.get("number_of_executed_units", 0),
+        "cov": int(cov[-1][0]) if cov else None,
+        "ft": int(cov[-1][1]) if cov else None,
+        "finding": finding,
+    }
+
+
+def start_chunk(name: str, runs: int, seconds: int, out_dir: Path) -> tuple[subprocess.Popen[bytes], Path, float]:
+    out = out_dir / f"{name}.out"
+    cmd = ["nice", "-n", "10", sys.executable, str(HERE / "run.py"), name, "--runs", str(runs), "--seconds", str(seconds)]
+    handle = out.open("wb")
+    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
+    handle.close()
+    return proc, out, time.monotonic()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--goal", type=int, default=10_000_000, help="guided inputs per target")
+    parser.add_argument("--chunk", type=int, default=60, help="seconds per chunk (at most 60 on a shared machine)")
+    parser.add_argument("--parallel", type=int, default=1, help="chunks run side by side in one lock hold")
+    parser.add_argument("--until", type=float, default=0, help="stop starting chunks after this many seconds")
+    parser.add_argument("--only", nargs="*", help="these targets only")
+    parser.add_argument("--retry", nargs="*", default=[], help="clear these targets' findings (after a fix)")
+    parser.add_argument("--report", action="store_true", help="print the per-target totals and exit")
+    parser.add_argument("--log", type=Path, default=LOG)
+    args = parser.parse_args()
+
+    with args.log.open("a") as log:
+        for name in args.retry:
+            log.write(json.dumps({"target": name, "retry": True, "commit": commit()}) + "\n")
+    if args.report:
+        for name, row in sorted(totals(args.log).items(), key=lambda kv: -int(kv[1]["inputs"])):  # type: ignore[call-overload]
+            rate = int(row["inputs"]) / float(row["seconds"]) if row["seconds"] else 0  # type: ignore[call-overload, arg-type]
+            print(f"{name:24} {row['inputs']:>11,} inputs {row['seconds']:>7.0f} s {rate:>7.0f}/s "
+                  f"chunks {row['chunks']:>3} cov {row['cov']} ft {row['ft']} finding {row['finding']}")
+        return 0
+
+    out_dir = HERE / ".work" / "campaign"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    while not args.until or time.monotonic() - started < args.until:
+        rows = totals(args.log)
+        todo = [
+            (int(row["inputs"]), name)  # type: ignore[call-overload]
+            for name, row in rows.items()
+            if int(row["inputs"]) < args.goal and not row["finding"] and (not args.only or name in args.only)  # type: ignore[call-overload]
+        ]
+        if not todo:
+            print("every target has reached the goal (or has an open finding)")
+            return 0
+        batch = [name for _, name in sorted(todo)][: args.parallel]
+        with bench_lock():
+            source = commit()
+            running = [(name, *start_chunk(name, args.goal - int(rows[name]["inputs"]), args.chunk, out_dir)) for name in batch]  # type: ignore[call-overload]
+            for name, proc, out, began in running:
+                try:
+                    proc.wait(timeout=args.chunk + 120)
+                except subprocess.TimeoutExpired:  # a hang: libFuzzer's -timeout should have caught it
+                    proc.kill()
+                    proc.wait()
+                seconds = time.monotonic() - began
+                result = parse(out.read_text(errors="replace"))
+                entry = {"target": name, "commit": source, "seconds": round(seconds, 1), "rc": proc.returncode, **result}
+                entry["execs_per_s"] = round(int(result["inputs"]) / seconds) if seconds else 0  # type: ignore[call-overload]
+                entry["parallel"] = len(running)
+                entry["at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+                if proc.returncode != 0 and not result["finding"]:
+                    entry["finding"] = f"exit code {proc.returncode}, see {out}"
+                with args.log.open("a") as log:
+                    log.write(json.dumps(entry) + "\n")
+                print(json.dumps(entry), flush=True)
+                if entry["finding"]:
+                    (out_dir / f"{name}-finding-{int(time.time())}.out").write_text(out.read_text(errors="replace"))
+        time.sleep(1.0)  # the lock is free for a moment: a queued benchmark can take it
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
