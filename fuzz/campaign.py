@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,8 +42,11 @@ LOCK = Path("/tmp/bench.lock")
 
 def commit() -> str:
     """The worktree's commit (with ``+dirty`` when src/ or fuzz/ has uncommitted changes)."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "../src", "."], cwd=HERE, capture_output=True, text=True)
+    git = ["git", "-C", str(HERE)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "../src", "."], cwd=HERE, capture_output=True, text=True, check=False
+    )
     changed = [line for line in dirty.stdout.splitlines() if not line.endswith("campaign.jsonl")]
     return head.stdout.strip() + ("+dirty" if changed else "")
 
@@ -53,22 +57,32 @@ def entries(log: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def totals(log: Path) -> dict[str, dict[str, object]]:
+@dataclass
+class Total:
+    """One target's campaign so far: sums over its chunks, the last coverage, an open finding."""
+
+    inputs: int = 0
+    seconds: float = 0.0
+    chunks: int = 0
+    cov: int | None = None
+    ft: int | None = None
+    finding: str | None = None
+
+
+def totals(log: Path) -> dict[str, Total]:
     """Per target: inputs and seconds summed over the log, the last coverage, open findings."""
-    out: dict[str, dict[str, object]] = {
-        name: {"inputs": 0, "seconds": 0.0, "chunks": 0, "cov": None, "ft": None, "finding": None} for name in targets.TARGETS
-    }
+    out = {name: Total() for name in targets.TARGETS}
     for entry in entries(log):
         row = out[str(entry["target"])]
         if entry.get("retry"):
-            row["finding"] = None
+            row.finding = None
             continue
-        row["inputs"] = int(row["inputs"]) + int(entry["inputs"])  # type: ignore[call-overload]
-        row["seconds"] = float(row["seconds"]) + float(entry["seconds"])  # type: ignore[arg-type]
-        row["chunks"] = int(row["chunks"]) + 1  # type: ignore[call-overload]
-        row["cov"], row["ft"] = entry.get("cov"), entry.get("ft")
+        row.inputs += int(str(entry["inputs"]))
+        row.seconds += float(str(entry["seconds"]))
+        row.chunks += 1
+        row.cov, row.ft = entry.get("cov"), entry.get("ft")  # type: ignore[assignment]
         if entry.get("finding"):
-            row["finding"] = entry["finding"]
+            row.finding = str(entry["finding"])
     return out
 
 
@@ -105,7 +119,8 @@ def parse(output: str) -> dict[str, object]:
 
 def start_chunk(name: str, runs: int, seconds: int, out_dir: Path) -> tuple[subprocess.Popen[bytes], Path, float]:
     out = out_dir / f"{name}.out"
-    cmd = ["nice", "-n", "10", sys.executable, str(HERE / "run.py"), name, "--runs", str(runs), "--seconds", str(seconds)]
+    cmd = ["nice", "-n", "10", sys.executable, str(HERE / "run.py"), name]
+    cmd += ["--runs", str(runs), "--seconds", str(seconds)]
     handle = out.open("wb")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
     handle.close()
@@ -128,10 +143,12 @@ def main() -> int:
         for name in args.retry:
             log.write(json.dumps({"target": name, "retry": True, "commit": commit()}) + "\n")
     if args.report:
-        for name, row in sorted(totals(args.log).items(), key=lambda kv: -int(kv[1]["inputs"])):  # type: ignore[call-overload]
-            rate = int(row["inputs"]) / float(row["seconds"]) if row["seconds"] else 0  # type: ignore[call-overload, arg-type]
-            print(f"{name:24} {row['inputs']:>11,} inputs {row['seconds']:>7.0f} s {rate:>7.0f}/s "
-                  f"chunks {row['chunks']:>3} cov {row['cov']} ft {row['ft']} finding {row['finding']}")
+        for name, row in sorted(totals(args.log).items(), key=lambda kv: -kv[1].inputs):
+            rate = row.inputs / row.seconds if row.seconds else 0
+            print(
+                f"{name:24} {row.inputs:>11,} inputs {row.seconds:>7.0f} s {rate:>7.0f}/s "
+                f"chunks {row.chunks:>3} cov {row.cov} ft {row.ft} finding {row.finding}"
+            )
         return 0
 
     out_dir = HERE / ".work" / "campaign"
@@ -140,9 +157,9 @@ def main() -> int:
     while not args.until or time.monotonic() - started < args.until:
         rows = totals(args.log)
         todo = [
-            (int(row["inputs"]), name)  # type: ignore[call-overload]
+            (row.inputs, name)
             for name, row in rows.items()
-            if int(row["inputs"]) < args.goal and not row["finding"] and (not args.only or name in args.only)  # type: ignore[call-overload]
+            if row.inputs < args.goal and not row.finding and (not args.only or name in args.only)
         ]
         if not todo:
             print("every target has reached the goal (or has an open finding)")
@@ -150,7 +167,7 @@ def main() -> int:
         batch = [name for _, name in sorted(todo)][: args.parallel]
         with bench_lock():
             source = commit()
-            running = [(name, *start_chunk(name, args.goal - int(rows[name]["inputs"]), args.chunk, out_dir)) for name in batch]  # type: ignore[call-overload]
+            running = [(name, *start_chunk(name, args.goal - rows[name].inputs, args.chunk, out_dir)) for name in batch]
             for name, proc, out, began in running:
                 try:
                     proc.wait(timeout=args.chunk + 120)
@@ -159,8 +176,9 @@ def main() -> int:
                     proc.wait()
                 seconds = time.monotonic() - began
                 result = parse(out.read_text(errors="replace"))
-                entry = {"target": name, "commit": source, "seconds": round(seconds, 1), "rc": proc.returncode, **result}
-                entry["execs_per_s"] = round(int(result["inputs"]) / seconds) if seconds else 0  # type: ignore[call-overload]
+                entry = {"target": name, "commit": source, "seconds": round(seconds, 1), "rc": proc.returncode}
+                entry.update(result)
+                entry["execs_per_s"] = round(int(str(result["inputs"])) / seconds) if seconds else 0
                 entry["parallel"] = len(running)
                 entry["at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
                 if proc.returncode != 0 and not result["finding"]:
