@@ -3,8 +3,9 @@
     PYTHONPATH=src python fuzz/run.py TARGET [--twin c|py|both] [--runs N] [--seconds S] [--plain]
 
 ``--twin both`` (the default for the protocol codecs when the extensions are built) decodes every
-input with both twins and compares them; atheris instruments the pure twin and the cluster code
-(coverage-guided; the compiled twins are not instrumented, the differential check covers them).
+input with both twins and compares them; atheris instruments hypersio's own modules only (the
+pure twins and the cluster code, not the stdlib nor this harness): coverage-guided by the pure
+twin; the compiled twins are not instrumented, the differential check covers them.
 The corpus is fuzz/corpus/TARGET (read only: new inputs go to fuzz/.work/TARGET, not committed).
 A finding is written to fuzz/.work/crash-TARGET-*; rerun it with ``python fuzz/run.py TARGET FILE``.
 Prints one summary line: target, twin, inputs run, seconds, execs/s.
