@@ -13,8 +13,10 @@ Every chunk appends one JSON line to ``fuzz/campaign.jsonl``: target, commit, in
 ``stat::number_of_executed_units``), seconds, execs/s, final ``cov``/``ft``, return code and any
 finding. The per-target totals are the sums over that log, so a campaign stopped at any point
 resumes where it was (``--report`` prints the totals). The targets furthest from the goal go
-first. A chunk that ends in a finding stops its target (the crash file is in ``fuzz/.work``)
-until the log is told otherwise: fix it, then rerun with ``--retry TARGET``.
+first (in time: inputs left at the target's rate so far; ``--mix``: the second slot takes the
+nearest target, so that fast targets complete while slow ones advance). A chunk that ends in a
+finding stops its target (the crash file is in ``fuzz/.work``) until the log is told otherwise:
+fix it, then rerun with ``--retry TARGET``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,12 @@ class Total:
     cov: int | None = None
     ft: int | None = None
     finding: str | None = None
+
+    def time_left(self, goal: int) -> float:
+        """Seconds still needed at this target's rate so far (infinite before its first chunk)."""
+        if not self.inputs:
+            return float("inf")
+        return max(goal - self.inputs, 0) * self.seconds / self.inputs
 
 
 def totals(log: Path) -> dict[str, Total]:
@@ -132,6 +140,7 @@ def main() -> int:
     parser.add_argument("--goal", type=int, default=10_000_000, help="guided inputs per target")
     parser.add_argument("--chunk", type=int, default=60, help="seconds per chunk (at most 60 on a shared machine)")
     parser.add_argument("--parallel", type=int, default=1, help="chunks run side by side in one lock hold")
+    parser.add_argument("--mix", action="store_true", help="slot 2 takes the target nearest to the goal")
     parser.add_argument("--until", type=float, default=0, help="stop starting chunks after this many seconds")
     parser.add_argument("--only", nargs="*", help="these targets only")
     parser.add_argument("--retry", nargs="*", default=[], help="clear these targets' findings (after a fix)")
@@ -164,7 +173,13 @@ def main() -> int:
         if not todo:
             print("every target has reached the goal (or has an open finding)")
             return 0
-        batch = [name for _, name in sorted(todo)][: args.parallel]
+        # Furthest from the goal first, in time (inputs left at the target's rate so far). With
+        # --mix, the second slot takes the target nearest to it instead, so that the fast targets
+        # complete while the slow ones advance.
+        order = [name for _, name in sorted(todo, key=lambda item: -rows[item[1]].time_left(args.goal))]
+        batch = order[: args.parallel]
+        if args.mix and args.parallel >= 2 and len(order) > 2:
+            batch = [order[0], order[-1], *order[1 : args.parallel - 1]]
         with bench_lock():
             source = commit()
             running = [(name, *start_chunk(name, args.goal - rows[name].inputs, args.chunk, out_dir)) for name in batch]
