@@ -145,6 +145,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="these targets only")
     parser.add_argument("--retry", nargs="*", default=[], help="clear these targets' findings (after a fix)")
     parser.add_argument("--report", action="store_true", help="print the per-target totals and exit")
+    parser.add_argument("--markdown", action="store_true", help="--report as a Markdown table")
     parser.add_argument("--log", type=Path, default=LOG)
     args = parser.parse_args()
 
@@ -152,8 +153,18 @@ def main() -> int:
         for name in args.retry:
             log.write(json.dumps({"target": name, "retry": True, "commit": commit()}) + "\n")
     if args.report:
-        for name, row in sorted(totals(args.log).items(), key=lambda kv: -kv[1].inputs):
+        if args.markdown:
+            print("| target | guided inputs | chunks | seconds | execs/s | cov / ft (last chunk) | finding |")
+            print("|---|---:|---:|---:|---:|---|---|")
+        for name, row in totals(args.log).items():
             rate = row.inputs / row.seconds if row.seconds else 0
+            if args.markdown:
+                cov = f"cov: {row.cov} ft: {row.ft}" if row.cov is not None else "-"
+                print(
+                    f"| {name} | {row.inputs:,} | {row.chunks} | {row.seconds:.0f} | {rate:,.0f} | {cov} "
+                    f"| {row.finding or 'none'} |"
+                )
+                continue
             print(
                 f"{name:24} {row.inputs:>11,} inputs {row.seconds:>7.0f} s {rate:>7.0f}/s "
                 f"chunks {row.chunks:>3} cov {row.cov} ft {row.ft} finding {row.finding}"
