@@ -85,6 +85,9 @@ def totals(log: Path) -> dict[str, Total]:
         if entry.get("retry"):
             row.finding = None
             continue
+        if entry.get("reset"):  # the target changed: count from zero again (the old chunks stay logged)
+            out[str(entry["target"])] = Total()
+            continue
         row.inputs += int(str(entry["inputs"]))
         row.seconds += float(str(entry["seconds"]))
         row.chunks += 1
@@ -144,6 +147,7 @@ def main() -> int:
     parser.add_argument("--until", type=float, default=0, help="stop starting chunks after this many seconds")
     parser.add_argument("--only", nargs="*", help="these targets only")
     parser.add_argument("--retry", nargs="*", default=[], help="clear these targets' findings (after a fix)")
+    parser.add_argument("--reset", nargs="*", default=[], help="count these targets from zero (target changed)")
     parser.add_argument("--report", action="store_true", help="print the per-target totals and exit")
     parser.add_argument("--markdown", action="store_true", help="--report as a Markdown table")
     parser.add_argument("--log", type=Path, default=LOG)
@@ -152,6 +156,8 @@ def main() -> int:
     with args.log.open("a") as log:
         for name in args.retry:
             log.write(json.dumps({"target": name, "retry": True, "commit": commit()}) + "\n")
+        for name in args.reset:
+            log.write(json.dumps({"target": name, "reset": True, "commit": commit()}) + "\n")
     if args.report:
         if args.markdown:
             print("| target | guided inputs | chunks | seconds | execs/s | cov / ft (last chunk) | finding |")
