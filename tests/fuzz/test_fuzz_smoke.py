@@ -69,3 +69,22 @@ def test_atheris_drives_a_target(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Done 300 runs" in result.stderr
+
+
+def test_atheris_instruments_hypersio_only(tmp_path: Path) -> None:
+    """The guided run instruments the pure twin it fuzzes and no module outside hypersio (the
+    stdlib's instrumentation once cost the slow targets most of their speed)."""
+    pytest.importorskip("atheris")
+    result = subprocess.run(
+        [sys.executable, str(FUZZ / "run.py"), "ws_close", "--runs", "300", "--twin", "both", "--work", str(tmp_path)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Done 300 runs" in result.stderr
+    instrumented = [line.split()[-1] for line in result.stderr.splitlines() if line.startswith("INFO: Instrumenting ")]
+    assert "hypersio.protocol.websocket._frames_py" in instrumented, instrumented
+    assert all(name == "hypersio" or name.startswith("hypersio.") for name in instrumented), instrumented
+    assert not any(name.endswith("_c") for name in instrumented)  # compiled: nothing to instrument
