@@ -149,10 +149,13 @@ class Index:
         self.members: dict[str, Any] = {}
         self.sockets: dict[str, FakeSocket] = {}
 
-    def add(self, sid: str, session: Any, *rooms: str) -> FakeSocket:
+    def add(self, sid: str, session: Any, *rooms: str, own: bool = True) -> FakeSocket:
         member = self.members[sid] = self.twin.Member(sid)
         sock = self.sockets[sid] = FakeSocket(sid, session)
-        for room in (sid, *rooms):
+        member.own = own  # its own room is a flag of the member, not an index entry
+        for room in rooms:
+            if member.rooms is None:
+                member.rooms = set()
             member.rooms.add(room)
             self.rooms.setdefault(room, {})[sid] = member
         return sock
@@ -506,19 +509,26 @@ room_names = st.sampled_from(ROOMS + SIDS[:3])
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    memberships=st.lists(st.sets(st.sampled_from(ROOMS), max_size=4), min_size=0, max_size=len(SIDS)),
+    # A socket may join another one's own room (s0..s2), and leave its own.
+    memberships=st.lists(st.sets(room_names, max_size=4), min_size=0, max_size=len(SIDS)),
     targets=st.sets(room_names, max_size=4),
     excepts=st.sets(room_names, max_size=3),
     dead=st.sets(st.sampled_from(SIDS), max_size=3),
+    left_own=st.sets(st.sampled_from(SIDS), max_size=3),
 )
 def test_recipients_match_a_brute_force_model(
-    fanout_twin: ModuleType, memberships: list[set[str]], targets: set[str], excepts: set[str], dead: set[str]
+    fanout_twin: ModuleType,
+    memberships: list[set[str]],
+    targets: set[str],
+    excepts: set[str],
+    dead: set[str],
+    left_own: set[str],
 ) -> None:
     index = Index(fanout_twin)
     sessions = {}
     for sid, rooms in zip(SIDS, memberships):
         sessions[sid] = PlainSession()
-        index.add(sid, sessions[sid], *sorted(rooms))
+        index.add(sid, sessions[sid], *sorted(rooms - {sid}), own=sid not in left_own)
     for sid in dead:
         if sid in index.members:
             index.members[sid].alive = False
@@ -526,7 +536,8 @@ def test_recipients_match_a_brute_force_model(
     count = index.deliver([msg], to=tuple(targets), but=tuple(excepts))
 
     def rooms_of(sid: str) -> set[str]:
-        return index.members[sid].rooms
+        member = index.members[sid]
+        return set(member.rooms or ()) | ({sid} if member.own else set())
 
     expected = {
         sid
@@ -609,12 +620,54 @@ def test_adapter_defers_index_changes_made_during_a_fanout(
     assert set(world.adapter.rooms["room"]) == {"s0", "s3"}
 
 
+def test_own_rooms_are_member_flags_and_read_as_rooms(fanout_twin: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A socket's own room costs no index entry, yet reads, broadcasts and room events see it."""
+    from hypersio.adapters.memory import BroadcastOptions
+
+    world = AdapterWorld(fanout_twin, monkeypatch)
+    events: list[tuple[str, str]] = []
+    world.adapter.on("create-room", lambda room: events.append(("create", room)))
+    world.adapter.on("delete-room", lambda room: events.append(("delete", room)))
+    joins: list[tuple[str, str, bool]] = []
+    world.adapter.membership_observers.append(lambda room, sid, joined: joins.append((room, sid, joined)))
+    for sid in ("s0", "s1", "s2"):
+        world.connect(sid)
+    assert world.adapter._rooms == {} and world.adapter.sids["s0"].rooms is None  # nothing stored
+    assert events == [("create", "s0"), ("create", "s1"), ("create", "s2")]
+    assert set(world.adapter.rooms) == {"s0", "s1", "s2"} and len(world.adapter.rooms) == 3
+
+    world.adapter.add_all("s0", ["s1"])  # s0 joins the room named after s1: it exists already
+    assert events[3:] == [] and joins[-1] == ("s1", "s0", True)
+    assert set(world.adapter.rooms["s1"]) == {"s0", "s1"}
+    assert world.adapter.socket_rooms("s0") == {"s0", "s1"}
+    world.adapter.broadcast(["a"], BroadcastOptions(rooms=frozenset(("s1",))))
+    assert world.received() == {"s0": ['2["a"]'], "s1": ['2["a"]'], "s2": []}
+    world.adapter.broadcast(["b"], BroadcastOptions(rooms=frozenset(("s1", "s0"))))
+    assert world.received() == {"s0": ['2["b"]'], "s1": ['2["b"]'], "s2": []}  # s0 once
+    world.adapter.broadcast(["c"], BroadcastOptions(except_rooms=frozenset(("s1",))))
+    assert world.received() == {"s0": [], "s1": [], "s2": ['2["c"]']}
+
+    world.adapter.delete("s1", "s1")  # s1 leaves its own room, s0 is still in it
+    assert world.adapter.socket_rooms("s1") == set() and set(world.adapter.rooms["s1"]) == {"s0"}
+    assert events[3:] == [] and joins[-1] == ("s1", "s1", False)
+    world.adapter.broadcast(["d"], BroadcastOptions(rooms=frozenset(("s1",))))
+    assert world.received() == {"s0": ['2["d"]'], "s1": [], "s2": []}
+    world.disconnect("s0")  # the last one in room s1, and in its own
+    assert sorted(events[3:]) == [("delete", "s0"), ("delete", "s1")]
+    assert set(world.adapter.rooms) == {"s2"} and "s1" not in world.adapter.rooms
+    world.adapter.add_all("s1", ["s1"])  # back in its own room
+    assert events[-1] == ("create", "s1") and world.adapter.socket_rooms("s1") == {"s1"}
+    with pytest.raises(KeyError):
+        world.adapter.rooms["s0"]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     ops=st.lists(
         st.one_of(
-            st.tuples(st.just("join"), st.integers(0, 7), st.sampled_from(ROOMS)),
-            st.tuples(st.just("leave"), st.integers(0, 7), st.sampled_from(ROOMS)),
+            # room_names: a socket may also join another one's own room, or leave its own
+            st.tuples(st.just("join"), st.integers(0, 7), room_names),
+            st.tuples(st.just("leave"), st.integers(0, 7), room_names),
             st.tuples(st.just("connect"), st.integers(0, 7), st.just("")),
             st.tuples(st.just("disconnect"), st.integers(0, 7), st.just("")),
             st.tuples(
@@ -632,6 +685,15 @@ def test_adapter_matches_a_model_over_random_operations(fanout_twin: ModuleType,
     with pytest.MonkeyPatch.context() as mp:
         world = AdapterWorld(fanout_twin, mp)
         model: dict[str, set[str]] = {}  # sid -> rooms
+        # The rooms that exist according to the create-room / delete-room events.
+        existing: set[str] = set()
+
+        def created(room: str) -> None:
+            assert room not in existing, f"{room} created twice"
+            existing.add(room)
+
+        world.adapter.on("create-room", created)
+        world.adapter.on("delete-room", existing.remove)
         for n, (op, a, b) in enumerate(ops):
             if op == "emit":
                 world.adapter.broadcast([f"e{n}"], BroadcastOptions(rooms=frozenset(a), except_rooms=frozenset(b)))
@@ -659,6 +721,8 @@ def test_adapter_matches_a_model_over_random_operations(fanout_twin: ModuleType,
             for room in rooms:
                 index.setdefault(room, set()).add(sid)
         assert {room: set(group) for room, group in world.adapter.rooms.items()} == index
+        assert existing == set(index) and len(world.adapter.rooms) == len(index)
+        assert all(room in world.adapter.rooms for room in index) and "nope" not in world.adapter.rooms
         assert {s.id for s in world.adapter._iter_sockets(BroadcastOptions())} == set(model)
 
 

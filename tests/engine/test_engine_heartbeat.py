@@ -151,3 +151,43 @@ async def test_a_deadline_between_a_fired_one_and_its_successor_is_kept() -> Non
     await asyncio.sleep(0.15)
     assert fired == ["first", "second"]
     beats.close()
+
+
+async def test_bucketed_deadlines_fire_at_their_exact_times_in_order() -> None:
+    """Far deadlines are only sids in per-slot buckets, yet each fires at its own time, in order,
+    once, at its latest deadline when moved (within or across slots), never when its session closed."""
+    import random
+    from types import SimpleNamespace
+
+    from hypersio.engine.server.heartbeat import SLOT, Heartbeats
+
+    loop = asyncio.get_running_loop()
+    rng = random.Random(14)
+    sessions: dict[str, object] = {}
+    fired: list[tuple[str, float, float]] = []  # sid, deadline, loop time it ran
+    beats = Heartbeats(loop, sessions)  # type: ignore[arg-type]
+    start = loop.time()
+
+    def make(sid: str, delay: float) -> SimpleNamespace:
+        s = SimpleNamespace(id=sid, closed=False, heartbeat_at=start + delay)
+        s.on_heartbeat = lambda: fired.append((sid, s.heartbeat_at, loop.time()))
+        sessions[sid] = s
+        beats.schedule(s)  # type: ignore[arg-type]
+        return s
+
+    made = [make(f"s{i}", 0.1 + rng.random() * 0.3) for i in range(120)]  # over about 6 slots
+    assert len(beats._heap) == 0 and len(beats._buckets) >= 5  # no tuple per far deadline
+    assert beats.armed_at == min(s.heartbeat_at for s in made)
+    for s in made[:20]:  # moved within a slot or across slots, later or earlier
+        s.heartbeat_at = start + 0.1 + rng.random() * 0.3
+        beats.schedule(s)  # type: ignore[arg-type]
+    for s in made[20:30]:
+        s.closed = True
+    await asyncio.sleep(0.5)
+    expected = sorted((s.heartbeat_at, s.id) for s in made[30:] + made[:20])
+    assert [sid for sid, _, _ in fired] == [sid for _, sid in expected]  # each once, in order
+    for _, deadline, ran in fired:
+        assert deadline - 0.0011 <= ran < deadline + SLOT  # at its time (uvloop: ms resolution)
+    late = sorted(ran - deadline for _, deadline, ran in fired)
+    assert late[len(late) // 2] < SLOT / 5  # not at the end of its slot: at its own deadline
+    assert len(beats) == 0 and beats.armed_at is None

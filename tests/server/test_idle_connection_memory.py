@@ -5,7 +5,9 @@ reasons it is low, on a real server with raw WebSocket clients, so that a change
 per-connection copy or an eagerly built container back fails here instead of in a benchmark run:
 the handshake shares the request's dicts, the kept request's strings are shared between
 connections, no empty set is held per connection, and the WebSocket reader holds no bound
-methods besides the one the event loop calls on every read.
+methods besides the one the event loop calls on every read; and (second pass) a socket's own room
+has no room-index entry, its heartbeat deadline no heap tuple, and no empty dict waits for
+``socket.data``, acks or a handler closure's attributes.
 """
 
 from __future__ import annotations
@@ -86,6 +88,67 @@ async def test_idle_connections_share_their_strings_and_hold_no_spare_containers
             await asyncio.sleep(0.05)
             assert seen == [1]
             assert "hello" not in a.once_events
+            await ws1.close()
+            await ws2.close()
+    finally:
+        await sio.close()
+
+
+@pytest.mark.timeout(15)
+async def test_idle_sockets_hold_no_own_room_entry_heap_tuple_or_empty_tables() -> None:
+    """The cuts of the second pass: the own room is a flag, the heartbeat deadline a sid in a
+    bucket, ``socket.data`` and the pending-ack table are made on first use, the connection is
+    slotted, a per-socket handler closure keeps no ``__dict__``, the client address is shared."""
+    import gc
+
+    from hypersio.events.acks import _NO_PENDING
+
+    sio = hypersio.Server(ping_interval=20, ping_timeout=20)
+    sockets: list[hypersio.Socket] = []
+    closures: list[Any] = []
+
+    def on_connection(socket: hypersio.Socket) -> None:
+        def echo(*args: Any) -> None:  # a handler made per connection, as applications do
+            socket.emit("echo", *args)
+
+        socket.on("echo", echo)
+        closures.append(echo)
+        sockets.append(socket)
+
+    sio.on("connection", on_connection)
+    await sio.listen("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            (ws1, _), (ws2, _) = await _join(http, sio.engine.port), await _join(http, sio.engine.port)
+            for _ in range(100):
+                if len(sockets) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            adapter = sio.of("/").adapter
+            heartbeats = sio.engine._heartbeats
+            for socket in sockets:
+                member = adapter.sids[socket.id]
+                assert socket.id not in adapter._rooms and member.rooms is None and member.own
+                assert socket.rooms == {socket.id} and set(adapter.rooms[socket.id]) == {socket.id}
+                assert socket.acks._pending is _NO_PENDING
+                assert "_data" in vars(socket) and not isinstance(vars(socket)["_data"], dict)
+                assert not hasattr(socket.client, "__dict__")
+                session_id = socket.client.id
+                assert all(sid != session_id for _, sid in heartbeats._heap)
+                assert any(session_id in bucket.sids for bucket in heartbeats._buckets.values())
+            for fn in closures:
+                shared = (fn.__globals__, fn.__builtins__)
+                own_dicts = [r for r in gc.get_referents(fn) if isinstance(r, dict) and not any(r is d for d in shared)]
+                assert own_dicts == []  # no __dict__ was made on it
+            a, b = sockets
+            assert a.request.address == "127.0.0.1" and a.request.address is b.request.address
+            # made on first use, and then they work as before
+            a.data["user"] = 1
+            assert a.data == {"user": 1} and b.data == {}
+            a.join("lobby")
+            assert a.rooms == {a.id, "lobby"} and set(adapter.rooms) >= {a.id, b.id, "lobby"}
+            await ws1.send_str('42["echo","hi"]')
+            assert (await ws1.receive(timeout=2)).data == '42["echo","hi"]'
             await ws1.close()
             await ws2.close()
     finally:

@@ -25,13 +25,16 @@ cdef str _ANY_OUTGOING = "any_outgoing_listeners"
 cdef class Member:
     """One socket of one namespace in the room index: the entry every room of it holds.
 
-    ``rooms`` is the set of its room names. ``socket`` and the session behind it are looked up
+    ``own`` is True while the socket is in its own room (not held in the room index); ``rooms``
+    is the set of its other rooms' names, None until it joins one (see the pure twin).
+    ``socket`` and the session behind it are looked up
     (in the namespace's socket table) on the first broadcast that reaches the member, because a
     socket joins its own room before it is registered. ``alive`` turns False the moment the socket
     leaves the index, even when the removal itself waits for a running fan-out to end.
     """
 
     cdef public str sid
+    cdef public bint own
     cdef public set rooms
     cdef public object socket
     cdef public bint alive
@@ -42,7 +45,8 @@ cdef class Member:
 
     def __init__(self, str sid):
         self.sid = sid
-        self.rooms = set()
+        self.own = False
+        self.rooms = None
         self.socket = None
         self.alive = True
         self.outlet = None
@@ -51,7 +55,7 @@ cdef class Member:
         self.mark = 0
 
     def __repr__(self):
-        return f"<Member {self.sid!r} rooms={len(self.rooms)}{'' if self.alive else ' dead'}>"
+        return f"<Member {self.sid!r} rooms={len(self.rooms or ()) + self.own}{'' if self.alive else ' dead'}>"
 
     def bind(self, sock):
         """Attach the socket object (and its session) this entry stands for."""
@@ -86,61 +90,63 @@ cdef class _Fanout:
         cdef Py_ssize_t pos = 0
         cdef PyObject* key
         cdef PyObject* value
-        cdef Member m
+        while PyDict_Next(group, &pos, &key, &value):
+            self.reach(<Member?><object>value, check, stamp)
+        return 0
+
+    cdef inline int reach(self, Member m, bint check, bint stamp) except -1:
+        # One member of a visited room: skip it (stamped, excluded, gone) or send it the message.
         cdef Outlet outlet
         cdef CorkedWriter w
         cdef PyObject* listeners
         cdef set seen = self.seen
-        cdef uint64_t epoch = self.epoch
         cdef bint is_volatile = self.is_volatile
-        while PyDict_Next(group, &pos, &key, &value):
-            m = <Member?><object>value
-            if check:
-                if seen is None:
-                    if m.mark == epoch:
-                        continue
-                elif id(m) in seen:
-                    continue
-            if stamp:
-                if seen is None:
-                    m.mark = epoch
-                else:
-                    seen.add(id(m))
-            if not m.alive:
-                continue
-            if m.socket is None:
-                sock = self.sockets.get(m.sid)
-                if sock is None:
-                    continue
-                m.bind(sock)
-            if self.on_client is not None:
-                self.on_client(m.socket, self.ack_id)
-            if m.socket_dict is not None:
-                listeners = PyDict_GetItem(m.socket_dict, _ANY_OUTGOING)
-                if listeners != NULL and (<object>listeners):
-                    self._notify(m.socket)
-            elif getattr(m.socket, _ANY_OUTGOING, None):
+        if check:
+            if seen is None:
+                if m.mark == self.epoch:
+                    return 0
+            elif id(m) in seen:
+                return 0
+        if stamp:
+            if seen is None:
+                m.mark = self.epoch
+            else:
+                seen.add(id(m))
+        if not m.alive:
+            return 0
+        if m.socket is None:
+            sock = self.sockets.get(m.sid)
+            if sock is None:
+                return 0
+            m.bind(sock)
+        if self.on_client is not None:
+            self.on_client(m.socket, self.ack_id)
+        if m.socket_dict is not None:
+            listeners = PyDict_GetItem(m.socket_dict, _ANY_OUTGOING)
+            if listeners != NULL and (<object>listeners):
                 self._notify(m.socket)
-            if m.fast:
-                outlet = <Outlet>m.outlet
-                if outlet.closed:
-                    pass
-                elif outlet.ws_out is not None:
-                    w = outlet.ws_out
-                    if self.frame is None and self.frames is None:
-                        self._build_frames()
-                    if self.frames is None:
-                        w.append_frame(self.frame, is_volatile)
-                    else:
-                        for frame in self.frames:
-                            w.append_frame(<bytes?>frame, is_volatile)
+        elif getattr(m.socket, _ANY_OUTGOING, None):
+            self._notify(m.socket)
+        if m.fast:
+            outlet = <Outlet>m.outlet
+            if outlet.closed:
+                pass
+            elif outlet.ws_out is not None:
+                w = outlet.ws_out
+                if self.frame is None and self.frames is None:
+                    self._build_frames()
+                if self.frames is None:
+                    w.append_frame(self.frame, is_volatile)
                 else:
-                    for msg in self.prepared:
-                        outlet.send_prepared(msg, is_volatile)
+                    for frame in self.frames:
+                        w.append_frame(<bytes?>frame, is_volatile)
             else:
                 for msg in self.prepared:
-                    m.outlet.send_prepared(msg, is_volatile)
-            self.count += 1
+                    outlet.send_prepared(msg, is_volatile)
+        else:
+            for msg in self.prepared:
+                m.outlet.send_prepared(msg, is_volatile)
+        self.count += 1
         return 0
 
     cdef int _build_frames(self) except -1:
@@ -170,7 +176,9 @@ def deliver(dict rooms, dict members, target_rooms, except_rooms, dict sockets, 
     cdef PyObject* value
     cdef Py_ssize_t pos
     cdef dict group
+    cdef PyObject* own
     cdef bint excluding = bool(except_rooms)
+    cdef bint several
     if PyList_GET_SIZE(prepared) != 1:
         is_volatile = False
     state.prepared = prepared
@@ -200,18 +208,24 @@ def deliver(dict rooms, dict members, target_rooms, except_rooms, dict sockets, 
                             m.mark = state.epoch
                         else:
                             state.seen.add(id(m))
+                own = PyDict_GetItem(members, room)
+                if own is not NULL and (<Member?><object>own).own:
+                    if state.seen is None:
+                        (<Member>own).mark = state.epoch
+                    else:
+                        state.seen.add(id(<object>own))
         if not target_rooms:
             state.visit(members, excluding, False)
-        elif len(target_rooms) == 1:
-            for room in target_rooms:
-                found = rooms.get(room)
-                if found:
-                    state.visit(<dict?>found, excluding, False)
         else:
+            # One room: its own member and its index entry are disjoint, no stamps needed.
+            several = len(target_rooms) != 1
             for room in target_rooms:
+                own = PyDict_GetItem(members, room)
+                if own is not NULL and (<Member?><object>own).own:
+                    state.reach(<Member>own, several or excluding, several)
                 found = rooms.get(room)
                 if found:
-                    state.visit(<dict?>found, True, True)
+                    state.visit(<dict?>found, several or excluding, several)
         return state.count
     finally:
         _depth -= 1
@@ -227,6 +241,8 @@ def leave_rooms(dict rooms, Member member, Py_ssize_t limit, list left=None, lis
     cdef Py_ssize_t done = 0
     cdef PyObject* found
     cdef PyObject* entry
+    if mine is None:  # only its own room, which the adapter handles
+        return 0
     while PySet_GET_SIZE(mine) and done < limit:
         room = PySet_Pop(mine)
         done += 1

@@ -26,7 +26,10 @@ __all__ = ["Member", "deliver", "leave_rooms"]
 class Member:
     """One socket of one namespace in the room index: the entry every room of it holds.
 
-    ``rooms`` is the set of its room names. ``socket`` and the session behind it are looked up
+    ``own`` is True while the socket is in its own room (the one named by its id), which the room
+    index does not hold an entry for: a one-entry dict and a set per socket were most of what an
+    idle connection cost the adapter. ``rooms`` is the set of its other rooms' names, None until
+    it joins one. ``socket`` and the session behind it are looked up
     (in the namespace's socket table) on the first broadcast that reaches the member, because a
     socket joins its own room before it is registered. ``alive`` turns False the moment the socket
     leaves the index, even when the removal itself waits for a running fan-out to end.
@@ -34,11 +37,12 @@ class Member:
     of the last fan-out that reached or excluded it) are the walk's own bookkeeping.
     """
 
-    __slots__ = ("sid", "rooms", "socket", "alive", "outlet", "socket_dict", "mark")
+    __slots__ = ("sid", "own", "rooms", "socket", "alive", "outlet", "socket_dict", "mark")
 
     def __init__(self, sid: str) -> None:
         self.sid = sid
-        self.rooms: set[str] = set()
+        self.own = False
+        self.rooms: set[str] | None = None
         self.socket: Any = None
         self.alive = True
         self.outlet: Any = None
@@ -46,7 +50,7 @@ class Member:
         self.mark = 0
 
     def __repr__(self) -> str:
-        return f"<Member {self.sid!r} rooms={len(self.rooms)}{'' if self.alive else ' dead'}>"
+        return f"<Member {self.sid!r} rooms={len(self.rooms or ()) + self.own}{'' if self.alive else ' dead'}>"
 
     def bind(self, sock: SocketView) -> None:
         """Attach the socket object (and its session) this entry stands for."""
@@ -83,7 +87,8 @@ def deliver(
     """Send the prepared messages to every member the rooms select; returns how many were reached.
 
     ``rooms`` maps a room to its members by sid, ``members`` is every member of the namespace
-    (the target when ``target_rooms`` is empty), ``except_rooms`` are skipped, ``sockets`` is the
+    (the target when ``target_rooms`` is empty; a room named by a member's sid also holds that
+    member while its ``own`` flag is set), ``except_rooms`` are skipped, ``sockets`` is the
     namespace's sid -> socket table (a dict; to bind new members), each socket a
     :class:`~hypersio.adapters.base.SocketView`. For each recipient, in this order:
     ``on_client(socket, ack_id)`` when given, the socket's outgoing any-listeners with
@@ -113,19 +118,26 @@ def deliver(
                             m.mark = epoch
                         else:
                             seen.add(id(m))
+                own = members.get(room)
+                if own is not None and own.own:
+                    if seen is None:
+                        own.mark = epoch
+                    else:
+                        seen.add(id(own))
         state = _Fanout(prepared, is_volatile, data, on_client, ack_id, sockets)
         if not target_rooms:
             _visit(state, members, bool(except_rooms), False, epoch, seen)
-        elif len(target_rooms) == 1:
-            for room in target_rooms:
-                group = rooms.get(room)
-                if group:
-                    _visit(state, group, bool(except_rooms), False, epoch, seen)
         else:
+            # One room: its own member and its index entry are disjoint, no stamps needed.
+            several = len(target_rooms) != 1
+            check = several or bool(except_rooms)
             for room in target_rooms:
+                own = members.get(room)
+                if own is not None and own.own:
+                    _visit(state, {room: own}, check, several, epoch, seen)
                 group = rooms.get(room)
                 if group:
-                    _visit(state, group, True, True, epoch, seen)
+                    _visit(state, group, check, several, epoch, seen)
         return state.count
     finally:
         _depth -= 1
@@ -215,13 +227,16 @@ def leave_rooms(
 ) -> int:
     """Take ``member`` out of at most ``limit`` of its rooms; return how many it still has.
 
-    Each room is popped from ``member.rooms`` and, in ``rooms``, the room's entry for the
+    (Its own room is not in ``rooms``: the adapter clears ``member.own`` itself.) Each room is
+    popped from ``member.rooms`` and, in ``rooms``, the room's entry for the
     member's sid is deleted only when it is this very member (a socket recovered under the
     same sid may have joined again meanwhile); a room left empty is deleted too and appended to
     ``emptied`` when given, every room left to ``left`` when given. The adapter calls it in
     slices for a socket in very many rooms, so that its disconnect does not hold the loop.
     """
     mine = member.rooms
+    if not mine:
+        return 0
     sid = member.sid
     done = 0
     while mine and done < limit:

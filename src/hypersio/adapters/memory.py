@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from hypersio.adapters.base import BroadcastOptions, NamespaceView, OnClient, RemoteAcks, SocketView
@@ -42,14 +42,64 @@ def _run_listener(handler: Callable[..., Any], *args: Any) -> None:
         logging.getLogger("hypersio").exception("error in an adapter room event listener %r", handler)
 
 
+class RoomIndex(Mapping[str, dict[str, Member]]):
+    """``adapter.rooms``: every room of the namespace -> its members by socket id (read-only).
+
+    The adapter stores a socket's own room (the one named by its id) as a flag on its member
+    rather than as a one-entry dict plus a set entry (about 400 bytes per idle connection, issue
+    14); this view puts those rooms back, so readers see every room as before. A room holding an
+    own member is returned as a new dict; other rooms are the adapter's live dicts (do not change them).
+    """
+
+    __slots__ = ("_rooms", "_sids")
+
+    def __init__(self, rooms: dict[str, dict[str, Member]], sids: dict[str, Member]) -> None:
+        self._rooms = rooms
+        self._sids = sids
+
+    def __getitem__(self, room: str) -> dict[str, Member]:
+        group = self._rooms.get(room)
+        own = self._sids.get(room)
+        if own is not None and own.own:
+            merged = {room: own}
+            if group:
+                merged.update(group)
+            return merged
+        if group is None:
+            raise KeyError(room)
+        return group
+
+    def __contains__(self, room: object) -> bool:
+        if room in self._rooms:
+            return True
+        own = self._sids.get(room) if isinstance(room, str) else None
+        return own is not None and bool(own.own)
+
+    def __iter__(self) -> Iterator[str]:
+        rooms = self._rooms
+        yield from list(rooms)
+        for sid, member in list(self._sids.items()):
+            if member.own and sid not in rooms:
+                yield sid
+
+    def __len__(self) -> int:
+        rooms = self._rooms
+        return len(rooms) + sum(1 for sid, m in self._sids.items() if m.own and sid not in rooms)
+
+    def __repr__(self) -> str:
+        return f"RoomIndex({ {room: sorted(group) for room, group in self.items()}!r})"
+
+
 class InMemoryAdapter:
     """Rooms and broadcasts of one namespace inside this process.
 
-    ``sids`` maps a socket id to its :class:`~hypersio.adapters.rooms.Member` (``member.rooms`` is the
-    set of its rooms); ``rooms`` maps a room to its members by socket id. Every socket is in the
-    room named by its own id, which is how ``sio.to(sid)`` reaches it. A member is one object
-    shared by all rooms of its socket, so the fan-out can deduplicate several rooms by stamping
-    members instead of building a set per broadcast.
+    ``sids`` maps a socket id to its :class:`~hypersio.adapters.rooms.Member`; ``rooms`` (a
+    :class:`RoomIndex`) maps a room to its members by socket id. Every socket is in the room
+    named by its own id, which is how ``sio.to(sid)`` reaches it: that membership is the member's
+    ``own`` flag, and ``member.rooms`` (None until it has some) holds its other rooms, which the
+    index ``_rooms`` maps to their members. A member is one object shared by all rooms of its
+    socket, so the fan-out can deduplicate several rooms by stamping members instead of building
+    a set per broadcast.
     """
 
     #: Set by subclasses that want :meth:`room_created` and :meth:`room_deleted` called (a sharded
@@ -58,8 +108,10 @@ class InMemoryAdapter:
 
     def __init__(self, nsp: NamespaceView) -> None:
         self.nsp = nsp
-        self.rooms: dict[str, dict[str, Member]] = {}
+        # Every room but the sockets' own ones (see the class docstring): what the fan-out walks.
+        self._rooms: dict[str, dict[str, Member]] = {}
         self.sids: dict[str, Member] = {}
+        self.rooms = RoomIndex(self._rooms, self.sids)
         #: Called as ``observer(room, sid, joined)`` on every membership change (the admin UI's
         #: room_joined/room_left); empty, a join or a leave pays one truth test.
         self.membership_observers: list[Callable[[str, str, bool], None]] = []
@@ -85,22 +137,33 @@ class InMemoryAdapter:
             rooms = list(rooms)
             self._deferred.append(lambda: self.add_all(sid, rooms))
             return
-        member = self.sids.get(sid)
+        sids = self.sids
+        member = sids.get(sid)
         if member is None:
-            member = self.sids[sid] = Member(sid)
-        mine = member.rooms
+            member = sids[sid] = Member(sid)
         observers = self.membership_observers
+        index = self._rooms
         for room in rooms:
-            if room in mine:
-                continue
-            mine.add(room)
-            group = self.rooms.get(room)
-            if group is None:
-                self.rooms[room] = {sid: member}
-                if self.watch_rooms:
+            if room == sid:
+                if member.own:
+                    continue
+                member.own = True  # the own room: a flag, not an index entry
+                if self.watch_rooms and room not in index:
                     self.room_created(room)
             else:
-                group[sid] = member
+                mine = member.rooms
+                if mine is None:
+                    mine = member.rooms = set()
+                elif room in mine:
+                    continue
+                mine.add(room)
+                group = index.get(room)
+                if group is None:
+                    index[room] = {sid: member}
+                    if self.watch_rooms and not self._has_own(room):
+                        self.room_created(room)
+                else:
+                    group[sid] = member
             if observers:
                 for observer in observers:
                     observer(room, sid, True)
@@ -111,10 +174,20 @@ class InMemoryAdapter:
             self._deferred.append(lambda: self.delete(sid, room))
             return
         member = self.sids.get(sid)
-        if member is None or room not in member.rooms:
+        if member is None:
             return
-        member.rooms.discard(room)
-        self._drop(room, sid)
+        if room == sid:
+            if not member.own:
+                return
+            member.own = False
+            if self.watch_rooms and room not in self._rooms:
+                self.room_deleted(room)
+        else:
+            mine = member.rooms
+            if mine is None or room not in mine:
+                return
+            mine.discard(room)
+            self._drop(room, sid)
         for observer in self.membership_observers:
             observer(room, sid, False)
 
@@ -132,7 +205,19 @@ class InMemoryAdapter:
         if member is None or self.sids.get(sid) is not member:
             return
         del self.sids[sid]
+        if member.own:
+            # Its own room goes first, at once (it is a flag); the others over the slices.
+            member.own = False
+            if self.watch_rooms and sid not in self._rooms and not self._has_own(sid):
+                self.room_deleted(sid)
+            for observer in self.membership_observers:
+                observer(sid, sid, False)
         self._leave_slice(member)
+
+    def _has_own(self, room: str) -> bool:
+        # True when ``room`` is the own room of a socket still in it (then it exists without an entry).
+        member = self.sids.get(room)
+        return member is not None and bool(member.own)
 
     def _leave_slice(self, member: Member) -> None:
         # The member is dead (skipped by every fan-out) and out of ``sids``: what is left is
@@ -143,10 +228,11 @@ class InMemoryAdapter:
         observers = self.membership_observers
         left: list[str] | None = [] if observers else None
         emptied: list[str] | None = [] if self.watch_rooms else None
-        remaining = _leave_rooms(self.rooms, member, LEAVE_SLICE, left, emptied)
+        remaining = _leave_rooms(self._rooms, member, LEAVE_SLICE, left, emptied)
         if emptied:
             for room in emptied:
-                self.room_deleted(room)
+                if not self._has_own(room):  # a socket's own room still holds that socket
+                    self.room_deleted(room)
         if left:
             sid = member.sid
             for room in left:
@@ -159,12 +245,12 @@ class InMemoryAdapter:
                 self._leave_slice(member)
 
     def _drop(self, room: str, sid: str) -> None:
-        group = self.rooms.get(room)
+        group = self._rooms.get(room)
         if group is not None:
             group.pop(sid, None)
             if not group:
-                del self.rooms[room]
-                if self.watch_rooms:
+                del self._rooms[room]
+                if self.watch_rooms and not self._has_own(room):
                     self.room_deleted(room)
 
     def room_created(self, room: str) -> None:
@@ -199,24 +285,35 @@ class InMemoryAdapter:
             _run_listener(handler, room, sid)
 
     def socket_rooms(self, sid: str) -> set[str] | None:
-        """The rooms of socket ``sid`` (the live set; copy before changing it), or None."""
+        """The rooms of socket ``sid`` (a new set, its own room included while it is in it), or None."""
         member = self.sids.get(sid)
-        return member.rooms if member is not None else None
+        if member is None:
+            return None
+        rooms = set(member.rooms) if member.rooms else set()
+        if member.own:
+            rooms.add(sid)
+        return rooms
+
+    def _room_sids(self, room: str) -> Iterable[str]:
+        # The sids in ``room``: its index entry, plus the socket whose own room it is.
+        group = self._rooms.get(room)
+        if self._has_own(room):
+            return (room, *group) if group else (room,)
+        return group if group is not None else ()
 
     # --- selecting sockets --------------------------------------------------------------------
 
     def _iter_sockets(self, opts: BroadcastOptions) -> Iterator[SocketView]:
         """The connected sockets ``opts`` selects (a snapshot: safe to change rooms meanwhile)."""
-        rooms = self.rooms
         excluded: set[str] = set()
         for room in opts.except_rooms:
-            excluded.update(rooms.get(room, ()))
+            excluded.update(self._room_sids(room))
         if not opts.rooms:
             candidates: Iterable[str] = list(self.sids)
         else:
             chosen: dict[str, None] = {}
             for room in opts.rooms:
-                chosen.update(dict.fromkeys(rooms.get(room, ())))
+                chosen.update(dict.fromkeys(self._room_sids(room)))
             candidates = list(chosen)
         sockets = self.nsp.sockets
         for sid in candidates:
@@ -282,7 +379,7 @@ class InMemoryAdapter:
         self._delivering += 1
         try:
             delivered: int = _fanout_deliver(
-                self.rooms,
+                self._rooms,
                 self.sids,
                 opts.rooms,
                 opts.except_rooms,

@@ -150,7 +150,14 @@ def handler_shape(fn: Callable[..., Any]) -> tuple[int, bool, bool]:
         bound = 1
     # A plain function with no attributes has no __wrapped__/__signature__ for inspect to follow,
     # so its code object is the whole truth (and a handler built per connection costs nothing).
-    if type(target) is FunctionType and not target.__dict__:
+    # (Reading ``__dict__`` would create an empty dict on the function, 64 bytes per handler
+    # closure, so the attributes inspect follows are looked up instead.)
+    if (
+        type(target) is FunctionType
+        and getattr(target, "__wrapped__", None) is None
+        and getattr(target, "__signature__", None) is None
+        and getattr(target, "_partialmethod", None) is None
+    ):
         code = target.__code__
         flags = code.co_flags
         return (code.co_argcount - bound, bool(flags & _CO_VARARGS), bool(flags & _CO_COROUTINE))
@@ -274,6 +281,11 @@ class _Pending:
         self.timer = timer
 
 
+# The pending table of every registry that has registered nothing yet: only read, never written
+# (``register`` swaps in a dict of its own first).
+_NO_PENDING: dict[int, _Pending] = {}
+
+
 class PendingAcks:
     """The acks one socket is waiting for: id → what to do when the answer (or no answer) comes.
 
@@ -287,7 +299,9 @@ class PendingAcks:
 
     def __init__(self, ids: Iterator[int] | None = None) -> None:
         self._ids = ids if ids is not None else itertools.count()
-        self._pending: dict[int, _Pending] = {}
+        # The shared empty table until the first ack is registered: a socket that never waits
+        # for an ack (most of an idle server's) does not pay ~64 bytes for an empty dict.
+        self._pending: dict[int, _Pending] = _NO_PENDING
         self.latency_observer: Callable[[float], None] | None = None
         # Made on the first measured ack: an empty dict per socket would cost ~64 bytes each.
         self._started: dict[int, float] | None = None
@@ -321,7 +335,10 @@ class PendingAcks:
         timer = None
         if timeout is not None:
             timer = asyncio.get_running_loop().call_later(timeout, self._expire, ack_id)
-        self._pending[ack_id] = _Pending(on_ack, on_error, timer)
+        pending = self._pending
+        if pending is _NO_PENDING:
+            pending = self._pending = {}
+        pending[ack_id] = _Pending(on_ack, on_error, timer)
         if self.latency_observer is not None:
             if self._started is None:
                 self._started = {}
@@ -400,7 +417,7 @@ class PendingAcks:
         Entries without an error handler (plain callbacks without timeout) are dropped: their
         callback is never called, as in socket.io.
         """
-        pending, self._pending = self._pending, {}
+        pending, self._pending = self._pending, _NO_PENDING
         if self._started:
             self._started.clear()
         for entry in pending.values():

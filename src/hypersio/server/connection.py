@@ -42,6 +42,30 @@ class Connection:
     ``sockets`` keep their identity for the connection's life (the incoming dispatch resolved them once).
     """
 
+    # Slotted: an idle server holds one Connection per client, and its attribute values array
+    # plus the per-instance dict machinery cost more than the slots (issue 14).
+    __slots__ = (
+        "session",
+        "id",
+        "decoder",
+        "sockets",
+        "_connecting",
+        "closed",
+        "logger",
+        "_parser",
+        "_on_connect",
+        "_on_closed",
+        "_on_joined",
+        "joined",
+        "_close_reason",
+        "close_reason",
+        "_connect_timer",
+        "_duplicate_connects",
+        "_budget",
+        "_unfinished",
+        "_route",
+    )
+
     def __init__(
         self,
         session: Any,

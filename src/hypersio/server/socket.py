@@ -264,6 +264,10 @@ def _build_handshake(session: Any, auth: Any) -> Handshake:
     )
 
 
+#: ``Socket._data`` until the application first reads ``socket.data``.
+_NO_DATA: Any = object()
+
+
 class Socket(EventEmitter):
     """A client connected to one namespace (see the module docstring and API.md "Socket").
 
@@ -282,7 +286,9 @@ class Socket(EventEmitter):
         self.client = conn
         self.session: Any = conn.session
         self.handshake = _build_handshake(conn.session, auth)
-        self.data: Any = {}
+        # ``data`` is made on first use (the property below): an idle socket whose application
+        # never touches it does not hold an empty dict (64 bytes).
+        self._data: Any = _NO_DATA
         self.connected = False
         self.recovered = False
         self.acks = PendingAcks(nsp.ack_ids)
@@ -300,7 +306,7 @@ class Socket(EventEmitter):
         if saved is not None:
             self.id: str = saved.sid
             self.pid: str | None = saved.pid
-            self.data = saved.data
+            self._data = saved.data
             self.recovered = True
         else:
             self.id = new_sid()
@@ -309,6 +315,19 @@ class Socket(EventEmitter):
 
     def __repr__(self) -> str:
         return f"<Socket id={self.id!r} nsp={self.nsp.name!r} connected={self.connected}>"
+
+    @property
+    def data(self) -> Any:
+        """Arbitrary data of the application for this socket (a dict unless replaced), shared
+        with ``fetch_sockets`` and kept across a recovered connection, as socket.io's ``socket.data``."""
+        data = self._data
+        if data is _NO_DATA:
+            data = self._data = {}
+        return data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value
 
     @property
     def rooms(self) -> set[str]:

@@ -302,7 +302,9 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
-            self.address, self.port = str(peer[0]), int(peer[1])
+            # Interned: the kept handshake request interns its copy, and clients behind one
+            # address (a proxy, a load balancer) then share one string (issue 14).
+            self.address, self.port = sys.intern(str(peer[0])), int(peer[1])
         # The transport pauses us past high_water; we close past hard_limit ourselves.
         transport.set_write_buffer_limits(high=self.high_water)  # type: ignore[attr-defined]
         self.handler.connection_opened(self)

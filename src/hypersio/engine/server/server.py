@@ -14,7 +14,7 @@ import ipaddress
 import secrets
 import signal
 import socket as _socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, KeysView
 from typing import Any
 
 from hypersio.engine.budget import DEFAULT_MAX_BUFFERED_OUTPUT, DEFAULT_MAX_UNFINISHED_INPUT
@@ -204,7 +204,9 @@ class Server:
         if cookie:
             self._response_hooks().cookie = cookie
         self._sessions: dict[str, Session] = {}
-        self._connections: set[HttpConnection] = set()
+        # A dict used as an ordered set: at 20,000 connections a set's table (grown 4x at a time,
+        # 16 bytes a slot) costs about 100 bytes per connection, a dict's about 35 (issue 14).
+        self._connections: dict[HttpConnection, None] = {}
         # Bound once and shared by every session (a bound method per session costs ~70 bytes each).
         self._on_session_closed = self._forget
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by listen()
@@ -315,9 +317,9 @@ class Server:
         return self._sessions
 
     @property
-    def connections(self) -> set[HttpConnection]:
-        """The open client connections, HTTP or WebSocket (read it, do not modify it)."""
-        return self._connections
+    def connections(self) -> KeysView[HttpConnection]:
+        """The open client connections, HTTP or WebSocket (a live set-like view)."""
+        return self._connections.keys()
 
     async def listen(self, host: str = "127.0.0.1", port: int = 0, ssl: Any = None) -> None:
         """Bind and start serving in the running loop; returns once bound (see :attr:`port`)."""
@@ -495,11 +497,11 @@ class Server:
             conn.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             conn.close_after_flush()
             return
-        self._connections.add(conn)
+        self._connections[conn] = None
 
     def connection_closed(self, conn: HttpConnection) -> None:
         """A client connection is gone (``RequestHandler``)."""
-        self._connections.discard(conn)
+        self._connections.pop(conn, None)
 
     def handle_request(self, conn: HttpConnection, req: Request) -> None:
         """Route a complete HTTP request (``RequestHandler``): a poll or POST of a session, a
