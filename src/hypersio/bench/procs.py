@@ -48,12 +48,34 @@ def source_addresses(clients: int, per_address: int = 10_000) -> list[str]:
     return [f"127.0.0.{2 + i}" for i in range(count)]
 
 
-def cpu_seconds(pid: int | str = "self") -> float:
-    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
+def _user_system(pid: int | str) -> tuple[float, float]:
+    """utime and stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
     with open(f"/proc/{pid}/stat", "rb") as f:
         raw = f.read()
     fields = raw[raw.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
+    return sum(_user_system(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float, int]:
+    """(user seconds, system seconds, read + write syscalls) of process ``pid`` so far, from
+    /proc/<pid>/stat and /proc/<pid>/io: the split of a server's CPU between its own code and the
+    kernel, and its syscall count (0 where /proc/<pid>/io cannot be read)."""
+    user, system = _user_system(pid)
+    calls = 0
+    try:
+        with open(f"/proc/{pid}/io", "rb") as f:
+            for line in f:
+                if line.startswith((b"syscr:", b"syscw:")):
+                    calls += int(line.split()[1])
+    except OSError:
+        pass
+    return user, system, calls
 
 
 def rss_bytes(pid: int | str = "self") -> int:

@@ -43,6 +43,7 @@ from hypersio.bench.loadgen import (
     rss_bytes,
     source_addresses,
 )
+from hypersio.bench.procs import cpu_split
 
 Say = Callable[[str], None]
 
@@ -514,25 +515,6 @@ def run_acks(
 def idle_workers(clients: int) -> int:
     """Load-generator processes needed to hold ``clients`` connections under this machine's fd limit."""
     return max(1, -(-clients // connection_capacity()))
-
-
-def cpu_split(pid: int) -> tuple[float, float, int]:
-    """(user seconds, system seconds, read + write syscalls) of process ``pid`` so far, from
-    /proc/<pid>/stat and /proc/<pid>/io: the split of a server's CPU between its own code and the
-    kernel, and its syscall count (0 where /proc/<pid>/io cannot be read)."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        raw = f.read()
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    calls = 0
-    try:
-        with open(f"/proc/{pid}/io", "rb") as f:
-            for line in f:
-                if line.startswith((b"syscr:", b"syscw:")):
-                    calls += int(line.split()[1])
-    except OSError:
-        pass
-    return int(fields[11]) / tick, int(fields[12]) / tick, calls
 
 
 def run_idle(
