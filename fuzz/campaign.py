@@ -36,6 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import run  # noqa: E402
 import targets  # noqa: E402
 
 LOG = HERE / "campaign.jsonl"
@@ -212,6 +213,7 @@ def main() -> int:
                 entry.update(result)
                 entry["execs_per_s"] = round(int(str(result["inputs"])) / seconds) if seconds else 0
                 entry["parallel"] = len(running)
+                entry["max_len"] = run.max_len(name)
                 entry["at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
                 if proc.returncode != 0 and not result["finding"]:
                     entry["finding"] = f"exit code {proc.returncode}, see {out}"
