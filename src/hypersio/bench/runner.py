@@ -467,10 +467,14 @@ def run_acks(
     parser: str = "json",
     batch: int = 0,
     say: Say = print,
+    on_phase: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Request/response: every client emits ``echo`` with an ack for ``seconds``, in a closed loop
     (``batch`` 0: one request in flight per client, so one read and one write syscall per ack on
-    each side), or pipelined (``batch`` requests per write, two batches in flight per client)."""
+    each side), or pipelined (``batch`` requests per write, two batches in flight per client).
+
+    ``on_phase(pid)`` is called with the server's pid just before the measured phase starts (a
+    profiler attaches there: ``benchmarks/perf_acks.py``); it must return at once."""
     result: dict[str, Any] = {"server": spec.name, "clients": clients}
     server = ServerProcess(spec, parser=parser)
     with _scenario(server, gen, result):
@@ -484,6 +488,8 @@ def run_acks(
         def tick(elapsed: float) -> None:
             say(f"  [{spec.name}] {elapsed:4.0f}s  acks {gen.progress():,}")
 
+        if on_phase is not None:
+            on_phase(server.pid)
         after = gen.call(
             "acks",
             [{"seconds": seconds, "clients": n, "batch": batch} for n in per_worker],
