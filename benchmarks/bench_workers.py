@@ -64,6 +64,7 @@ from hypersio.bench.loadgen import (
     raise_fd_limit,
     upgrade_request,
 )
+from hypersio.bench.procs import machine_cpu
 from hypersio.bench.runner import _latencies, describe_build, fmt_rate, free_port, percentile
 from run_all import median_of, ratio, render, status
 
@@ -248,21 +249,12 @@ class Served:
         self.log.close()
 
 
-def machine_busy() -> tuple[float, float]:
-    """CPU seconds the whole machine spent busy so far, and in softirq (/proc/stat). Busy is all
-    but idle, iowait and niced time: niced work (other users' background jobs) yields to the
-    benchmark. Softirq is mostly the loopback's TCP, which no process is charged for."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:9]]
-    tick = os.sysconf("SC_CLK_TCK")
-    return (sum(fields) - fields[1] - fields[3] - fields[4]) / tick, fields[6] / tick
-
-
 def snapshot(pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds of each named process now, of the machine under ``"machine"``, and the wall
     clock under ``"t"``."""
-    busy, softirq = machine_busy()
-    out = {"t": time.time(), "machine": busy, "softirq": softirq}
+    # Niced work (other users' background jobs) yields to the benchmark: it is not counted as busy.
+    machine = machine_cpu()
+    out = {"t": time.time(), "machine": machine.busy - machine.nice, "softirq": machine.softirq}
     for name, pid in pids.items():
         try:
             out[name] = cpu_seconds(pid)

@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
-from hypersio.bench.latency import machine_busy
 from hypersio.bench.loadgen import ControlClient, LoadGenerator, cpu_seconds, raise_fd_limit
+from hypersio.bench.procs import machine_cpu
 from hypersio.bench.runner import ServerProcess, ServerSpec, describe_build, percentile
 from hypersio.bench.soak import SoakWorker
 
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         )
         before = gen.call("soak_start", {})
-        cpu0, m0, t0 = server.cpu(), machine_busy(), time.time()
+        cpu0, m0, t0 = server.cpu(), machine_cpu(), time.time()
         samples: list[tuple[float, int]] = []
         next_sample = t0
         while time.time() < t0 + seconds:
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                     break
             pump(ctl, timeout=min(1.0, max(0.01, next_sample - time.time())))
         samples.append((time.time() - t0, server.rss()))
-        cpu1, m1, t1 = server.cpu(), machine_busy(), time.time()
+        cpu1, m1, t1 = server.cpu(), machine_cpu(), time.time()
         quiet = gen.call("soak_quiesce", {"timeout": 30.0}, timeout=60)
         ctl.emit("soak_stop")
         final = None
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"CPU                 server {100.0 * (cpu1 - cpu0) / span:.0f}%, client processes "
         + "/".join(f"{p:.0f}" for p in gen_cpu)
-        + f"%, whole machine {100.0 * (m1[0] - m0[0]) / span:.0f}% (100 per core); driver {cpu_seconds():.1f} s"
+        + f"%, whole machine {100.0 * (m1.busy - m0.busy) / span:.0f}% (100 per core); driver {cpu_seconds():.1f} s"
     )
     print(f"checks              {'ALL PASSED' if not failures else 'FAILED'}")
     for f in failures:

@@ -12,11 +12,11 @@ Used by benchmarks/bench_latency.py and the ``latency`` scenario of benchmarks/r
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from hypersio.bench.loadgen import ControlClient, LoadGenerator
+from hypersio.bench.procs import MachineCPU, machine_cpu
 from hypersio.bench.runner import (
     Say,
     ServerProcess,
@@ -27,17 +27,6 @@ from hypersio.bench.runner import (
     connect_clients,
     percentile,
 )
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from the first line of /proc/stat;
-    the difference of two readings tells whether other processes were competing for the cores."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    tick = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
-    return (total - idle) / tick, total / tick
 
 
 def run_latency(
@@ -99,7 +88,7 @@ def run_latency(
             ctl.sock.settimeout(1.0)
             before: list[dict[str, Any]] | None = None
             cpu0 = t0 = 0.0
-            machine0 = (0.0, 0.0)
+            machine0 = MachineCPU(0.0, 0.0, 0.0, 0.0)
             done: dict[str, Any] | None = None
             last_progress, last_t = 0, t_start
             limit = t_start + warmup + seconds + 60.0
@@ -108,7 +97,7 @@ def run_latency(
                 if before is None and now >= t_start + warmup:
                     before = gen.call("clear_latencies", {})
                     cpu0, t0 = server.cpu(), time.time()
-                    machine0 = machine_busy()
+                    machine0 = machine_cpu()
                 if now > limit:
                     raise TimeoutError("the server never answered 'done'")
                 try:
@@ -119,7 +108,7 @@ def run_latency(
                     last_progress, last_t = progress, now
                     say(f"  [{spec.name}] {now - t_start:4.0f}s  delivered {progress:,}  ({rate / 1000:,.1f}k/s)")
             cpu1, t1 = server.cpu(), time.time()
-            machine1 = machine_busy()
+            machine1 = machine_cpu()
             if before is None:  # the server ended before the warm-up did (it cannot, but be exact)
                 raise RuntimeError("the tick run ended within the warm-up")
             after = gen.call("wait", {"count": done["count"], "rooms": rooms, "deadline": time.time() + 10.0})
@@ -145,7 +134,7 @@ def run_latency(
                 late_max_ms=1e3 * late[-1] if late else float("nan"),
                 server_cpu_pct=100.0 * (cpu1 - cpu0) / max(1e-9, t1 - t0),
                 # every core's busy time, in % of one core like the others (200 = two cores)
-                machine_cpu_pct=100.0 * (machine1[0] - machine0[0]) / max(1e-9, t1 - t0),
+                machine_cpu_pct=100.0 * (machine1.busy - machine0.busy) / max(1e-9, t1 - t0),
                 gen_cpu_pct=_gen_cpu(before, after),
                 server_alive=server.alive(),
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import resource
+from typing import NamedTuple
 
 
 def raise_fd_limit() -> int:
@@ -46,6 +47,32 @@ def source_addresses(clients: int, per_address: int = 10_000) -> list[str]:
     if count > 250:
         raise ValueError(f"{clients} clients at {per_address} per address need more than 127.0.0.2-127.0.0.251")
     return [f"127.0.0.{2 + i}" for i in range(count)]
+
+
+class MachineCPU(NamedTuple):
+    """CPU seconds the whole machine has spent so far, by kind (the first line of /proc/stat).
+
+    ``busy`` is everything but idle and iowait, niced work included: a benchmark that asks whether
+    anything competed with it counts ``busy``; one that lets niced background jobs yield to it
+    (they do: the scheduler weights them down) counts ``busy - nice``. ``softirq`` is mostly the
+    loopback's TCP, which no process is charged for. ``total`` includes idle.
+    """
+
+    busy: float
+    nice: float
+    softirq: float
+    total: float
+
+
+def machine_cpu() -> MachineCPU:
+    """The machine's CPU seconds so far (:class:`MachineCPU`); subtract two readings for a span."""
+    with open("/proc/stat") as f:
+        # user nice system idle iowait irq softirq steal (guest and guest_nice are inside user, nice)
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = sum(fields)
+    idle = fields[3] + fields[4]
+    return MachineCPU((total - idle) / tick, fields[1] / tick, fields[6] / tick, total / tick)
 
 
 def _user_system(pid: int | str) -> tuple[float, float]:
