@@ -146,9 +146,11 @@ class Probe:
         per worker and counts differently per workload.)"""
         if self.thread is not None:
             self.thread.join()
-        acks = max(1.0, rate * self.result.get("window", 0.0))
-        self.result["syscalls"] = {name: n / acks for name, n in self.result.get("counts", {}).items()}
-        self.result["segments"] = self.result.get("segments", 0) / acks
+        # perf stat counts for its workload's ``sleep`` (after its own start-up); nstat's two
+        # readings span the start-up too.
+        counted = max(1.0, rate * self.window)
+        self.result["syscalls"] = {name: n / counted for name, n in self.result.get("counts", {}).items()}
+        self.result["segments"] = self.result.get("segments", 0) / max(1.0, rate * self.result.get("window", 0.0))
         return self.result
 
 
