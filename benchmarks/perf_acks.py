@@ -49,7 +49,7 @@ KERNEL_PARTS = (
     ("send (own TCP, IP, loopback device)", ("tcp_sendmsg",), ()),
     ("receive (tcp_recvmsg, copy)", ("tcp_recvmsg",), ()),
     ("epoll_wait (incl. sleeping, waking)", ("do_epoll_wait", "ep_poll"), ()),
-    ("syscall entry/exit, other", (), ()),
+    ("syscall entry/exit, the VFS part of read/write, interrupts", (), ()),
 )
 
 
