@@ -24,6 +24,7 @@ cdef class CorkedWriter:
     cdef public Py_ssize_t high_water
     cdef public Py_ssize_t hard_limit
     cdef public Py_ssize_t bytes_written
+    cdef public Py_ssize_t bytes_received
     cdef public Py_ssize_t volatile_dropped
     cdef public object budget
 
@@ -40,6 +41,15 @@ cdef class Outlet:
     cdef public object carrier
     cdef public tuple message_handlers
     cdef public bint awaiting_pong
+
+
+cdef class WebSocketFeed:
+    cdef public CorkedWriter conn
+    cdef public object session
+    cdef public object _parser
+    cdef public bint _closed
+    cdef public bint _input_counted
+    cdef public object _backlog
 
 
 cdef int outlet_send(Outlet outlet, object data, bint is_volatile) except -1

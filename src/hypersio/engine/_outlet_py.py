@@ -20,6 +20,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from hypersio.engine.budget import INPUT_COUNTED_FROM
+from hypersio.exceptions import WebSocketError
 from hypersio.protocol.websocket._frames_py import message_frame as _message_frame
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "Corker",
     "CorkedWriter",
     "Outlet",
+    "READ_BUDGET",
+    "WebSocketFeed",
     "deliver_messages",
 ]
 
@@ -37,6 +41,11 @@ logger = logging.getLogger("hypersio.engine")
 # waiting in user space a client is slow, past 16 MiB it is not coming back.
 DEFAULT_HIGH_WATER = 1 << 20
 DEFAULT_HARD_LIMIT = 16 << 20
+
+#: Messages of one WebSocket connection handled per loop turn. One read can hold thousands of
+#: tiny messages: past this share the rest wait for later turns (reading paused meanwhile), so
+#: one flooding client cannot hold the loop.
+READ_BUDGET = 256
 
 
 class Corker:
@@ -100,6 +109,7 @@ class CorkedWriter:
         "high_water",
         "hard_limit",
         "bytes_written",
+        "bytes_received",
         "volatile_dropped",
         "budget",
     )
@@ -122,8 +132,10 @@ class CorkedWriter:
         self.high_water = high_water
         self.hard_limit = hard_limit
         # Plain counters the metrics read when scraped (``hypersio.metrics``): bytes handed to the
-        # transport, volatile frames dropped because the peer was congested.
+        # transport, bytes read from it (counted by the subclass, and by WebSocketFeed after an
+        # upgrade), volatile frames dropped because the peer was congested.
         self.bytes_written = 0
+        self.bytes_received = 0
         self.volatile_dropped = 0
         # The server's MemoryBudget (engine/budget.py), or None: told the backlog of a paused
         # transport at each flush and on resume, never on the path of a connection keeping up.
@@ -295,6 +307,76 @@ def deliver_messages(session: Outlet, ws: Any, frames: list[tuple[int, Any]]) ->
             if result is not None:
                 session.adopt(result)
     return len(frames)
+
+
+class WebSocketFeed:
+    """The receiving half of a server WebSocket transport (the base of
+    ``hypersio.engine.server.websocket.WebSocketTransport``).
+
+    :meth:`feed` is the ``data_received`` of the connection once it is upgraded: every read of
+    every WebSocket client comes here, so its fields are the ones the hot path reads (in C in the
+    compiled twin). ``conn``: the connection (its output buffer and ``bytes_received``);
+    ``session``: the Engine.IO session it carries or probes for, or None; ``_parser``: its frame
+    parser; ``_closed``: nothing more is handled; ``_input_counted``: the memory budget counts
+    the parser's unfinished message; ``_backlog``: messages waiting for a later loop turn (past
+    :data:`READ_BUDGET`), or None. The slow paths are the transport's own methods.
+    """
+
+    __slots__ = ("conn", "session", "_parser", "_closed", "_input_counted", "_backlog")
+
+    conn: Any
+    session: Any
+    _parser: Any
+    _closed: bool
+    _input_counted: bool
+    _backlog: list[Any] | None
+
+    def feed(self, data: bytes) -> None:
+        """Parse received bytes and dispatch the complete messages (the connection's ``data_received``)."""
+        conn = self.conn
+        if self._closed or conn.write_closed:
+            return  # closing: whatever else the peer sends is moot (and must not log again)
+        conn.bytes_received += len(data)  # the metrics' bytes in (once per read, not per message)
+        try:
+            messages = self._parser.feed(data)
+        except WebSocketError as exc:
+            self._fail(exc.code, f"WebSocket protocol error: {exc}")
+            return
+        pending = self._parser.pending
+        if pending >= INPUT_COUNTED_FROM or self._input_counted:
+            self._count_input(pending)
+        if self._backlog is not None:
+            self._backlog.extend(messages)  # behind what is still waiting, in order
+            return
+        if len(messages) > READ_BUDGET:
+            self._start_backlog(messages)
+        session = self.session
+        if session is not None:
+            # The hot path: MESSAGE frames on the open session go straight to its handlers; the
+            # general path takes over where deliver_messages stops.
+            start = deliver_messages(session, self, messages)
+            if start == len(messages):
+                return
+            if start:
+                del messages[:start]
+        self.receive_messages(messages)
+
+    # The slow paths, the transport's (engine.server.websocket.WebSocketTransport).
+    def _fail(self, code: int, message: str) -> None:
+        """Close the connection for a protocol error ``code``, logging ``message``."""
+        raise NotImplementedError
+
+    def _count_input(self, pending: int) -> None:
+        """Tell the memory budget the parser's unfinished message is ``pending`` bytes."""
+        raise NotImplementedError
+
+    def _start_backlog(self, messages: list[Any]) -> None:
+        """Keep the first :data:`READ_BUDGET` of ``messages`` (in place), the rest for later turns."""
+        raise NotImplementedError
+
+    def receive_messages(self, messages: list[Any]) -> None:
+        """Dispatch complete ``(opcode, payload)`` messages: the general path."""
+        raise NotImplementedError
 
 
 def append_frame(w: CorkedWriter, frame: bytes, volatile: bool) -> None:

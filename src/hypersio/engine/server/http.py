@@ -245,7 +245,6 @@ class HttpConnection(CorkedWriter, asyncio.Protocol):
         "_body_size",
         "_req",
         "_upgrade_req",
-        "bytes_received",
     )
 
     def __init__(

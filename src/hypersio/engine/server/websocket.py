@@ -23,13 +23,14 @@ from hypersio.engine.outlet import logger
 from hypersio.engine.ratelog import RateLimitedLog
 from hypersio.engine.server.http import HttpConnection, Request
 from hypersio.engine.server.protocols import TransportSession
-from hypersio.exceptions import ParseError, WebSocketError
+from hypersio.exceptions import ParseError
 from hypersio.protocol.engineio import packets as eio_parser
 from hypersio.protocol.websocket import deflate as pmd
 from hypersio.protocol.websocket import frames as wsframe
 
-#: Messages of one connection handled per loop turn before the rest waits for the next turn.
-READ_BUDGET = 256
+#: Messages of one connection handled per loop turn before the rest waits for the next turn
+#: (defined with the compiled receive path, engine.outlet.WebSocketFeed, which applies it).
+READ_BUDGET = fanout.READ_BUDGET
 _OP_TEXT = wsframe.OP_TEXT
 _OP_BINARY = wsframe.OP_BINARY
 _OP_PING = wsframe.OP_PING
@@ -100,31 +101,27 @@ def accept_websocket(
     return WebSocketTransport(conn, options, deflate)
 
 
-class WebSocketTransport:
+class WebSocketTransport(fanout.WebSocketFeed):
     """One WebSocket connection carrying (or probing to carry) an Engine.IO session.
 
     ``session`` is set by the session it carries or probes for (None until then). ``deflate``:
     the permessage-deflate parameters agreed in the handshake, None without compression.
+    Receiving starts in :meth:`feed` (the connection's ``data_received``), which the base class
+    implements: compiled, it is the one step of every read between the event loop and the
+    frame parser.
     """
 
     name = "websocket"
 
-    __slots__ = (
-        "conn",
-        "options",
-        "session",
-        "deflate",
-        "_parser",
-        "_closed",
-        "_upgrade_timer",
-        "_backlog",
-        "_input_counted",
-    )
+    # conn, session, _parser, _closed, _input_counted and _backlog are WebSocketFeed's fields.
+    __slots__ = ("options", "deflate", "_upgrade_timer")
+    conn: HttpConnection
+    session: TransportSession | None
 
     def __init__(self, conn: HttpConnection, options: EngineOptions, deflate: pmd.Deflate | None = None) -> None:
         self.conn = conn
         self.options = options
-        self.session: TransportSession | None = None
+        self.session = None  # the TransportSession it carries or probes for
         self.deflate = deflate
         self._parser = wsframe.FrameParser(
             options.max_http_buffer_size,
@@ -134,49 +131,27 @@ class WebSocketTransport:
         )
         self._closed = False
         self._upgrade_timer: asyncio.TimerHandle | None = None
-        self._backlog: list[Any] | None = None
+        self._backlog = None
         self._input_counted = False  # the memory budget counts this parser's unfinished message
 
     def __repr__(self) -> str:
         return f"<WebSocketTransport {self.conn.peer}>"
 
     # ---- receiving --------------------------------------------------------------------------
-    def feed(self, data: bytes) -> None:
-        """Parse received bytes and dispatch the complete messages."""
-        conn = self.conn
-        if self._closed or conn.write_closed:
-            return  # closing: whatever else the peer sends is moot (and must not log again)
-        conn.bytes_received += len(data)  # the metrics' bytes in (once per read, not per message)
-        try:
-            messages = self._parser.feed(data)
-        except WebSocketError as exc:
-            self._fail(exc.code, f"WebSocket protocol error: {exc}")
-            return
-        pending = self._parser.pending
-        if pending >= INPUT_COUNTED_FROM or self._input_counted:
-            # A large unfinished message (or one that just completed): the budget's concern.
-            self._input_counted = pending >= INPUT_COUNTED_FROM
-            self.options.budget.set_input(conn, pending if self._input_counted else 0)
-        if self._backlog is not None:
-            self._backlog.extend(messages)  # behind what is still waiting, in order
-            return
-        if len(messages) > READ_BUDGET:
-            # One read can hold thousands of tiny messages: handle a share now, pause reading,
-            # and the rest in later loop turns, so one flooding client cannot hold the loop.
-            self._backlog = messages[READ_BUDGET:]
-            del messages[READ_BUDGET:]
-            self.conn.transport.pause_reading()
-            asyncio.get_running_loop().call_soon(self._drain_backlog)
-        session = self.session
-        if session is not None:
-            # receive_messages' hot path inlined: a read of Socket.IO packets on the open session
-            # costs one Python frame less (a request/response round trip is one read each way).
-            start = _deliver_messages(session, self, messages)  # type: ignore[arg-type]
-            if start == len(messages):
-                return
-            if start:
-                del messages[:start]
-        self.receive_messages(messages)
+    def _count_input(self, pending: int) -> None:
+        """``WebSocketFeed``: a large unfinished message (or one that just completed) is the
+        memory budget's concern."""
+        self._input_counted = pending >= INPUT_COUNTED_FROM
+        self.options.budget.set_input(self.conn, pending if self._input_counted else 0)
+
+    def _start_backlog(self, messages: list[Any]) -> None:
+        """``WebSocketFeed``: one read held more than READ_BUDGET messages. Handle a share now
+        (``messages`` keeps it), pause reading, and the rest in later loop turns, so one flooding
+        client cannot hold the loop."""
+        self._backlog = messages[READ_BUDGET:]
+        del messages[READ_BUDGET:]
+        self.conn.transport.pause_reading()
+        asyncio.get_running_loop().call_soon(self._drain_backlog)
 
     def _drain_backlog(self) -> None:
         backlog = self._backlog
