@@ -14,7 +14,7 @@ from cpython.object cimport PyObject
 
 from hypersio.engine.budget import INPUT_COUNTED_FROM
 from hypersio.exceptions import WebSocketError
-from hypersio.protocol.websocket._frames_c cimport message_frame
+from hypersio.protocol.websocket._frames_c cimport FrameParser, message_frame
 
 cdef extern from "Python.h":
     # Deleting a slice in place: NULL as the replacement, which cpython/list.pxd cannot spell.
@@ -349,12 +349,19 @@ cdef class WebSocketFeed:
         if self._closed or conn.write_closed:
             return  # closing: whatever else the peer sends is moot (and must not log again)
         conn.bytes_received += len(data)  # the metrics' bytes in (once per read, not per message)
+        parser = self._parser
         try:
-            messages = self._parser.feed(data)
+            if type(parser) is FrameParser:  # the compiled parser: called in C
+                messages = (<FrameParser>parser).feed_c(data)
+            else:
+                messages = parser.feed(data)
         except WebSocketError as exc:
             self._fail(exc.code, f"WebSocket protocol error: {exc}")
             return
-        pending = self._parser.pending
+        if type(parser) is FrameParser:
+            pending = (<FrameParser>parser).pending_bytes()
+        else:
+            pending = parser.pending
         if pending >= _INPUT_COUNTED_FROM or self._input_counted:
             self._count_input(pending)
         if self._backlog is not None:

@@ -424,23 +424,7 @@ cdef class FrameParser:
     the connection (created with the first compressed message).
     """
 
-    cdef public Py_ssize_t max_message_size
-    cdef public bint expect_masked
-    cdef public bint per_message_deflate
-    cdef public bint peer_no_context_takeover
-    # The fragmented message in progress had RSV1 on its first frame.
-    cdef bint _frag_compressed
-    # zlib's decompress object (context takeover), made with the first compressed message.
-    cdef object _inflater
-    cdef unsigned char* _buf
-    cdef Py_ssize_t _len
-    cdef Py_ssize_t _cap
-    cdef int _frag_opcode
-    # One growing buffer, not a list of parts: a flood of 1-byte fragments costs 1 byte each.
-    cdef bytearray _frag
-    # Validates a fragmented text message as it arrives, so bad UTF-8 fails fast (RFC 6455 8.1).
-    cdef object _utf8
-    cdef object _error
+    # Fields and C methods: see _frames_c.pxd (the server's compiled read path cimports them).
 
     def __cinit__(self):
         self._buf = NULL
@@ -492,12 +476,20 @@ cdef class FrameParser:
         fragmented message in progress (what the server's memory budget counts as unfinished)."""
         return self._len + PyByteArray_GET_SIZE(self._frag)
 
+    cdef Py_ssize_t pending_bytes(self) noexcept:
+        """:attr:`pending` for compiled callers."""
+        return self._len + PyByteArray_GET_SIZE(self._frag)
+
     def feed(self, data) -> list:
         """Consume received bytes; return the messages they completed, in order.
 
         Items are ``(OP_TEXT, str)``, ``(OP_BINARY, bytes)``, ``(OP_PING, bytes)``,
         ``(OP_PONG, bytes)`` and ``(OP_CLOSE, (code, reason))``. Raises WebSocketError.
         """
+        return self.feed_c(data)
+
+    cdef list feed_c(self, object data):
+        """:meth:`feed` for compiled callers (the server's WebSocket read path)."""
         if self._error is not None:
             raise WebSocketError(*self._error)
         cdef bytes chunk = _as_bytes(data)
