@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from importlib import metadata
@@ -67,17 +66,6 @@ def version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "-"
-
-
-def commit() -> str:
-    """The source tree's commit, when the benchmark runs from a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(common.ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-    except OSError:
-        return "-"
-    return out.stdout.strip() or "-"
 
 
 def table(results: dict[str, list[dict[str, Any]]], markdown: bool) -> str:
@@ -138,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = specs()
     print(
         f"# ASGI fan-out, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.2f} at start; commit {commit()}; {args.repeat} interleaved "
+        f"load average {os.getloadavg()[0]:.2f} at start; commit {common.commit()}; {args.repeat} interleaved "
         f"repetition(s)\n# measuring: {describe_build()}; uvicorn {version('uvicorn')}, "
         f"python-socketio {version('python-socketio')}, python-engineio {version('python-engineio')}",
         flush=True,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,17 +61,6 @@ NOTES = (
     "limit: 'server CPU' when the server used >= 90% of a core, 'load generator' when a worker did, "
     "'machine' when all processes together kept every core >= 90% busy."
 )
-
-
-def commit() -> str:
-    """The source tree's commit, when run from a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(common.ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-    except OSError:
-        return "-"
-    return out.stdout.strip() or "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         + (", naive timer in the Python servers" if args.naive_timer else "")
     )
     print(
-        f"# {title}\n# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit()}; {os.cpu_count()} CPUs, "
+        f"# {title}\n# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {common.commit()}; {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f}; {args.workers} load generator processes\n# measuring: {describe_build()}",
         flush=True,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,6 +47,18 @@ def all_specs() -> dict[str, ServerSpec]:
         module = os.environ.get("HYPERSIO_BASELINE_MODULE", "hypersio._bench")
         specs["hypersio-baseline"] = ServerSpec("hypersio-baseline", [baseline, "-m", module], {"PYTHONPATH": ""})
     return specs
+
+
+def commit() -> str:
+    """The source tree's commit, when a benchmark runs from a git checkout ("-" otherwise), for
+    the heading of its table."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except OSError:
+        return "-"
+    return out.stdout.strip() or "-"
 
 
 def available(names: list[str]) -> list[ServerSpec]:
