@@ -58,10 +58,11 @@ def test_target_survives_its_corpus_and_mutations(name: str, twin: str) -> None:
     assert ran == len(seeds) + MUTATIONS
 
 
-def test_atheris_drives_a_target(tmp_path: Path) -> None:
+def _atheris_run(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """300 inputs of ``fuzz/run.py ws_close`` under atheris with ``options``, checked to have run them all."""
     pytest.importorskip("atheris")
     result = subprocess.run(
-        [sys.executable, str(FUZZ / "run.py"), "ws_close", "--runs", "300", "--no-instrument", "--work", str(tmp_path)],
+        [sys.executable, str(FUZZ / "run.py"), "ws_close", "--runs", "300", *options, "--work", str(tmp_path)],
         env=child_env(),
         capture_output=True,
         text=True,
@@ -69,21 +70,17 @@ def test_atheris_drives_a_target(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Done 300 runs" in result.stderr
+    return result
+
+
+def test_atheris_drives_a_target(tmp_path: Path) -> None:
+    _atheris_run(tmp_path, "--no-instrument")
 
 
 def test_atheris_instruments_hypersio_only(tmp_path: Path) -> None:
     """The guided run instruments the pure twin it fuzzes and no module outside hypersio (the
     stdlib's instrumentation once cost the slow targets most of their speed)."""
-    pytest.importorskip("atheris")
-    result = subprocess.run(
-        [sys.executable, str(FUZZ / "run.py"), "ws_close", "--runs", "300", "--twin", "both", "--work", str(tmp_path)],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Done 300 runs" in result.stderr
+    result = _atheris_run(tmp_path, "--twin", "both")
     instrumented = [line.split()[-1] for line in result.stderr.splitlines() if line.startswith("INFO: Instrumenting ")]
     assert "hypersio.protocol.websocket._frames_py" in instrumented, instrumented
     assert all(name == "hypersio" or name.startswith("hypersio.") for name in instrumented), instrumented
