@@ -350,18 +350,13 @@ cdef class WebSocketFeed:
             return  # closing: whatever else the peer sends is moot (and must not log again)
         conn.bytes_received += len(data)  # the metrics' bytes in (once per read, not per message)
         parser = self._parser
+        cdef bint compiled = type(parser) is FrameParser  # the compiled parser: called in C
         try:
-            if type(parser) is FrameParser:  # the compiled parser: called in C
-                messages = (<FrameParser>parser).feed_c(data)
-            else:
-                messages = parser.feed(data)
+            messages = (<FrameParser>parser).feed_c(data) if compiled else parser.feed(data)
         except WebSocketError as exc:
             self._fail(exc.code, f"WebSocket protocol error: {exc}")
             return
-        if type(parser) is FrameParser:
-            pending = (<FrameParser>parser).pending_bytes()
-        else:
-            pending = parser.pending
+        pending = (<FrameParser>parser).pending_bytes() if compiled else parser.pending
         if pending >= _INPUT_COUNTED_FROM or self._input_counted:
             self._count_input(pending)
         if self._backlog is not None:
