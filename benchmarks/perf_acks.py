@@ -108,6 +108,7 @@ class Probe:
         self.delay, self.window, self.workdir = delay, window, workdir
         self.thread: threading.Thread | None = None
         self.result: dict[str, Any] = {}
+        self.nstat_seconds = 0.0
 
     def start(self, pid: int) -> None:
         self.thread = threading.Thread(target=self._run, args=(pid,), daemon=True)
@@ -137,7 +138,8 @@ class Probe:
             fields = line.split(",")
             if len(fields) > 2 and fields[0].strip().isdigit() and "sys_enter_" in fields[2]:
                 counts[fields[2].split("sys_enter_")[1]] = int(fields[0])
-        self.result = {"shares": attribute(_stacks(data)), "counts": counts, "segments": segments, "window": seconds}
+        self.result = {"shares": attribute(_stacks(data)), "syscall_counts": counts, "segments_sent": segments}
+        self.nstat_seconds = seconds
 
     def join(self, rate: float) -> dict[str, Any]:
         """The window's results, counts per ack at the phase's steady ack rate (``rate``/s).
@@ -149,8 +151,8 @@ class Probe:
         # perf stat counts for its workload's ``sleep`` (after its own start-up); nstat's two
         # readings span the start-up too.
         counted = max(1.0, rate * self.window)
-        self.result["syscalls"] = {name: n / counted for name, n in self.result.get("counts", {}).items()}
-        self.result["segments"] = self.result.get("segments", 0) / max(1.0, rate * self.result.get("window", 0.0))
+        self.result["syscalls"] = {name: n / counted for name, n in self.result.get("syscall_counts", {}).items()}
+        self.result["segments"] = self.result.get("segments_sent", 0) / max(1.0, rate * self.nstat_seconds)
         return self.result
 
 
